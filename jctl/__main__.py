@@ -1,0 +1,3 @@
+from jctl.cli.app import main
+
+main()

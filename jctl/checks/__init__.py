@@ -1,0 +1,143 @@
+"""The rule registry: each check is a generator of `Finding`s registered with its rule id.
+
+Adding a rule is one decorated function in a module of this package (listed in `CHECK_MODULES`) and one fixture
+under tests/cases/rules/. Checks never print and never compute positions.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from jctl.diagnostics import Finding, Severity, register_rule
+from jctl.spec.loader import LoadedDocument, LoadError, load_document
+
+FileKind = Literal["journey", "openapi", "arazzo"]
+
+# Modules that register checks on import; order is the order findings are produced in.
+CHECK_MODULES = (
+    "jctl.checks.schema",
+    "jctl.checks.structure",
+    "jctl.checks.graph",
+    "jctl.checks.references",
+    "jctl.checks.values",
+    "jctl.checks.style",
+    "jctl.checks.crossfile",
+    "jctl.checks.openapi",
+    "jctl.checks.arazzo",
+    "jctl.checks.expressions",
+)
+
+
+@dataclass
+class SpecFile:
+    """One loaded file as checks see it."""
+
+    kind: FileKind
+    document: LoadedDocument
+    workspace: Workspace
+
+    @property
+    def path(self) -> Path:
+        return self.document.path
+
+    @property
+    def data(self) -> Any:
+        return self.document.data
+
+
+@dataclass
+class Workspace:
+    """Files loaded once per validation run, shared by checks that look across files (OpenAPI, Arazzo)."""
+
+    expressions: bool = True
+    _documents: dict[Path, LoadedDocument | LoadError] = field(default_factory=dict)
+
+    def load(self, path: Path) -> LoadedDocument | LoadError:
+        path = path.resolve()
+        if path not in self._documents:
+            try:
+                self._documents[path] = load_document(path)
+            except LoadError as exc:
+                self._documents[path] = exc
+        return self._documents[path]
+
+    @staticmethod
+    def resolve_ref(spec_path: Path, ref: str) -> Path | None:
+        """Resolve a relative file reference: next to the spec first, then in each ancestor directory.
+
+        Specs in the wild write `openApiRef` relative to their repository root rather than to the journey file;
+        walking up the ancestors finds those without guessing where the root is.
+        """
+        ref_path = Path(ref)
+        if ref_path.is_absolute():
+            return ref_path if ref_path.is_file() else None
+        for directory in (spec_path.resolve().parent, *spec_path.resolve().parents[1:]):
+            candidate = directory / ref_path
+            if candidate.is_file():
+                return candidate
+        return None
+
+
+CheckFunction = Callable[[SpecFile], Iterable[Finding]]
+
+
+@dataclass(frozen=True)
+class Check:
+    rule: str
+    kinds: tuple[FileKind, ...]
+    function: CheckFunction
+    needs_expressions: bool = False
+
+
+CHECKS: list[Check] = []
+
+
+def check(
+    rule_id: str,
+    severity: Severity | str,
+    summary: str,
+    *,
+    kinds: tuple[FileKind, ...] = ("journey",),
+    also: tuple[tuple[str, Severity | str, str], ...] = (),
+    needs_expressions: bool = False,
+) -> Callable[[CheckFunction], CheckFunction]:
+    """Register a check for `rule_id` (findings may name other rules declared in `also`)."""
+
+    def register(function: CheckFunction) -> CheckFunction:
+        register_rule(rule_id, severity, summary)
+        for extra_id, extra_severity, extra_summary in also:
+            register_rule(extra_id, extra_severity, extra_summary)
+        CHECKS.append(Check(rule_id, kinds, function, needs_expressions))
+        return function
+
+    return register
+
+
+_loaded = False
+
+
+def load_checks() -> list[Check]:
+    global _loaded
+    if not _loaded:
+        for name in CHECK_MODULES:
+            try:
+                importlib.import_module(name)
+            except ModuleNotFoundError as exc:
+                if exc.name != name:
+                    raise
+        _loaded = True
+    return CHECKS
+
+
+def run_checks(spec: SpecFile) -> Iterator[tuple[str, Finding]]:
+    for registered in load_checks():
+        if spec.kind not in registered.kinds:
+            continue
+        if registered.needs_expressions and not spec.workspace.expressions:
+            continue
+        for finding in registered.function(spec):
+            yield finding.rule or registered.rule, finding

@@ -1,0 +1,420 @@
+"""Arazzo files: the Arazzo 1.0 schema, the operations and references their steps name, and a per-journey
+workflow file against its journey and OpenAPI export (arazzo-export.md).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from jctl.checks import SpecFile, check
+from jctl.checks.crossfile import (
+    OpenApiIndex, Operation, dotted, json_pointer, load_reference, openapi_index, point_at, resolve_local,
+    schema_error_findings, sibling_journey, step_operations,
+    template_variables, text,
+)
+from jctl.diagnostics import DocPath, Finding
+from jctl.spec.model import iter_states
+
+_QUALIFIED_ID = re.compile(r"^\$sourceDescriptions\.([^.]+)\.(.+)$")
+_OPERATION_PATH = re.compile(r"^\{\$sourceDescriptions\.([^.}]+)\.url\}#(.*)$")
+_EXPRESSION = re.compile(r"\$(steps|inputs|workflows|sourceDescriptions)\.([A-Za-z0-9_\-]+)"
+                         r"(?:\.(outputs)\.([A-Za-z0-9_\-]+))?")
+_REMOTE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
+
+_METASCHEMA = "https://json-schema.org/draft/2020-12/schema"
+
+
+@cache
+def _static_metaschema_registry() -> Any:
+    """A `referencing` registry holding the JSON Schema 2020-12 metaschemas with their dynamic refs made static."""
+    from jsonschema_specifications import REGISTRY
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
+    resources = [(uri, Resource.from_contents(without_dynamic_refs(REGISTRY[uri].contents, _METASCHEMA),
+                                              default_specification=DRAFT202012))
+                 for uri in REGISTRY if uri.startswith("https://json-schema.org/draft/2020-12/")]
+    return Registry().with_resources(resources)
+
+
+@cache
+def _schema_validator() -> Any:
+    import jsonschema
+
+    text = resources.files("jctl").joinpath("data/arazzo-1.0.schema.json").read_text(encoding="utf-8")
+    return jsonschema.Draft202012Validator(json.loads(text), registry=_static_metaschema_registry())
+
+
+@check("arazzo-schema", "error", "The file does not conform to the Arazzo 1.0 schema.", kinds=("arazzo",))
+def check_arazzo_schema(spec: SpecFile) -> Iterator[Finding]:
+    if isinstance(spec.data, dict):
+        yield from schema_error_findings(_schema_validator().iter_errors(spec.data), "Arazzo")
+
+
+# --- what a file's steps call -------------------------------------------------------------------------------------
+
+@dataclass
+class Sources:
+    """Each sourceDescription by name: its OpenAPI index, or None when it cannot be read (remote, missing, Arazzo)."""
+
+    indexes: dict[str, OpenApiIndex | None]
+
+    def candidates(self, step: dict[str, Any]) -> list[OpenApiIndex | None]:
+        named = step.get("x-source")
+        if isinstance(named, str) and named in self.indexes:
+            return [self.indexes[named]]
+        return list(self.indexes.values())
+
+
+def _sources(spec: SpecFile, report: list[Finding] | None = None) -> Sources:
+    indexes: dict[str, OpenApiIndex | None] = {}
+    raw = spec.data.get("sourceDescriptions") if isinstance(spec.data, dict) else None
+    for position, source in enumerate(raw if isinstance(raw, list) else []):
+        if not isinstance(source, dict) or not isinstance(source.get("name"), str):
+            continue
+        indexes[source["name"]] = _source_index(spec, source, ("sourceDescriptions", position, "url"), report)
+    return Sources(indexes)
+
+
+def _source_index(spec: SpecFile, source: dict[str, Any], where: DocPath,
+                  report: list[Finding] | None) -> OpenApiIndex | None:
+    url = source.get("url")
+    if not isinstance(url, str) or _REMOTE.match(url):
+        return None  # remote sources are not fetched
+    document, problem = load_reference(spec, url.split("#", 1)[0])
+    if document is None:
+        if report is not None:
+            report.append(Finding(where, f"source `{source['name']}`: {problem}",
+                                  "fix the url; it is resolved next to this file first, then in each parent directory"))
+        return None
+    if source.get("type", "openapi") != "openapi":
+        return None
+    if not isinstance(document.data, dict) or not isinstance(document.data.get("paths"), dict):
+        if report is not None:
+            report.append(Finding(where, f"source `{source['name']}`: `{url}` is not an OpenAPI document "
+                                         "(it has no `paths` mapping)", "point the url at an OpenAPI file"))
+        return None
+    return openapi_index(document)
+
+
+def _workflows(data: Any) -> list[tuple[int, dict[str, Any]]]:
+    raw = data.get("workflows") if isinstance(data, dict) else None
+    return [(i, w) for i, w in enumerate(raw) if isinstance(w, dict)] if isinstance(raw, list) else []
+
+
+def _steps(workflow: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
+    raw = workflow.get("steps")
+    return [(i, s) for i, s in enumerate(raw) if isinstance(s, dict)] if isinstance(raw, list) else []
+
+
+class Resolution:
+    """Where a step's operation was found, or why it was not (None when it cannot be told)."""
+
+    def __init__(self, operation: Operation | None = None, index: OpenApiIndex | None = None,
+                 problem: str | None = None, hint: str = ""):
+        self.operation, self.index, self.problem, self.hint = operation, index, problem, hint
+
+
+def _resolve_step(step: dict[str, Any], sources: Sources) -> Resolution:
+    operation_id, operation_path = step.get("operationId"), step.get("operationPath")
+    if isinstance(operation_id, str):
+        return _resolve_operation_id(operation_id, step, sources)
+    if isinstance(operation_path, str):
+        return _resolve_operation_path(operation_path, sources)
+    return Resolution()
+
+
+def _resolve_operation_id(operation_id: str, step: dict[str, Any], sources: Sources) -> Resolution:
+    qualified = _QUALIFIED_ID.match(operation_id)
+    if qualified:
+        name, operation_id = qualified.groups()
+        if name not in sources.indexes:
+            return Resolution(problem=f"source `{name}` is not in sourceDescriptions",
+                              hint=f"declared sources: {', '.join(sources.indexes) or 'none'}")
+        candidates = [sources.indexes[name]]
+    else:
+        candidates = sources.candidates(step)
+    for index in candidates:
+        if index is not None and operation_id in index.operations:
+            return Resolution(index.operations[operation_id], index)
+    if not candidates or any(index is None for index in candidates):
+        return Resolution()  # an unreadable source may hold it
+    names = ", ".join(index.document.path.name for index in candidates if index is not None)
+    hints = [index.suggest(operation_id) for index in candidates if index is not None]
+    return Resolution(problem=f"operationId `{operation_id}` is not in {names}",
+                      hint=next((h for h in hints if h), "use an operationId the source OpenAPI file defines"))
+
+
+def _resolve_operation_path(operation_path: str, sources: Sources) -> Resolution:
+    match = _OPERATION_PATH.match(operation_path)
+    if not match:
+        return Resolution()
+    name, pointer = match.groups()
+    if name not in sources.indexes:
+        return Resolution(problem=f"source `{name}` is not in sourceDescriptions")
+    index = sources.indexes[name]
+    if index is None:
+        return Resolution()
+    parts = [p.replace("~1", "/").replace("~0", "~") for p in pointer.split("/")[1:]]
+    node = json_pointer(index.document.data, pointer)
+    if len(parts) == 3 and parts[0] == "paths" and isinstance(node, dict):
+        operation = index.routes.get((parts[2], index.prefix + parts[1]))
+        if operation is not None:
+            return Resolution(operation, index)
+    return Resolution(problem=f"`#{pointer}` is not an operation in {index.document.path.name}",
+                      hint="write the pointer as #/paths/<path with / as ~1>/<method>")
+
+
+@check("arazzo-unknown-operation", "error", "A step's operationId or operationPath is not in its source description.",
+       kinds=("arazzo",),
+       also=(("arazzo-source", "error", "A sourceDescriptions url cannot be resolved to a readable file."),
+             ("arazzo-unknown-param", "warning", "A step's path parameters do not match the operation's path.")))
+def check_step_operations(spec: SpecFile) -> Iterator[Finding]:
+    report: list[Finding] = []
+    sources = _sources(spec, report)
+    for finding in report:
+        yield finding._replace(rule="arazzo-source")
+    for w, workflow in _workflows(spec.data):
+        for s, step in _steps(workflow):
+            at: DocPath = ("workflows", w, "steps", s)
+            resolution = _resolve_step(step, sources)
+            field = "operationId" if isinstance(step.get("operationId"), str) else "operationPath"
+            if resolution.problem:
+                yield Finding(at + (field,), f"step `{step.get('stepId')}`: {resolution.problem}",
+                              resolution.hint or "fix the reference")
+            elif resolution.operation is not None:
+                yield from _parameter_findings(step, at, resolution.operation)
+
+
+def _parameter_findings(step: dict[str, Any], at: DocPath, operation: Operation) -> Iterator[Finding]:
+    raw = step.get("parameters")
+    parameters = [(i, p) for i, p in enumerate(raw) if isinstance(p, dict)] if isinstance(raw, list) else []
+    variables = template_variables(operation.template)
+    given = {text(p.get("name")) for _, p in parameters if p.get("in") == "path"}
+    label = f"{operation.method.upper()} {operation.template}"
+    for i, parameter in parameters:
+        if parameter.get("in") == "path" and parameter.get("name") not in variables:
+            yield Finding(at + ("parameters", i, "name"),
+                          f"path parameter `{parameter.get('name')}` is not in {label}",
+                          f"its path parameters are: {', '.join(variables) or 'none'}", rule="arazzo-unknown-param")
+    if any("reference" in p for _, p in parameters):
+        return  # reusable parameters may supply the rest
+    for name in variables:
+        if name not in given:
+            yield Finding(at + ("stepId",) if "stepId" in step else at,
+                          f"step `{step.get('stepId')}` calls {label} without path parameter `{name}`",
+                          f"add `- {{name: {name}, in: path, value: ...}}` to its parameters",
+                          rule="arazzo-unknown-param")
+
+
+# --- references inside a workflow ---------------------------------------------------------------------------------
+
+def _strings(node: Any, at: DocPath) -> Iterator[tuple[DocPath, str]]:
+    stack: list[tuple[Any, DocPath]] = [(node, at)]
+    while stack:
+        current, path = stack.pop()
+        if isinstance(current, str):
+            yield path, current
+        elif isinstance(current, dict):
+            stack.extend((value, path + (key,)) for key, value in current.items() if key != "inputs")
+        elif isinstance(current, list):
+            stack.extend((value, path + (index,)) for index, value in enumerate(current))
+
+
+@check("arazzo-unknown-reference", "error",
+       "A runtime expression or goto names a step, output, input, workflow or source that does not exist.",
+       kinds=("arazzo",))
+def check_workflow_references(spec: SpecFile) -> Iterator[Finding]:
+    workflows = _workflows(spec.data)
+    workflow_ids = {text(w.get("workflowId")) for _, w in workflows}
+    raw_sources = spec.data.get("sourceDescriptions") if isinstance(spec.data, dict) else None
+    source_names = {text(s.get("name")) for s in raw_sources if isinstance(s, dict)} if isinstance(raw_sources, list) \
+        else set()
+    for w, workflow in workflows:
+        steps = {text(step.get("stepId")): (s, step) for s, step in _steps(workflow)}
+        inputs = resolve_local(spec.data, workflow.get("inputs"))
+        input_names = inputs.get("properties") if isinstance(inputs, dict) else None
+        context = _Names(steps, input_names if isinstance(input_names, dict) else None, workflow_ids, source_names)
+        for path, value in _strings(workflow, ("workflows", w)):
+            problem = _expression_problem(value, path, context) or _goto_problem(path, value, context)
+            if problem:
+                yield Finding(path, f"workflow `{workflow.get('workflowId')}`: {problem[0]}", problem[1])
+
+
+@dataclass
+class _Names:
+    steps: dict[Any, tuple[int, dict[str, Any]]]
+    inputs: dict[str, Any] | None
+    workflows: set[Any]
+    sources: set[Any]
+
+
+def _expression_problem(text: str, path: DocPath, names: _Names) -> tuple[str, str] | None:
+    for match in _EXPRESSION.finditer(text):
+        kind, name, outputs, output = match.groups()
+        if kind == "steps":
+            if name not in names.steps:
+                return f"`{match.group(0)}` names no step of this workflow", _known("steps", names.steps)
+            step_outputs = names.steps[name][1].get("outputs")
+            if output and (not isinstance(step_outputs, dict) or output not in step_outputs):
+                declared = ", ".join(map(str, step_outputs)) if isinstance(step_outputs, dict) else ""
+                return (f"`{match.group(0)}`: step `{name}` has no output `{output}`",
+                        f"add `{output}` to its outputs" + (f", or use one of: {declared}" if declared else ""))
+            current = path[3] if len(path) > 3 and path[2] == "steps" else None
+            if isinstance(current, int) and names.steps[name][0] > current:
+                return f"`{match.group(0)}` reads step `{name}`, which runs later", "reorder the steps"
+        elif kind == "inputs" and names.inputs is not None and name not in names.inputs:
+            return f"`{match.group(0)}` names no workflow input", _known("inputs", names.inputs)
+        elif kind == "workflows" and name not in names.workflows:
+            return f"`{match.group(0)}` names no workflow in this file", _known("workflows", names.workflows)
+        elif kind == "sourceDescriptions" and name not in names.sources:
+            return f"`{match.group(0)}` names no source description", _known("sources", names.sources)
+    return None
+
+
+def _goto_problem(path: DocPath, text: str, names: _Names) -> tuple[str, str] | None:
+    if len(path) < 2 or not isinstance(path[-2], (str, int)):
+        return None
+    field, holder = path[-1], path[-2] if isinstance(path[-2], str) else path[-3]
+    in_actions = holder in ("onSuccess", "onFailure", "successActions", "failureActions")
+    if field == "stepId" and in_actions and text not in names.steps:
+        return f"goto step `{text}` is not a step of this workflow", _known("steps", names.steps)
+    if ((field == "workflowId" and in_actions) or holder == "dependsOn") and not text.startswith("$") \
+            and text not in names.workflows:
+        return f"workflow `{text}` is not in this file", _known("workflows", names.workflows)
+    return None
+
+
+def _known(label: str, names: Any) -> str:
+    shown = [str(name) for name in names if name is not None]
+    return f"known {label}: {', '.join(shown)}" if shown else f"this workflow declares no {label}"
+
+
+# --- the workflow file against its journey ------------------------------------------------------------------------
+
+@check("arazzo-missing-workflow", "error", "A journey's Arazzo file lacks the `<journey>-happy-path` workflow.",
+       kinds=("arazzo",),
+       also=(("arazzo-missing-step", "warning", "A wait state of the journey is never submitted by any workflow."),))
+def check_journey_workflows(spec: SpecFile) -> Iterator[Finding]:
+    journey = sibling_journey(spec)
+    if journey is None or journey.data.get("kind") != "Journey" or not isinstance(spec.data, dict):
+        return
+    name = journey.data.get("metadata", {}).get("name") if isinstance(journey.data.get("metadata"), dict) else None
+    workflows = _workflows(spec.data)
+    if isinstance(name, str) and f"{name}-happy-path" not in {text(w.get("workflowId")) for _, w in workflows}:
+        found = ", ".join(f"`{w.get('workflowId')}`" for _, w in workflows) or "none"
+        yield Finding(("workflows",), f"no workflow `{name}-happy-path` (found: {found})",
+                      "every journey has one canonical workflow named `<journey>-happy-path`", at="key")
+    yield from _unsubmitted_waits(spec, journey.data, workflows)
+
+
+def _unsubmitted_waits(spec: SpecFile, journey: Any, workflows: list[tuple[int, dict[str, Any]]]) -> Iterator[Finding]:
+    sources = _sources(spec)
+    called = {(id(r.index), r.operation.method, r.operation.template)
+              for _, workflow in workflows for _, step in _steps(workflow)
+              for r in [_resolve_step(step, sources)] if r.operation is not None}
+    for index in (i for i in sources.indexes.values() if i is not None):
+        steps = step_operations(index)
+        for ref in iter_states(journey):
+            operation = steps.get(ref.state_id)
+            if ref.type != "wait" or operation is None:
+                continue
+            if (id(index), operation.method, operation.template) not in called:
+                yield Finding(("workflows",), f"no workflow submits the wait step `{ref.state_id}` "
+                                              f"(`{operation.operation_id or operation.template}`)",
+                              "add a step calling it to the workflow where the client provides that input",
+                              at="key", rule="arazzo-missing-step")
+
+
+def schema_incompatibility(ours: Any, theirs: Any, data: Any = None, at: DocPath = ()) -> tuple[DocPath, str] | None:
+    """Where a schema admits values a target schema rejects, by the checks that need no solver: types, enums,
+    required names and properties a closed target does not allow. Narrowing (a subset enum, more `required`) is
+    fine; the answer is (path, what is wrong) or None.
+    """
+    theirs = resolve_local(data, theirs) if data is not None else theirs
+    if not isinstance(ours, dict) or not isinstance(theirs, dict):
+        return None
+    problem = _type_or_enum_problem(ours, theirs)
+    if problem:
+        return at, problem
+    missing = [name for name in _names(theirs.get("required")) if name not in _names(ours.get("required"))]
+    if missing:
+        return at + ("required",), f"does not require {', '.join(f'`{m}`' for m in missing)}, which the target requires"
+    our_properties, their_properties = ours.get("properties"), theirs.get("properties")
+    if isinstance(our_properties, dict):
+        their_properties = their_properties if isinstance(their_properties, dict) else {}
+        for name, schema in our_properties.items():
+            if name in their_properties:
+                found = schema_incompatibility(schema, their_properties[name], data, at + ("properties", name))
+                if found:
+                    return found
+            elif theirs.get("additionalProperties") is False:
+                return at + ("properties", name), f"property `{name}` is not allowed by the target"
+    if "items" in ours and "items" in theirs:
+        return schema_incompatibility(ours["items"], theirs["items"], data, at + ("items",))
+    return None
+
+
+def _names(value: Any) -> list[str]:
+    return [str(item) for item in value] if isinstance(value, list) else []
+
+
+def _type_or_enum_problem(ours: dict[str, Any], theirs: dict[str, Any]) -> str | None:
+    their_types = set(_names(theirs.get("type")) if isinstance(theirs.get("type"), list) else
+                      [theirs["type"]] if isinstance(theirs.get("type"), str) else [])
+    our_types = set(_names(ours.get("type")) if isinstance(ours.get("type"), list) else
+                    [ours["type"]] if isinstance(ours.get("type"), str) else [])
+    if "number" in their_types:
+        their_types.add("integer")
+    if their_types and our_types - their_types:
+        return f"has type {sorted(our_types)}, the target allows {sorted(their_types)}"
+    if their_types and not our_types and "enum" not in ours and "const" not in ours:
+        return f"has no type, the target allows only {sorted(their_types)}"
+    their_enum = theirs.get("enum")
+    if isinstance(their_enum, list):
+        our_values = ours.get("enum") if isinstance(ours.get("enum"), list) else (
+            [ours["const"]] if "const" in ours else None)
+        if our_values is None:
+            return f"allows any value, the target allows only {their_enum}"
+        extra = [value for value in our_values if value not in their_enum]
+        if extra:
+            return f"allows {extra}, which the target's enum {their_enum} does not"
+    return None
+
+
+@check("arazzo-input-mismatch", "warning",
+       "A workflow input sent as a request body differs from that operation's request schema.", kinds=("arazzo",))
+def check_input_schemas(spec: SpecFile) -> Iterator[Finding]:
+    sources = _sources(spec)
+    for w, workflow in _workflows(spec.data):
+        inputs = resolve_local(spec.data, workflow.get("inputs"))
+        properties = inputs.get("properties") if isinstance(inputs, dict) else None
+        if not isinstance(properties, dict):
+            continue
+        for _, step in _steps(workflow):
+            body = step.get("requestBody")
+            payload = body.get("payload") if isinstance(body, dict) else None
+            match = re.fullmatch(r"\$inputs\.([A-Za-z0-9_\-]+)", payload) if isinstance(payload, str) else None
+            if not match or not isinstance(properties.get(match.group(1)), dict):
+                continue
+            resolution = _resolve_step(step, sources)
+            if resolution.operation is None or resolution.operation.request_schema is None:
+                continue
+            name = match.group(1)
+            problem = schema_incompatibility(properties[name], resolution.operation.request_schema,
+                                             resolution.index.document.data if resolution.index else None)
+            if problem is None:
+                continue
+            at, what = problem
+            base: DocPath = ("workflows", w, "inputs", "properties", name)
+            where, anchor = point_at(spec.document, base, at)
+            yield Finding(where, f"input `{name}` is sent as the body of step `{step.get('stepId')}`, but at "
+                                 f"`{dotted(at)}` it {what.replace('the target', 'the OpenAPI request schema')}, so the call "
+                                 "can be invalid",
+                          "make the workflow input at least as strict as the OpenAPI request schema", at=anchor)

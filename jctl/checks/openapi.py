@@ -1,0 +1,332 @@
+"""OpenAPI files: structural validity, and a per-journey OpenAPI export against the journey it describes.
+
+The rules for the export (start path, one `/steps/{stepId}` per wait/webhook state, request schemas equal to the
+journey's inline schemas, self-contained) come from openapi-export.md and dsl.md section 12.4.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from functools import cache
+from typing import Any
+
+from jctl.checks import SpecFile, check
+from jctl.checks.crossfile import (
+    BASE_PATH, STEP_PATH, OpenApiIndex, Operation, canonical_path, describe, dotted, external_input_states,
+    is_missing, json_pointer, openapi_index, point_at, schema_error_findings, sibling_journey,
+    state_input_schema, step_operations, template_variables, text,
+)
+from jctl.diagnostics import DocPath, Finding
+from jctl.spec.loader import LoadedDocument
+
+_STATUS_PATH = re.compile(r"^/journeys/\{[^{}/]+\}$")
+_RESULT_PATH = re.compile(r"^/journeys/\{[^{}/]+\}/result$")
+
+# Keywords that document a schema without changing what it accepts; exporters add or drop them freely.
+ANNOTATIONS = frozenset({"title", "description", "examples", "example", "$comment", "deprecated", "readOnly",
+                         "writeOnly", "default", "$schema", "$id"})
+
+
+@cache
+def _structure_validator(version: str) -> Any:
+    """A jsonschema validator for the OpenAPI schema openapi-spec-validator ships, built once per version.
+
+    The 3.1 schema checks Schema Objects through `$dynamicRef: #meta`, whose anchor only requires an object or a
+    boolean; pointing it at that definition statically accepts the same documents three to four times faster.
+    """
+    import jsonschema
+
+    if version == "3.0":
+        return jsonschema.Draft4Validator(_shipped_schema("3.0"))
+    return jsonschema.Draft202012Validator(without_dynamic_refs(_shipped_schema("3.1"), "#/$defs/schema"))
+
+
+def _shipped_schema(version: str) -> Any:
+    """Read the schema file from the installed openapi-spec-validator without importing it (its import costs
+    ~200 ms, and we use only its data)."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    found = importlib.util.find_spec("openapi_spec_validator")
+    if found is None or not found.submodule_search_locations:
+        raise ModuleNotFoundError("openapi-spec-validator is not installed", name="openapi_spec_validator")
+    package = Path(next(iter(found.submodule_search_locations)))
+    return json.loads((package / "resources" / "schemas" / f"v{version}" / "schema.json").read_text("utf-8"))
+
+
+def without_dynamic_refs(node: Any, target: str) -> Any:
+    """A copy of a schema whose `$dynamicRef`s are plain `$ref`s to `target`.
+
+    jsonschema resolves `$dynamicRef` by walking the dynamic scope at every use, which makes the 2020-12 metaschema
+    (and schemas built on it) five to ten times slower; when validation always starts at the schema that declares
+    the anchor, a static `$ref` to it accepts exactly the same documents.
+    """
+    if isinstance(node, list):
+        return [without_dynamic_refs(item, target) for item in node]
+    if not isinstance(node, dict):
+        return node
+    copied: dict[str, Any] = {}
+    for key, value in node.items():
+        if key == "$dynamicRef":
+            copied["$ref"] = target
+        elif key in _NAMED_SUBSCHEMAS and isinstance(value, dict):  # keys here are names, not keywords
+            copied[key] = {name: without_dynamic_refs(sub, target) for name, sub in value.items()}
+        elif key != "$dynamicAnchor":
+            copied[key] = without_dynamic_refs(value, target)
+    return copied
+
+
+_NAMED_SUBSCHEMAS = frozenset({"properties", "patternProperties", "$defs", "definitions", "dependentSchemas"})
+
+
+@check("openapi-invalid", "error", "The file is not a valid OpenAPI 3.0/3.1 document.", kinds=("openapi",))
+def check_openapi_structure(spec: SpecFile) -> Iterator[Finding]:
+    data = spec.data
+    if not isinstance(data, dict):
+        return
+    version = data.get("openapi")
+    if not isinstance(version, str) or not re.match(r"^3\.[01]\.\d+", version):
+        yield Finding(("openapi",) if "openapi" in data else (),
+                      f"`openapi: {version}` is not a version jctl validates" if "openapi" in data
+                      else "the document has no `openapi` version field",
+                      "start the file with `openapi: 3.1.0` (or 3.0.x)", at="value" if "openapi" in data else "key")
+        return
+    validator = _structure_validator(version[:3])
+    yield from schema_error_findings(validator.iter_errors(data), "OpenAPI")
+    yield from _dangling_refs(data)
+    yield from _operation_semantics(spec.document)
+
+
+def _iter_refs(node: Any, path: DocPath = ()) -> Iterator[tuple[DocPath, str]]:
+    stack: list[tuple[Any, DocPath]] = [(node, path)]
+    while stack:
+        current, at = stack.pop()
+        if isinstance(current, dict):
+            ref = current.get("$ref")
+            if isinstance(ref, str):
+                yield at + ("$ref",), ref
+            stack.extend((value, at + (key,)) for key, value in current.items() if key != "$ref")
+        elif isinstance(current, list):
+            stack.extend((value, at + (index,)) for index, value in enumerate(current))
+
+
+def _dangling_refs(data: dict[str, Any]) -> Iterator[Finding]:
+    for path, ref in _iter_refs(data):
+        if ref.startswith("#") and is_missing(json_pointer(data, ref[1:])):
+            yield Finding(path, f"`$ref: {ref}` points at nothing in this file",
+                          "fix the pointer or add the component it names")
+
+
+def _operation_semantics(document: LoadedDocument) -> Iterator[Finding]:
+    """What the schema cannot say: operationIds are unique, and every `{name}` in a path is a path parameter."""
+    if not isinstance(document.data.get("paths"), dict):
+        return
+    first_seen: dict[str, DocPath] = {}
+    index = openapi_index(document)
+    for operation in index.routes.values():
+        if operation.operation_id:
+            if operation.operation_id in first_seen:
+                yield Finding(operation.path + ("operationId",),
+                              f"operationId `{operation.operation_id}` is used twice (first at "
+                              f"`{dotted(first_seen[operation.operation_id])}`)", "operationIds must be unique")
+            first_seen.setdefault(operation.operation_id, operation.path)
+        declared = {text(p.get("name")) for p in operation.parameters if p.get("in") == "path"}
+        for name in template_variables(operation.template):
+            if name not in declared:
+                yield Finding(operation.path, f"path `{operation.template}` has `{{{name}}}` but "
+                                              f"{operation.method.upper()} declares no path parameter `{name}`",
+                              f"add `- {{in: path, name: {name}, required: true, schema: {{type: string}}}}` "
+                              "to its parameters", at="key")
+
+
+# --- the export against its journey -------------------------------------------------------------------------------
+
+def _export_context(spec: SpecFile) -> tuple[LoadedDocument, OpenApiIndex] | None:
+    if not isinstance(spec.data, dict) or not isinstance(spec.data.get("paths"), dict):
+        return None
+    journey = sibling_journey(spec)
+    if journey is None or journey.data.get("kind") not in ("Journey", "Api"):
+        return None
+    return journey, openapi_index(spec.document)
+
+
+@check("openapi-external-ref", "error", "A per-journey OpenAPI export uses a `$ref` to another file.",
+       kinds=("openapi",))
+def check_self_contained(spec: SpecFile) -> Iterator[Finding]:
+    if _export_context(spec) is None:
+        return
+    for path, ref in _iter_refs(spec.data):
+        if not ref.startswith("#"):
+            yield Finding(path, f"`$ref: {ref}` points outside this file; per-journey OpenAPI exports are "
+                                "self-contained", "inline the schema under components.schemas and use `#/...`")
+
+
+@check("openapi-start-mismatch", "error",
+       "The per-journey OpenAPI lacks the journey's start endpoint or its request body differs from spec.input.",
+       kinds=("openapi",),
+       also=(("openapi-schema-mismatch", "warning",
+              "A request body schema in the OpenAPI export differs from the journey's inline schema."),))
+def check_start_endpoint(spec: SpecFile) -> Iterator[Finding]:
+    context = _export_context(spec)
+    if context is None:
+        return
+    journey, index = context
+    name = _journey_name(journey, spec)
+    expected = _start_paths(journey.data, name)
+    start = next((op for op in index.routes.values()
+                  if op.method == "post" and canonical_path(index, op) in expected), None)
+    if start is None:
+        where = f"{BASE_PATH}{expected[0]}"
+        yield Finding(("paths",), f"no `POST {where}` operation: the start endpoint of "
+                                  f"{journey.data.get('kind')} `{name}` ({journey.path.name})",
+                      f"add it under paths (with `servers: [{{url: {BASE_PATH}}}]`, as `{expected[0]}`)", at="key")
+        return
+    journey_input = _nested(journey.data, "spec", "input", "schema")
+    if isinstance(journey_input, dict):
+        yield from _compare_body(spec, start, journey_input, f"spec.input.schema of {journey.path.name}")
+
+
+def _journey_name(journey: LoadedDocument, spec: SpecFile) -> str:
+    name = _nested(journey.data, "metadata", "name")
+    return name if isinstance(name, str) else spec.path.name.split(".")[0]
+
+
+def _start_paths(journey: dict[str, Any], name: str) -> list[str]:
+    if journey.get("kind") == "Api":
+        route = _nested(journey, "spec", "bindings", "http", "route", "path")
+        return [route.removeprefix(BASE_PATH)] if isinstance(route, str) else [f"/apis/{name}"]
+    return [f"/journeys/{name}/start", "/journeys/{journeyName}/start"]
+
+
+def _nested(data: Any, *keys: str) -> Any:
+    for key in keys:
+        data = data.get(key) if isinstance(data, dict) else None
+    return data
+
+
+def _compare_body(spec: SpecFile, operation: Operation, expected: dict[str, Any], source: str) -> Iterator[Finding]:
+    body_path = operation.path + ("requestBody",)
+    if operation.request_schema is None:
+        yield Finding(operation.path, f"{operation.method.upper()} {operation.template} has no JSON request body, "
+                                      f"but {source} declares one", "export the schema as its requestBody",
+                      at="key", rule="openapi-schema-mismatch")
+        return
+    difference = schema_difference(expected, operation.request_schema, spec.data)
+    if difference is None:
+        return
+    at, ours, theirs = difference
+    where, anchor = point_at(spec.document, _schema_node_path(spec.data, body_path), at)
+    yield Finding(where, f"request body of {operation.method.upper()} {operation.template} differs from {source} at "
+                  f"`{dotted(at)}`: the journey has {describe(ours)}, this file has {describe(theirs)}",
+                  "re-export the OpenAPI file from the journey, or make the two schemas agree",
+                  at=anchor, rule="openapi-schema-mismatch")
+
+
+def schema_difference(ours: Any, theirs: Any, data: Any = None, at: DocPath = ()) -> tuple[DocPath, Any, Any] | None:
+    """The first place two JSON Schemas differ once annotations are ignored: (path, our value, their value).
+
+    `theirs` may use local `$ref`s into `data` (an OpenAPI document); `required` lists compare as sets.
+    """
+    theirs = resolve_local(data, theirs) if data is not None else theirs
+    if isinstance(ours, dict) and isinstance(theirs, dict):
+        for key in sorted((set(ours) | set(theirs)) - ANNOTATIONS):
+            a, b = ours.get(key, _MISSING), theirs.get(key, _MISSING)
+            if a is _MISSING or b is _MISSING:
+                return at + (key,), a, b
+            if key == "required" and isinstance(a, list) and isinstance(b, list):
+                if set(map(str, a)) != set(map(str, b)):
+                    return at + (key,), a, b
+                continue
+            found = schema_difference(a, b, data, at + (key,))
+            if found:
+                return found
+        return None
+    if isinstance(ours, list) and isinstance(theirs, list):
+        if len(ours) != len(theirs):
+            return at, ours, theirs
+        for position, (a, b) in enumerate(zip(ours, theirs)):
+            found = schema_difference(a, b, data, at + (position,))
+            if found:
+                return found
+        return None
+    return None if ours == theirs and type(ours) is type(theirs) else (at, ours, theirs)
+
+
+def _schema_node_path(data: Any, body_path: DocPath) -> DocPath:
+    body = json_pointer(data, "/" + "/".join(str(p).replace("~", "~0").replace("/", "~1") for p in body_path))
+    content = body.get("content") if isinstance(body, dict) else None
+    if isinstance(content, dict) and content:
+        media = "application/json" if "application/json" in content else next(iter(content))
+        return body_path + ("content", media, "schema")
+    return body_path
+
+
+@check("openapi-missing-step", "error",
+       "A wait/webhook state of the journey has no `/steps/{stepId}` endpoint in its OpenAPI export.",
+       kinds=("openapi",))
+def check_missing_steps(spec: SpecFile) -> Iterator[Finding]:
+    context = _export_context(spec)
+    if context is None:
+        return
+    journey, index = context
+    steps = step_operations(index)
+    for state_id, ref in external_input_states(journey.data).items():
+        operation = steps.get(state_id)
+        if operation is None:
+            line = journey.source_map.line_col(ref.path, "key")[0]
+            yield Finding(("paths",), f"no `POST {BASE_PATH}/journeys/{{journeyId}}/steps/{state_id}` for the "
+                                      f"{ref.type} state `{state_id}` ({journey.path.name} line {line})",
+                          "every wait/webhook state is a step endpoint; add the path with its input schema",
+                          at="key")
+            continue
+        schema = state_input_schema(ref)
+        if isinstance(schema, dict):
+            yield from _compare_body(spec, operation, schema, f"the input.schema of state `{state_id}`")
+
+
+@check("openapi-extra-step", "error",
+       "The OpenAPI export has a `/steps/{stepId}` endpoint for a state that is not a wait/webhook state.",
+       kinds=("openapi",),
+       also=(("openapi-extra-path", "warning", "The OpenAPI export has a path outside the Journeys API surface."),
+             ("openapi-missing-endpoint", "warning",
+              "The OpenAPI export of a journey lacks its status or result endpoint.")))
+def check_extra_paths(spec: SpecFile) -> Iterator[Finding]:
+    context = _export_context(spec)
+    if context is None:
+        return
+    journey, index = context
+    name = _journey_name(journey, spec)
+    states = external_input_states(journey.data)
+    cancellable = _nested(journey.data, "spec", "lifecycle", "cancellable") is not False
+    allowed = set(_start_paths(journey.data, name))
+    is_journey = journey.data.get("kind") == "Journey"
+    for template in spec.data["paths"]:
+        canonical = (index.prefix + str(template)).removeprefix(BASE_PATH)
+        step = STEP_PATH.match(canonical)
+        if step and is_journey:
+            step_id = step.group(1)
+            if step_id not in states and not (step_id == "cancel" and cancellable):
+                known = ", ".join(f"`{s}`" for s in states) or "none"
+                yield Finding(("paths", template), f"step `{step_id}` is not a wait/webhook state of "
+                                                   f"{journey.path.name} (its step states: {known})",
+                              "remove the path or rename it to the state id", at="key")
+        elif not (canonical in allowed or (is_journey and (_STATUS_PATH.match(canonical)
+                                                           or _RESULT_PATH.match(canonical)))):
+            yield Finding(("paths", template), f"`{template}` is not an endpoint of the "
+                                               f"{'Journeys' if is_journey else 'Api'} surface for `{name}`",
+                          "per-journey exports hold start, status, result and step paths only; remove it",
+                          at="key", rule="openapi-extra-path")
+    if is_journey:
+        yield from _missing_status_result(index)
+
+
+def _missing_status_result(index: OpenApiIndex) -> Iterator[Finding]:
+    for label, pattern in (("status", _STATUS_PATH), ("result", _RESULT_PATH)):
+        if not any(op.method == "get" and pattern.match(canonical_path(index, op)) for op in index.routes.values()):
+            suffix = "" if label == "status" else "/result"
+            yield Finding(("paths",), f"no `GET {BASE_PATH}/journeys/{{journeyId}}{suffix}` ({label}) endpoint",
+                          "the Journeys API exposes status and result for every journey; add the path", at="key",
+                          rule="openapi-missing-endpoint")
+

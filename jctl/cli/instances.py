@@ -1,0 +1,127 @@
+"""Instance commands: run, signal, status, list, history, cancel — parse flags, call the runner, render."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from jctl.cli import views
+from jctl.cli.output import print_json, read_json_argument
+from jctl.errors import EXIT_FINDINGS, EXIT_OK
+
+DB_OPTION = typer.Option(None, "--db", envvar="JCTL_DB", help="Store file (default .jctl/jctl.db; env JCTL_DB).")
+
+
+class Format(str, Enum):
+    text = "text"
+    json = "json"
+
+
+FORMAT_OPTION = typer.Option(Format.text, "--format", "-f", help="Output format.")
+
+
+def run(
+    file: Path = typer.Argument(..., help="The journey spec to run."),
+    input_value: str = typer.Option("{}", "--input", "-i", help="Start input: JSON, @file.json, or - for stdin."),
+    mocks: Path = typer.Option(None, "--mocks", help="Mocks file answering HTTP calls (stored with the instance)."),
+    detach: bool = typer.Option(False, "--detach", help="Only create the instance; `tick`/`worker` runs it."),
+    auto_advance: bool = typer.Option(False, "--auto-advance", help="Skip the clock to each due timer."),
+    config: Path = typer.Option(None, "--config", help="Platform config values (JSON/YAML) for platform.config."),
+    seed: str = typer.Option(None, "--seed", help="Make uuid() in expressions deterministic."),
+    output_format: Format = FORMAT_OPTION,
+    db: Path = DB_OPTION,
+) -> None:
+    """Validate FILE and its input, create an instance and execute it until it ends or pauses."""
+    input_document = read_json_argument(input_value, "input")
+    mocks_document = _read_mocks(mocks) if mocks else None
+    platform_config = read_json_argument(f"@{config}", "config") if config else None
+    runner = views.open_runner(db, uuid_seed=seed, config=platform_config, progress=output_format is Format.text)
+    envelope = runner.start(file, input_document, mocks=mocks_document, detach=detach, auto_advance=auto_advance)
+    _finish(envelope, output_format)
+
+
+def signal(
+    instance_id: str = typer.Argument(..., help="Instance id (a unique prefix is enough)."),
+    payload: str = typer.Option(..., "--payload", "-p", help="Step payload: JSON, @file.json, or - for stdin."),
+    step: str = typer.Option(None, "--step", help="The wait/webhook state to feed (inferred when one is active)."),
+    idempotency_key: str = typer.Option(None, "--idempotency-key", help="Replays the first answer on repeat."),
+    output_format: Format = FORMAT_OPTION,
+    db: Path = DB_OPTION,
+) -> None:
+    """Deliver a step submission to a paused wait/webhook state and continue the journey."""
+    document = read_json_argument(payload, "payload")
+    runner = views.open_runner(db, progress=output_format is Format.text)
+    envelope = runner.signal(instance_id, document, step=step, idempotency_key=idempotency_key)
+    _finish(envelope, output_format)
+
+
+def status(
+    instance_id: str = typer.Argument(..., help="Instance id (a unique prefix is enough)."),
+    output_format: Format = FORMAT_OPTION,
+    db: Path = DB_OPTION,
+) -> None:
+    """Show where an instance stands."""
+    runner = views.open_runner(db)
+    _finish(runner.status(instance_id), output_format, exit_on_failure=False)
+
+
+def cancel(
+    instance_id: str = typer.Argument(..., help="Instance id (a unique prefix is enough)."),
+    output_format: Format = FORMAT_OPTION,
+    db: Path = DB_OPTION,
+) -> None:
+    """Cancel a running instance (JOURNEY_CANCELLED); its timers are discarded. Idempotent."""
+    runner = views.open_runner(db)
+    _finish(runner.cancel(instance_id), output_format, exit_on_failure=False)
+
+
+def list_instances(
+    phase: str = typer.Option(None, "--phase", help="RUNNING, SUCCEEDED or FAILED."),
+    journey: str = typer.Option(None, "--journey", help="Only instances of this journey name."),
+    limit: int = typer.Option(50, "--limit", help="At most this many, newest first."),
+    output_format: Format = FORMAT_OPTION,
+    db: Path = DB_OPTION,
+) -> None:
+    """List instances, newest first."""
+    store = views.open_store(db)
+    phase_filter = views.parse_phase(phase) if phase else None
+    instances = store.list_instances(phase=phase_filter, journey=journey, limit=limit)
+    if output_format is Format.json:
+        print_json([views.instance_summary(instance) for instance in instances])
+    else:
+        views.print_instance_table(instances)
+
+
+def history(
+    instance_id: str = typer.Argument(..., help="Instance id (a unique prefix is enough)."),
+    output_format: Format = FORMAT_OPTION,
+    db: Path = DB_OPTION,
+) -> None:
+    """Every transition, HTTP call (auth headers redacted), signal and timer of an instance."""
+    store = views.open_store(db)
+    events = views.lookup(lambda: store.history(instance_id))
+    if output_format is Format.json:
+        print_json([views.event_document(event) for event in events])
+    else:
+        views.print_history(events)
+
+
+def _read_mocks(path: Path) -> dict[str, Any]:
+    document = read_json_argument(f"@{path}", "mocks")
+    if not isinstance(document, dict) or not isinstance(document.get("mocks"), list):
+        from jctl.errors import UsageError
+
+        raise UsageError(f"{path}: a mocks file is a mapping with a `mocks:` list of {{match, respond}} rules")
+    return document
+
+
+def _finish(envelope: dict[str, Any], output_format: Format, exit_on_failure: bool = True) -> None:
+    if output_format is Format.json:
+        print_json(envelope)
+    else:
+        views.print_envelope(envelope)
+    failed = envelope.get("phase") == "FAILED"
+    raise typer.Exit(EXIT_FINDINGS if failed and exit_on_failure else EXIT_OK)

@@ -1,0 +1,91 @@
+"""Simulated time: `clock` (show, set, advance), `tick` (run due work) and `worker` (real-time loop)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+
+from jctl.cli import views
+from jctl.cli.instances import DB_OPTION, FORMAT_OPTION, Format
+from jctl.cli.output import console, print_json
+
+clock_app = typer.Typer(help="Show or move the store's simulated clock; moving it runs the work that fell due.",
+                        invoke_without_command=True, no_args_is_help=False)
+
+
+@clock_app.callback()
+def clock(ctx: typer.Context, output_format: Format = FORMAT_OPTION, db: Path = DB_OPTION) -> None:
+    """Show the simulated clock (and the next due work) when no subcommand is given."""
+    ctx.obj = db
+    if ctx.invoked_subcommand is not None:
+        return
+    from jctl.clock import format_rfc3339
+
+    store = views.open_store(db)
+    now, due = store.now(), store.next_due_at()
+    if output_format is Format.json:
+        print_json({"now": format_rfc3339(now), "nextDueAt": format_rfc3339(due) if due else None})
+        return
+    console().print(f"clock {format_rfc3339(now)}" + (f" · next due {format_rfc3339(due)}" if due else ""))
+
+
+@clock_app.command("set")
+def clock_set(ctx: typer.Context, to: str = typer.Argument(..., help="RFC 3339 timestamp (forward only).")) -> None:
+    """Move the clock forward to TO, then run all work that became due, in due order."""
+    from jctl.clock import parse_rfc3339
+
+    runner = views.open_runner(ctx.obj)
+    target = views.lookup(lambda: parse_rfc3339(to))
+    _print_fired(runner.set_clock(target))
+
+
+@clock_app.command("advance")
+def clock_advance(ctx: typer.Context, duration: str = typer.Argument(..., help="ISO-8601 duration, e.g. PT5M.")) -> None:
+    """Move the clock forward by DURATION, then run all work that became due, in due order."""
+    from jctl.clock import parse_duration
+
+    runner = views.open_runner(ctx.obj)
+    delta = views.lookup(lambda: parse_duration(duration))
+    _print_fired(runner.advance(delta))
+
+
+def tick(
+    until_idle: bool = typer.Option(False, "--until-idle", help="Keep going until nothing is runnable."),
+    auto_advance: bool = typer.Option(False, "--auto-advance", help="Skip the clock to each next due timer."),
+    db: Path = DB_OPTION,
+) -> None:
+    """Run the work that is due at the current simulated clock."""
+    runner = views.open_runner(db)
+    _print_fired(runner.tick(until_idle=until_idle, auto_advance=auto_advance))
+
+
+def worker(
+    interval: float = typer.Option(0.5, "--interval", help="Seconds between polls."),
+    db: Path = DB_OPTION,
+) -> None:
+    """Real-time loop: the clock follows wall time and due work runs as it falls due. Ctrl-C stops it cleanly."""
+    from jctl.clock import wall_now
+
+    runner = views.open_runner(db)
+    store = views.open_store(db)
+    console().print("worker started; Ctrl-C stops it between transitions")
+    try:
+        while True:
+            now = wall_now()
+            if now > store.now():
+                _print_fired(runner.set_clock(now))
+            else:
+                _print_fired(runner.tick(until_idle=True))
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        console().print("worker stopped")
+
+
+def _print_fired(lines: list[str]) -> None:
+    out = console()
+    if not lines:
+        out.print("nothing due")
+    for line in lines:
+        out.print(line, markup=False, highlight=False)

@@ -1,0 +1,149 @@
+"""What instance commands print: envelopes as panels, instances and history as tables; plus opening the store
+and runner with their errors mapped to jctl's exit codes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from jctl.cli.output import console
+from jctl.errors import FindingsError, JctlError, UsageError
+
+if TYPE_CHECKING:
+    from jctl.engine.runner import Runner
+    from jctl.store import Event, Instance, Store
+
+T = TypeVar("T")
+PHASES = ("RUNNING", "SUCCEEDED", "FAILED")
+
+
+def open_store(db: Path | None) -> Store:
+    from jctl.store import Store, default_db_path
+
+    return Store.open(db or default_db_path())
+
+
+def open_runner(db: Path | None, *, uuid_seed: str | None = None, config: Any = None, progress: bool = False) -> Runner:
+    from jctl.engine.runner import Runner
+
+    out = _progress_printer() if progress else None
+    return _GuardedRunner(Runner(open_store(db), uuid_seed=uuid_seed, config=config, out=out))  # type: ignore[return-value]
+
+
+def _progress_printer() -> Callable[[str], None]:
+    err = console(stderr=True)
+
+    def show(line: str) -> None:
+        err.print(f"[dim]·[/] {line}", markup=True, highlight=False)
+
+    return show
+
+
+class _GuardedRunner:
+    """Turns store and engine exceptions into JctlErrors, so the CLI prints a message instead of a traceback."""
+
+    def __init__(self, runner: Runner):
+        self._runner = runner
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._runner, name)
+        return lambda *args, **kwargs: lookup(lambda: method(*args, **kwargs))
+
+
+def lookup(call: Callable[[], T]) -> T:
+    from jctl.store import StoreError
+
+    try:
+        return call()
+    except JctlError:
+        raise
+    except StoreError as error:
+        raise FindingsError(str(error)) from None
+    except ValueError as error:  # clock/duration parsing and other input the user typed
+        raise UsageError(str(error)) from None
+
+
+def parse_phase(phase: str) -> str:
+    value = phase.upper()
+    if value not in PHASES:
+        raise UsageError(f"unknown phase `{phase}`", hint=f"use one of {', '.join(PHASES)}")
+    return value
+
+
+def instance_summary(instance: Instance) -> dict[str, Any]:
+    from jctl.clock import format_rfc3339
+
+    return {
+        "journeyId": instance.id,
+        "journeyName": instance.journey_name,
+        "phase": instance.phase,
+        "currentState": instance.current_state,
+        "createdAt": format_rfc3339(instance.created_at),
+        "updatedAt": format_rfc3339(instance.updated_at),
+        "error": instance.error,
+    }
+
+
+def event_document(event: Event) -> dict[str, Any]:
+    from jctl.clock import format_rfc3339
+
+    return {"seq": event.seq, "at": format_rfc3339(event.at), "type": event.type, "state": event.state,
+            "data": event.data}
+
+
+def print_envelope(envelope: dict[str, Any]) -> None:
+    from rich.panel import Panel
+    from rich.table import Table
+
+    phase = envelope.get("phase", "")
+    colour = {"SUCCEEDED": "green", "FAILED": "red", "RUNNING": "yellow"}.get(phase, "white")
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column()
+    for key, value in envelope.items():
+        if key == "_links":
+            continue
+        table.add_row(key, _compact(value))
+    links = envelope.get("_links") or {}
+    steps = [rel for rel in links if rel not in ("self", "result", "cancel")]
+    if steps:
+        table.add_row("next", ", ".join(f"jctl signal {envelope.get('journeyId', '')[:8]} --step {s} --payload …"
+                                        for s in steps))
+    title = f"{envelope.get('journeyName', 'journey')} · [{colour}]{phase}[/]"
+    console().print(Panel(table, title=title, title_align="left", border_style=colour))
+
+
+def _compact(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        text = json.dumps(value, indent=2, default=str)
+        return text if len(text) < 2000 else text[:2000] + "\n…"
+    return "" if value is None else str(value)
+
+
+def print_instance_table(instances: list[Instance]) -> None:
+    from rich.table import Table
+
+    from jctl.clock import format_rfc3339
+
+    if not instances:
+        console().print("no instances")
+        return
+    table = Table("id", "journey", "phase", "state", "updated")
+    for instance in instances:
+        table.add_row(instance.id[:12], instance.journey_name, instance.phase, instance.current_state or "",
+                      format_rfc3339(instance.updated_at))
+    console().print(table)
+
+
+def print_history(events: list[Event]) -> None:
+    from rich.table import Table
+
+    from jctl.clock import format_rfc3339
+
+    table = Table("#", "at", "event", "state", "details")
+    for event in events:
+        table.add_row(str(event.seq), format_rfc3339(event.at), event.type, event.state or "",
+                      json.dumps(event.data, default=str)[:160] if event.data else "")
+    console().print(table)

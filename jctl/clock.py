@@ -1,0 +1,96 @@
+"""Time for jctl: the one module that reads the wall clock, plus RFC 3339 and ISO-8601 duration helpers.
+
+Journeys run on the store's simulated clock; only leases and the store's first opening look at `wall_now()`.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+
+_RFC3339 = re.compile(
+    r"(?P<date>\d{4}-\d{2}-\d{2})[Tt ](?P<hms>\d{2}:\d{2}:\d{2})(?P<frac>\.\d+)?(?P<offset>[Zz]|[+-]\d{2}:\d{2})"
+)
+
+
+def wall_now() -> datetime:
+    """The real current time, timezone-aware UTC."""
+    return datetime.now(timezone.utc)
+
+
+def truncate_to_ms(moment: datetime) -> datetime:
+    """Drop sub-millisecond precision: the store keeps milliseconds."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def to_epoch_ms(moment: datetime) -> int:
+    """Milliseconds since the Unix epoch of a timezone-aware datetime (floored)."""
+    _require_aware(moment)
+    delta = moment - datetime(1970, 1, 1, tzinfo=timezone.utc)
+    return delta.days * 86_400_000 + delta.seconds * 1000 + delta.microseconds // 1000
+
+
+def from_epoch_ms(epoch_ms: int) -> datetime:
+    """The UTC datetime for an epoch-milliseconds value."""
+    return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(milliseconds=epoch_ms)
+
+
+def format_rfc3339(moment: datetime) -> str:
+    """`2025-12-31T23:59:00.000Z`: UTC, milliseconds, 'Z'."""
+    _require_aware(moment)
+    utc = moment.astimezone(timezone.utc)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def parse_rfc3339(text: str) -> datetime:
+    """Parse an RFC 3339 timestamp (offset required) into a UTC datetime; ValueError says what is wrong."""
+    if not isinstance(text, str):
+        raise ValueError(f"expected an RFC 3339 timestamp string, got {type(text).__name__} {text!r}")
+    match = _RFC3339.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(
+            f"{text!r} is not an RFC 3339 timestamp; write it like 2025-12-31T23:59:00Z "
+            "(date, 'T', time, and a 'Z' or ±hh:mm offset)"
+        )
+    if match["hms"].endswith(":60"):
+        raise ValueError(f"{text!r} is a leap second, which jctl cannot represent; use :59 instead")
+    frac = (match["frac"] or ".0")[1:7].ljust(6, "0")
+    offset = "+00:00" if match["offset"] in ("Z", "z") else match["offset"]
+    try:
+        parsed = datetime.fromisoformat(f"{match['date']}T{match['hms']}.{frac}{offset}")
+    except ValueError as exc:
+        raise ValueError(f"{text!r} is not a valid RFC 3339 timestamp: {exc}") from None
+    return parsed.astimezone(timezone.utc)
+
+
+def parse_duration(text: str) -> timedelta:
+    """Parse an ISO-8601 duration such as PT5M or P1DT2H.
+
+    Months and years have no fixed length, so they are rejected rather than guessed; negative durations too.
+    """
+    import isodate
+
+    if not isinstance(text, str):
+        raise ValueError(f"expected an ISO-8601 duration string such as PT5M, got {type(text).__name__} {text!r}")
+    invalid = f"{text!r} is not an ISO-8601 duration; write it like PT30S, PT5M, PT1H or P1DT12H"
+    if not re.search(r"\d", text):
+        raise ValueError(invalid)
+    try:
+        parsed = isodate.parse_duration(text.strip())
+    except (isodate.ISO8601Error, ValueError):
+        raise ValueError(invalid) from None
+    if isinstance(parsed, isodate.Duration):
+        if parsed.years or parsed.months:
+            raise ValueError(
+                f"{text!r} uses months or years, which have no fixed length; write the duration in days or "
+                "weeks (for example P30D or P4W), or use a timer `until` timestamp"
+            )
+        parsed = parsed.tdelta
+    if parsed < timedelta(0):
+        raise ValueError(f"{text!r} is a negative duration; durations must be zero or positive")
+    return parsed
+
+
+def _require_aware(moment: datetime) -> None:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"{moment!r} has no timezone; jctl times must be timezone-aware (use timezone.utc)")

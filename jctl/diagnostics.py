@@ -1,0 +1,77 @@
+"""Findings and the rule registry: every rule jctl knows, with its id, default severity and summary.
+
+A check yields `Finding`s that carry a document path; the pipeline turns them into `Diagnostic`s with line and
+column through the document's source map, so checks never deal with positions or printing.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Literal, NamedTuple
+
+PathPart = str | int
+DocPath = tuple[PathPart, ...]
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    NOTE = "note"
+
+
+class Diagnostic(NamedTuple):
+    file: str
+    line: int  # 1-based
+    column: int  # 1-based
+    rule: str
+    severity: Severity
+    message: str
+    hint: str = ""
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "rule": self.rule,
+            "severity": self.severity.value,
+            "message": self.message,
+            "hint": self.hint,
+        }
+
+
+class Finding(NamedTuple):
+    """What a check reports: where (a path into the document) and what, before positions are resolved.
+
+    `at="key"` points at the mapping key of the last path element (state-level findings point at the state key);
+    `at="value"` at the value node. `offset` is a (line, column) delta inside a scalar, for expression errors.
+    """
+
+    path: DocPath
+    message: str
+    hint: str = ""
+    at: Literal["key", "value"] = "value"
+    rule: str | None = None
+    severity: Severity | None = None
+    offset: tuple[int, int] | None = None
+
+
+class Rule(NamedTuple):
+    id: str
+    severity: Severity
+    summary: str
+
+
+RULES: dict[str, Rule] = {}
+
+
+def register_rule(rule_id: str, severity: Severity | str, summary: str) -> Rule:
+    rule = Rule(rule_id, Severity(severity), summary)
+    RULES[rule_id] = rule
+    return rule
+
+
+# Rules raised by the loader and pipeline itself, not by a check function.
+register_rule("yaml-syntax", Severity.ERROR, "The file is not well-formed YAML or JSON, or is not a mapping.")
+register_rule("duplicate-key", Severity.ERROR, "A mapping repeats a key; YAML loaders silently keep the last one.")
+register_rule("unreadable", Severity.ERROR, "The file cannot be read (missing, binary, not UTF-8, or too large).")

@@ -1,0 +1,144 @@
+"""The validate pipeline: find spec files, load each once, run the registered checks, and turn findings into
+positioned diagnostics filtered by configuration."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from jctl.checks import FileKind, SpecFile, Workspace, run_checks
+from jctl.config import LintConfig
+from jctl.diagnostics import RULES, Diagnostic, Finding, Severity
+from jctl.spec.loader import LoadedDocument, LoadError
+
+_SUFFIXES: dict[str, FileKind] = {
+    f".{kind}{ext}": kind  # type: ignore[misc]
+    for kind in ("journey", "openapi", "arazzo")
+    for ext in (".yaml", ".yml", ".json")
+}
+_SKIPPED_DIRS = {".git", ".hg", ".venv", "venv", "node_modules", "__pycache__", ".jctl", ".tox", ".mypy_cache"}
+
+
+def classify(path: Path) -> FileKind | None:
+    """What a file is, by its name: `x.journey.yaml`, `x.openapi.json`, `x.arazzo.yml`…"""
+    name = path.name.lower()
+    for suffix, kind in _SUFFIXES.items():
+        if name.endswith(suffix):
+            return kind
+    return None
+
+
+def discover(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
+    """Spec files under `paths` (files are taken as given, directories searched recursively) and missing paths."""
+    found: list[Path] = []
+    missing: list[Path] = []
+    for path in paths:
+        if path.is_file():
+            found.append(path)
+        elif path.is_dir():
+            found.extend(_walk(path))
+        else:
+            missing.append(path)
+    return list(dict.fromkeys(found)), missing
+
+
+def _walk(directory: Path) -> Iterator[Path]:
+    for root, dirs, files in os.walk(directory):
+        dirs[:] = sorted(d for d in dirs if d not in _SKIPPED_DIRS)
+        for name in sorted(files):
+            candidate = Path(root, name)
+            if classify(candidate):
+                yield candidate
+
+
+@dataclass
+class LintReport:
+    files: list[Path] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def errors(self) -> int:
+        return sum(1 for d in self.diagnostics if d.severity is Severity.ERROR)
+
+    @property
+    def warnings(self) -> int:
+        return sum(1 for d in self.diagnostics if d.severity is Severity.WARNING)
+
+
+def display_path(path: Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)
+
+
+def lint_paths(
+    paths: Iterable[Path],
+    config: LintConfig | None = None,
+    *,
+    expressions: bool = True,
+    on_file: Callable[[Path], None] | None = None,
+) -> LintReport:
+    files, _ = discover(paths)
+    workspace = Workspace(expressions=expressions)
+    report = LintReport(files=files)
+    for path in files:
+        report.diagnostics.extend(lint_file(path, workspace, config))
+        if on_file:
+            on_file(path)
+    return report
+
+
+def lint_file(path: Path, workspace: Workspace | None = None, config: LintConfig | None = None) -> list[Diagnostic]:
+    workspace = workspace or Workspace()
+    shown = display_path(path)
+    kind = classify(path) or "journey"
+    loaded = workspace.load(path)
+    if isinstance(loaded, LoadError):
+        raw = [_load_error_diagnostic(shown, loaded)]
+    else:
+        raw = list(_document_diagnostics(shown, kind, loaded, workspace))
+    configured = (config.apply(d) if config else d for d in raw)
+    return sorted((d for d in configured if d is not None), key=lambda d: (d.line, d.column, d.rule))
+
+
+def _load_error_diagnostic(shown: str, error: LoadError) -> Diagnostic:
+    return Diagnostic(shown, error.line, error.column, error.rule, Severity.ERROR, error.message, error.hint)
+
+
+def _document_diagnostics(
+    shown: str, kind: FileKind, document: LoadedDocument, workspace: Workspace
+) -> Iterator[Diagnostic]:
+    for duplicate in document.duplicate_keys:
+        yield Diagnostic(
+            shown, duplicate.line, duplicate.column, "duplicate-key", Severity.ERROR,
+            f"key `{duplicate.path[-1]}` appears twice in this mapping (first on line {duplicate.first_line})",
+            "remove one of them; YAML loaders silently keep only the last value",
+        )
+    if not isinstance(document.data, dict):
+        found = type(document.data).__name__ if document.data is not None else "nothing"
+        yield Diagnostic(shown, 1, 1, "yaml-syntax", Severity.ERROR,
+                         f"expected a mapping at the top level, found {_json_type(found)}",
+                         "a spec is a mapping that starts with `apiVersion: v1` and `kind:`")
+        return
+    spec = SpecFile(kind, document, workspace)
+    for rule_id, finding in run_checks(spec):
+        yield _position(shown, document, rule_id, finding)
+
+
+def _json_type(python_type: str) -> str:
+    return {"list": "a list", "str": "a string", "int": "a number", "float": "a number", "bool": "a boolean"}.get(
+        python_type, python_type
+    )
+
+
+def _position(shown: str, document: LoadedDocument, rule_id: str, finding: Finding) -> Diagnostic:
+    line, column = document.source_map.line_col(finding.path, finding.at)
+    if finding.offset is not None:
+        line_delta, column_part = finding.offset
+        line, column = (line + line_delta, column_part) if line_delta else (line, column + column_part)
+    rule = RULES.get(rule_id)
+    severity = finding.severity or (rule.severity if rule else Severity.ERROR)
+    return Diagnostic(shown, line, column, rule_id, severity, finding.message, finding.hint)

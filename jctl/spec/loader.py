@@ -1,0 +1,346 @@
+"""Load YAML/JSON spec files into plain JSON values plus a source map of every node's position.
+
+The document is built from libyaml's event stream (not its composer) so that depth, alias expansion and size are
+bounded while reading, duplicate keys are caught at their second occurrence, and every node keeps `line:column`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from jctl.diagnostics import DocPath
+
+MAX_BYTES = 4 * 1024 * 1024
+MAX_DEPTH = 256
+MAX_NODES = 50_000  # counting alias expansions; the largest real spec seen has ~3,000 nodes
+
+
+@dataclass(frozen=True, slots=True)
+class NodePos:
+    """0-based positions of a node (and of its mapping key, when it is a mapping value)."""
+
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    key_line: int
+    key_column: int
+    style: str | None = None  # scalar style: None plain, "'" '"' "|" ">"
+
+
+@dataclass
+class SourceMap:
+    positions: dict[DocPath, NodePos] = field(default_factory=dict)
+
+    def lookup(self, path: DocPath) -> tuple[DocPath, NodePos | None]:
+        """The position of `path`, or of its nearest ancestor that has one."""
+        while True:
+            pos = self.positions.get(path)
+            if pos is not None or not path:
+                return path, pos
+            path = path[:-1]
+
+    def line_col(self, path: DocPath, at: str = "value") -> tuple[int, int]:
+        """1-based (line, column) for a finding at `path`."""
+        found, pos = self.lookup(path)
+        if pos is None:
+            return 1, 1
+        if at == "key" or found != path:
+            return pos.key_line + 1, pos.key_column + 1
+        return pos.line + 1, pos.column + 1
+
+
+class LoadError(Exception):
+    """The file could not be turned into a document; carries a 1-based position."""
+
+    def __init__(self, message: str, line: int = 1, column: int = 1, hint: str = "", rule: str = "yaml-syntax"):
+        super().__init__(message)
+        self.message = message
+        self.line = line
+        self.column = column
+        self.hint = hint
+        self.rule = rule
+
+
+@dataclass(frozen=True, slots=True)
+class DuplicateKey:
+    path: DocPath
+    line: int  # 1-based, of the second occurrence
+    column: int
+    first_line: int
+
+
+@dataclass
+class LoadedDocument:
+    path: Path
+    text: str
+    data: Any
+    source_map: SourceMap
+    duplicate_keys: list[DuplicateKey]
+
+
+class _Resolver(yaml.resolver.Resolver):
+    """YAML 1.2 core-schema booleans: `on`/`yes`/`no` stay strings, as in JSON and the DSL's YAML subset."""
+
+
+_Resolver.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.resolver.Resolver.yaml_implicit_resolvers.items()
+}
+_Resolver.add_implicit_resolver(
+    "tag:yaml.org,2002:bool",
+    __import__("re").compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"),
+)
+_RESOLVER = _Resolver()
+_SCALAR_CONSTRUCTOR = yaml.SafeLoader("")
+_KEEP_AS_TEXT = {"tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:binary", "tag:yaml.org,2002:merge"}
+
+
+def read_text(path: Path) -> str:
+    """Read a spec file as UTF-8 text, refusing binary, oversized and non-UTF-8 content with a LoadError."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise LoadError(f"cannot read file: {exc.strerror or exc}", rule="unreadable") from exc
+    return decode_text(raw)
+
+
+def decode_text(raw: bytes) -> str:
+    if len(raw) > MAX_BYTES:
+        raise LoadError(
+            f"file is {len(raw) / 1048576:.1f} MB; jctl reads spec files up to {MAX_BYTES // 1048576} MB",
+            hint="split the spec, or check that this is the file you meant",
+        )
+    if b"\x00" in raw:
+        line = raw[: raw.index(b"\x00")].count(b"\n") + 1
+        raise LoadError("file contains NUL bytes: it looks binary, not YAML or JSON", line=line)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = raw[: exc.start]
+        line = before.count(b"\n") + 1
+        column = exc.start - (before.rfind(b"\n") + 1) + 1
+        raise LoadError(
+            f"file is not valid UTF-8 (byte 0x{raw[exc.start]:02x})", line, column, hint="save the file as UTF-8"
+        ) from exc
+    return text.removeprefix("\ufeff")
+
+
+def load_document(path: Path) -> LoadedDocument:
+    text = read_text(path)
+    return parse_document(text, path)
+
+
+def parse_document(text: str, path: Path) -> LoadedDocument:
+    if not text.strip():
+        raise LoadError("file is empty", hint="a spec starts with `apiVersion: v1` and `kind:`")
+    builder = _DocumentBuilder()
+    try:
+        for event in yaml.parse(text, Loader=yaml.CSafeLoader):
+            builder.feed(event)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problem = exc.problem or str(exc)
+        context = f" ({exc.context})" if exc.context else ""
+        raise LoadError(f"{problem}{context}", line, column) from None
+    except yaml.YAMLError as exc:
+        raise LoadError(str(exc)) from None
+    if builder.documents == 0:
+        raise LoadError("file holds no YAML document", hint="a spec starts with `apiVersion: v1` and `kind:`")
+    return LoadedDocument(path, text, builder.root, builder.source_map, builder.duplicates)
+
+
+class _Frame:
+    __slots__ = ("value", "path", "anchor", "pending_key", "key_mark", "seen", "size")
+
+    def __init__(self, value: dict[str, Any] | list[Any], path: DocPath, anchor: str | None):
+        self.value = value
+        self.anchor = anchor
+        self.path = path
+        self.pending_key: str | None = None
+        self.key_mark: yaml.Mark | None = None
+        self.seen: dict[str, int] = {}
+        self.size = 1
+
+
+class _DocumentBuilder:
+    """Builds plain values from parser events, iteratively, with the bounds applied as it goes."""
+
+    def __init__(self) -> None:
+        self.stack: list[_Frame] = []
+        self.anchors: dict[str, tuple[Any, int]] = {}
+        self.root: Any = None
+        self.source_map = SourceMap()
+        self.duplicates: list[DuplicateKey] = []
+        self.documents = 0
+        self.nodes = 0
+        self._pending_merge = False
+
+    def feed(self, event: yaml.Event) -> None:
+        if isinstance(event, yaml.DocumentStartEvent):
+            self.documents += 1
+            if self.documents > 1:
+                mark = event.start_mark
+                raise LoadError(
+                    "file holds more than one YAML document", mark.line + 1, mark.column + 1,
+                    hint="keep one spec per file; remove the extra `---`",
+                )
+        elif isinstance(event, yaml.ScalarEvent):
+            self._scalar(event)
+        elif isinstance(event, yaml.AliasEvent):
+            self._alias(event)
+        elif isinstance(event, yaml.MappingStartEvent):
+            self._open(event, {})
+        elif isinstance(event, yaml.SequenceStartEvent):
+            self._open(event, [])
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            self._close(event)
+
+    def _count(self, amount: int, mark: yaml.Mark) -> None:
+        self.nodes += amount
+        if self.nodes > MAX_NODES:
+            raise LoadError(
+                f"document has more than {MAX_NODES:,} nodes (after alias expansion); jctl refuses specs this large",
+                mark.line + 1, mark.column + 1,
+                hint="anchors and aliases that multiply content are not allowed in specs",
+            )
+
+    def _scalar(self, event: yaml.ScalarEvent) -> None:
+        self._count(1, event.start_mark)
+        if self._expecting_key():
+            self._key(event)
+            return
+        value = self._construct_scalar(event)
+        self._attach(value, event, 1, event.style)
+
+    def _construct_scalar(self, event: yaml.ScalarEvent) -> Any:
+        tag = event.tag
+        if tag is None or tag == "!":
+            tag = _RESOLVER.resolve(yaml.ScalarNode, event.value, event.implicit)
+        if tag in _KEEP_AS_TEXT or not tag.startswith("tag:yaml.org,2002:"):
+            return event.value
+        node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+        try:
+            value = _SCALAR_CONSTRUCTOR.construct_object(node)
+        except (yaml.YAMLError, ValueError, TypeError):
+            return event.value
+        if isinstance(value, float) and value != value:  # NaN has no JSON form
+            return event.value
+        return value
+
+    def _alias(self, event: yaml.AliasEvent) -> None:
+        anchored = self.anchors.get(event.anchor)
+        if anchored is None:
+            mark = event.start_mark
+            raise LoadError(f"unknown alias *{event.anchor}", mark.line + 1, mark.column + 1)
+        value, size = anchored
+        self._count(size, event.start_mark)
+        if self._expecting_key():
+            if not isinstance(value, str):
+                mark = event.start_mark
+                raise LoadError("mapping keys must be plain strings", mark.line + 1, mark.column + 1)
+            self._key_text(value, event.start_mark)
+            return
+        self._attach(value, event, size, None, positioned=False)
+
+    def _open(self, event: yaml.CollectionStartEvent, value: dict[str, Any] | list[Any]) -> None:
+        self._count(1, event.start_mark)
+        if self._expecting_key():
+            mark = event.start_mark
+            raise LoadError("complex (non-scalar) mapping keys are not supported", mark.line + 1, mark.column + 1)
+        if len(self.stack) >= MAX_DEPTH:
+            mark = event.start_mark
+            raise LoadError(
+                f"nesting deeper than {MAX_DEPTH} levels", mark.line + 1, mark.column + 1,
+                hint="specs are shallow documents; this looks generated or corrupted",
+            )
+        path = self._child_path()
+        self._record(path, event.start_mark, event.end_mark, None)
+        self.stack.append(_Frame(value, path, event.anchor))
+
+    def _close(self, event: yaml.Event) -> None:
+        frame = self.stack.pop()
+        start_pos = self.source_map.positions.get(frame.path)
+        if start_pos is not None:
+            self.source_map.positions[frame.path] = NodePos(
+                start_pos.line, start_pos.column, event.end_mark.line, event.end_mark.column,
+                start_pos.key_line, start_pos.key_column,
+            )
+        if frame.anchor is not None:
+            self.anchors[frame.anchor] = (frame.value, frame.size)
+        self._attach(frame.value, event, frame.size, None, positioned=False, closing=True)
+
+    def _expecting_key(self) -> bool:
+        return bool(self.stack) and isinstance(self.stack[-1].value, dict) and self.stack[-1].pending_key is None
+
+    def _key(self, event: yaml.ScalarEvent) -> None:
+        self._key_text(event.value, event.start_mark)
+
+    def _key_text(self, key: str, mark: yaml.Mark) -> None:
+        frame = self.stack[-1]
+        if key in frame.seen:
+            self.duplicates.append(DuplicateKey(frame.path + (key,), mark.line + 1, mark.column + 1, frame.seen[key]))
+        else:
+            frame.seen[key] = mark.line + 1
+        frame.pending_key = key
+        frame.key_mark = mark
+
+    def _child_path(self) -> DocPath:
+        if not self.stack:
+            return ()
+        frame = self.stack[-1]
+        if isinstance(frame.value, dict):
+            assert frame.pending_key is not None
+            return frame.path + (frame.pending_key,)
+        return frame.path + (len(frame.value),)
+
+    def _record(self, path: DocPath, start: yaml.Mark, end: yaml.Mark, style: str | None) -> None:
+        key_mark = start
+        if self.stack and isinstance(self.stack[-1].value, dict) and self.stack[-1].key_mark is not None:
+            key_mark = self.stack[-1].key_mark
+        self.source_map.positions[path] = NodePos(
+            start.line, start.column, end.line, end.column, key_mark.line, key_mark.column, style
+        )
+
+    def _attach(
+        self, value: Any, event: yaml.Event, size: int, style: str | None,
+        positioned: bool = True, closing: bool = False,
+    ) -> None:
+        if isinstance(event, yaml.ScalarEvent) and event.anchor is not None:
+            self.anchors[event.anchor] = (value, size)
+        if not self.stack:
+            if positioned:
+                self._record((), event.start_mark, event.end_mark, style)
+            self.root = value
+            return
+        frame = self.stack[-1]
+        frame.size += size
+        path = self._child_path()
+        if positioned:
+            self._record(path, event.start_mark, event.end_mark, style)
+        elif not closing and path not in self.source_map.positions:
+            self._record(path, event.start_mark, event.end_mark, None)
+        if isinstance(frame.value, list):
+            frame.value.append(value)
+            return
+        key = frame.pending_key
+        frame.pending_key = None
+        assert key is not None
+        if key == "<<" and isinstance(value, (dict, list)):
+            self._merge(frame.value, value)
+            return
+        frame.value[key] = value
+
+    @staticmethod
+    def _merge(target: dict[str, Any], source: dict[str, Any] | list[Any]) -> None:
+        sources = source if isinstance(source, list) else [source]
+        for item in sources:
+            if isinstance(item, dict):
+                for key, value in item.items():
+                    target.setdefault(key, value)

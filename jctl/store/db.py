@@ -1,0 +1,379 @@
+"""The durable store: one SQLite file (WAL) holding instances, their history, due work, leases and the clock.
+
+Every state transition is one `BEGIN IMMEDIATE` transaction that checks the instance `version`, so a killed
+process leaves a consistent file and two processes never both advance the same instance from the same version.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import random
+import secrets
+import socket
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+from jctl.clock import format_rfc3339, from_epoch_ms, to_epoch_ms, wall_now
+from jctl.store import rows
+from jctl.store.migrations import migrate
+from jctl.store.models import (
+    AmbiguousInstance,
+    ClockError,
+    DueWork,
+    Event,
+    Instance,
+    NewDueWork,
+    NewEvent,
+    StoreError,
+    UnknownInstance,
+)
+
+BUSY_TIMEOUT_S = 10.0  # SQLite waits this long for the write lock before reporting "busy"
+RETRY_FOR_S = 60.0  # then we keep retrying with backoff for this long before giving up with a clear message
+DEFAULT_LEASE_TTL = timedelta(seconds=30)
+T = TypeVar("T")
+
+
+def default_db_path() -> Path:
+    """`$JCTL_DB` when set, else `.jctl/jctl.db` under the current directory."""
+    configured = os.environ.get("JCTL_DB", "").strip()
+    if configured:
+        return Path(configured).expanduser()
+    return Path.cwd() / ".jctl" / "jctl.db"
+
+
+def new_lease_owner() -> str:
+    """A lease owner id naming this host and process, unique per runner."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+class Store:
+    """A handle on one store file. Not shared across processes: each process opens its own."""
+
+    def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
+        import sqlite_utils
+
+        self.path = path
+        self.conn = conn
+        self.db = sqlite_utils.Database(conn)
+        self._lock = threading.RLock()
+
+    @classmethod
+    def open(cls, path: Path | str | None = None) -> Store:
+        target = Path(path) if path is not None else default_db_path()
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(
+                str(target), timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+            )
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open the store {target}: {exc}; check the path or set JCTL_DB") from exc
+        store = cls(target, conn)
+        try:
+            store._retrying(store._configure)
+            store._retrying(lambda: store.conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone())
+            store._retrying(lambda: migrate(store.db))
+        except BaseException:
+            conn.close()
+            raise
+        return store
+
+    def _configure(self) -> None:
+        self.conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        self.conn.execute("PRAGMA journal_mode = WAL")
+        # NORMAL in WAL mode survives any process crash; only an OS crash may lose the last commits.
+        self.conn.execute("PRAGMA synchronous = NORMAL")
+        self.conn.execute("PRAGMA foreign_keys = ON")
+
+    def close(self) -> None:
+        with self._lock:
+            self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- transactions -------------------------------------------------------------------------------------------
+
+    def _retrying(self, work: Callable[[], T]) -> T:
+        """Run `work`, retrying with jittered backoff while SQLite reports the file busy or locked."""
+        give_up_at = time.monotonic() + RETRY_FOR_S
+        delay = 0.002
+        with self._lock:
+            while True:
+                try:
+                    return work()
+                except sqlite3.DatabaseError as exc:
+                    if not _is_busy(exc):
+                        raise StoreError(_explain(self.path, exc)) from exc
+                    if time.monotonic() > give_up_at:
+                        raise StoreError(
+                            f"the store {self.path} stayed locked by another process for over "
+                            f"{int(RETRY_FOR_S)} s; stop the other jctl process or use another JCTL_DB"
+                        ) from exc
+                time.sleep(delay * random.uniform(0.5, 1.5))
+                delay = min(delay * 2, 0.1)
+
+    def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `work` inside BEGIN IMMEDIATE ... COMMIT; any exception rolls everything back."""
+
+        def attempt() -> T:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = work(self.conn)
+                self.conn.execute("COMMIT")
+                return result
+            except BaseException:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise
+
+        return self._retrying(attempt)
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        return self._retrying(lambda: self.conn.execute(sql, params).fetchall())
+
+    # -- clock --------------------------------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        """The simulated clock: starts at wall time when the store is created, moves only when told."""
+        return from_epoch_ms(self._query("SELECT now_ms FROM clock WHERE id = 1")[0][0])
+
+    def set_clock(self, to: datetime) -> datetime:
+        target_ms = to_epoch_ms(to)
+
+        def move(conn: sqlite3.Connection) -> datetime:
+            current_ms = rows.clock_ms(conn)
+            if target_ms < current_ms:
+                raise ClockError(
+                    f"the clock is at {format_rfc3339(from_epoch_ms(current_ms))} and can only move forward; "
+                    f"{format_rfc3339(to)} is in its past"
+                )
+            return rows.set_clock_ms(conn, target_ms)
+
+        return self._write(move)
+
+    def advance_clock(self, delta: timedelta) -> datetime:
+        if delta < timedelta(0):
+            raise ClockError(f"cannot advance the clock by a negative duration ({delta}); it only moves forward")
+        delta_ms = delta // timedelta(milliseconds=1)
+        return self._write(lambda conn: rows.set_clock_ms(conn, rows.clock_ms(conn) + delta_ms))
+
+    # -- instances ----------------------------------------------------------------------------------------------
+
+    def create_instance(
+        self, instance: Instance, events: list[NewEvent], due: Iterable[NewDueWork] = ()
+    ) -> Instance:
+        """Insert a new instance (version 0) with its first history events and due work, atomically."""
+        return self.create_instances([(instance, events, list(due))])[0]
+
+    def create_instances(self, batch: Sequence[tuple[Instance, list[NewEvent], list[NewDueWork]]]) -> list[Instance]:
+        """Create several instances in one transaction (imports, benchmarks)."""
+        return self._write(lambda conn: [rows.insert_instance(conn, *item) for item in batch])
+
+    def get_instance(self, id_or_prefix: str) -> Instance:
+        """The instance with this exact id, or the only one whose id starts with it."""
+        found = self._query(f"{rows.INSTANCE_SELECT} WHERE i.id = ?", (id_or_prefix.strip(),))
+        if not found:
+            found = self._query(f"{rows.INSTANCE_SELECT} WHERE i.id = ?", (self._resolve_id(id_or_prefix),))
+        if not found:
+            raise UnknownInstance(f"instance {id_or_prefix} no longer exists in {self.path}")
+        return rows.instance_from_row(found[0])
+
+    def list_instances(
+        self, phase: str | None = None, journey: str | None = None, limit: int | None = None
+    ) -> list[Instance]:
+        """Instances newest first, optionally only one phase and/or one journey name."""
+        where, params = [], []
+        if phase is not None:
+            where.append("i.phase = ?")
+            params.append(phase)
+        if journey is not None:
+            where.append("i.journey_name = ?")
+            params.append(journey)
+        sql = rows.INSTANCE_SELECT + (" WHERE " + " AND ".join(where) if where else "")
+        sql += " ORDER BY i.created_ms DESC, i.created_seq DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [rows.instance_from_row(row) for row in self._query(sql, params)]
+
+    def _resolve_id(self, id_or_prefix: str) -> str:
+        """The full id for an exact id or an unambiguous prefix, through the unique index on `id`."""
+        given = id_or_prefix.strip()
+        if not given:
+            raise UnknownInstance("no instance id given; pass an id or the first characters of one")
+        matches: list[str] = []
+        for wanted in dict.fromkeys((given, given.lower())):
+            if self._query("SELECT 1 FROM instances WHERE id = ?", (wanted,)):
+                return wanted
+            upper = wanted[:-1] + chr(ord(wanted[-1]) + 1)
+            matches = [row[0] for row in self._query(
+                "SELECT id FROM instances WHERE id >= ? AND id < ? ORDER BY id LIMIT 6", (wanted, upper)
+            )]
+            if matches:
+                break
+        if not matches:
+            raise UnknownInstance(
+                f"no instance id starts with {id_or_prefix!r} in {self.path}; list instances to find the id"
+            )
+        if len(matches) > 1:
+            shown = ", ".join(matches[:5]) + (", ..." if len(matches) > 5 else "")
+            raise AmbiguousInstance(
+                f"{id_or_prefix!r} matches several instances ({shown}); give more characters of the id"
+            )
+        return matches[0]
+
+    # -- transitions --------------------------------------------------------------------------------------------
+
+    def commit_transition(
+        self,
+        instance: Instance,
+        *,
+        expected_version: int,
+        events: list[NewEvent],
+        schedule: Iterable[NewDueWork] = (),
+        cancel_due: bool | list[str] = False,
+        idempotency: tuple[str, dict] | None = None,
+    ) -> Instance:
+        """Write the instance (version + 1), its events, due-work changes and idempotency record, or nothing."""
+        schedule = list(schedule)
+
+        def transition(conn: sqlite3.Connection) -> Instance:
+            now_ms = rows.clock_ms(conn)
+            if idempotency is not None:
+                rows.check_idempotency_free(conn, instance.id, idempotency[0])
+            created_ms = rows.update_instance(conn, instance, expected_version, now_ms)
+            rows.append_events(conn, instance.id, events, now_ms)
+            rows.cancel_due(conn, instance.id, cancel_due)
+            rows.insert_due(conn, instance.id, schedule)
+            if idempotency is not None:
+                rows.record_idempotency(conn, instance.id, *idempotency, now_ms)
+            return dataclasses.replace(
+                instance,
+                version=expected_version + 1,
+                created_at=from_epoch_ms(created_ms),
+                updated_at=from_epoch_ms(now_ms),
+            )
+
+        return self._write(transition)
+
+    def history(self, id_or_prefix: str) -> list[Event]:
+        instance_id = self._resolve_id(id_or_prefix)
+        rows = self._query(
+            "SELECT seq, at_ms, type, state, data FROM events WHERE instance_id = ? ORDER BY seq", (instance_id,)
+        )
+        return [Event(instance_id, seq, from_epoch_ms(at_ms), kind, state, json.loads(data))
+                for seq, at_ms, kind, state, data in rows]
+
+    def idempotent_response(self, instance_id: str, key: str) -> dict | None:
+        rows = self._query("SELECT response FROM idempotency WHERE instance_id = ? AND key = ?", (instance_id, key))
+        return json.loads(rows[0][0]) if rows else None
+
+    # -- due work -----------------------------------------------------------------------------------------------
+
+    def next_due_at(self) -> datetime | None:
+        rows = self._query("SELECT MIN(due_ms) FROM due_work")
+        return from_epoch_ms(rows[0][0]) if rows[0][0] is not None else None
+
+    def due_work(self, now: datetime | None = None, limit: int = 100) -> list[DueWork]:
+        """Work due at or before `now` (default: the simulated clock), oldest first."""
+        cutoff_ms = to_epoch_ms(now) if now is not None else to_epoch_ms(self.now())
+        rows = self._query(
+            "SELECT id, instance_id, kind, due_ms, state, data FROM due_work INDEXED BY due_work_by_due "
+            "WHERE due_ms <= ? ORDER BY due_ms, id LIMIT ?",
+            (cutoff_ms, limit),
+        )
+        return [DueWork(row_id, instance_id, kind, from_epoch_ms(due_ms), state, json.loads(data))
+                for row_id, instance_id, kind, due_ms, state, data in rows]
+
+    def discard_due_work(self, ids: Iterable[int]) -> int:
+        """Delete due work records by id (stale timers of finished instances); returns how many went."""
+        wanted = list(ids)
+        return self._write(
+            lambda conn: sum(conn.execute("DELETE FROM due_work WHERE id = ?", (row_id,)).rowcount for row_id in wanted)
+        )
+
+    # -- leases -------------------------------------------------------------------------------------------------
+
+    def acquire_lease(self, instance_id: str, owner: str, ttl: timedelta = DEFAULT_LEASE_TTL) -> bool:
+        """Claim `instance_id` for `owner` until wall time + ttl; False while another live runner holds it."""
+        host, pid = _owner_host_pid(owner)
+
+        def claim(conn: sqlite3.Connection) -> bool:
+            wall_ms = to_epoch_ms(wall_now())
+            held = conn.execute(
+                "SELECT owner, host, pid, expires_ms FROM leases WHERE instance_id = ?", (instance_id,)
+            ).fetchone()
+            if held is not None and not _lease_is_free(held, owner, wall_ms):
+                return False
+            conn.execute(
+                "INSERT OR REPLACE INTO leases (instance_id, owner, host, pid, expires_ms, acquired_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (instance_id, owner, host, pid, wall_ms + ttl // timedelta(milliseconds=1),
+                 format_rfc3339(from_epoch_ms(wall_ms))),
+            )
+            return True
+
+        return self._write(claim)
+
+    def lease_holder(self, instance_id: str) -> str | None:
+        """The owner of an unexpired lease on the instance, if any (for status displays)."""
+        rows = self._query(
+            "SELECT owner FROM leases WHERE instance_id = ? AND expires_ms > ?", (instance_id, to_epoch_ms(wall_now()))
+        )
+        return rows[0][0] if rows else None
+
+    def release_lease(self, instance_id: str, owner: str) -> None:
+        self._write(
+            lambda conn: conn.execute("DELETE FROM leases WHERE instance_id = ? AND owner = ?", (instance_id, owner))
+        )
+
+
+# -- row helpers (run inside a transaction) ---------------------------------------------------------------------
+
+
+def _is_busy(exc: sqlite3.DatabaseError) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
+
+
+def _explain(path: Path, exc: sqlite3.DatabaseError) -> str:
+    if "not a database" in str(exc) or "malformed" in str(exc):
+        return f"{path} is not a usable jctl store ({exc}); point JCTL_DB at another file or move this one away"
+    return f"store {path}: {exc}"
+
+
+def _owner_host_pid(owner: str) -> tuple[str | None, int | None]:
+    parts = owner.rsplit(":", 2)
+    if len(parts) == 3 and parts[1].isdigit():
+        return parts[0], int(parts[1])
+    return None, None
+
+
+def _lease_is_free(held: tuple, owner: str, wall_ms: int) -> bool:
+    held_owner, host, pid, expires_ms = held
+    if held_owner == owner or expires_ms <= wall_ms:
+        return True
+    return host == socket.gethostname() and pid is not None and not _pid_alive(pid)
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

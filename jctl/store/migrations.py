@@ -1,0 +1,139 @@
+"""Numbered schema migrations for the durable store; migration N is the function registered as N.
+
+`migrate` applies the missing ones in one `BEGIN IMMEDIATE` transaction, so two processes opening a new store at
+once serialise on SQLite's write lock and the second one finds nothing left to do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from jctl.clock import format_rfc3339, to_epoch_ms, truncate_to_ms, wall_now
+from jctl.store.models import StoreError
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
+Migration = Callable[["sqlite_utils.Database"], None]
+MIGRATIONS: dict[int, Migration] = {}
+
+
+def migration(number: int) -> Callable[[Migration], Migration]:
+    def register(function: Migration) -> Migration:
+        if number in MIGRATIONS:
+            raise RuntimeError(f"migration {number} is registered twice")
+        MIGRATIONS[number] = function
+        return function
+
+    return register
+
+
+def latest_version() -> int:
+    return max(MIGRATIONS)
+
+
+def applied_version(db: sqlite_utils.Database) -> int:
+    """The highest migration applied to this store (0 for a new file)."""
+    if not db["migrations"].exists():
+        return 0
+    row = db.conn.execute("SELECT MAX(version) FROM migrations").fetchone()
+    return row[0] or 0
+
+
+def migrate(db: sqlite_utils.Database) -> int:
+    """Bring the store up to the latest schema; returns how many migrations ran (0 when already current)."""
+    if _is_current(db):
+        return 0
+    conn = db.conn
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS migrations "
+            "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+        )
+        done = {row[0] for row in conn.execute("SELECT version FROM migrations")}
+        pending = [number for number in sorted(MIGRATIONS) if number not in done]
+        for number in pending:
+            MIGRATIONS[number](db)
+            conn.execute(
+                "INSERT INTO migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                (number, MIGRATIONS[number].__name__, format_rfc3339(wall_now())),
+            )
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return len(pending)
+
+
+def _is_current(db: sqlite_utils.Database) -> bool:
+    version = applied_version(db)
+    if version > latest_version():
+        raise StoreError(
+            f"the store {db.conn.execute('PRAGMA database_list').fetchone()[2]} has schema version {version}, "
+            f"newer than this jctl understands ({latest_version()}); upgrade jctl or point JCTL_DB at another file"
+        )
+    return version == latest_version()
+
+
+@migration(1)
+def initial_schema(db: sqlite_utils.Database) -> None:
+    # Definitions are stored once per distinct document; instances point at them by hash.
+    db["definitions"].create({"hash": str, "document": str}, pk="hash", not_null={"document"})
+    db["instances"].create(
+        {
+            "created_seq": int,  # insertion order: breaks ties between instances created in the same ms
+            "id": str,
+            "journey_name": str,
+            "kind": str,
+            "definition_hash": str,
+            "phase": str,
+            "current_state": str,
+            "cursor": str,
+            "context": str,
+            "output": str,
+            "error": str,
+            "tags": str,
+            "attributes": str,
+            "mocks": str,
+            "created_at": str,
+            "created_ms": int,
+            "updated_at": str,
+            "updated_ms": int,
+            "version": int,
+        },
+        pk="created_seq",
+        not_null={"id", "journey_name", "kind", "definition_hash", "phase", "created_ms", "version"},
+        foreign_keys=[("definition_hash", "definitions", "hash")],
+    )
+    db["instances"].create_index(["id"], index_name="instances_by_id", unique=True)
+    db["instances"].create_index(["phase", "created_ms"], index_name="instances_by_phase")
+    db["instances"].create_index(["journey_name", "created_ms"], index_name="instances_by_journey")
+    db["instances"].create_index(["created_ms"], index_name="instances_by_created")
+    db["events"].create(
+        {"instance_id": str, "seq": int, "at": str, "at_ms": int, "type": str, "state": str, "data": str},
+        pk=("instance_id", "seq"),
+        not_null={"at", "at_ms", "type", "data"},
+    )
+    db["due_work"].create(
+        {"id": int, "instance_id": str, "kind": str, "due_at": str, "due_ms": int, "state": str, "data": str},
+        pk="id",
+        not_null={"instance_id", "kind", "due_at", "due_ms", "data"},
+    )
+    db["due_work"].create_index(["due_ms"], index_name="due_work_by_due")
+    db["due_work"].create_index(["instance_id", "kind"], index_name="due_work_by_instance")
+    db["idempotency"].create(
+        {"instance_id": str, "key": str, "response": str, "at": str},
+        pk=("instance_id", "key"),
+        not_null={"response", "at"},
+    )
+    db["leases"].create(
+        {"instance_id": str, "owner": str, "host": str, "pid": int, "expires_ms": int, "acquired_at": str},
+        pk="instance_id",
+        not_null={"owner", "expires_ms"},
+    )
+    db["clock"].create({"id": int, "now_ms": int, "now": str}, pk="id", not_null={"now_ms", "now"})
+    start = truncate_to_ms(wall_now())
+    db.conn.execute("INSERT INTO clock (id, now_ms, now) VALUES (1, ?, ?)", (to_epoch_ms(start), format_rfc3339(start)))

@@ -1,0 +1,100 @@
+"""Records the durable store keeps (instances, history events, due work) and the store's exception tree.
+
+StoreError
+ ├── UnknownInstance     no instance id starts with what was given
+ ├── AmbiguousInstance   the prefix matches several instances
+ ├── ConflictError       the instance changed under us (optimistic concurrency) or is leased by another runner
+ └── ClockError          the simulated clock may only move forward
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+PHASES = ("RUNNING", "SUCCEEDED", "FAILED")
+DUE_KINDS = ("timer", "step-timeout", "deadline", "run")
+
+
+class StoreError(Exception):
+    """Base of every store failure; the message is meant for people."""
+
+
+class UnknownInstance(StoreError):
+    pass
+
+
+class AmbiguousInstance(StoreError):
+    pass
+
+
+class ConflictError(StoreError):
+    pass
+
+
+class ClockError(StoreError):
+    pass
+
+
+def new_instance_id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass
+class Instance:
+    """One journey (or API) run. `cursor` belongs to the engine; `version` counts committed transitions."""
+
+    id: str
+    journey_name: str
+    kind: str  # "Journey" | "Api"
+    definition: dict
+    phase: str  # "RUNNING" | "SUCCEEDED" | "FAILED"
+    current_state: str | None
+    cursor: dict
+    context: dict
+    output: Any = None
+    error: dict | None = None
+    tags: list[str] = field(default_factory=list)
+    attributes: dict[str, str] = field(default_factory=dict)
+    mocks: dict | None = None
+    # Filled in by Store.create_instance (from the simulated clock) when left as None.
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    version: int = 0
+
+
+@dataclass
+class NewEvent:
+    type: str
+    state: str | None = None
+    data: dict = field(default_factory=dict)
+
+
+@dataclass
+class Event:
+    instance_id: str
+    seq: int
+    at: datetime
+    type: str
+    state: str | None
+    data: dict
+
+
+@dataclass
+class NewDueWork:
+    kind: str  # "timer" | "step-timeout" | "deadline" | "run"
+    due_at: datetime
+    state: str | None = None
+    data: dict = field(default_factory=dict)
+
+
+@dataclass
+class DueWork:
+    id: int
+    instance_id: str
+    kind: str
+    due_at: datetime
+    state: str | None
+    data: dict

@@ -1,0 +1,188 @@
+"""Row-level SQL of the durable store: each function runs inside the caller's open transaction.
+
+Instances, events, due work and idempotency records are written here; `db.Store` decides the transaction bounds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import sqlite3
+from collections.abc import Sequence
+from datetime import date, datetime
+
+from jctl.clock import format_rfc3339, from_epoch_ms, to_epoch_ms
+from jctl.store.models import (
+    ConflictError,
+    Instance,
+    NewDueWork,
+    NewEvent,
+    StoreError,
+    UnknownInstance,
+    new_instance_id,
+)
+
+INSTANCE_SELECT = (
+    "SELECT i.id, i.journey_name, i.kind, d.document, i.phase, i.current_state, i.cursor, i.context, i.output, "
+    "i.error, i.tags, i.attributes, i.mocks, i.created_ms, i.updated_ms, i.version "
+    "FROM instances i JOIN definitions d ON d.hash = i.definition_hash"
+)
+
+
+def clock_ms(conn: sqlite3.Connection) -> int:
+    return conn.execute("SELECT now_ms FROM clock WHERE id = 1").fetchone()[0]
+
+
+def set_clock_ms(conn: sqlite3.Connection, epoch_ms: int) -> datetime:
+    moment = from_epoch_ms(epoch_ms)
+    conn.execute("UPDATE clock SET now_ms = ?, now = ? WHERE id = 1", (epoch_ms, format_rfc3339(moment)))
+    return moment
+
+
+def _json_default(value: object) -> str:
+    if isinstance(value, datetime):
+        return format_rfc3339(value) if value.tzinfo else value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} value {value!r} cannot be stored as JSON")
+
+
+def dumps(value: object) -> str:
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_json_default)
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"cannot store a value that is not JSON: {exc}") from exc
+
+
+def store_definition(conn: sqlite3.Connection, definition: dict) -> str:
+    document = dumps(definition)
+    digest = hashlib.sha256(document.encode()).hexdigest()
+    conn.execute("INSERT OR IGNORE INTO definitions (hash, document) VALUES (?, ?)", (digest, document))
+    return digest
+
+
+def _mutable_columns(instance: Instance) -> tuple:
+    """phase .. mocks, in the column order shared by INSERT and UPDATE."""
+    return (
+        instance.phase,
+        instance.current_state,
+        dumps(instance.cursor),
+        dumps(instance.context),
+        dumps(instance.output),
+        dumps(instance.error) if instance.error is not None else None,
+        dumps(instance.tags),
+        dumps(instance.attributes),
+        dumps(instance.mocks) if instance.mocks is not None else None,
+    )
+
+
+def insert_instance(
+    conn: sqlite3.Connection, instance: Instance, events: list[NewEvent], due: Sequence[NewDueWork]
+) -> Instance:
+    """Insert a new instance at version 0 with its first events and due work."""
+    now_ms = clock_ms(conn)
+    created = instance.created_at or from_epoch_ms(now_ms)
+    created = from_epoch_ms(to_epoch_ms(created))
+    stored = dataclasses.replace(
+        instance, id=instance.id or new_instance_id(), created_at=created, updated_at=created, version=0
+    )
+    definition_hash = store_definition(conn, stored.definition)
+    try:
+        conn.execute(
+            "INSERT INTO instances (id, journey_name, kind, definition_hash, phase, current_state, cursor, "
+            "context, output, error, tags, attributes, mocks, created_at, created_ms, updated_at, updated_ms, "
+            "version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
+            (stored.id, stored.journey_name, stored.kind, definition_hash, *_mutable_columns(stored),
+             format_rfc3339(created), to_epoch_ms(created), format_rfc3339(created), to_epoch_ms(created)),
+        )
+    except sqlite3.IntegrityError as exc:
+        raise ConflictError(f"an instance with id {stored.id} already exists; use a new id") from exc
+    append_events(conn, stored.id, events, to_epoch_ms(created))
+    insert_due(conn, stored.id, due)
+    return stored
+
+
+def update_instance(conn: sqlite3.Connection, instance: Instance, expected_version: int, now_ms: int) -> int:
+    """Write the instance when its stored version is `expected_version`; returns its created_ms."""
+    definition_hash = store_definition(conn, instance.definition)
+    row = conn.execute(
+        "UPDATE instances SET journey_name = ?, kind = ?, definition_hash = ?, phase = ?, current_state = ?, "
+        "cursor = ?, context = ?, output = ?, error = ?, tags = ?, attributes = ?, mocks = ?, updated_at = ?, "
+        "updated_ms = ?, version = version + 1 WHERE id = ? AND version = ? RETURNING created_ms",
+        (instance.journey_name, instance.kind, definition_hash, *_mutable_columns(instance),
+         format_rfc3339(from_epoch_ms(now_ms)), now_ms, instance.id, expected_version),
+    ).fetchone()
+    if row is not None:
+        return row[0]
+    stored = conn.execute("SELECT version FROM instances WHERE id = ?", (instance.id,)).fetchone()
+    if stored is None:
+        raise UnknownInstance(f"instance {instance.id} does not exist; create it before committing transitions")
+    raise ConflictError(
+        f"instance {instance.id} changed under us: expected version {expected_version}, the store has "
+        f"{stored[0]}; reload it and try again"
+    )
+
+
+def append_events(conn: sqlite3.Connection, instance_id: str, events: Sequence[NewEvent], at_ms: int) -> None:
+    last = conn.execute("SELECT MAX(seq) FROM events WHERE instance_id = ?", (instance_id,)).fetchone()[0] or 0
+    at = format_rfc3339(from_epoch_ms(at_ms))
+    conn.executemany(
+        "INSERT INTO events (instance_id, seq, at, at_ms, type, state, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [(instance_id, last + offset, at, at_ms, event.type, event.state, dumps(event.data))
+         for offset, event in enumerate(events, start=1)],
+    )
+
+
+def insert_due(conn: sqlite3.Connection, instance_id: str, due: Sequence[NewDueWork]) -> None:
+    conn.executemany(
+        "INSERT INTO due_work (instance_id, kind, due_at, due_ms, state, data) VALUES (?, ?, ?, ?, ?, ?)",
+        [(instance_id, work.kind, format_rfc3339(work.due_at), to_epoch_ms(work.due_at), work.state,
+          dumps(work.data)) for work in due],
+    )
+
+
+def cancel_due(conn: sqlite3.Connection, instance_id: str, cancel_due: bool | list[str]) -> None:
+    if cancel_due is True:
+        conn.execute("DELETE FROM due_work WHERE instance_id = ?", (instance_id,))
+    elif cancel_due:
+        conn.executemany(
+            "DELETE FROM due_work WHERE instance_id = ? AND kind = ?", [(instance_id, kind) for kind in cancel_due]
+        )
+
+
+def check_idempotency_free(conn: sqlite3.Connection, instance_id: str, key: str) -> None:
+    if conn.execute("SELECT 1 FROM idempotency WHERE instance_id = ? AND key = ?", (instance_id, key)).fetchone():
+        raise ConflictError(
+            f"idempotency key {key!r} was already used for instance {instance_id}; read the stored response instead"
+        )
+
+
+def instance_from_row(row: tuple) -> Instance:
+    (instance_id, journey_name, kind, document, phase, current_state, cursor, context, output, error, tags,
+     attributes, mocks, created_ms, updated_ms, version) = row
+    return Instance(
+        id=instance_id,
+        journey_name=journey_name,
+        kind=kind,
+        definition=json.loads(document),
+        phase=phase,
+        current_state=current_state,
+        cursor=json.loads(cursor),
+        context=json.loads(context),
+        output=json.loads(output) if output is not None else None,
+        error=json.loads(error) if error is not None else None,
+        tags=json.loads(tags),
+        attributes=json.loads(attributes),
+        mocks=json.loads(mocks) if mocks is not None else None,
+        created_at=from_epoch_ms(created_ms),
+        updated_at=from_epoch_ms(updated_ms),
+        version=version,
+    )
+
+
+def record_idempotency(conn: sqlite3.Connection, instance_id: str, key: str, response: dict, at_ms: int) -> None:
+    conn.execute(
+        "INSERT INTO idempotency (instance_id, key, response, at) VALUES (?, ?, ?, ?)",
+        (instance_id, key, dumps(response), format_rfc3339(from_epoch_ms(at_ms))),
+    )

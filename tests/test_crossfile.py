@@ -1,0 +1,174 @@
+"""Cross-file rules (journey ↔ OpenAPI ↔ Arazzo) against fixtures whose expected findings are written in them.
+
+A fixture line ending in `# expect: rule-a, rule-b` must produce exactly those rules on that line; lines without
+the comment must produce none of the rules these modules own.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jctl.checks import CHECKS, SpecFile, Workspace, load_checks
+from jctl.lint import classify, lint_file
+from jctl.spec.loader import LoadedDocument, load_document
+
+CASES = Path(__file__).parent / "cases" / "crossfile"
+MODULES = ("jctl.checks.crossfile", "jctl.checks.openapi", "jctl.checks.arazzo")
+EXPECT = re.compile(r"#\s*expect:\s*(.+)$")
+
+
+def corpus_dir() -> Path:
+    corpus = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+    if not corpus.is_dir():
+        pytest.skip("the shared corpus is not present")
+    return corpus
+
+
+def our_checks() -> list[Any]:
+    load_checks()
+    return [registered for registered in CHECKS if registered.function.__module__ in MODULES]
+
+
+def our_rules() -> set[str]:
+    """Every rule id our checks may produce, including the shared ids another module registered first."""
+    return {registered.rule for registered in our_checks()} | {
+        "unresolved-ref", "get-with-body", "unknown-param", "openapi-schema-mismatch", "openapi-extra-path",
+        "openapi-missing-endpoint", "arazzo-source", "arazzo-unknown-param", "arazzo-missing-step",
+    }
+
+
+def expected(path: Path) -> Counter[tuple[int, str]]:
+    found: Counter[tuple[int, str]] = Counter()
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        match = EXPECT.search(line)
+        if match:
+            found.update((number, rule.strip()) for rule in match.group(1).split(","))
+    return found
+
+
+def produced(path: Path, workspace: Workspace) -> Counter[tuple[int, str]]:
+    rules = our_rules()
+    return Counter((d.line, d.rule) for d in lint_file(path, workspace) if d.rule in rules)
+
+
+FIXTURES = sorted(p for p in CASES.rglob("*.yaml") if classify(p) is not None)
+
+
+@pytest.mark.parametrize("fixture", FIXTURES, ids=lambda p: str(p.relative_to(CASES)))
+def test_fixture_findings_match_expectations(fixture: Path) -> None:
+    assert produced(fixture, Workspace()) == expected(fixture)
+
+
+def test_every_rule_has_a_fixture() -> None:
+    covered = {rule for fixture in FIXTURES for _, rule in expected(fixture)}
+    assert our_rules() - covered == set()
+
+
+def test_good_fixtures_are_clean_under_every_rule() -> None:
+    workspace = Workspace()
+    for fixture in sorted((CASES / "good").glob("*.yaml")):
+        assert [d for d in lint_file(fixture, workspace) if d.rule in our_rules()] == [], fixture.name
+
+
+def test_messages_say_how_to_fix() -> None:
+    workspace = Workspace()
+    for fixture in FIXTURES:
+        for diagnostic in lint_file(fixture, workspace):
+            if diagnostic.rule in our_rules():
+                assert diagnostic.hint, (fixture.name, diagnostic)
+
+
+def test_unknown_operation_suggests_the_close_name() -> None:
+    diagnostics = lint_file(CASES / "broken" / "broken-flow.journey.yaml", Workspace())
+    unknown = [d for d in diagnostics if d.rule == "unknown-operation"]
+    assert len(unknown) == 1 and "`getOrder`" in unknown[0].hint
+
+
+def test_unresolved_ref_names_where_it_looked() -> None:
+    diagnostics = lint_file(CASES / "broken" / "broken-flow.journey.yaml", Workspace())
+    ghost = next(d for d in diagnostics if d.rule == "unresolved-ref" and "ghost" in d.message)
+    assert str((CASES / "broken").resolve()) in ghost.message and "parent" in ghost.message
+
+
+def test_referenced_openapi_is_loaded_once_per_workspace(tmp_path: Path) -> None:
+    workspace = Workspace()
+    journey = CASES / "good" / "order-flow.journey.yaml"
+    lint_file(journey, workspace)
+    shop = (CASES / "apis" / "shop.openapi.yaml").resolve()
+    first = workspace.load(shop)
+    lint_file(journey, workspace)
+    assert workspace.load(shop) is first
+
+
+# --- malformed input: wrong types anywhere must not crash a check --------------------------------------------
+
+REPLACEMENTS: tuple[Any, ...] = (None, "text", [1, "x"], {"$ref": 3})
+
+
+def _paths(node: Any, at: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [at]
+    if isinstance(node, dict):
+        for key, value in node.items():
+            found += _paths(value, at + (key,))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found += _paths(value, at + (index,))
+    return found
+
+
+def _replace(data: Any, path: tuple[Any, ...], value: Any) -> Any:
+    """`data` with the node at `path` replaced, copying only the containers along the path."""
+    if not path:
+        return value
+    copied = copy.copy(data)
+    copied[path[0]] = _replace(data[path[0]], path[1:], value)
+    return copied
+
+
+@pytest.mark.parametrize("fixture", FIXTURES, ids=lambda p: str(p.relative_to(CASES)))
+def test_checks_survive_wrong_types_at_every_node(fixture: Path) -> None:
+    kind = classify(fixture)
+    assert kind is not None
+    original = load_document(fixture)
+    workspace = Workspace()
+    runs = 0
+    for path in _paths(original.data):
+        for value in REPLACEMENTS:
+            document = LoadedDocument(original.path, original.text, _replace(original.data, path, value),
+                                      original.source_map, [])
+            spec = SpecFile(kind, document, workspace)
+            for registered in our_checks():
+                # the two jsonschema-backed checks are slow; a wrong scalar is enough to exercise their mapping
+                slow = registered.rule in ("openapi-invalid", "arazzo-schema") and value is not None
+                if kind in registered.kinds and not slow:
+                    list(registered.function(spec))
+                    runs += 1
+    assert runs > 100
+
+
+# --- the corpus --------------------------------------------------------------------------------------------------
+
+def test_corpus_runs_without_crashing_and_fast_enough() -> None:
+    corpus = corpus_dir()
+    files = sorted(p for p in corpus.rglob("*.yaml") if classify(p) is not None)
+    assert len(files) > 20
+    workspace = Workspace()
+    for path in files:  # load once so the timing below measures the checks, not YAML parsing
+        workspace.load(path)
+    started = time.perf_counter()
+    findings = 0
+    for path in files:
+        spec = SpecFile(classify(path) or "journey", workspace.load(path), workspace)  # type: ignore[arg-type]
+        for registered in our_checks():
+            if spec.kind in registered.kinds:
+                findings += len(list(registered.function(spec)))
+    per_file_ms = (time.perf_counter() - started) * 1000 / len(files)
+    assert findings > 0  # the corpus has known cross-file problems (see the helper report)
+    assert per_file_ms < 25, f"cross-file checks take {per_file_ms:.1f} ms per file"
