@@ -44,7 +44,9 @@ class Finding(NamedTuple):
     """What a check reports: where (a path into the document) and what, before positions are resolved.
 
     `at="key"` points at the mapping key of the last path element (state-level findings point at the state key);
-    `at="value"` at the value node. `offset` is a (line, column) delta inside a scalar, for expression errors.
+    `at="value"` at the value node. `offset` places expression errors inside a scalar: `(0, column_delta)` stays on
+    the value node's line and adds to its column; `(line_delta, column)` with line_delta > 0 moves down that many
+    lines and uses `column` as the absolute 1-based column (block scalars: content indentation + column in expr).
     """
 
     path: DocPath

@@ -1,14 +1,13 @@
 """Cross-file rules (journey ↔ OpenAPI ↔ Arazzo) against fixtures whose expected findings are written in them.
 
-A fixture line ending in `# expect: rule-a, rule-b` must produce exactly those rules on that line; lines without
-the comment must produce none of the rules these modules own.
+Each fixture lists the findings it must produce as `# expect: <rule-id> <line>` lines (as tests/cases/rules does);
+it must produce exactly those of the rules these modules own.
 """
 
 from __future__ import annotations
 
 import copy
 import re
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from jctl.spec.loader import LoadedDocument, load_document
 
 CASES = Path(__file__).parent / "cases" / "crossfile"
 MODULES = ("jctl.checks.crossfile", "jctl.checks.openapi", "jctl.checks.arazzo")
-EXPECT = re.compile(r"#\s*expect:\s*(.+)$")
+EXPECT = re.compile(r"^#\s*expect:\s*(\S+)\s+(\d+)\s*$", re.MULTILINE)
 
 
 def corpus_dir() -> Path:
@@ -45,12 +44,7 @@ def our_rules() -> set[str]:
 
 
 def expected(path: Path) -> Counter[tuple[int, str]]:
-    found: Counter[tuple[int, str]] = Counter()
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        match = EXPECT.search(line)
-        if match:
-            found.update((number, rule.strip()) for rule in match.group(1).split(","))
-    return found
+    return Counter((int(line), rule) for rule, line in EXPECT.findall(path.read_text(encoding="utf-8")))
 
 
 def produced(path: Path, workspace: Workspace) -> Counter[tuple[int, str]]:
@@ -155,20 +149,20 @@ def test_checks_survive_wrong_types_at_every_node(fixture: Path) -> None:
 
 # --- the corpus --------------------------------------------------------------------------------------------------
 
-def test_corpus_runs_without_crashing_and_fast_enough() -> None:
+# Rules silent on the corpus: each of its findings would be a false positive (the corpus findings of the other
+# rules were each checked by hand and are real problems in the corpus files; see the helper report).
+SILENT_ON_CORPUS = {
+    "unknown-api", "unresolved-ref", "unknown-param", "get-with-body", "openapi-invalid", "openapi-start-mismatch",
+    "openapi-schema-mismatch", "openapi-missing-endpoint", "arazzo-schema", "arazzo-source",
+    "arazzo-unknown-operation", "arazzo-unknown-param", "arazzo-unknown-reference", "arazzo-missing-step",
+}
+
+
+def test_corpus_runs_without_crashing_or_false_positives() -> None:
     corpus = corpus_dir()
     files = sorted(p for p in corpus.rglob("*.yaml") if classify(p) is not None)
     assert len(files) > 20
     workspace = Workspace()
-    for path in files:  # load once so the timing below measures the checks, not YAML parsing
-        workspace.load(path)
-    started = time.perf_counter()
-    findings = 0
-    for path in files:
-        spec = SpecFile(classify(path) or "journey", workspace.load(path), workspace)  # type: ignore[arg-type]
-        for registered in our_checks():
-            if spec.kind in registered.kinds:
-                findings += len(list(registered.function(spec)))
-    per_file_ms = (time.perf_counter() - started) * 1000 / len(files)
-    assert findings > 0  # the corpus has known cross-file problems (see the helper report)
-    assert per_file_ms < 25, f"cross-file checks take {per_file_ms:.1f} ms per file"
+    found = Counter(d.rule for path in files for d in lint_file(path, workspace) if d.rule in our_rules())
+    assert not set(found) & SILENT_ON_CORPUS, found
+    assert found["openapi-external-ref"] == 9 and found["unknown-operation"] == 7, found

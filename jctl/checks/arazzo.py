@@ -15,9 +15,9 @@ from typing import Any
 from jctl.checks import SpecFile, check
 from jctl.checks.crossfile import (
     OpenApiIndex, Operation, dotted, json_pointer, load_reference, openapi_index, point_at, resolve_local,
-    schema_error_findings, sibling_journey, step_operations,
-    template_variables, text,
+    schema_error_findings, sibling_journey, step_operations, template_variables, text,
 )
+from jctl.checks.openapi import without_dynamic_refs
 from jctl.diagnostics import DocPath, Finding
 from jctl.spec.model import iter_states
 
@@ -345,7 +345,7 @@ def schema_incompatibility(ours: Any, theirs: Any, data: Any = None, at: DocPath
         return at, problem
     missing = [name for name in _names(theirs.get("required")) if name not in _names(ours.get("required"))]
     if missing:
-        return at + ("required",), f"does not require {', '.join(f'`{m}`' for m in missing)}, which the target requires"
+        return at + ("required",), f"does not require {', '.join(f'`{m}`' for m in missing)}, which the OpenAPI request schema requires"
     our_properties, their_properties = ours.get("properties"), theirs.get("properties")
     if isinstance(our_properties, dict):
         their_properties = their_properties if isinstance(their_properties, dict) else {}
@@ -355,7 +355,7 @@ def schema_incompatibility(ours: Any, theirs: Any, data: Any = None, at: DocPath
                 if found:
                     return found
             elif theirs.get("additionalProperties") is False:
-                return at + ("properties", name), f"property `{name}` is not allowed by the target"
+                return at + ("properties", name), f"property `{name}` is not allowed by the OpenAPI request schema"
     if "items" in ours and "items" in theirs:
         return schema_incompatibility(ours["items"], theirs["items"], data, at + ("items",))
     return None
@@ -373,18 +373,18 @@ def _type_or_enum_problem(ours: dict[str, Any], theirs: dict[str, Any]) -> str |
     if "number" in their_types:
         their_types.add("integer")
     if their_types and our_types - their_types:
-        return f"has type {sorted(our_types)}, the target allows {sorted(their_types)}"
+        return f"has type {sorted(our_types)}, the request schema allows {sorted(their_types)}"
     if their_types and not our_types and "enum" not in ours and "const" not in ours:
-        return f"has no type, the target allows only {sorted(their_types)}"
+        return f"has no type, the request schema allows only {sorted(their_types)}"
     their_enum = theirs.get("enum")
     if isinstance(their_enum, list):
         our_values = ours.get("enum") if isinstance(ours.get("enum"), list) else (
             [ours["const"]] if "const" in ours else None)
         if our_values is None:
-            return f"allows any value, the target allows only {their_enum}"
+            return f"allows any value, the request schema allows only {their_enum}"
         extra = [value for value in our_values if value not in their_enum]
         if extra:
-            return f"allows {extra}, which the target's enum {their_enum} does not"
+            return f"allows {extra}, which the request schema's enum {their_enum} does not"
     return None
 
 
@@ -415,6 +415,5 @@ def check_input_schemas(spec: SpecFile) -> Iterator[Finding]:
             base: DocPath = ("workflows", w, "inputs", "properties", name)
             where, anchor = point_at(spec.document, base, at)
             yield Finding(where, f"input `{name}` is sent as the body of step `{step.get('stepId')}`, but at "
-                                 f"`{dotted(at)}` it {what.replace('the target', 'the OpenAPI request schema')}, so the call "
-                                 "can be invalid",
+                                 f"`{dotted(at)}` it {what}, so the call can be invalid",
                           "make the workflow input at least as strict as the OpenAPI request schema", at=anchor)

@@ -1,7 +1,7 @@
 """Cross-file checks: each `operationRef` in a journey against the OpenAPI document its API catalog names.
 
-Also the pieces the OpenAPI and Arazzo checks share: loading a referenced document once, indexing its operations,
-comparing inline schemas, finding a file's sibling journey and turning JSON Schema errors into findings.
+Also what the OpenAPI and Arazzo checks share: loading referenced files, indexing an OpenAPI document's operations,
+finding a file's sibling journey and turning JSON Schema errors into findings.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ PARAM_GROUPS = {"path": "path", "query": "query", "headers": "header"}
 _TEMPLATE_VARIABLE = re.compile(r"\{([^{}]+)\}")
 STEP_PATH = re.compile(r"^/journeys/\{[^{}/]+\}/steps/([^{}/]+)$")
 BASE_PATH = "/api/v1"  # the Journeys API base; exports write it in `servers` or in each path
-_MISSING = object()
+MISSING = object()
 
 
 class Operation(NamedTuple):
@@ -130,18 +130,18 @@ def resolve_local(data: Any, node: Any, depth: int = 0) -> Any:
     """Follow a `$ref: '#/...'` to its target (a few hops at most); other nodes come back unchanged."""
     while isinstance(node, dict) and isinstance(node.get("$ref"), str) and node["$ref"].startswith("#") and depth < 8:
         target = json_pointer(data, node["$ref"][1:])
-        if target is _MISSING:
+        if target is MISSING:
             return node
         node, depth = target, depth + 1
     return node
 
 
 def json_pointer(data: Any, pointer: str) -> Any:
-    """The node at an RFC 6901 pointer, or `_MISSING`."""
+    """The node at an RFC 6901 pointer, or `MISSING`."""
     if pointer == "":
         return data
     if not pointer.startswith("/"):
-        return _MISSING
+        return MISSING
     node = data
     for raw in pointer[1:].split("/"):
         part = raw.replace("~1", "/").replace("~0", "~")
@@ -150,12 +150,12 @@ def json_pointer(data: Any, pointer: str) -> Any:
         elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
             node = node[int(part)]
         else:
-            return _MISSING
+            return MISSING
     return node
 
 
 def is_missing(value: Any) -> bool:
-    return value is _MISSING
+    return value is MISSING
 
 
 def template_variables(template: str) -> list[str]:
@@ -235,7 +235,7 @@ def point_at(document: LoadedDocument, base: DocPath, relative: DocPath) -> tupl
 
 
 def describe(value: Any) -> str:
-    if value is _MISSING:
+    if value is MISSING:
         return "nothing"
     text = repr(value) if not isinstance(value, str) else f"`{value}`"
     return text if len(text) <= 60 else text[:57] + "..."
@@ -270,10 +270,24 @@ def schema_error_findings(errors: Iterable[Any], document_name: str, limit: int 
                                   "remove it, fix its spelling, or prefix an extension with `x-`", at="key")
         elif (path, error.message) not in seen:
             seen.add((path, error.message))
+            at = "key" if isinstance(error.instance, (dict, list)) and path else "value"
             yield Finding(path, f"{document_name} {_where(path)}: {_shorten(error.message)}",
-                          f"see the {document_name} specification for `{error.validator}` here")
+                          _schema_hint(error, document_name), at=at)
         if len(seen) >= limit:
             return
+
+
+def _schema_hint(error: Any, document_name: str) -> str:
+    expected = error.validator_value
+    if error.validator == "type":
+        return f"write a value of type {' or '.join(expected) if isinstance(expected, list) else expected}"
+    if error.validator == "required":
+        return "add the missing field"
+    if error.validator in ("enum", "const"):
+        return f"use one of: {', '.join(map(str, expected if isinstance(expected, list) else [expected]))}"
+    if error.validator == "pattern":
+        return f"write a value matching `{expected}`"
+    return f"see what the {document_name} specification allows here (`{error.validator}`)"
 
 
 def _where(path: DocPath) -> str:

@@ -13,9 +13,9 @@ from typing import Any
 
 from jctl.checks import SpecFile, check
 from jctl.checks.crossfile import (
-    BASE_PATH, STEP_PATH, OpenApiIndex, Operation, canonical_path, describe, dotted, external_input_states,
-    is_missing, json_pointer, openapi_index, point_at, schema_error_findings, sibling_journey,
-    state_input_schema, step_operations, template_variables, text,
+    BASE_PATH, MISSING, STEP_PATH, OpenApiIndex, Operation, canonical_path, describe, dotted,
+    external_input_states, is_missing, json_pointer, openapi_index, point_at, resolve_local, schema_error_findings,
+    sibling_journey, state_input_schema, step_operations, template_variables, text,
 )
 from jctl.diagnostics import DocPath, Finding
 from jctl.spec.loader import LoadedDocument
@@ -232,8 +232,8 @@ def schema_difference(ours: Any, theirs: Any, data: Any = None, at: DocPath = ()
     theirs = resolve_local(data, theirs) if data is not None else theirs
     if isinstance(ours, dict) and isinstance(theirs, dict):
         for key in sorted((set(ours) | set(theirs)) - ANNOTATIONS):
-            a, b = ours.get(key, _MISSING), theirs.get(key, _MISSING)
-            if a is _MISSING or b is _MISSING:
+            a, b = ours.get(key, MISSING), theirs.get(key, MISSING)
+            if a is MISSING or b is MISSING:
                 return at + (key,), a, b
             if key == "required" and isinstance(a, list) and isinstance(b, list):
                 if set(map(str, a)) != set(map(str, b)):

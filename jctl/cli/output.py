@@ -45,7 +45,7 @@ def read_json_argument(value: str, what: str) -> Any:
     except json.JSONDecodeError as exc:
         raise UsageError(
             f"{source}:{exc.lineno}:{exc.colno}: {what} is not valid JSON: {exc.msg}",
-            hint=f"pass JSON inline, `@file.json`, or `-` to read stdin",
+            hint="pass JSON inline, `@file.json`, or `-` to read stdin",
         ) from None
 
 

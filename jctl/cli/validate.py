@@ -36,7 +36,7 @@ def validate(
     Exit 0 when clean, 1 when there are errors (or warnings with --strict), 2 on usage errors or unreadable paths.
     """
     from jctl.config import load_config
-    from jctl.lint import discover, lint_paths
+    from jctl.lint import discover
 
     if list_rules:
         _print_rules(output_format)

@@ -1,0 +1,124 @@
+"""Expression engines behind one small interface: compile checks for `jctl validate`, evaluation for the runner.
+
+DataWeave, JSONata and jq evaluate in isolated worker processes (deadline, memory cap); JOLT is native Python.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+SUPPORTED_LANGS = ("dataweave", "jsonata", "jq", "jolt")
+ErrorKind = Literal["syntax", "forbidden", "runtime", "timeout", "memory"]
+
+
+class ExpressionError(Exception):
+    """An expression failed; `line`/`column` are 1-based and relative to the expression text when known."""
+
+    def __init__(self, message: str, line: int | None = None, column: int | None = None,
+                 kind: ErrorKind = "runtime"):
+        super().__init__(message)
+        self.message = message
+        self.line = line
+        self.column = column
+        self.kind = kind
+
+    def __repr__(self) -> str:
+        return f"ExpressionError({self.kind}: {self.message!r} at {self.line}:{self.column})"
+
+
+@dataclass
+class EvalOptions:
+    """`now` is the simulated clock (UTC aware); `uuid_seed` makes uuid()/random() deterministic per evaluation."""
+
+    now: datetime
+    uuid_seed: str | None = None
+    timeout_s: float = 5.0
+    memory_mb: int = 512
+
+
+def _unknown(lang: str) -> ExpressionError:
+    return ExpressionError(
+        f"unknown expression language {lang!r}; supported: {', '.join(SUPPORTED_LANGS)}", kind="syntax")
+
+
+def compile_check(lang: str, expr: str) -> list[ExpressionError]:
+    """Syntax and forbidden-construct errors of an expression; [] when it compiles."""
+    key = (lang, expr)
+    if key not in _CHECKED:
+        errors = tuple(_compile_check(lang, expr))
+        if any(error.kind in ("timeout", "memory") for error in errors):
+            return list(errors)  # a dying worker is not a property of the expression: do not remember it
+        if len(_CHECKED) >= 4096:
+            _CHECKED.clear()
+        _CHECKED[key] = errors
+    return list(_CHECKED[key])
+
+
+_CHECKED: dict[tuple[str, str], tuple[ExpressionError, ...]] = {}
+
+
+def _compile_check(lang: str, expr: str) -> list[ExpressionError]:
+    if lang == "dataweave":
+        from jctl.expr import dataweave
+
+        return dataweave.compile_check(expr)
+    if lang == "jsonata":
+        from jctl.expr import jsonata
+
+        return jsonata.compile_check(expr)
+    if lang == "jq":
+        from jctl.expr import jq
+
+        return jq.compile_check(expr)
+    if lang == "jolt":
+        from jctl.expr import jolt
+
+        return jolt.compile_check(expr)
+    return [_unknown(lang)]
+
+
+def evaluate(lang: str, expr: str, bindings: dict[str, Any], options: EvalOptions) -> Any:
+    """Evaluate to a JSON value, or raise ExpressionError."""
+    from jctl.expr import bindings as binding_rules
+
+    uuid_value = binding_rules.seeded_uuid(options.uuid_seed, 0) if options.uuid_seed is not None else None
+    random_value = binding_rules.seeded_random(options.uuid_seed) if options.uuid_seed is not None else None
+    if lang == "dataweave":
+        from jctl.expr import dataweave
+
+        aliases = binding_rules.context_aliases(bindings)
+        return dataweave.evaluate(expr, bindings, aliases, options, uuid_value, random_value)
+    if lang in ("jsonata", "jq"):
+        from jctl.expr import worker
+
+        request = {
+            "lang": lang, "expr": expr, "document": binding_rules.with_aliases(bindings),
+            "now_ms": int(options.now.timestamp() * 1000), "seed": options.uuid_seed,
+            "timeout_ms": int(options.timeout_s * 1000),
+        }
+        try:
+            response = worker.pool("python", options.memory_mb).request(request, options.timeout_s + 0.5)
+        except worker.WorkerDied as died:
+            if died.timed_out:
+                raise ExpressionError(
+                    f"the expression did not finish within {options.timeout_s:g} s", kind="timeout") from None
+            raise ExpressionError(f"the {lang} worker died (likely out of memory)", kind="memory") from None
+        if response.get("ok"):
+            import json
+
+            return json.loads(response["json"])
+        raise ExpressionError(response["message"], response.get("line"), response.get("column"), response["kind"])
+    if lang == "jolt":
+        from jctl.expr import jolt
+
+        return jolt.evaluate(expr, binding_rules.with_aliases(bindings))
+    raise _unknown(lang)
+
+
+def shutdown() -> None:
+    """Stop the worker processes (also registered with atexit)."""
+    from jctl.expr import worker
+
+    worker.shutdown()

@@ -1,0 +1,214 @@
+"""DataWeave expressions: the host-written script around each expression, run in a worker with a capped heap.
+
+This is the only module that imports the native engine, and only inside the worker process (`WorkerEngine`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timezone
+from typing import Any
+
+from jctl.expr import dw_guard
+
+_LOCATION = re.compile(r"\(line: ?(\d+), column: ?(\d+)\)")
+_UNRESOLVED = re.compile(r"Unable to resolve reference of: `([A-Za-z_][A-Za-z0-9_]*)`")
+_TIMEOUT_HINT = "(1 to N) reduce and deep recursion are the usual suspects; keep expressions small"
+MAX_ALIAS_PASSES = 32
+
+
+def dw_datetime(moment: datetime) -> str:
+    moment = moment.astimezone(timezone.utc) if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def forbidden_errors(expr: str) -> list[tuple[str, int, int]]:
+    """(message, line, column) for each forbidden reference found on the raw text."""
+    found = []
+    for problem in dw_guard.find_forbidden(expr):
+        line, column = dw_guard.offset_to_line_col(expr, problem.offset)
+        found.append((f"`{problem.name}` is not allowed: {problem.reason}", line, column))
+    return found
+
+
+def request_for(
+    expr: str, bindings: dict[str, Any], aliases: list[str], now: datetime | None,
+    uuid_value: str | None, random_value: float | None, compile_only: bool = False,
+) -> tuple[dict[str, Any], int]:
+    script, header_lines = dw_guard.build_script(
+        expr, aliases, dw_datetime(now) if now else None, uuid_value, random_value, compile_only
+    )
+    inputs = {name: json.dumps(value) for name, value in bindings.items()}
+    return {"script": script, "inputs": inputs}, header_lines
+
+
+def parse_error(message: str, header_lines: int) -> tuple[str, str, int | None, int | None]:
+    """(kind, first line of the message, line, column relative to the expression) from an engine error text."""
+    text = (message or "").strip()
+    first = text.splitlines()[0] if text else "the DataWeave engine failed"
+    is_compile = "\nLocation:" in text or "expected" in first and "(line" in first
+    line = column = None
+    located = _LOCATION.search(text.split("Location:", 1)[1]) if "Location:" in text else None
+    if located is None and "Trace:" in text:
+        located = _trace_location(text)
+    if located is not None:
+        line = int(located.group(1)) - header_lines
+        column = int(located.group(2))
+        if line < 1:
+            line = column = None
+    first = re.sub(r"\s*\(line \d+, column \d+\):?$", "", first)
+    return ("syntax" if is_compile else "runtime"), first, line, column
+
+
+def _trace_location(text: str) -> re.Match[str] | None:
+    for trace_line in text.split("Trace:", 1)[1].splitlines():
+        if " at main " in f" {trace_line.strip()} " or trace_line.strip().startswith("at anonymous"):
+            return _LOCATION.search(trace_line)
+    return None
+
+
+def unresolved_name(message: str) -> str | None:
+    found = _UNRESOLVED.search(message or "")
+    return found.group(1) if found else None
+
+
+class WorkerEngine:
+    """The engine inside a worker: one isolate with a heap cap and a private tmpdir, the guard module served once."""
+
+    def __init__(self, memory_mb: int, tmpdir: str):
+        _create_capped_isolate(memory_mb, tmpdir)
+        from dataweave import DataWeave
+
+        modules = {dw_guard.GUARD_MODULE_PATH: dw_guard.GUARD_MODULE}
+        self.engine = DataWeave(resolve_module=modules.get)
+        self.engine.initialize()
+        self.engine.run("%dw 2.0\noutput application/json\nimport * from jctl::Guard\n---\n{a: [1]}")
+
+    def handle(self, request: dict[str, Any]) -> dict[str, Any]:
+        inputs = {
+            name: {"content": text, "mimeType": "application/json"} for name, text in request["inputs"].items()
+        }
+        result = self.engine.run(request["script"], inputs)
+        if result.success:
+            return {"ok": True, "json": result.get_string()}
+        error = result.error or ""
+        if not error.strip() or "Native returned empty response" in error or "OutOfMemory" in error:
+            return {"ok": False, "kind": "memory", "message": "the expression ran out of memory", "restart": True}
+        if "StackOverflow" in error:
+            return {"ok": False, "kind": "runtime", "message": "the expression recursed too deeply", "restart": True}
+        return {"ok": False, "error": error}
+
+
+def _create_capped_isolate(memory_mb: int, tmpdir: str) -> None:
+    """Create the process-wide isolate ourselves, with `-Xmx` and a private tmpdir, before the binding does.
+
+    The binding always creates its isolate without arguments; it reuses an existing one, so publishing ours in
+    its module globals is the whole patch.
+    """
+    import ctypes
+    from pathlib import Path
+
+    import dataweave.native as native
+
+    class CreateIsolateParams(ctypes.Structure):
+        _fields_ = [
+            ("version", ctypes.c_int), ("reserved_address_space_size", ctypes.c_size_t),
+            ("auxiliary_image_path", ctypes.c_char_p), ("auxiliary_image_reserved_space_size", ctypes.c_size_t),
+            ("argc", ctypes.c_int), ("argv", ctypes.POINTER(ctypes.c_char_p)), ("pkey", ctypes.c_int),
+            ("ignore_unrecognized_arguments", ctypes.c_char), ("exit_when_argument_parsing_fails", ctypes.c_char),
+            ("reserved", ctypes.c_char * 64),
+        ]
+
+    path = str(Path(native.find_library()).resolve())
+    lib = ctypes.CDLL(path)
+    native._bind_abi(lib)
+    arguments = [b"jctl-expr", f"-Xmx{memory_mb}m".encode(), f"-Djava.io.tmpdir={tmpdir}".encode()]
+    argv = (ctypes.c_char_p * len(arguments))(*arguments)
+    params = CreateIsolateParams(version=4, argc=len(arguments), argv=argv,
+                                 ignore_unrecognized_arguments=b"\x00", exit_when_argument_parsing_fails=b"\x00")
+    isolate, thread = native.GraalIsolatePointer(), native.GraalIsolateThreadPointer()
+    if lib.graal_create_isolate(ctypes.byref(params), ctypes.byref(isolate), ctypes.byref(thread)) != 0:
+        raise RuntimeError("cannot create the DataWeave isolate with a heap cap")
+    if lib.graal_detach_thread(thread) != 0:
+        raise RuntimeError("cannot detach the DataWeave bootstrap thread")
+    native._lib, native._lib_path, native._isolate = lib, path, isolate
+
+
+# ---- parent side ------------------------------------------------------------------------------------------------
+
+COMPILE_TIMEOUT_S = 10.0
+_NULL_BINDINGS = ("context", "payload", "platform", "error", "branches", "outcome")
+
+
+def compile_check(expr: str) -> list[Any]:
+    from jctl.expr import ExpressionError, worker
+
+    forbidden = forbidden_errors(expr)
+    if forbidden:
+        return [ExpressionError(message, line, column, "forbidden") for message, line, column in forbidden]
+    aliases: list[str] = []
+    for _ in range(MAX_ALIAS_PASSES):
+        request, header_lines = request_for(expr, dict.fromkeys(_NULL_BINDINGS), aliases, None, None, None, True)
+        try:
+            response = worker.pool("dataweave", 512).request(request, COMPILE_TIMEOUT_S)
+        except worker.WorkerDied as died:
+            return [ExpressionError(f"the DataWeave engine could not compile this expression ({died})", kind="timeout")]
+        if response.get("ok"):
+            return []
+        kind, message, line, column = parse_error(response.get("error") or response.get("message", ""), header_lines)
+        name = unresolved_name(message)
+        # A bare name may be a top-level context key (bound at run time); unknown functions stay errors.
+        bare = name and not _is_call(expr, line, column, name) and name not in dw_guard.RESERVED_WORDS
+        if name and bare and name not in aliases:
+            aliases.append(name)
+            continue
+        return [ExpressionError(_explain(message, name, expr, line, column), line, column, "syntax")]
+    return []
+
+
+def _is_call(expr: str, line: int | None, column: int | None, name: str) -> bool:
+    if line is None or column is None:
+        return False
+    lines = expr.splitlines()
+    if line > len(lines):
+        return False
+    rest = lines[line - 1][column - 1 + len(name):]
+    return rest.lstrip().startswith("(")
+
+
+def _explain(message: str, name: str | None, expr: str, line: int | None, column: int | None) -> str:
+    if name in ("any", "all"):
+        replacement = "some" if name == "any" else "every"
+        return (f"DataWeave has no `{name}` function: use `dw::core::Arrays::{replacement}` "
+                f"(e.g. `xs dw::core::Arrays::{replacement} ((x) -> ...)`)")
+    if name and _is_call(expr, line, column, name):
+        return f"unknown function `{name}`: {message}"
+    return message
+
+
+def evaluate(expr: str, bindings: dict[str, Any], aliases: list[str], options: Any, uuid_value: str | None,
+             random_value: float | None) -> Any:
+    from jctl.expr import ExpressionError, worker
+
+    forbidden = forbidden_errors(expr)
+    if forbidden:
+        message, line, column = forbidden[0]
+        raise ExpressionError(message, line, column, "forbidden")
+    usable = {name: value for name, value in bindings.items() if name not in dw_guard.RESERVED_WORDS}
+    request, header_lines = request_for(expr, usable, aliases, options.now, uuid_value, random_value)
+    try:
+        response = worker.pool("dataweave", options.memory_mb).request(request, options.timeout_s)
+    except worker.WorkerDied as died:
+        if died.timed_out:
+            raise ExpressionError(
+                f"the expression did not finish within {options.timeout_s:g} s", kind="timeout") from None
+        raise ExpressionError("the DataWeave worker died (likely out of memory)", kind="memory") from None
+    if response.get("ok"):
+        return json.loads(response["json"]) if response["json"] is not None else None
+    if response.get("kind"):
+        raise ExpressionError(response["message"], kind=response["kind"])
+    kind, message, line, column = parse_error(response["error"], header_lines)
+    if message.startswith("forbidden: "):  # raised by the guard module
+        raise ExpressionError(message.removeprefix("forbidden: "), line, column, "forbidden")
+    raise ExpressionError(_explain(message, unresolved_name(message), expr, line, column), line, column, kind)

@@ -1,0 +1,249 @@
+"""Isolated evaluation: long-lived worker processes that run expression engines, and the pool that drives them.
+
+The parent talks length-prefixed JSON over pipes and enforces a wall-clock deadline by killing the worker (a native
+call cannot be interrupted); a warm spare takes over so the next evaluation does not pay the start-up.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import select
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+_HEADER = struct.Struct(">I")
+MAX_MESSAGE = 256 * 1024 * 1024
+STARTUP_TIMEOUT_S = 60.0
+KINDS = ("dataweave", "python")
+
+
+class WorkerDied(Exception):
+    """The worker exited or was killed; `timed_out` tells whether we killed it for its deadline."""
+
+    def __init__(self, message: str, timed_out: bool = False, returncode: int | None = None):
+        super().__init__(message)
+        self.timed_out = timed_out
+        self.returncode = returncode
+
+
+def _write_message(fd: int, payload: dict[str, Any]) -> None:
+    data = json.dumps(payload, separators=(",", ":")).encode("utf-8")
+    view = memoryview(_HEADER.pack(len(data)) + data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _read_exact(fd: int, size: int, deadline: float | None) -> bytes:
+    chunks: list[bytes] = []
+    remaining = size
+    while remaining:
+        if deadline is not None:
+            wait = deadline - time.monotonic()
+            if wait <= 0 or not select.select([fd], [], [], wait)[0]:
+                raise TimeoutError
+        chunk = os.read(fd, min(remaining, 1 << 20))
+        if not chunk:
+            raise EOFError
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+def _read_message(fd: int, deadline: float | None) -> dict[str, Any]:
+    (size,) = _HEADER.unpack(_read_exact(fd, _HEADER.size, deadline))
+    if size > MAX_MESSAGE:
+        raise EOFError
+    return json.loads(_read_exact(fd, size, deadline))
+
+
+class _Worker:
+    """One worker process; starts warming up as soon as it is created."""
+
+    def __init__(self, kind: str, memory_mb: int):
+        self.tmpdir = tempfile.mkdtemp(prefix="jctl-expr-")
+        repo_root = str(Path(__file__).resolve().parents[2])
+        self.process = subprocess.Popen(
+            [sys.executable, "-I", "-B", str(Path(__file__).resolve()), kind, repo_root, str(memory_mb), self.tmpdir],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            env={}, cwd=self.tmpdir, close_fds=True,
+        )
+        self.ready = False
+
+    def call(self, request: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        out_fd = self.process.stdout.fileno()
+        try:
+            if not self.ready:
+                hello = _read_message(out_fd, time.monotonic() + STARTUP_TIMEOUT_S)
+                if not hello.get("ready"):
+                    raise EOFError
+                self.ready = True
+            deadline = time.monotonic() + timeout_s
+            _write_message(self.process.stdin.fileno(), request)
+            return _read_message(out_fd, deadline)
+        except TimeoutError:
+            self.kill()
+            raise WorkerDied("deadline exceeded", timed_out=True) from None
+        except (EOFError, OSError, ValueError):
+            returncode = self.kill()
+            raise WorkerDied("the expression worker exited", returncode=returncode) from None
+
+    def kill(self) -> int | None:
+        if self.process.poll() is None:
+            self.process.kill()
+        try:
+            returncode = self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            returncode = None
+        for stream in (self.process.stdin, self.process.stdout):
+            if stream is not None:
+                try:
+                    stream.close()
+                except OSError:
+                    pass
+        shutil.rmtree(self.tmpdir, ignore_errors=True)
+        return returncode
+
+
+class WorkerPool:
+    """An active worker plus a warm spare for one engine kind and memory cap; calls are serialised."""
+
+    def __init__(self, kind: str, memory_mb: int, keep_spare: bool = True):
+        self.kind = kind
+        self.memory_mb = memory_mb
+        self.keep_spare = keep_spare
+        self._active: _Worker | None = None
+        self._spare: _Worker | None = None
+        self._lock = threading.Lock()
+        self.respawns = 0
+
+    def request(self, payload: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+        with self._lock:
+            worker = self._take_worker()
+            try:
+                response = worker.call(payload, timeout_s)
+            except WorkerDied:
+                self._active = None
+                self.respawns += 1
+                raise
+            if response.get("restart"):
+                worker.kill()
+                self._active = None
+                self.respawns += 1
+            return response
+
+    def _take_worker(self) -> _Worker:
+        if self._active is None:
+            self._active, self._spare = (self._spare or _Worker(self.kind, self.memory_mb)), None
+        if self.keep_spare and self._spare is None:
+            self._spare = _Worker(self.kind, self.memory_mb)
+        return self._active
+
+    def close(self) -> None:
+        with self._lock:
+            for worker in (self._active, self._spare):
+                if worker is not None:
+                    worker.kill()
+            self._active = self._spare = None
+
+
+_POOLS: dict[tuple[str, int], WorkerPool] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def pool(kind: str, memory_mb: int) -> WorkerPool:
+    with _POOLS_LOCK:
+        key = (kind, memory_mb)
+        if key not in _POOLS:
+            _POOLS[key] = WorkerPool(kind, memory_mb)
+        return _POOLS[key]
+
+
+def shutdown() -> None:
+    with _POOLS_LOCK:
+        pools = list(_POOLS.values())
+        _POOLS.clear()
+    for each in pools:
+        each.close()
+
+
+atexit.register(shutdown)
+
+
+# ---- the worker process itself -------------------------------------------------------------------------------
+
+
+def _harden(kind: str, memory_mb: int) -> None:
+    import ctypes
+    import resource
+
+    try:  # die with the parent (Linux): PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() == 1:
+        sys.exit(0)
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
+    if kind == "python":
+        # The Python engines have no heap option; the address-space cap makes a runaway allocation a MemoryError.
+        limit = (memory_mb + 256) * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def _serve(kind: str, memory_mb: int, tmpdir: str) -> None:
+    proto_in, proto_out = os.dup(0), os.dup(1)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1):  # engines must not read our requests or write into our replies
+        os.dup2(devnull, fd)
+    if kind == "dataweave":
+        from jctl.expr import dataweave
+
+        handler = dataweave.WorkerEngine(memory_mb, tmpdir).handle
+    else:
+        from jctl.expr import jq as jq_engine
+        from jctl.expr import jsonata as jsonata_engine
+
+        handlers = {"jsonata": jsonata_engine.handle_request, "jq": jq_engine.handle_request}
+
+        def handler(request: dict[str, Any]) -> dict[str, Any]:
+            return handlers[request["lang"]](request)
+
+    _write_message(proto_out, {"ready": True})
+    while True:
+        try:
+            request = _read_message(proto_in, None)
+        except EOFError:
+            return
+        try:
+            response = handler(request)
+        except MemoryError:
+            response = {"ok": False, "kind": "memory", "message": "the expression ran out of memory", "restart": True}
+        try:
+            _write_message(proto_out, response)
+        except MemoryError:
+            _write_message(proto_out, {"ok": False, "kind": "memory", "message": "result too large", "restart": True})
+
+
+def main(argv: list[str]) -> None:
+    kind, repo_root, memory_mb, tmpdir = argv[0], argv[1], int(argv[2]), argv[3]
+    sys.dont_write_bytecode = True
+    _harden(kind, memory_mb)
+    sys.path.insert(0, repo_root)
+    _serve(kind, memory_mb, tmpdir)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,111 @@
+"""`--fix` rewrites DataWeave slips and the legacy wait/webhook `default:` in place, keeping comments and layout."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+
+from jctl.expr import EvalOptions, evaluate
+from jctl.fix import apply_slips, find_slips, fix_file
+from jctl.lint import lint_file
+from jctl.spec.loader import load_document
+
+FIXTURE = """\
+apiVersion: v1
+kind: Journey
+metadata:
+  name: slips
+  version: 0.1.0
+spec:
+  start: hold
+  states:
+    hold:
+      type: wait   # a comment that must survive
+      wait:
+        channel: manual
+        input:
+          schema:
+            type: object
+        default: shape   # legacy spelling of next
+    shape:
+      type: transform
+      transform:
+        mapper:
+          lang: dataweave
+          expr: |
+            {
+              // keep this comment
+              big: if (context.n > 1) then "yes" else "no",
+              status: context.api.status default: 500,
+              kind: context.error.type,
+              some: context.items any ((x) -> x > 2),
+              every: all(context.items, (x) -> x > 0)
+            }
+        target:
+          kind: var
+        resultVar: shaped
+      next: check
+    check:
+      type: choice
+      choices:
+        - when:
+            predicate:
+              lang: dataweave
+              expr: "(context.missing default: 0) == 0"
+          next: done
+      default: done
+    done:
+      type: succeed
+"""
+
+
+def test_find_and_apply_slips_in_an_expression() -> None:
+    expr = "if (a) then 1 else if (b) then 2 else 3"
+    assert apply_slips(expr, find_slips(expr)) == "if (a) 1 else if (b) 2 else 3"
+    assert find_slips('"if (x) then y default: 1" ++ x."type"') == []  # strings and quoted selectors are fine
+    assert find_slips("{default: 1}")[0].replacement is None  # a key: quoting is a human decision
+
+
+def test_fix_file_rewrites_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "slips.journey.yaml"
+    path.write_text(FIXTURE)
+    result = fix_file(path)
+    assert result.changed and len(result.fixes) == 7, result
+    text = path.read_text()
+    assert "next: shape   # legacy spelling of next" in text
+    assert "# a comment that must survive" in text and "// keep this comment" in text
+    assert "then" not in text and "default:" not in text.split("check:")[0].split("shape:")[1]
+    assert 'context.error."type"' in text and "dw::core::Arrays::some" in text and "dw::core::Arrays::every(" in text
+    document = load_document(path)
+    hold = document.data["spec"]["states"]["hold"]
+    assert hold["next"] == "shape" and "default" not in hold["wait"]
+    assert [d for d in lint_file(path) if d.rule in ("expression-dialect", "expression-syntax", "legacy-next")] == []
+    mapper = document.data["spec"]["states"]["shape"]["transform"]["mapper"]["expr"]
+    context = {"n": 2, "api": {}, "error": {"type": "T"}, "items": [1, 3]}
+    value = evaluate("dataweave", mapper, {"context": context}, EvalOptions(now=datetime.now(timezone.utc)))
+    assert value == {"big": "yes", "status": 500, "kind": "T", "some": True, "every": True}
+    assert fix_file(path).changed is False
+
+
+def test_fix_leaves_broken_files_alone(tmp_path: Path) -> None:
+    path = tmp_path / "broken.journey.yaml"
+    path.write_text("spec: [unclosed\n")
+    result = fix_file(path)
+    assert not result.changed and result.skipped and path.read_text() == "spec: [unclosed\n"
+
+
+def test_fix_corpus_copies(corpus_dir: Path, tmp_path: Path) -> None:
+    names = ("http-timeout-branch", "sync-wrapper-wait", "kyc-async-timeout-fallback", "b2b-purchase-order")
+    for name in names:
+        source = next(corpus_dir.rglob(f"{name}.journey.yaml"))
+        copy = tmp_path / source.name
+        shutil.copy(source, copy)
+        before = {d.rule for d in lint_file(copy)}
+        result = fix_file(copy)
+        assert result.changed, name
+        after = [d for d in lint_file(copy) if d.rule in ("expression-dialect", "legacy-next")]
+        assert after == [], (name, after)
+        assert before - {"expression-dialect", "legacy-next"} >= {d.rule for d in lint_file(copy)} - before
+        original_lines = source.read_text().count("\n")
+        assert copy.read_text().count("\n") == original_lines  # moved lines, nothing re-dumped
