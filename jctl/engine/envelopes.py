@@ -1,0 +1,110 @@
+"""The Journeys API envelopes `run`/`status`/`signal` print: JourneyStartResponse, JourneyStatus and
+JourneyOutcome, with HAL-style `_links` honouring spec.httpSurface.links and spec.lifecycle.cancellable."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jctl.store.models import Instance
+
+API = "/api/v1/journeys"
+STATUS_RESERVED = {"journeyId", "journeyName", "phase", "currentState", "updatedAt", "tags", "attributes", "_links"}
+OUTCOME_RESERVED = {"journeyId", "journeyName", "phase", "status", "output", "error", "tags", "attributes", "_links"}
+
+
+def _spec(instance: Instance) -> dict[str, Any]:
+    return instance.definition.get("spec") or {}
+
+
+def links_enabled(instance: Instance) -> bool:
+    links = (_spec(instance).get("httpSurface") or {}).get("links") or {}
+    return links.get("enabled", True) is not False
+
+
+def cancellable(instance: Instance) -> bool:
+    return (_spec(instance).get("lifecycle") or {}).get("cancellable", True) is not False
+
+
+def _link(href: str, method: str = "GET") -> dict[str, str]:
+    return {"href": href, "method": method}
+
+
+def _timestamp(instance: Instance) -> str | None:
+    from jctl.clock import format_rfc3339
+
+    return format_rfc3339(instance.updated_at) if instance.updated_at else None
+
+
+def start_response(instance: Instance) -> dict[str, Any]:
+    body: dict[str, Any] = {"journeyId": instance.id, "journeyName": instance.journey_name,
+                            "statusUrl": f"{API}/{instance.id}"}
+    if links_enabled(instance):
+        body["_links"] = {"self": _link(f"{API}/{instance.id}"), "result": _link(f"{API}/{instance.id}/result")}
+    return body
+
+
+def active_steps(instance: Instance) -> list[str]:
+    """The external-input states that can take a signal now (several while parallel branches wait)."""
+    if instance.phase != "RUNNING":
+        return []
+    paused = instance.cursor.get("paused")
+    if paused in ("wait", "webhook"):
+        return [str(instance.current_state)]
+    branches = (instance.cursor.get("parallel") or {}).get("branches") or [] if paused == "parallel" else []
+    return [r["current"] for r in branches if r.get("phase") == "RUNNING" and r.get("paused") in ("wait", "webhook")]
+
+
+def journey_status(instance: Instance, project_var: str | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"journeyId": instance.id, "journeyName": instance.journey_name,
+                            "phase": instance.phase, "currentState": instance.current_state or "",
+                            "updatedAt": _timestamp(instance), "tags": list(instance.tags),
+                            "attributes": dict(instance.attributes)}
+    paused = instance.cursor.get("paused")
+    if instance.phase == "RUNNING" and paused:
+        body["waitingFor"] = paused  # local-runner extras: what the instance is paused at, which steps take input
+        if paused == "parallel":
+            body["activeSteps"] = active_steps(instance)
+    if links_enabled(instance):
+        links = {"self": _link(f"{API}/{instance.id}"), "result": _link(f"{API}/{instance.id}/result")}
+        if instance.phase == "RUNNING" and cancellable(instance):
+            links["cancel"] = _link(f"{API}/{instance.id}/steps/cancel", "POST")
+        for step in active_steps(instance):
+            links[step] = _link(f"{API}/{instance.id}/steps/{step}", "POST")
+        body["_links"] = links
+    projected = instance.context.get(project_var) if project_var else None
+    if isinstance(projected, dict):
+        body.update({k: v for k, v in projected.items() if k not in STATUS_RESERVED})
+    return body
+
+
+def business_status(instance: Instance) -> str:
+    """Mirrors output.status when there is one; otherwise a stable code from the phase or the error."""
+    if isinstance(instance.output, dict) and isinstance(instance.output.get("status"), str):
+        return instance.output["status"]
+    if instance.phase == "FAILED" and instance.error:
+        return str(instance.error.get("code") or "FAILED")
+    return instance.phase
+
+
+def journey_outcome(instance: Instance) -> dict[str, Any]:
+    body: dict[str, Any] = {"journeyId": instance.id, "journeyName": instance.journey_name,
+                            "phase": instance.phase, "status": business_status(instance),
+                            "output": instance.output if instance.phase == "SUCCEEDED" else None}
+    if instance.error:
+        body["error"] = dict(instance.error)
+    body["tags"] = list(instance.tags)
+    body["attributes"] = dict(instance.attributes)
+    if links_enabled(instance):
+        body["_links"] = {"self": _link(f"{API}/{instance.id}/result")}
+    response = (_spec(instance).get("output") or {}).get("response") or {}
+    projected = instance.context.get(response.get("outputVar")) if response.get("outputVar") else None
+    if isinstance(projected, dict):
+        body.update({k: v for k, v in projected.items() if k not in OUTCOME_RESERVED})
+    return body
+
+
+def envelope(instance: Instance, project_var: str | None = None) -> dict[str, Any]:
+    """JourneyOutcome once terminal, JourneyStatus while running."""
+    if instance.phase == "RUNNING":
+        return journey_status(instance, project_var)
+    return journey_outcome(instance)

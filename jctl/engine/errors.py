@@ -1,0 +1,54 @@
+"""Errors the engine raises for the CLI to report: invalid specs and inputs, step conflicts, unknown ids.
+
+    FindingsError (jctl.errors)
+     ├── InvalidSpec          the spec has error-severity lint diagnostics or cannot be loaded
+     ├── InvalidInput         start input fails spec.input.schema (nothing was created)
+     ├── InvalidPayload       a step payload fails the step's input.schema (nothing changed)
+     ├── StepConflict         signal/cancel a step that is not active or an instance that has finished (API 409)
+     │    └── NotCancellable  spec.lifecycle.cancellable is false
+     ├── UnknownInstance      no instance with that id or prefix
+     └── InstanceBusy         another runner holds the instance lease
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jctl.errors import FindingsError
+
+
+class EngineError(FindingsError):
+    """Base of the engine's user-facing errors."""
+
+
+class InvalidSpec(EngineError):
+    def __init__(self, message: str, diagnostics: list[Any] | None = None, hint: str = ""):
+        self.diagnostics = list(diagnostics or [])
+        details = [str(getattr(d, "message", d)) for d in self.diagnostics]
+        super().__init__(message, hint=hint, details=details)
+
+
+class InvalidInput(EngineError):
+    def __init__(self, message: str, violations: list[str], hint: str = ""):
+        self.violations = violations
+        super().__init__(message, hint=hint, details=violations)
+
+
+class InvalidPayload(InvalidInput):
+    pass
+
+
+class StepConflict(EngineError):
+    pass
+
+
+class NotCancellable(StepConflict):
+    pass
+
+
+class UnknownInstance(EngineError):
+    pass
+
+
+class InstanceBusy(EngineError):
+    pass

@@ -1,0 +1,212 @@
+"""The journey interpreter: given a definition, a snapshot of an instance and a trigger, it yields the state
+transitions up to the next pause or the end. Effects go only through the injected seams (HTTP, expressions, clock)."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from jctl.engine import states as st
+from jctl.engine.errors import InvalidPayload, StepConflict
+from jctl.store.models import NewDueWork, NewEvent
+
+INPUT_STATES = ("wait", "webhook")
+DEFAULT_MAX_TRANSITIONS = 100_000
+
+Evaluate = Callable[[str, str, dict[str, Any]], Any]
+
+
+@dataclass
+class Snapshot:
+    """What the interpreter reads and writes of an instance; `current_state` is the state to execute next,
+    or the state paused at when cursor["paused"] is set."""
+
+    phase: str
+    current_state: str | None
+    context: dict[str, Any]
+    cursor: dict[str, Any]
+    output: Any = None
+    error: dict[str, Any] | None = None
+    attributes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Transition:
+    snapshot: Snapshot
+    events: list[NewEvent]
+    schedule: list[NewDueWork] = field(default_factory=list)
+    cancel_due: bool | list[str] = False
+    halts: bool = False  # the interpreter stops after this one (paused or terminal)
+
+
+@dataclass
+class SignalTarget:
+    state_id: str
+    state: dict[str, Any]
+    kind: str  # wait | webhook
+    branch: str | None  # the parallel branch holding the step, if any
+
+
+@dataclass
+class Seams:
+    evaluate: Evaluate
+    http_client: Any  # httpx.Client bound to the real or the mock transport
+    now: Callable[[], datetime]
+    platform: dict[str, Any] = field(default_factory=dict)
+
+
+class Interpreter:
+    def __init__(self, definition: dict[str, Any], seams: Seams, *, spec_path: Path | None = None,
+                 max_transitions: int = DEFAULT_MAX_TRANSITIONS):
+        from jctl.tasks.openapi_ops import OperationCatalog
+
+        self.spec = definition.get("spec") or {}
+        self.states: dict[str, Any] = self.spec.get("states") or {}
+        self.seams = seams
+        self.catalog = OperationCatalog(spec_path, self.spec.get("apis"))
+        self.max_transitions = max_transitions
+        self.executor = st.StateExecutor(self)
+
+    # -- triggers -------------------------------------------------------------------------------------------
+    def run(self, snap: Snapshot) -> Iterator[Transition]:
+        """Start or resume: execute from current_state unless paused."""
+        if snap.phase != "RUNNING" or snap.cursor.get("paused"):
+            return
+        yield from self._run_from(snap)
+
+    def signal(self, snap: Snapshot, payload: Any, step: str | None) -> Iterator[Transition]:
+        """Validate first (raising before any transition), then ingest the payload and continue."""
+        target = self.check_signal(snap, payload, step)
+        if target.branch is not None:
+            resumed = self.executor.parallel.resume(snap, target.branch, "signal", target.state_id, payload)
+            return self._continue(resumed) if resumed else iter(())
+        context = dict(snap.context)
+        context["payload"] = copy.deepcopy(payload)
+        nxt = input_next(target.state)
+        after = replace(snap, context=context, current_state=nxt, cursor=_unpaused(snap.cursor))
+        event = NewEvent("signal.received", target.state_id, {"payload": payload, "next": nxt})
+        return self._continue(Transition(after, [event], cancel_due=["step-timeout"]))
+
+    def check_signal(self, snap: Snapshot, payload: Any, step: str | None) -> SignalTarget:
+        if snap.phase != "RUNNING":
+            raise StepConflict(f"the instance has already finished ({snap.phase}); it accepts no more input")
+        target = self._signal_target(snap, step)
+        schema = (target.state.get(target.kind) or {}).get("input", {}).get("schema")
+        violations = schema_violations(schema, payload)
+        if violations:
+            raise InvalidPayload(f"the payload does not match the input.schema of step {target.state_id!r}; "
+                                 f"nothing changed", violations)
+        return target
+
+    def _signal_target(self, snap: Snapshot, step: str | None) -> SignalTarget:
+        paused, current = snap.cursor.get("paused"), snap.current_state
+        if paused == "parallel":
+            active = self.executor.parallel.active_steps(snap.cursor)
+            names = ", ".join(a[1] for a in active)
+            if not active:
+                raise StepConflict(f"no step is waiting for input: the branches of parallel state {current} are "
+                                   f"paused at timers")
+            if step is None and len(active) > 1:
+                raise StepConflict(f"several steps are active ({names}); name the one this payload is for")
+            chosen = next((a for a in active if step is None or a[1] == step), None)
+            if chosen is None:
+                raise StepConflict(f"step {step!r} is not active; the active steps are {names}")
+            state = self.executor.parallel.branch_state(snap.cursor, chosen[0], chosen[1])
+            return SignalTarget(chosen[1], state, chosen[2], chosen[0])
+        if paused not in INPUT_STATES:
+            where = f"paused at timer {current}" if paused == "timer" else f"at state {current}"
+            raise StepConflict(f"no step is waiting for input: the instance is {where}",
+                               hint="signal when `status` shows a wait or webhook state")
+        if step is not None and step != current:
+            raise StepConflict(f"step {step!r} is not active; the active step is {current!r}",
+                               hint=f"send the payload to step {current}")
+        return SignalTarget(str(current), self.states[current], str(paused), None)
+
+    def timer_fired(self, snap: Snapshot, state_id: str | None, branch: str | None = None) -> Iterator[Transition]:
+        if branch is not None and snap.cursor.get("paused") == "parallel" and snap.phase == "RUNNING":
+            resumed = self.executor.parallel.resume(snap, branch, "timer", state_id)
+            return self._continue(resumed) if resumed else iter(())
+        if snap.phase != "RUNNING" or snap.cursor.get("paused") != "timer" or snap.current_state != state_id:
+            return self._stale("timer", state_id, snap)
+        nxt = self.states[state_id].get("next")
+        after = replace(snap, current_state=nxt, cursor=_unpaused(snap.cursor))
+        return self._continue(Transition(after, [NewEvent("timer.fired", state_id, {"next": nxt})],
+                                         cancel_due=["timer"]))
+
+    def step_timed_out(self, snap: Snapshot, state_id: str | None,
+                       branch: str | None = None) -> Iterator[Transition]:
+        if branch is not None and snap.cursor.get("paused") == "parallel" and snap.phase == "RUNNING":
+            resumed = self.executor.parallel.resume(snap, branch, "step-timeout", state_id)
+            return self._continue(resumed) if resumed else iter(())
+        paused = snap.cursor.get("paused")
+        if snap.phase != "RUNNING" or paused not in INPUT_STATES or snap.current_state != state_id:
+            return self._stale("step-timeout", state_id, snap)
+        state = self.states[state_id]
+        nxt = (state.get(paused) or {}).get("onTimeout") or state.get("onTimeout")
+        after = replace(snap, current_state=nxt, cursor=_unpaused(snap.cursor))
+        return self._continue(Transition(after, [NewEvent("step.timeout", state_id, {"next": nxt})],
+                                         cancel_due=["step-timeout"]))
+
+    def deadline_reached(self, snap: Snapshot) -> Iterator[Transition]:
+        if snap.phase != "RUNNING":
+            return self._stale("deadline", None, snap)
+        on_timeout = (self.spec.get("execution") or {}).get("onTimeout") or {}
+        error = {"code": str(on_timeout.get("errorCode") or "JOURNEY_TIMEOUT"),
+                 "reason": str(on_timeout.get("reason") or "Overall execution time exceeded maxDurationSec")}
+        return iter([self.failed(snap, error, "deadline.reached")])
+
+    def cancel(self, snap: Snapshot) -> Transition:
+        return self.failed(snap, {"code": "JOURNEY_CANCELLED", "reason": "Cancelled by user"}, "journey.cancelled")
+
+    # -- the loop -------------------------------------------------------------------------------------------
+    def _continue(self, first: Transition) -> Iterator[Transition]:
+        yield first
+        if not first.halts:
+            yield from self._run_from(first.snapshot)
+
+    def _run_from(self, snap: Snapshot) -> Iterator[Transition]:
+        for _ in range(self.max_transitions):
+            transition = self.executor.execute(snap)
+            yield transition
+            if transition.halts:
+                return
+            snap = transition.snapshot
+        yield self.failed(snap, {"code": "TRANSITION_LIMIT", "reason": f"more than {self.max_transitions} "
+                                 f"transitions without pausing; the journey probably loops forever"},
+                          "journey.failed")
+
+    def _stale(self, kind: str, state_id: str | None, snap: Snapshot) -> Iterator[Transition]:
+        """Due work for a state the instance has left: no transition; the runner discards the record by id
+        (cancelling by kind here could drop a live timeout of a later visit to a wait)."""
+        return iter(())
+
+    def failed(self, snap: Snapshot, error: dict[str, Any], event_type: str = "journey.failed") -> Transition:
+        after = replace(snap, phase="FAILED", error=error, cursor=_unpaused(snap.cursor))
+        return Transition(after, [NewEvent(event_type, snap.current_state, {"error": error})],
+                          cancel_due=True, halts=True)
+
+
+def input_next(state: dict[str, Any]) -> str | None:
+    """A wait/webhook continues at `next`; the corpus writes it as `default:` inside the block too."""
+    block = state.get(state.get("type", "")) or {}
+    return state.get("next") or block.get("next") or block.get("default")
+
+
+def _unpaused(cursor: dict[str, Any]) -> dict[str, Any]:
+    return {**{k: v for k, v in cursor.items() if k != "parallel"}, "paused": None}
+
+
+def schema_violations(schema: Any, value: Any) -> list[str]:
+    if not isinstance(schema, dict):
+        return []
+    from jsonschema import Draft202012Validator
+
+    validator = Draft202012Validator(schema)
+    found = []
+    for error in sorted(validator.iter_errors(value), key=lambda e: [str(p) for p in e.absolute_path]):
+        where = "/".join(str(p) for p in error.absolute_path) or "(root)"
+        found.append(f"{where}: {error.message}")
+    return found

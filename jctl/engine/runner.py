@@ -1,0 +1,364 @@
+"""The durable local runner: loads an instance, holds its lease, runs the interpreter and commits each
+transition atomically with its history event; due work (run, timer, step-timeout, deadline) drives the rest."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from jctl.engine import envelopes
+from jctl.engine.errors import InstanceBusy, InvalidInput, InvalidSpec, NotCancellable, UnknownInstance
+from jctl.engine.interpreter import Interpreter, Seams, Snapshot, Transition, schema_violations
+from jctl.store.models import AmbiguousInstance, DueWork, Instance, NewDueWork, NewEvent, new_instance_id
+from jctl.store.models import UnknownInstance as StoreUnknownInstance
+
+Drive = Callable[[Interpreter, Snapshot], Iterator[Transition]]
+DUE_VERBS = {"run": "ran", "timer": "fired timer", "step-timeout": "timed out step", "deadline": "deadline reached"}
+DEFAULT_AUTO_ADVANCE_STEPS = 10_000
+
+
+class Runner:
+    def __init__(self, store: Any, *, http_transport: Any = None, expr_timeout_s: float = 5.0,
+                 uuid_seed: str | None = None, config: dict[str, Any] | None = None,
+                 out: Callable[[str], None] | None = None):
+        from jctl.store.db import new_lease_owner
+
+        self.store = store
+        self.http_transport = http_transport
+        self.expr_timeout_s = expr_timeout_s
+        self.uuid_seed = uuid_seed
+        self.config = config or {}
+        self.out = out
+        self.owner = new_lease_owner()
+        self._shared_client: LazyClient | None = None
+
+    # -- commands -------------------------------------------------------------------------------------------
+    def start(self, definition_path: Path, input: dict[str, Any], *, mocks: dict[str, Any] | None = None,
+              detach: bool = False, auto_advance: bool = False) -> dict[str, Any]:
+        from jctl.tasks.mocks import MockError, validate_mocks
+
+        definition = load_definition(Path(definition_path))
+        spec = definition.get("spec") or {}
+        if not isinstance(input, dict):
+            raise InvalidInput("the input must be a JSON object (it becomes the journey's context); "
+                               "no instance was created", [f"got {type(input).__name__}"])
+        violations = schema_violations((spec.get("input") or {}).get("schema"), input)
+        if violations:
+            raise InvalidInput("the input does not match spec.input.schema; no instance was created", violations)
+        try:
+            mocks = validate_mocks(mocks) if mocks is not None else None
+        except MockError as exc:
+            raise InvalidInput(f"the mocks are not valid: {exc}", [str(exc)]) from None
+        instance = self._new_instance(Path(definition_path), definition, input, mocks)
+        now = self.store.now()
+        due = [NewDueWork("run", now, spec.get("start"))]
+        execution = spec.get("execution") or {}
+        if execution.get("maxDurationSec"):
+            due.append(NewDueWork("deadline", now + timedelta(seconds=int(execution["maxDurationSec"]))))
+        event = NewEvent("journey.started", spec.get("start"), {"input": input, "detached": detach})
+        created = self.store.create_instance(instance, [event], due)
+        if detach:
+            return envelopes.start_response(created)
+        instance = self._drive(created.id, lambda interp, snap: interp.run(snap), run_pending=True)
+        if auto_advance:
+            instance = self._auto_advance(instance.id)
+        return envelopes.envelope(instance)
+
+    def signal(self, id_or_prefix: str, payload: Any, *, step: str | None = None,
+               idempotency_key: str | None = None) -> dict[str, Any]:
+        instance = self._get(id_or_prefix)
+        if idempotency_key:
+            replay = self.store.idempotent_response(instance.id, idempotency_key)
+            if replay is not None:
+                return replay
+        interp = self._interpreter(instance, None)
+        target = interp.check_signal(snapshot_of(instance), payload, step)  # raises before anything changes
+        project_var = ((target.state.get(target.kind) or {}).get("response") or {}).get("outputVar")
+        instance = self._drive(instance.id, lambda i, s: i.signal(s, payload, step),
+                               idempotency_key=idempotency_key, project_var=project_var)
+        return envelopes.envelope(instance, project_var)
+
+    def status(self, id_or_prefix: str) -> dict[str, Any]:
+        return envelopes.envelope(self._get(id_or_prefix))
+
+    def cancel(self, id_or_prefix: str) -> dict[str, Any]:
+        instance = self._get(id_or_prefix)
+        if instance.phase != "RUNNING":
+            return envelopes.journey_outcome(instance)  # cancelling a finished journey changes nothing
+        if not envelopes.cancellable(instance):
+            raise NotCancellable(f"journey {instance.journey_name} declares spec.lifecycle.cancellable: false; "
+                                 f"instance {instance.id} cannot be cancelled")
+        instance = self._drive(instance.id, lambda interp, snap: iter([interp.cancel(snap)]))
+        return envelopes.journey_outcome(instance)
+
+    def tick(self, *, until_idle: bool = False, auto_advance: bool = False) -> list[str]:
+        lines = self._run_due_now(until_idle=until_idle or auto_advance)
+        if not auto_advance:
+            return lines
+        for _ in range(int(self.config.get("maxAutoAdvanceSteps", DEFAULT_AUTO_ADVANCE_STEPS))):
+            upcoming = self.store.due_work(now=self.store.now() + timedelta(days=365 * 100), limit=1)
+            if not upcoming or not self._skippable(upcoming[0]):
+                break
+            lines += self._advance_to(max(upcoming[0].due_at, self.store.now()))
+        return lines
+
+    def _skippable(self, work: DueWork) -> bool:
+        """Auto-advance skips idle time spent on timers, never the time a person has to answer a step."""
+        if work.kind == "step-timeout":
+            return False
+        if work.kind == "deadline":
+            return not envelopes.active_steps(self.store.get_instance(work.instance_id))
+        return True
+
+    def advance(self, delta: timedelta) -> list[str]:
+        return self._advance_to(self.store.now() + delta)
+
+    def set_clock(self, to: datetime) -> list[str]:
+        if to < self.store.now():
+            self.store.set_clock(to)  # raises the store's ClockError with its message
+        return self._advance_to(to)
+
+    # -- due work -------------------------------------------------------------------------------------------
+    def _advance_to(self, target: datetime) -> list[str]:
+        lines: list[str] = []
+        while True:
+            due_at = self.store.next_due_at()
+            if due_at is None or due_at > target:
+                break
+            if due_at > self.store.now():
+                self.store.set_clock(due_at)
+            ran = self._run_due_now(until_idle=True)
+            lines += ran
+            if not ran:
+                break  # only busy instances have work due; leave it for the next tick
+            if len(lines) >= int(self.config.get("maxDueWorkPerTick", 100_000)):
+                lines.append(f"stopped after {len(lines)} due items at {self.store.now().isoformat()}; "
+                             f"a journey probably loops on a zero-delay timer")
+                return lines
+        if target > self.store.now():
+            self.store.set_clock(target)
+        return lines
+
+    def _run_due_now(self, *, until_idle: bool) -> list[str]:
+        """Run work due at the current clock: one pass over what is due now, or (until_idle) also the work that
+        running it makes due now, e.g. a PT0S timer. Capped so a zero-delay polling loop cannot spin forever."""
+        lines: list[str] = []
+        skipped: set[int] = set()  # leased by another runner: left for a later tick
+        budget = int(self.config.get("maxDueWorkPerTick", 100_000))
+        cutoff = self.store.now()
+        while budget > 0:
+            batch = [w for w in self.store.due_work(now=cutoff, limit=100 + len(skipped)) if w.id not in skipped]
+            if not batch:
+                break
+            for work in batch[:budget]:
+                budget -= 1
+                line = self._run_due(work)
+                if line is None:
+                    skipped.add(work.id)
+                    continue
+                lines.append(line)
+                if self.out:
+                    self.out(line)
+            if not until_idle and len(batch) < 100:
+                break
+        return lines
+
+    def _run_due(self, work: DueWork) -> str | None:
+        """Run one due item; None when its instance is leased by another runner (left for later)."""
+        label = f"{DUE_VERBS.get(work.kind, work.kind)}{' ' + work.state if work.state and work.kind != 'run' else ''}"
+        try:
+            instance = self.store.get_instance(work.instance_id)
+        except StoreUnknownInstance:
+            self.store.discard_due_work([work.id])
+            return f"discarded {work.kind} of a missing instance {work.instance_id[:8]}"
+        if instance.phase != "RUNNING":
+            self.store.discard_due_work([work.id])
+            return f"discarded stale {work.kind} of finished instance {instance.id[:8]}"
+        drives: dict[str, Drive] = {
+            "run": lambda i, s: i.run(s),
+            "timer": lambda i, s: i.timer_fired(s, work.state, work.data.get("branch")),
+            "step-timeout": lambda i, s: i.step_timed_out(s, work.state, work.data.get("branch")),
+            "deadline": lambda i, s: i.deadline_reached(s),
+        }
+        try:
+            after = self._drive(instance.id, drives.get(work.kind, lambda i, s: iter(())),
+                                run_pending=work.kind == "run")
+        except InstanceBusy:
+            return None
+        if after.version == instance.version:
+            # nothing committed (stale or no-op); a committed transition already cancelled its own work, and
+            # discarding by id then could hit a new row that reused the id
+            self.store.discard_due_work([work.id])
+        where = after.current_state if after.phase == "RUNNING" else after.phase
+        return f"{label} for {instance.journey_name} {instance.id[:8]} -> {where}"
+
+    def _auto_advance(self, instance_id: str) -> Instance:
+        instance = self.store.get_instance(instance_id)
+        for _ in range(int(self.config.get("maxAutoAdvanceSteps", DEFAULT_AUTO_ADVANCE_STEPS))):
+            if instance.phase != "RUNNING" or envelopes.active_steps(instance):
+                break
+            due_at = self.store.next_due_at()
+            if due_at is None:
+                break
+            self._advance_to(max(due_at, self.store.now()))
+            instance = self.store.get_instance(instance_id)
+        return instance
+
+    # -- driving one instance -------------------------------------------------------------------------------
+    def _drive(self, instance_id: str, drive: Drive, *, run_pending: bool = False,
+               idempotency_key: str | None = None, project_var: str | None = None) -> Instance:
+        if not self.store.acquire_lease(instance_id, self.owner):
+            raise InstanceBusy(f"instance {instance_id} is being advanced by another jctl process; try again")
+        counters: dict[str, int] = {}
+        client = None
+        try:
+            instance = self.store.get_instance(instance_id)
+            counters.update(instance.cursor.get("mockCounters") or {})
+            client = self._http_client(instance, counters)
+            interp = self._interpreter(instance, client)
+            for transition in drive(interp, snapshot_of(instance)):
+                instance = self._commit(instance, transition, counters, run_pending, idempotency_key, project_var)
+                run_pending = run_pending or not transition.halts
+            return instance
+        finally:
+            if client is not None and client is not self._shared_client:
+                client.close()
+            self.store.release_lease(instance_id, self.owner)
+
+    def _commit(self, instance: Instance, transition: Transition, counters: dict[str, int], run_pending: bool,
+                idempotency_key: str | None, project_var: str | None) -> Instance:
+        snap = transition.snapshot
+        cursor = {**snap.cursor, "mockCounters": dict(counters)}
+        updated = replace(instance, phase=snap.phase, current_state=snap.current_state, context=snap.context,
+                          cursor=cursor, output=snap.output, error=snap.error, attributes=snap.attributes)
+        schedule, cancel = list(transition.schedule), transition.cancel_due
+        if transition.halts and cancel is not True:
+            cancel = [*(cancel or []), "run"]  # the run job kept the drive resumable; it has done its work
+        elif not transition.halts and not run_pending:
+            schedule.append(NewDueWork("run", self.store.now(), snap.current_state))
+        idempotency = None
+        if transition.halts and idempotency_key:
+            preview = replace(updated, updated_at=self.store.now())
+            idempotency = (idempotency_key, envelopes.envelope(preview, project_var))
+        return self.store.commit_transition(updated, expected_version=instance.version, events=transition.events,
+                                            schedule=schedule, cancel_due=cancel, idempotency=idempotency)
+
+    def _interpreter(self, instance: Instance, client: Any) -> Interpreter:
+        spec_path = instance.cursor.get("specPath")
+        seams = Seams(evaluate=self._evaluator(), http_client=client, now=self.store.now,
+                      platform=platform_binding(instance, self.config))
+        return Interpreter(instance.definition, seams, spec_path=Path(spec_path) if spec_path else None,
+                           max_transitions=int(self.config.get("maxTransitions", 100_000)))
+
+    def _http_client(self, instance: Instance, counters: dict[str, int]) -> Any:
+        """Mocked instances get a client over the mock transport; others share one real client, built on first
+        use (creating an SSL context costs ~15 ms, too much to pay on every timer that makes no call)."""
+        if instance.mocks is not None:
+            from jctl.tasks.mocks import mock_transport
+
+            mocks = instance.mocks
+            return LazyClient(lambda: _new_client(mock_transport(mocks, counters)))
+        if self._shared_client is None:
+            transport = self.http_transport
+            self._shared_client = LazyClient(lambda: _new_client(transport))
+        return self._shared_client
+
+    def close(self) -> None:
+        if self._shared_client is not None:
+            self._shared_client.close()
+            self._shared_client = None
+
+    def _evaluator(self) -> Callable[[str, str, dict[str, Any]], Any]:
+        from jctl.engine.states import StateError
+        from jctl.expr import EvalOptions, ExpressionError, evaluate
+
+        def run(lang: str, expr: str, bindings: dict[str, Any]) -> Any:
+            options = EvalOptions(now=self.store.now(), uuid_seed=self.uuid_seed, timeout_s=self.expr_timeout_s)
+            try:
+                return evaluate(lang, expr, bindings, options)
+            except ExpressionError as exc:
+                raise StateError("EXPRESSION_ERROR", f"{lang} expression failed: {exc}") from None
+
+        return run
+
+    def _get(self, id_or_prefix: str) -> Instance:
+        try:
+            return self.store.get_instance(id_or_prefix)
+        except (StoreUnknownInstance, AmbiguousInstance) as exc:
+            raise UnknownInstance(str(exc)) from None
+
+    def _new_instance(self, path: Path, definition: dict[str, Any], input: dict[str, Any],
+                      mocks: dict[str, Any] | None) -> Instance:
+        from jctl.clock import format_rfc3339
+
+        metadata = definition.get("metadata") or {}
+        cursor = {"specPath": str(path.resolve()), "paused": None, "mockCounters": {},
+                  "startedAt": format_rfc3339(self.store.now())}
+        return Instance(id=new_instance_id(), journey_name=str(metadata.get("name", path.stem)),
+                        kind=str(definition.get("kind", "Journey")), definition=definition, phase="RUNNING",
+                        current_state=(definition.get("spec") or {}).get("start"), cursor=cursor,
+                        context=copy.deepcopy(input), tags=list(metadata.get("tags") or []), mocks=mocks)
+
+
+class LazyClient:
+    """An httpx.Client created on the first request."""
+
+    def __init__(self, factory: Callable[[], Any]):
+        self._factory = factory
+        self._client: Any = None
+
+    def request(self, *args: Any, **kwargs: Any) -> Any:
+        if self._client is None:
+            self._client = self._factory()
+        return self._client.request(*args, **kwargs)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+
+def _new_client(transport: Any) -> Any:
+    import httpx
+
+    return httpx.Client(transport=transport, follow_redirects=False)
+
+
+def snapshot_of(instance: Instance) -> Snapshot:
+    return Snapshot(instance.phase, instance.current_state, instance.context, dict(instance.cursor),
+                    instance.output, instance.error, dict(instance.attributes))
+
+
+def platform_binding(instance: Instance, config: dict[str, Any]) -> dict[str, Any]:
+    metadata = instance.definition.get("metadata") or {}
+    spec = instance.definition.get("spec") or {}
+    return {"environment": config.get("environment", "local"),
+            "journey": {"name": instance.journey_name, "kind": instance.kind, "version": metadata.get("version")},
+            "run": {"id": instance.id, "startedAt": instance.cursor.get("startedAt"), "traceparent": None},
+            "config": (spec.get("platform") or {}).get("config") or {}}
+
+
+def load_definition(path: Path) -> dict[str, Any]:
+    """Lint the spec (refusing error diagnostics) and return its data."""
+    from jctl.diagnostics import Severity
+    from jctl.spec.loader import LoadError, load_document
+
+    try:
+        from jctl.lint import lint_file
+    except ImportError:  # the linter is optional for the engine; loading still validates the YAML
+        lint_file = None
+    if lint_file is not None:
+        errors = [d for d in lint_file(path) if d.severity == Severity.ERROR]
+        if errors:
+            raise InvalidSpec(f"{path} has {len(errors)} error(s); fix them before running it "
+                              f"(`jctl validate {path}` shows them)", errors)
+    try:
+        data = load_document(path).data
+    except LoadError as exc:
+        raise InvalidSpec(f"cannot load {path}: {exc}") from None
+    if not isinstance(data, dict) or not isinstance((data.get("spec") or {}).get("states"), dict):
+        raise InvalidSpec(f"{path} is not a journey spec (spec.states is missing)")
+    return data

@@ -1,0 +1,278 @@
+"""One handler per state type: each takes the snapshot at a state and returns the transition it makes.
+Nested graphs (parallel branches, subjourneys) run synchronously through the same handlers."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import replace
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from jctl.store.models import NewDueWork, NewEvent
+
+if TYPE_CHECKING:
+    from jctl.engine.interpreter import Interpreter, Snapshot, Transition
+
+PAUSING_TYPES = ("wait", "webhook", "timer")
+
+
+class StateError(Exception):
+    """A state cannot complete; the instance fails with `code` and this message as the reason."""
+
+    def __init__(self, code: str, reason: str):
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+class StateExecutor:
+    def __init__(self, interpreter: Interpreter):
+        self.interp = interpreter
+        self.spec = interpreter.spec
+        self.seams = interpreter.seams
+        self.mode: str | None = None
+        from jctl.engine.parallel import ParallelState
+
+        self.parallel = ParallelState(self)
+
+    def execute(self, snap: Snapshot, states: dict[str, Any] | None = None, mode: str | None = None) -> Transition:
+        """mode None: a top-level state; "branch": inside a durable parallel branch (may pause); "sync": inside
+        a subjourney or a nested parallel, which must finish without pausing."""
+        states = self.interp.states if states is None else states
+        state_id = snap.current_state
+        state = states.get(state_id) if state_id is not None else None
+        if not isinstance(state, dict):
+            error = {"code": "INVALID_STATE", "reason": f"state {state_id!r} does not exist in the spec"}
+            if mode:
+                raise StateError(error["code"], error["reason"])
+            return self.interp.failed(snap, error)
+        kind = str(state.get("type"))
+        handler = getattr(self, "_" + kind, None)
+        outer_mode, self.mode = self.mode, mode
+        try:
+            if handler is None:
+                raise StateError("NOT_SUPPORTED", f"state type {kind!r} is not supported by the local runner")
+            if mode == "sync" and kind in PAUSING_TYPES:
+                raise StateError("NOT_SUPPORTED", f"{kind} states inside subjourneys or nested parallel branches "
+                                 f"are not supported by the local runner yet")
+            return handler(str(state_id), state, snap)
+        except StateError as exc:
+            if mode:  # engine errors inside a branch or subjourney fail the whole run, not just the branch
+                raise StateError(exc.code, f"state {state_id}: {exc.reason}") from None
+            return self.interp.failed(snap, {"code": exc.code, "reason": f"state {state_id}: {exc.reason}"})
+        except Exception as exc:  # a bug must fail the instance with a message, not leave it half-advanced
+            reason = f"state {state_id}: internal error {type(exc).__name__}: {exc}"
+            if mode:
+                raise StateError("INTERNAL_ERROR", reason) from None
+            return self.interp.failed(snap, {"code": "INTERNAL_ERROR", "reason": reason})
+        finally:
+            self.mode = outer_mode
+
+    # -- expressions ----------------------------------------------------------------------------------------
+    def evaluate(self, expression: Any, context: dict[str, Any], where: str, **extra: Any) -> Any:
+        mapper = self.resolve_mapper(expression, where)
+        bindings = {"context": context, "payload": None, "platform": self.seams.platform, "error": None, **extra}
+        return self.seams.evaluate(str(mapper["lang"]), str(mapper["expr"]), bindings)
+
+    def resolve_mapper(self, holder: Any, where: str) -> dict[str, Any]:
+        """`{mapper: {lang, expr}}`, `{mapperRef: id}` or a bare `{lang, expr}`."""
+        if isinstance(holder, dict) and "mapperRef" in holder:
+            mapper = (self.spec.get("mappers") or {}).get(holder["mapperRef"])
+            if not isinstance(mapper, dict):
+                raise StateError("INVALID_SPEC", f"{where}: mapperRef {holder['mapperRef']!r} is not in spec.mappers")
+            return mapper
+        if isinstance(holder, dict) and isinstance(holder.get("mapper"), dict):
+            holder = holder["mapper"]
+        if not isinstance(holder, dict) or "lang" not in holder or "expr" not in holder:
+            raise StateError("INVALID_SPEC", f"{where}: expected a mapper with lang and expr")
+        return holder
+
+    # -- handlers -------------------------------------------------------------------------------------------
+    def _step(self, snap: Snapshot, state_id: str, state: dict[str, Any], context: dict[str, Any],
+              nxt: Any, **data: Any) -> Transition:
+        from jctl.engine.interpreter import Transition
+
+        if not nxt:
+            raise StateError("INVALID_SPEC", "has no next state")
+        event = NewEvent("state.completed", state_id, {"type": state.get("type"), "next": nxt, **data})
+        return Transition(replace(snap, context=context, current_state=str(nxt)), [event])
+
+    def _task(self, state_id: str, state: dict[str, Any], snap: Snapshot) -> Transition:
+        from jctl.tasks.http import TaskError, build_call, execute
+
+        task = state.get("task") or {}
+        if task.get("kind") != "httpCall:v1":
+            raise StateError("NOT_SUPPORTED", f"task kind {task.get('kind')!r} is not supported by the local "
+                             f"runner yet (only httpCall:v1)")
+        context = dict(snap.context)
+        try:
+            call = build_call(task, self.spec, context, self.interp.catalog,
+                              lambda body: self.evaluate(body, context, "task.body"))
+        except TaskError as exc:
+            raise StateError("TASK_ERROR", str(exc)) from None
+        outcome = execute(call, self.seams.http_client)
+        attributes = snap.attributes
+        if not call.notify and task.get("resultVar"):
+            context[str(task["resultVar"])] = outcome.result
+            mapping = task.get("errorMapping")
+            if isinstance(mapping, dict) and outcome.result.get("ok") is False:
+                value = self.evaluate(mapping, context, "errorMapping", payload={**outcome.result, "error": None})
+                context, attributes = write_target(context, attributes, value, mapping.get("target"),
+                                                   mapping.get("resultVar"))
+        transition = self._step(snap, state_id, state, context, state.get("next"), http=outcome.record)
+        transition.snapshot.attributes = attributes
+        return transition
+
+    def _choice(self, state_id: str, state: dict[str, Any], snap: Snapshot) -> Transition:
+        for index, branch in enumerate(state.get("choices") or []):
+            when = branch.get("when") or {}
+            predicate = when.get("predicate") or branch.get("predicate")
+            value = self.evaluate(predicate, snap.context, f"choices[{index}]")
+            if not isinstance(value, bool):
+                raise StateError("EXPRESSION_ERROR", f"choices[{index}] predicate returned {value!r}, not a boolean")
+            if value:
+                return self._step(snap, state_id, state, snap.context, branch.get("next"), matched=index)
+        if not state.get("default"):
+            raise StateError("NO_CHOICE_MATCHED", "no predicate matched and the choice has no default")
+        return self._step(snap, state_id, state, snap.context, state.get("default"), matched="default")
+
+    def _transform(self, state_id: str, state: dict[str, Any], snap: Snapshot) -> Transition:
+        block = state.get("transform") or {}
+        value = self.evaluate(block, snap.context, "transform")
+        context, attributes = write_target(snap.context, snap.attributes, value, block.get("target"),
+                                           block.get("resultVar"))
+        transition = self._step(snap, state_id, state, context, state.get("next"))
+        transition.snapshot.attributes = attributes
+        return transition
+
+    def _wait(self, state_id: str, state: dict[str, Any], snap: Snapshot) -> Transition:
+        from jctl.engine.interpreter import Transition
+
+        kind = str(state["type"])
+        block = state.get(kind) or {}
+        context = {k: v for k, v in snap.context.items() if k != "payload"}
+        schedule = []
+        timeout = block.get("timeoutSec", state.get("timeoutSec"))
+        if timeout:
+            due = self.seams.now() + timedelta(seconds=int(timeout))
+            schedule.append(NewDueWork("step-timeout", due, state_id, {"seconds": int(timeout)}))
+        after = replace(snap, context=context, cursor={**snap.cursor, "paused": kind})
+        event = NewEvent("step.waiting", state_id, {"type": kind, **({"timeoutSec": timeout} if timeout else {})})
+        return Transition(after, [event], schedule, halts=True)
+
+    _webhook = _wait
+
+    def _timer(self, state_id: str, state: dict[str, Any], snap: Snapshot) -> Transition:
+        from jctl.clock import format_rfc3339, parse_duration, parse_rfc3339
+        from jctl.engine.interpreter import Transition
+
+        block = state.get("timer") or {}
+        field = "duration" if "duration" in block else "until"
+        raw = block.get(field)
+        text = raw if isinstance(raw, str) else self.evaluate(raw, snap.context, f"timer.{field}")
+        if not isinstance(text, str):
+            raise StateError("EXPRESSION_ERROR", f"timer.{field} evaluated to {text!r}, not a string")
+        try:
+            due = self.seams.now() + parse_duration(text) if field == "duration" else parse_rfc3339(text)
+        except (ValueError, TypeError) as exc:
+            raise StateError("INVALID_TIMER", f"timer.{field} {text!r} is not valid: {exc}") from None
+        after = replace(snap, cursor={**snap.cursor, "paused": "timer"})
+        event = NewEvent("timer.scheduled", state_id, {"dueAt": format_rfc3339(due), field: text})
+        return Transition(after, [event], [NewDueWork("timer", due, state_id)], halts=True)
+
+    def _succeed(self, state_id: str, state: dict[str, Any], snap: Snapshot) -> Transition:
+        from jctl.engine.interpreter import Transition
+
+        output_var = state.get("outputVar")
+        output = snap.context.get(output_var) if output_var and output_var in snap.context else snap.context
+        after = replace(snap, phase="SUCCEEDED", output=copy.deepcopy(output), cursor={**snap.cursor, "paused": None})
+        return Transition(after, [NewEvent("journey.succeeded", state_id, {})], cancel_due=True, halts=True)
+
+    def _fail(self, state_id: str, state: dict[str, Any], snap: Snapshot) -> Transition:
+        block = state.get("fail") if isinstance(state.get("fail"), dict) else state
+        error = {"code": str(block.get("errorCode") or "JOURNEY_FAILED"), "reason": str(block.get("reason") or "")}
+        return self.interp.failed(snap, error)
+
+    def _parallel(self, state_id: str, state: dict[str, Any], snap: Snapshot) -> Transition:
+        return self.parallel.enter(state_id, state, snap, durable=self.mode is None)
+
+    def _subjourney(self, state_id: str, state: dict[str, Any], snap: Snapshot) -> Transition:
+        block = state.get("subjourney") or {}
+        graph = (self.spec.get("subjourneys") or {}).get(block.get("ref"))
+        if not isinstance(graph, dict):
+            raise StateError("INVALID_SPEC", f"subjourney {block.get('ref')!r} is not in spec.subjourneys")
+        initial = self.evaluate(block["input"], snap.context, "subjourney.input") if block.get("input") else {}
+        if not isinstance(initial, dict):
+            raise StateError("EXPRESSION_ERROR", "subjourney input mapper must return an object")
+        phase, output, error, calls = self.run_local(graph.get("states") or {}, graph.get("start"), initial)
+        capture = (block.get("onFailure") or {}).get("behavior") == "capture"
+        if phase != "SUCCEEDED" and not capture:
+            return self.interp.failed(snap, error or {"code": "SUBJOURNEY_FAILED", "reason": ""})
+        context = dict(snap.context)
+        if block.get("resultVar"):
+            if block.get("resultKind") == "outcome":
+                kind = "Success" if phase == "SUCCEEDED" else "Fail"
+                value = {"phase": phase, "terminationKind": kind, "output": output if phase == "SUCCEEDED" else None,
+                         "error": error or {"code": None, "reason": None}}
+            else:
+                value = output if phase == "SUCCEEDED" else None
+            context[str(block["resultVar"])] = value
+        return self._step(snap, state_id, state, context, state.get("next"), subjourney={"phase": phase,
+                                                                                         "http": calls})
+
+    def run_local(self, states: dict[str, Any], start: Any,
+                  context: dict[str, Any]) -> tuple[str, Any, dict[str, Any] | None, list[Any]]:
+        """Run a nested graph to its end in memory: (phase, output, error, http records)."""
+        from jctl.engine.interpreter import Snapshot
+
+        snap = Snapshot("RUNNING", start, context, {})
+        calls: list[Any] = []
+        for _ in range(self.interp.max_transitions):
+            transition = self.execute(snap, states, mode="sync")
+            calls += [e.data["http"] for e in transition.events if "http" in e.data]
+            snap = transition.snapshot
+            if transition.halts:
+                return snap.phase, snap.output, snap.error, calls
+        return "FAILED", None, {"code": "TRANSITION_LIMIT", "reason": "nested graph did not finish"}, calls
+
+
+def write_target(context: dict[str, Any], attributes: dict[str, str], value: Any, target: Any,
+                 result_var: Any) -> tuple[dict[str, Any], dict[str, str]]:
+    """transform/errorMapping target rules: context path, whole context, var or write-once attributes."""
+    target = target if isinstance(target, dict) else {}
+    kind = target.get("kind", "context")
+    if kind == "attributes":
+        if not isinstance(value, dict):
+            raise StateError("EXPRESSION_ERROR", "an attributes target needs the mapper to return an object")
+        clashes = sorted(set(value) & set(attributes))
+        if clashes:
+            raise StateError("ATTRIBUTE_ALREADY_SET", f"attributes are write-once; already set: {', '.join(clashes)}")
+        return context, {**attributes, **{k: v if isinstance(v, str) else _json(v) for k, v in value.items()}}
+    path = target.get("path")
+    if kind == "var" or (not path and result_var):
+        if not result_var:
+            raise StateError("INVALID_SPEC", "target kind var needs resultVar")
+        return {**context, str(result_var): value}, attributes
+    if not path:
+        if not isinstance(value, dict):
+            raise StateError("EXPRESSION_ERROR", f"replacing the whole context needs an object, got {_json(value)[:80]}")
+        return value, attributes
+    return set_path(context, str(path), value), attributes
+
+
+def set_path(context: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    parts = path.split(".")
+    root = dict(context)
+    node = root
+    for part in parts[:-1]:
+        child = node.get(part)
+        node[part] = dict(child) if isinstance(child, dict) else {}
+        node = node[part]
+    node[parts[-1]] = value
+    return root
+
+
+def _json(value: Any) -> str:
+    import json
+
+    return json.dumps(value)

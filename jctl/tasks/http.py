@@ -1,0 +1,146 @@
+"""The httpCall:v1 task: build the request (raw method/url or operationRef, defaults, interpolation, body
+mappers), send it through an httpx transport seam, and shape the structured result the journey stores."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from jctl.tasks.mocks import OPERATION_REF_EXTENSION
+from jctl.tasks.openapi_ops import OperationCatalog, OperationError
+
+DEFAULT_TIMEOUT_MS = 10_000
+PLACEHOLDER = re.compile(r"\$\{\s*context((?:\.[A-Za-z0-9_\-]+)*)\s*\}")
+SENSITIVE_HEADER = re.compile(r"authorization|cookie|token|secret|key|auth", re.IGNORECASE)
+
+MapperEvaluator = Callable[[dict[str, Any]], Any]  # mapper {lang, expr} -> JSON value
+
+
+class TaskError(Exception):
+    """The request cannot be built (missing interpolation variable, bad operationRef, bad body)."""
+
+
+@dataclass
+class HttpCall:
+    method: str
+    url: str
+    headers: dict[str, str]
+    content: bytes | None
+    timeout_ms: int
+    operation_ref: str | None = None
+    notify: bool = False
+
+
+@dataclass
+class HttpOutcome:
+    result: dict[str, Any]
+    record: dict[str, Any] = field(default_factory=dict)
+
+
+def interpolate(text: str, context: dict[str, Any]) -> str:
+    """Replace `${context.a.b}` placeholders; a missing path is an error, never an empty string."""
+
+    def value_of(match: re.Match[str]) -> str:
+        value: Any = context
+        for part in [p for p in match.group(1).split(".") if p]:
+            if not isinstance(value, dict) or part not in value:
+                raise TaskError(f"interpolation {match.group(0)} refers to a missing context field")
+            value = value[part]
+        return value if isinstance(value, str) else json.dumps(value)
+
+    return PLACEHOLDER.sub(value_of, text)
+
+
+def redact_headers(headers: dict[str, str]) -> dict[str, str]:
+    return {k: ("***" if SENSITIVE_HEADER.search(k) else v) for k, v in headers.items()}
+
+
+def build_call(task: dict[str, Any], spec: dict[str, Any], context: dict[str, Any],
+               catalog: OperationCatalog, evaluate_mapper: MapperEvaluator) -> HttpCall:
+    defaults = ((spec.get("defaults") or {}).get("http") or {})
+    params = task.get("params") or {}
+    headers = {str(k): str(v) for k, v in (defaults.get("headers") or {}).items()}
+    raw_headers = {**(task.get("headers") or {}), **(params.get("headers") or {})}
+    headers.update({str(k): interpolate(str(v), context) for k, v in raw_headers.items()})
+    operation_ref = task.get("operationRef")
+    if operation_ref:
+        try:
+            operation = catalog.resolve(str(operation_ref))
+            path_params = {k: interpolate(str(v), context) for k, v in (params.get("path") or {}).items()}
+            url, method = operation.url(path_params), operation.method
+        except OperationError as exc:
+            raise TaskError(str(exc)) from None
+    else:
+        if not task.get("method") or not task.get("url"):
+            raise TaskError("httpCall:v1 needs either operationRef or both method and url")
+        url, method = interpolate(str(task["url"]), context), str(task["method"]).upper()
+    query = {k: interpolate(str(v), context) for k, v in (params.get("query") or {}).items()}
+    if query:
+        from urllib.parse import urlencode
+
+        url += ("&" if "?" in url else "?") + urlencode(query)
+    if task.get("accept"):
+        headers.setdefault("Accept", str(task["accept"]))
+    content = _body(task.get("body"), context, headers, evaluate_mapper)
+    timeout_ms = int(task.get("timeoutMs") or defaults.get("timeoutMs") or DEFAULT_TIMEOUT_MS)
+    return HttpCall(method, url, headers, content, timeout_ms, operation_ref, task.get("mode") == "notify")
+
+
+def _body(body: Any, context: dict[str, Any], headers: dict[str, str],
+          evaluate_mapper: MapperEvaluator) -> bytes | None:
+    if body is None:
+        return None
+    if isinstance(body, str):
+        return interpolate(body, context).encode()
+    if isinstance(body, dict) and ("mapper" in body or "mapperRef" in body):
+        body = evaluate_mapper(body)
+    if not any(k.lower() == "content-type" for k in headers):
+        headers["Content-Type"] = "application/json"
+    return json.dumps(body).encode()
+
+
+def execute(call: HttpCall, client: Any) -> HttpOutcome:
+    """Send the call with `client` (an httpx.Client); network errors and timeouts become result data."""
+    import httpx
+
+    record: dict[str, Any] = {"method": call.method, "url": call.url, "headers": redact_headers(call.headers),
+                              "timeoutMs": call.timeout_ms}
+    if call.operation_ref:
+        record["operationRef"] = call.operation_ref
+    try:
+        response = client.request(call.method, call.url, headers=call.headers, content=call.content,
+                                  timeout=call.timeout_ms / 1000,
+                                  extensions={OPERATION_REF_EXTENSION: call.operation_ref})
+    except httpx.TimeoutException as exc:
+        result = {"ok": False, "error": {"type": "TIMEOUT", "message": _describe(exc, call)}}
+    except httpx.HTTPError as exc:
+        result = {"ok": False, "error": {"type": "NETWORK", "message": _describe(exc, call)}}
+    else:
+        result = {"status": response.status_code, "ok": 200 <= response.status_code < 300,
+                  "headers": _headers(response), "body": _parse_body(response)}
+    record["result"] = {k: v for k, v in result.items() if k != "headers"}
+    return HttpOutcome(result, record)
+
+
+def _describe(exc: Exception, call: HttpCall) -> str:
+    text = str(exc) or type(exc).__name__
+    return f"{call.method} {call.url}: {text}"
+
+
+def _parse_body(response: Any) -> Any:
+    content_type = response.headers.get("content-type", "")
+    if not response.content:
+        return None
+    if "json" in content_type.lower():
+        try:
+            return response.json()
+        except ValueError:
+            return response.text
+    return response.text
+
+
+def _headers(response: Any) -> dict[str, str]:
+    # raw keeps the server's casing ("Content-Type"), which is what journeys write in predicates
+    return {key.decode("latin-1"): value.decode("latin-1") for key, value in response.headers.raw}

@@ -1,0 +1,97 @@
+"""Declarative HTTP mocks (`mocks: [{match, respond}]`) served as an httpx transport, so mocked and real
+calls share one code path. Per-rule response counters live in a dict the caller persists."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from pathlib import Path
+from typing import Any
+
+from jctl.errors import UsageError
+
+OPERATION_REF_EXTENSION = "jctl.operationRef"
+
+
+class MockError(UsageError):
+    """The mocks file is unreadable or malformed (a usage error: exit 2)."""
+
+
+def load_mocks(path: Path) -> dict[str, Any]:
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise MockError(f"cannot read mocks file {path}: {exc}") from None
+    return validate_mocks(data, str(path))
+
+
+def validate_mocks(data: Any, where: str = "mocks") -> dict[str, Any]:
+    if isinstance(data, list):
+        data = {"mocks": data}
+    if not isinstance(data, dict) or not isinstance(data.get("mocks", []), list):
+        raise MockError(f"{where}: expected a mapping with a `mocks:` list of {{match, respond}} rules")
+    for index, rule in enumerate(data.get("mocks", [])):
+        if not isinstance(rule, dict) or not isinstance(rule.get("match"), dict) or "respond" not in rule:
+            raise MockError(f"{where}: mocks[{index}] needs `match:` (method/url or operationRef) and `respond:`")
+        responses = rule["respond"] if isinstance(rule["respond"], list) else [rule["respond"]]
+        if not responses or not all(isinstance(r, dict) for r in responses):
+            raise MockError(f"{where}: mocks[{index}].respond must be a response object or a non-empty list of them")
+        for response in responses:
+            if response.get("error") not in (None, "TIMEOUT", "NETWORK"):
+                raise MockError(f"{where}: mocks[{index}]: error must be TIMEOUT or NETWORK")
+    return {"mocks": list(data.get("mocks", []))}
+
+
+def _matches(match: dict[str, Any], method: str, url: str, operation_ref: str | None) -> bool:
+    if "operationRef" in match and match["operationRef"] != operation_ref:
+        return False
+    if "method" in match and str(match["method"]).upper() != method.upper():
+        return False
+    if "url" in match and not fnmatch.fnmatchcase(url, str(match["url"])):
+        return False
+    return True
+
+
+def mock_transport(mocks: dict[str, Any], counters: dict[str, int]) -> Any:
+    """An httpx.MockTransport answering from the rules; `counters` (rule index -> calls) is updated in place."""
+    import httpx
+
+    rules = mocks.get("mocks", [])
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        url = str(request.url)
+        operation_ref = request.extensions.get(OPERATION_REF_EXTENSION)
+        for index, rule in enumerate(rules):
+            if not _matches(rule["match"], request.method, url, operation_ref):
+                continue
+            responses = rule["respond"] if isinstance(rule["respond"], list) else [rule["respond"]]
+            used = counters.get(str(index), 0)
+            counters[str(index)] = used + 1
+            return _respond(responses[min(used, len(responses) - 1)], request)
+        named = f"{request.method} {url}" + (f" (operationRef {operation_ref})" if operation_ref else "")
+        raise httpx.ConnectError(f"no mock rule matches {named}", request=request)
+
+    return httpx.MockTransport(handle)
+
+
+def _respond(response: dict[str, Any], request: Any) -> Any:
+    import httpx
+
+    if response.get("error") == "TIMEOUT":
+        raise httpx.ReadTimeout("mocked timeout", request=request)
+    if response.get("error") == "NETWORK":
+        raise httpx.ConnectError("mocked network error", request=request)
+    headers = {str(k): str(v) for k, v in (response.get("headers") or {}).items()}
+    body = response.get("body")
+    if body is None:
+        content = b""
+    elif isinstance(body, str):
+        content = body.encode()
+        headers.setdefault("Content-Type", "text/plain")
+    else:
+        content = json.dumps(body).encode()
+        if not any(k.lower() == "content-type" for k in headers):
+            headers["Content-Type"] = "application/json"
+    return httpx.Response(int(response.get("status", 200)), headers=headers, content=content)

@@ -1,0 +1,100 @@
+"""Resolve `operationRef: <apiName>.<operationId>` through spec.apis OpenAPI files into a method, a
+server URL and a path template with its declared parameters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
+
+
+class OperationError(Exception):
+    """operationRef cannot be resolved (unknown api, missing file, unknown operationId, no server)."""
+
+
+@dataclass(frozen=True)
+class Operation:
+    api: str
+    operation_id: str
+    method: str
+    server_url: str
+    path_template: str
+    required_params: tuple[tuple[str, str], ...]  # (location, name) pairs declared required
+
+    def url(self, path_params: dict[str, str]) -> str:
+        from urllib.parse import quote
+
+        path = self.path_template
+        for name, value in path_params.items():
+            path = path.replace("{" + name + "}", quote(str(value), safe=""))
+        if "{" in path:
+            raise OperationError(f"{self.api}.{self.operation_id}: path {self.path_template} needs parameters "
+                                 f"that params.path does not give")
+        return self.server_url.rstrip("/") + path
+
+
+def resolve_ref(spec_path: Path, ref: str) -> Path | None:
+    """Next to the spec first, then each ancestor directory (specs often write refs from their repo root)."""
+    ref_path = Path(ref)
+    if ref_path.is_absolute():
+        return ref_path if ref_path.is_file() else None
+    base = spec_path.resolve()
+    for directory in (base.parent, *base.parents[1:]):
+        candidate = directory / ref_path
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+class OperationCatalog:
+    """The spec's API catalog; OpenAPI documents are loaded once and cached."""
+
+    def __init__(self, spec_path: Path | None, apis: dict[str, Any] | None):
+        self._spec_path = spec_path
+        self._apis = apis or {}
+        self._documents: dict[str, dict[str, Any]] = {}
+
+    def resolve(self, operation_ref: str) -> Operation:
+        api, _, operation_id = operation_ref.partition(".")
+        if not operation_id:
+            raise OperationError(f"operationRef {operation_ref!r} must look like <apiName>.<operationId>")
+        document = self._document(api)
+        servers = document.get("servers") or []
+        if not servers or not isinstance(servers[0], dict) or not servers[0].get("url"):
+            raise OperationError(f"the OpenAPI file of api {api!r} declares no servers[0].url")
+        for path, item in (document.get("paths") or {}).items():
+            if not isinstance(item, dict):
+                continue
+            for method in HTTP_METHODS:
+                operation = item.get(method)
+                if isinstance(operation, dict) and operation.get("operationId") == operation_id:
+                    params = [*(item.get("parameters") or []), *(operation.get("parameters") or [])]
+                    required = tuple((p.get("in", ""), p.get("name", "")) for p in params
+                                     if isinstance(p, dict) and p.get("required"))
+                    return Operation(api, operation_id, method.upper(), str(servers[0]["url"]), path, required)
+        raise OperationError(f"operationId {operation_id!r} is not in the OpenAPI file of api {api!r}")
+
+    def _document(self, api: str) -> dict[str, Any]:
+        if api in self._documents:
+            return self._documents[api]
+        entry = self._apis.get(api)
+        if not isinstance(entry, dict) or not entry.get("openApiRef"):
+            raise OperationError(f"api {api!r} is not declared under spec.apis (add it with an openApiRef)")
+        if self._spec_path is None:
+            raise OperationError(f"cannot resolve openApiRef of api {api!r}: the spec's location is unknown")
+        path = resolve_ref(self._spec_path, str(entry["openApiRef"]))
+        if path is None:
+            raise OperationError(f"openApiRef {entry['openApiRef']!r} of api {api!r} was not found next to "
+                                 f"{self._spec_path.name} or in any parent directory")
+        import yaml
+
+        try:
+            document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as exc:
+            raise OperationError(f"cannot read OpenAPI file {path}: {exc}") from None
+        if not isinstance(document, dict):
+            raise OperationError(f"OpenAPI file {path} is not a mapping")
+        self._documents[api] = document
+        return document
