@@ -29,10 +29,10 @@ def median_seconds(command: list[str], runs: int, env: dict[str, str]) -> float:
 
 def create_instance(db: Path, env: dict[str, str]) -> str:
     """A paused instance to ask the status of, made through the CLI itself."""
-    example = ROOT / "specs/examples/approval-wait/approval-wait.journey.yaml"
+    example = ROOT / "specs/examples/expense-approval/expense-approval.journey.yaml"
     result = subprocess.run(
         [sys.executable, "-m", "jctl", "run", str(example), "--db", str(db), "--format", "json",
-         "--input", '{"requestId": "r-1", "amount": 120}'],
+         "--input", '{"claimId": "c-1", "amount": 120, "currency": "EUR"}', "--mocks", str(example.with_name("expense-approval.mocks.yaml"))],
         capture_output=True, text=True, env=env, check=False,
     )
     import json
@@ -40,7 +40,7 @@ def create_instance(db: Path, env: dict[str, str]) -> str:
     try:
         return json.loads(result.stdout)["journeyId"]
     except (ValueError, KeyError):
-        return "00000000"  # status of an unknown id still measures start-up + store open
+        raise SystemExit(f"could not create the instance to measure: {result.stderr}") from None
 
 
 def main() -> None:
@@ -49,12 +49,15 @@ def main() -> None:
     args = parser.parse_args()
     env = dict(os.environ, PYTHONPATH=str(ROOT), NO_COLOR="1")
     python = sys.executable
+    script = Path(python).with_name("jctl")  # the console script users run, when jctl is installed
+    jctl = [str(script)] if script.exists() else [python, "-m", "jctl"]
     baseline = median_seconds([python, "-c", "import typer, rich"], args.runs, env)
-    help_time = median_seconds([python, "-m", "jctl", "--help"], args.runs, env)
+    help_time = median_seconds([*jctl, "--help"], args.runs, env)
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.db"
         instance = create_instance(db, env)
-        status_time = median_seconds([python, "-m", "jctl", "status", instance, "--db", str(db)], args.runs, env)
+        status_time = median_seconds([*jctl, "status", instance, "--db", str(db)], args.runs, env)
+    print(f"command: {' '.join(jctl)}")
     print(f"baseline python -c 'import typer, rich': {baseline * 1000:7.1f} ms")
     print(f"jctl --help:                             {help_time * 1000:7.1f} ms  ratio {help_time / baseline:.2f}x")
     print(f"jctl status <id>:                        {status_time * 1000:7.1f} ms  ratio {status_time / baseline:.2f}x")

@@ -77,7 +77,7 @@ def test_open_creates_directories_wal_and_one_migration_record(tmp_path: Path) -
         assert first.db.journal_mode == "wal"
         assert first.conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 10_000
     with Store.open(path) as second:
-        assert migrate(second.db) == 0
+        assert migrate(second.conn) == 0
         versions = [row[0] for row in second.conn.execute("SELECT version FROM migrations")]
     assert versions == list(range(1, latest_version() + 1))
 

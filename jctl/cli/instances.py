@@ -64,8 +64,11 @@ def status(
     db: Path = DB_OPTION,
 ) -> None:
     """Show where an instance stands."""
-    runner = views.open_runner(db)
-    _finish(runner.status(instance_id), output_format, exit_on_failure=False)
+    from jctl.engine.envelopes import envelope
+
+    store = views.open_store(db)  # a read: no runner, no engines, so it starts fast
+    instance = views.lookup(lambda: store.get_instance(instance_id))
+    _finish(envelope(instance), output_format, exit_on_failure=False)
 
 
 def cancel(

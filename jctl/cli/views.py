@@ -94,25 +94,36 @@ def event_document(event: Event) -> dict[str, Any]:
 
 
 def print_envelope(envelope: dict[str, Any]) -> None:
-    from rich.panel import Panel
-    from rich.table import Table
+    """An envelope as aligned `key  value` lines, the phase coloured on a terminal.
+
+    Plain text rather than a rich panel: `status` is the command scripts poll, and rich's console costs more
+    start-up than the rest of the command (bench/startup.py).
+    """
+    import sys
 
     phase = envelope.get("phase", "")
-    colour = {"SUCCEEDED": "green", "FAILED": "red", "RUNNING": "yellow"}.get(phase, "white")
-    table = Table.grid(padding=(0, 2))
-    table.add_column(style="bold")
-    table.add_column()
-    for key, value in envelope.items():
-        if key == "_links":
-            continue
-        table.add_row(key, _compact(value))
-    links = envelope.get("_links") or {}
-    steps = [rel for rel in links if rel not in ("self", "result", "cancel")]
-    if steps:
-        table.add_row("next", ", ".join(f"jctl signal {envelope.get('journeyId', '')[:8]} --step {s} --payload …"
-                                        for s in steps))
-    title = f"{envelope.get('journeyName', 'journey')} · [{colour}]{phase}[/]"
-    console().print(Panel(table, title=title, title_align="left", border_style=colour))
+    rows = [(key, _compact(value)) for key, value in envelope.items() if key != "_links"]
+    steps = [rel for rel in envelope.get("_links") or {} if rel not in ("self", "result", "cancel")]
+    short_id = str(envelope.get("journeyId", ""))[:8]
+    rows += [("next", f"jctl signal {short_id} --step {step} --payload '{{…}}'") for step in steps]
+    width = max(len(key) for key, _ in rows) if rows else 0
+    lines = [f"{_paint(phase, _PHASE_COLOURS.get(phase, ''))}  {envelope.get('journeyName', '')}"]
+    for key, value in rows:
+        indent = "\n" + " " * (width + 4)
+        lines.append(f"  {key:<{width}}  {value.replace(chr(10), indent)}")
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+_PHASE_COLOURS = {"SUCCEEDED": "32", "FAILED": "31", "RUNNING": "33"}
+
+
+def _paint(text: str, colour: str) -> str:
+    import os
+    import sys
+
+    if not colour or os.environ.get("NO_COLOR") or not sys.stdout.isatty():
+        return text
+    return f"\x1b[1;{colour}m{text}\x1b[0m"
 
 
 def _compact(value: Any) -> str:

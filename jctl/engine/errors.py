@@ -24,8 +24,15 @@ class EngineError(FindingsError):
 class InvalidSpec(EngineError):
     def __init__(self, message: str, diagnostics: list[Any] | None = None, hint: str = ""):
         self.diagnostics = list(diagnostics or [])
-        details = [str(getattr(d, "message", d)) for d in self.diagnostics]
+        details = [_located(d) for d in self.diagnostics]
         super().__init__(message, hint=hint, details=details)
+
+
+def _located(diagnostic: Any) -> str:
+    """`file:line:col: message [rule]`, the form `jctl validate` and editors use to jump to the spot."""
+    if not hasattr(diagnostic, "line"):
+        return str(diagnostic)
+    return f"{diagnostic.file}:{diagnostic.line}:{diagnostic.column}: {diagnostic.message} [{diagnostic.rule}]"
 
 
 class InvalidInput(EngineError):

@@ -9,16 +9,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import random
-import secrets
-import socket
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 from jctl.clock import format_rfc3339, from_epoch_ms, to_epoch_ms, wall_now
 from jctl.store import rows
@@ -51,6 +51,9 @@ def default_db_path() -> Path:
 
 def new_lease_owner() -> str:
     """A lease owner id naming this host and process, unique per runner."""
+    import secrets
+    import socket
+
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
@@ -58,12 +61,16 @@ class Store:
     """A handle on one store file. Not shared across processes: each process opens its own."""
 
     def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
-        import sqlite_utils
-
         self.path = path
         self.conn = conn
-        self.db = sqlite_utils.Database(conn)
         self._lock = threading.RLock()
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        """The sqlite-utils view of the connection, for migrations and tools; plain reads skip its import cost."""
+        import sqlite_utils
+
+        return sqlite_utils.Database(self.conn)
 
     @classmethod
     def open(cls, path: Path | str | None = None) -> Store:
@@ -79,7 +86,7 @@ class Store:
         try:
             store._retrying(store._configure)
             store._retrying(lambda: store.conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone())
-            store._retrying(lambda: migrate(store.db))
+            store._retrying(lambda: migrate(store.conn))
         except BaseException:
             conn.close()
             raise
@@ -120,6 +127,8 @@ class Store:
                             f"the store {self.path} stayed locked by another process for over "
                             f"{int(RETRY_FOR_S)} s; stop the other jctl process or use another JCTL_DB"
                         ) from exc
+                import random
+
                 time.sleep(delay * random.uniform(0.5, 1.5))
                 delay = min(delay * 2, 0.1)
 
@@ -364,6 +373,8 @@ def _lease_is_free(held: tuple, owner: str, wall_ms: int) -> bool:
     held_owner, host, pid, expires_ms = held
     if held_owner == owner or expires_ms <= wall_ms:
         return True
+    import socket
+
     return host == socket.gethostname() and pid is not None and not _pid_alive(pid)
 
 

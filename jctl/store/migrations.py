@@ -6,6 +6,7 @@ once serialise on SQLite's write lock and the second one finds nothing left to d
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -33,19 +34,25 @@ def latest_version() -> int:
     return max(MIGRATIONS)
 
 
-def applied_version(db: sqlite_utils.Database) -> int:
+def applied_version(conn: sqlite3.Connection) -> int:
     """The highest migration applied to this store (0 for a new file)."""
-    if not db["migrations"].exists():
+    exists = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'migrations'").fetchone()
+    if not exists:
         return 0
-    row = db.conn.execute("SELECT MAX(version) FROM migrations").fetchone()
+    row = conn.execute("SELECT MAX(version) FROM migrations").fetchone()
     return row[0] or 0
 
 
-def migrate(db: sqlite_utils.Database) -> int:
-    """Bring the store up to the latest schema; returns how many migrations ran (0 when already current)."""
-    if _is_current(db):
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the store up to the latest schema; returns how many migrations ran (0 when already current).
+
+    sqlite-utils is imported only when a migration actually runs, so opening an up-to-date store stays cheap.
+    """
+    if _is_current(conn):
         return 0
-    conn = db.conn
+    import sqlite_utils
+
+    db = sqlite_utils.Database(conn)
     conn.execute("BEGIN IMMEDIATE")
     try:
         conn.execute(
@@ -68,11 +75,11 @@ def migrate(db: sqlite_utils.Database) -> int:
     return len(pending)
 
 
-def _is_current(db: sqlite_utils.Database) -> bool:
-    version = applied_version(db)
+def _is_current(conn: sqlite3.Connection) -> bool:
+    version = applied_version(conn)
     if version > latest_version():
         raise StoreError(
-            f"the store {db.conn.execute('PRAGMA database_list').fetchone()[2]} has schema version {version}, "
+            f"the store {conn.execute('PRAGMA database_list').fetchone()[2]} has schema version {version}, "
             f"newer than this jctl understands ({latest_version()}); upgrade jctl or point JCTL_DB at another file"
         )
     return version == latest_version()
@@ -137,3 +144,19 @@ def initial_schema(db: sqlite_utils.Database) -> None:
     db["clock"].create({"id": int, "now_ms": int, "now": str}, pk="id", not_null={"now_ms", "now"})
     start = truncate_to_ms(wall_now())
     db.conn.execute("INSERT INTO clock (id, now_ms, now) VALUES (1, ?, ?)", (to_epoch_ms(start), format_rfc3339(start)))
+
+
+@migration(2)
+def due_work_ids_never_reused(db: sqlite_utils.Database) -> None:
+    # Without AUTOINCREMENT SQLite reuses the id of a deleted row, so a runner that deletes "its" due item by id
+    # after a commit could delete a timer scheduled in that very commit. SQLite cannot add AUTOINCREMENT in place.
+    conn = db.conn
+    conn.execute(
+        "CREATE TABLE due_work_v2 (id INTEGER PRIMARY KEY AUTOINCREMENT, instance_id TEXT NOT NULL, "
+        "kind TEXT NOT NULL, due_at TEXT NOT NULL, due_ms INTEGER NOT NULL, state TEXT, data TEXT NOT NULL)"
+    )
+    conn.execute("INSERT INTO due_work_v2 SELECT id, instance_id, kind, due_at, due_ms, state, data FROM due_work")
+    conn.execute("DROP TABLE due_work")
+    conn.execute("ALTER TABLE due_work_v2 RENAME TO due_work")
+    conn.execute("CREATE INDEX due_work_by_due ON due_work (due_ms)")
+    conn.execute("CREATE INDEX due_work_by_instance ON due_work (instance_id, kind)")

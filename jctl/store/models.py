@@ -9,7 +9,6 @@ StoreError
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -39,6 +38,8 @@ class ClockError(StoreError):
 
 
 def new_instance_id() -> str:
+    import uuid
+
     return uuid.uuid4().hex
 
 

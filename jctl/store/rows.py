@@ -6,7 +6,6 @@ Instances, events, due work and idempotency records are written here; `db.Store`
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import sqlite3
 from collections.abc import Sequence
@@ -57,6 +56,8 @@ def dumps(value: object) -> str:
 
 def store_definition(conn: sqlite3.Connection, definition: dict) -> str:
     document = dumps(definition)
+    import hashlib  # only writers hash definitions; `status` never does
+
     digest = hashlib.sha256(document.encode()).hexdigest()
     conn.execute("INSERT OR IGNORE INTO definitions (hash, document) VALUES (?, ?)", (digest, document))
     return digest
