@@ -17,9 +17,13 @@ if TYPE_CHECKING:
 def console(stderr: bool = False) -> Console:
     from rich.console import Console
 
+    options: dict[str, Any] = {"stderr": stderr, "highlight": False, "soft_wrap": True}
     if os.environ.get("NO_COLOR"):  # no-color.org: any non-empty value; we drop all ANSI styling, not just colour
-        return Console(stderr=stderr, color_system=None, no_color=True, highlight=False, soft_wrap=True)
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+        options.update(color_system=None, no_color=True)
+    stream = sys.stderr if stderr else sys.stdout
+    if not stream.isatty() and "COLUMNS" not in os.environ:
+        options["width"] = 160  # piped into a file or a CI log: don't squeeze tables into 80 columns
+    return Console(**options)
 
 
 def print_json(document: Any) -> None:

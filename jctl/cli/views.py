@@ -53,12 +53,14 @@ class _GuardedRunner:
 
 
 def lookup(call: Callable[[], T]) -> T:
-    from jctl.store import StoreError
+    from jctl.store import ClockError, StoreError
 
     try:
         return call()
     except JctlError:
         raise
+    except ClockError as error:  # the user asked for a time in the clock's past
+        raise UsageError(str(error)) from None
     except StoreError as error:
         raise FindingsError(str(error)) from None
     except ValueError as error:  # clock/duration parsing and other input the user typed
@@ -154,7 +156,10 @@ def print_history(events: list[Event]) -> None:
     from jctl.clock import format_rfc3339
 
     table = Table("#", "at", "event", "state", "details")
+    for column in table.columns[:4]:
+        column.no_wrap = True
     for event in events:
+        details = json.dumps(event.data, default=str) if event.data else ""
         table.add_row(str(event.seq), format_rfc3339(event.at), event.type, event.state or "",
-                      json.dumps(event.data, default=str)[:160] if event.data else "")
+                      details if len(details) <= 200 else details[:199] + "…")
     console().print(table)
