@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -75,18 +76,36 @@ def bench_get_instance(workdir: Path, instances: int) -> float:
     full_ids = populate(full, instances, "step3", None)
     print(f"populated {instances:,} instances in {time.perf_counter() - started:.1f} s")
     worst = 0.0
-    for label, prefix in (("exact id", None), ("8-char prefix", 8)):
+    for label, prefix in (("exact id", None), ("12-char prefix", 12)):
         small, large = lookup_cost(empty, empty_ids, prefix), lookup_cost(full, full_ids, prefix)
         worst = max(worst, large / small)
         print(f"get_instance by {label:13}: {small:7.1f} us (1 instance)  {large:7.1f} us "
               f"({instances:,} instances)  ratio {large / small:.2f}")
-    status_small = per_call_us(lambda: _status(empty.path, empty_ids[0][:8]), 50)
-    status_large = per_call_us(lambda: _status(full.path, random.choice(full_ids)[:8]), 50)
+    status_small = per_call_us(lambda: _status(empty.path, empty_ids[0][:12]), 50)
+    status_large = per_call_us(lambda: _status(full.path, random.choice(full_ids)[:12]), 50)
     print(f"open+get+close (a `jctl status`): {status_small:7.1f} us vs {status_large:7.1f} us  "
           f"ratio {status_large / status_small:.2f}")
+    cli_small = cli_status_ms(empty.path, empty_ids[0][:12])
+    cli_large = cli_status_ms(full.path, random.choice(full_ids)[:12])
+    worst = max(worst, cli_large / cli_small)
+    print(f"`jctl status` process         : {cli_small:7.1f} ms (1 instance)  {cli_large:7.1f} ms "
+          f"({instances:,} instances)  ratio {cli_large / cli_small:.2f}")
     empty.close()
     full.close()
     return worst
+
+
+def cli_status_ms(path: Path, prefix: str, runs: int = 15) -> float:
+    """Median wall time of the real command, as a user runs it."""
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        result = subprocess.run([sys.executable, "-m", "jctl", "status", prefix, "--db", str(path), "--format", "json"],
+                                capture_output=True, check=False)
+        samples.append((time.perf_counter() - started) * 1000)
+        if result.returncode != 0:
+            raise SystemExit(f"jctl status failed: {result.stderr.decode()}")
+    return statistics.median(samples)
 
 
 def _status(path: Path, prefix: str) -> None:

@@ -178,7 +178,7 @@ def test_spec_with_lint_errors_is_refused(runner: Runner, tmp_path: Path):
 
 
 def test_transition_limit_stops_an_endless_loop(tmp_path: Path):
-    runner = Runner(Store.open(tmp_path / "jctl.db"), config={"maxTransitions": 50})
+    runner = Runner(Store.open(tmp_path / "jctl.db"), limits={"maxTransitions": 50})
     states = {"a": {"type": "transform", "transform": {"mapper": jsonata("1"), "target": {"kind": "var"},
                                                        "resultVar": "x"}, "next": "b"},
               "b": {"type": "choice", "choices": [{"when": {"predicate": jsonata("true")}, "next": "a"}],

@@ -251,7 +251,7 @@ def test_tick_auto_advance_never_skips_a_step_waiting_for_input(store: Store, tm
 
 def test_zero_delay_polling_loop_does_not_spin_a_tick_forever(store: Store, tmp_path: Path):
     states = {"nap": {"type": "timer", "timer": {"duration": "PT0S"}, "next": "nap"}}
-    runner = Runner(store, config={"maxDueWorkPerTick": 20})
+    runner = Runner(store, limits={"maxDueWorkPerTick": 20})
     journey_id = runner.start(write_journey(tmp_path, states, "nap"), {})["journeyId"]
     assert len(runner.tick()) == 1  # one pass: the timer due now, not the one it schedules
     assert len(runner.tick(until_idle=True)) == 20
@@ -260,7 +260,7 @@ def test_zero_delay_polling_loop_does_not_spin_a_tick_forever(store: Store, tmp_
 
 def test_advance_stops_a_zero_delay_loop_with_a_message(store: Store, tmp_path: Path):
     states = {"nap": {"type": "timer", "timer": {"duration": "PT0S"}, "next": "nap"}}
-    runner = Runner(store, config={"maxDueWorkPerTick": 30})
+    runner = Runner(store, limits={"maxDueWorkPerTick": 30})
     runner.start(write_journey(tmp_path, states, "nap"), {})
     lines = runner.advance(timedelta(seconds=1))
     assert "stopped after" in lines[-1]

@@ -29,7 +29,8 @@ def run(
     mocks: Path = typer.Option(None, "--mocks", help="Mocks file answering HTTP calls (stored with the instance)."),
     detach: bool = typer.Option(False, "--detach", help="Only create the instance; `tick`/`worker` runs it."),
     auto_advance: bool = typer.Option(False, "--auto-advance", help="Skip the clock to each due timer."),
-    config: Path = typer.Option(None, "--config", help="Platform config values (JSON/YAML) for platform.config."),
+    config: Path = typer.Option(None, "--config", help="Values for spec.platform.config keys (JSON/YAML file; "
+                                "env JCTL_CONFIG_<key> fills the rest)."),
     seed: str = typer.Option(None, "--seed", help="Make uuid() in expressions deterministic."),
     output_format: Format = FORMAT_OPTION,
     db: Path = DB_OPTION,
@@ -38,7 +39,12 @@ def run(
     input_document = read_json_argument(input_value, "input")
     mocks_document = _read_mocks(mocks) if mocks else None
     platform_config = read_json_argument(f"@{config}", "config") if config else None
-    runner = views.open_runner(db, uuid_seed=seed, config=platform_config, progress=output_format is Format.text)
+    if platform_config is not None and not isinstance(platform_config, dict):
+        from jctl.errors import UsageError
+
+        raise UsageError(f"{config}: a platform config file is a mapping of spec.platform.config keys to values")
+    runner = views.open_runner(db, uuid_seed=seed, platform_config=platform_config,
+                               progress=output_format is Format.text)
     envelope = runner.start(file, input_document, mocks=mocks_document, detach=detach, auto_advance=auto_advance)
     _finish(envelope, output_format)
 

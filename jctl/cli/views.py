@@ -25,11 +25,13 @@ def open_store(db: Path | None) -> Store:
     return Store.open(db or default_db_path())
 
 
-def open_runner(db: Path | None, *, uuid_seed: str | None = None, config: Any = None, progress: bool = False) -> Runner:
+def open_runner(db: Path | None, *, uuid_seed: str | None = None, platform_config: dict[str, Any] | None = None,
+                progress: bool = False) -> Runner:
     from jctl.engine.runner import Runner
 
     out = _progress_printer() if progress else None
-    return _GuardedRunner(Runner(open_store(db), uuid_seed=uuid_seed, config=config, out=out))  # type: ignore[return-value]
+    runner = Runner(open_store(db), uuid_seed=uuid_seed, platform_config=platform_config, out=out)
+    return _GuardedRunner(runner)  # type: ignore[return-value]
 
 
 def _progress_printer() -> Callable[[str], None]:

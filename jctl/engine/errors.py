@@ -2,7 +2,7 @@
 
     FindingsError (jctl.errors)
      ├── InvalidSpec          the spec has error-severity lint diagnostics or cannot be loaded
-     ├── InvalidInput         start input fails spec.input.schema (nothing was created)
+     ├── InvalidInput         start input fails spec.input.schema (nothing was created)  -> exit 2, as a usage error
      ├── InvalidPayload       a step payload fails the step's input.schema (nothing changed)
      ├── StepConflict         signal/cancel a step that is not active or an instance that has finished (API 409)
      │    └── NotCancellable  spec.lifecycle.cancellable is false
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from jctl.errors import FindingsError
+from jctl.errors import EXIT_USAGE, FindingsError
 
 
 class EngineError(FindingsError):
@@ -35,13 +35,17 @@ def _located(diagnostic: Any) -> str:
     return f"{diagnostic.file}:{diagnostic.line}:{diagnostic.column}: {diagnostic.message} [{diagnostic.rule}]"
 
 
-class InvalidInput(EngineError):
+class _Violations(EngineError):
     def __init__(self, message: str, violations: list[str], hint: str = ""):
         self.violations = violations
         super().__init__(message, hint=hint, details=violations)
 
 
-class InvalidPayload(InvalidInput):
+class InvalidInput(_Violations):
+    exit_code = EXIT_USAGE  # `run` with input it cannot start from is a usage error, like a malformed --input
+
+
+class InvalidPayload(_Violations):
     pass
 
 

@@ -22,15 +22,16 @@ DEFAULT_AUTO_ADVANCE_STEPS = 10_000
 
 class Runner:
     def __init__(self, store: Any, *, http_transport: Any = None, expr_timeout_s: float = 5.0,
-                 uuid_seed: str | None = None, config: dict[str, Any] | None = None,
-                 out: Callable[[str], None] | None = None):
+                 uuid_seed: str | None = None, limits: dict[str, Any] | None = None,
+                 platform_config: dict[str, Any] | None = None, out: Callable[[str], None] | None = None):
         from jctl.store.db import new_lease_owner
 
         self.store = store
         self.http_transport = http_transport
         self.expr_timeout_s = expr_timeout_s
         self.uuid_seed = uuid_seed
-        self.config = config or {}
+        self.limits = limits or {}  # maxTransitions, maxAutoAdvanceSteps, maxDueWorkPerTick
+        self.platform_config = platform_config or {}
         self.out = out
         self.owner = new_lease_owner()
         self._shared_client: LazyClient | None = None
@@ -52,7 +53,11 @@ class Runner:
             mocks = validate_mocks(mocks) if mocks is not None else None
         except MockError as exc:
             raise InvalidInput(f"the mocks are not valid: {exc}", [str(exc)]) from None
+        from jctl.engine.platform import resolve_platform_config
+
+        platform_config = resolve_platform_config(spec, self.platform_config)
         instance = self._new_instance(Path(definition_path), definition, input, mocks)
+        instance.cursor["platformConfig"] = platform_config  # later ticks and signals see the same values
         now = self.store.now()
         due = [NewDueWork("run", now, spec.get("start"))]
         execution = spec.get("execution") or {}
@@ -98,7 +103,7 @@ class Runner:
         lines = self._run_due_now(until_idle=until_idle or auto_advance)
         if not auto_advance:
             return lines
-        for _ in range(int(self.config.get("maxAutoAdvanceSteps", DEFAULT_AUTO_ADVANCE_STEPS))):
+        for _ in range(int(self.limits.get("maxAutoAdvanceSteps", DEFAULT_AUTO_ADVANCE_STEPS))):
             upcoming = self.store.due_work(now=self.store.now() + timedelta(days=365 * 100), limit=1)
             if not upcoming or not self._skippable(upcoming[0]):
                 break
@@ -134,7 +139,7 @@ class Runner:
             lines += ran
             if not ran:
                 break  # only busy instances have work due; leave it for the next tick
-            if len(lines) >= int(self.config.get("maxDueWorkPerTick", 100_000)):
+            if len(lines) >= int(self.limits.get("maxDueWorkPerTick", 100_000)):
                 lines.append(f"stopped after {len(lines)} due items at {self.store.now().isoformat()}; "
                              f"a journey probably loops on a zero-delay timer")
                 return lines
@@ -147,7 +152,7 @@ class Runner:
         running it makes due now, e.g. a PT0S timer. Capped so a zero-delay polling loop cannot spin forever."""
         lines: list[str] = []
         skipped: set[int] = set()  # leased by another runner: left for a later tick
-        budget = int(self.config.get("maxDueWorkPerTick", 100_000))
+        budget = int(self.limits.get("maxDueWorkPerTick", 100_000))
         cutoff = self.store.now()
         while budget > 0:
             batch = [w for w in self.store.due_work(now=cutoff, limit=100 + len(skipped)) if w.id not in skipped]
@@ -197,7 +202,7 @@ class Runner:
 
     def _auto_advance(self, instance_id: str) -> Instance:
         instance = self.store.get_instance(instance_id)
-        for _ in range(int(self.config.get("maxAutoAdvanceSteps", DEFAULT_AUTO_ADVANCE_STEPS))):
+        for _ in range(int(self.limits.get("maxAutoAdvanceSteps", DEFAULT_AUTO_ADVANCE_STEPS))):
             if instance.phase != "RUNNING" or envelopes.active_steps(instance):
                 break
             due_at = self.store.next_due_at()
@@ -249,9 +254,9 @@ class Runner:
     def _interpreter(self, instance: Instance, client: Any) -> Interpreter:
         spec_path = instance.cursor.get("specPath")
         seams = Seams(evaluate=self._evaluator(), http_client=client, now=self.store.now,
-                      platform=platform_binding(instance, self.config))
+                      platform=platform_binding(instance))
         return Interpreter(instance.definition, seams, spec_path=Path(spec_path) if spec_path else None,
-                           max_transitions=int(self.config.get("maxTransitions", 100_000)))
+                           max_transitions=int(self.limits.get("maxTransitions", 100_000)))
 
     def _http_client(self, instance: Instance, counters: dict[str, int]) -> Any:
         """Mocked instances get a client over the mock transport; others share one real client, built on first
@@ -332,20 +337,22 @@ def snapshot_of(instance: Instance) -> Snapshot:
                     instance.output, instance.error, dict(instance.attributes))
 
 
-def platform_binding(instance: Instance, config: dict[str, Any]) -> dict[str, Any]:
+def platform_binding(instance: Instance) -> dict[str, Any]:
     metadata = instance.definition.get("metadata") or {}
-    spec = instance.definition.get("spec") or {}
-    return {"environment": config.get("environment", "local"),
+    return {"environment": "local",
             "journey": {"name": instance.journey_name, "kind": instance.kind, "version": metadata.get("version")},
             "run": {"id": instance.id, "startedAt": instance.cursor.get("startedAt"), "traceparent": None},
-            "config": (spec.get("platform") or {}).get("config") or {}}
+            "config": instance.cursor.get("platformConfig") or {}}
 
 
 def load_definition(path: Path) -> dict[str, Any]:
     """Lint the spec (refusing error diagnostics) and return its data."""
     from jctl.diagnostics import Severity
+    from jctl.errors import UsageError
     from jctl.spec.loader import LoadError, load_document
 
+    if not path.is_file():  # a mistyped path is a usage error (exit 2), as for `jctl validate`
+        raise UsageError(f"no such file or directory: {path}", hint="pass the path of a .journey.yaml file")
     try:
         from jctl.lint import lint_file
     except ImportError:  # the linter is optional for the engine; loading still validates the YAML
