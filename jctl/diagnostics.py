@@ -11,6 +11,7 @@ from typing import Literal, NamedTuple
 
 PathPart = str | int
 DocPath = tuple[PathPart, ...]
+Anchor = Literal["key", "value"]  # which node of a path a finding points at: its mapping key or its value
 
 
 class Severity(str, Enum):
@@ -52,7 +53,7 @@ class Finding(NamedTuple):
     path: DocPath
     message: str
     hint: str = ""
-    at: Literal["key", "value"] = "value"
+    at: Anchor = "value"
     rule: str | None = None
     severity: Severity | None = None
     offset: tuple[int, int] | None = None

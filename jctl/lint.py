@@ -13,11 +13,8 @@ from jctl.config import LintConfig
 from jctl.diagnostics import RULES, Diagnostic, Finding, Severity
 from jctl.spec.loader import LoadedDocument, LoadError
 
-_SUFFIXES: dict[str, FileKind] = {
-    f".{kind}{ext}": kind  # type: ignore[misc]
-    for kind in ("journey", "openapi", "arazzo")
-    for ext in (".yaml", ".yml", ".json")
-}
+_KINDS: tuple[FileKind, ...] = ("journey", "openapi", "arazzo")
+_SUFFIXES: dict[str, FileKind] = {f".{kind}{ext}": kind for kind in _KINDS for ext in (".yaml", ".yml", ".json")}
 _SKIPPED_DIRS = {".git", ".hg", ".venv", "venv", "node_modules", "__pycache__", ".jctl", ".tox", ".mypy_cache"}
 
 

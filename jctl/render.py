@@ -47,7 +47,8 @@ class GithubFormatter:
     def _line(d: Diagnostic) -> str:
         command = {"error": "error", "warning": "warning"}.get(d.severity.value, "notice")
         message = d.message + (f" ({d.hint})" if d.hint else "")
-        return f"::{command} file={_escape_property(d.file)},line={d.line},col={d.column},title={d.rule}::{_escape_data(message)}"
+        properties = f"file={_escape_property(d.file)},line={d.line},col={d.column},title={d.rule}"
+        return f"::{command} {properties}::{_escape_data(message)}"
 
 
 def _escape_data(text: str) -> str:

@@ -146,3 +146,15 @@ def test_unknown_language() -> None:
     assert compile_check("xpath", "/a")[0].kind == "syntax"
     with pytest.raises(ExpressionError):
         evaluate("xpath", "/a", bindings(), options())
+
+
+def test_a_result_that_is_not_json_is_a_runtime_error_not_a_dead_worker() -> None:
+    from jctl.expr import worker
+
+    jsonata_pool = worker.pool("python", options().memory_mb)
+    respawns = jsonata_pool.respawns
+    with pytest.raises(ExpressionError) as raised:
+        evaluate("jsonata", "function($x) { $x }", bindings(), options())
+    assert raised.value.kind == "runtime" and "not a JSON value" in raised.value.message
+    assert jsonata_pool.respawns == respawns  # the worker answered; it was not killed and replaced
+    assert evaluate("jsonata", "context.amount + 1", bindings(), options()) == 43

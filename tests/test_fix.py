@@ -7,7 +7,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from jctl.expr import EvalOptions, evaluate
-from jctl.fix import apply_slips, find_slips, fix_file
+from jctl.expr.dw_dialect import apply_slips, find_slips
+from jctl.fix import fix_file
 from jctl.lint import lint_file
 from jctl.spec.loader import load_document
 

@@ -13,13 +13,14 @@ from importlib import resources
 from typing import Any
 
 from jctl.checks import SpecFile, check
-from jctl.checks.crossfile import (
-    OpenApiIndex, Operation, dotted, json_pointer, load_reference, openapi_index, point_at, resolve_local,
-    schema_error_findings, sibling_journey, step_operations, template_variables, text,
-)
+from jctl.checks.linked import dotted, load_reference, point_at, schema_error_findings, sibling_journey
 from jctl.checks.openapi import without_dynamic_refs
+from jctl.checks.openapi_index import (
+    OpenApiIndex, Operation, as_name, json_pointer, openapi_index, resolve_local, step_operations, template_variables,
+)
+from jctl.checks.schema_compare import schema_incompatibility
 from jctl.diagnostics import DocPath, Finding
-from jctl.spec.model import iter_states
+from jctl.spec.model import iter_states, node_at
 
 _QUALIFIED_ID = re.compile(r"^\$sourceDescriptions\.([^.]+)\.(.+)$")
 _OPERATION_PATH = re.compile(r"^\{\$sourceDescriptions\.([^.}]+)\.url\}#(.*)$")
@@ -74,9 +75,8 @@ class Sources:
 
 def _sources(spec: SpecFile, report: list[Finding] | None = None) -> Sources:
     indexes: dict[str, OpenApiIndex | None] = {}
-    raw = spec.data.get("sourceDescriptions") if isinstance(spec.data, dict) else None
-    for position, source in enumerate(raw if isinstance(raw, list) else []):
-        if not isinstance(source, dict) or not isinstance(source.get("name"), str):
+    for position, source in _mappings(node_at(spec.data, ("sourceDescriptions",))):
+        if not isinstance(source.get("name"), str):
             continue
         indexes[source["name"]] = _source_index(spec, source, ("sourceDescriptions", position, "url"), report)
     return Sources(indexes)
@@ -103,22 +103,27 @@ def _source_index(spec: SpecFile, source: dict[str, Any], where: DocPath,
     return openapi_index(document)
 
 
+def _mappings(raw: Any) -> list[tuple[int, dict[str, Any]]]:
+    """The mapping items of a list with their positions (other items are schema findings)."""
+    return [(i, item) for i, item in enumerate(raw) if isinstance(item, dict)] if isinstance(raw, list) else []
+
+
 def _workflows(data: Any) -> list[tuple[int, dict[str, Any]]]:
-    raw = data.get("workflows") if isinstance(data, dict) else None
-    return [(i, w) for i, w in enumerate(raw) if isinstance(w, dict)] if isinstance(raw, list) else []
+    return _mappings(node_at(data, ("workflows",)))
 
 
 def _steps(workflow: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
-    raw = workflow.get("steps")
-    return [(i, s) for i, s in enumerate(raw) if isinstance(s, dict)] if isinstance(raw, list) else []
+    return _mappings(workflow.get("steps"))
 
 
+@dataclass(frozen=True)
 class Resolution:
-    """Where a step's operation was found, or why it was not (None when it cannot be told)."""
+    """Where a step's operation was found, or why it was not (neither when it cannot be told)."""
 
-    def __init__(self, operation: Operation | None = None, index: OpenApiIndex | None = None,
-                 problem: str | None = None, hint: str = ""):
-        self.operation, self.index, self.problem, self.hint = operation, index, problem, hint
+    operation: Operation | None = None
+    index: OpenApiIndex | None = None
+    problem: str | None = None
+    hint: str = ""
 
 
 def _resolve_step(step: dict[str, Any], sources: Sources) -> Resolution:
@@ -193,10 +198,9 @@ def check_step_operations(spec: SpecFile) -> Iterator[Finding]:
 
 
 def _parameter_findings(step: dict[str, Any], at: DocPath, operation: Operation) -> Iterator[Finding]:
-    raw = step.get("parameters")
-    parameters = [(i, p) for i, p in enumerate(raw) if isinstance(p, dict)] if isinstance(raw, list) else []
+    parameters = _mappings(step.get("parameters"))
     variables = template_variables(operation.template)
-    given = {text(p.get("name")) for _, p in parameters if p.get("in") == "path"}
+    given = {as_name(p.get("name")) for _, p in parameters if p.get("in") == "path"}
     label = f"{operation.method.upper()} {operation.template}"
     for i, parameter in parameters:
         if parameter.get("in") == "path" and parameter.get("name") not in variables:
@@ -232,12 +236,10 @@ def _strings(node: Any, at: DocPath) -> Iterator[tuple[DocPath, str]]:
        kinds=("arazzo",))
 def check_workflow_references(spec: SpecFile) -> Iterator[Finding]:
     workflows = _workflows(spec.data)
-    workflow_ids = {text(w.get("workflowId")) for _, w in workflows}
-    raw_sources = spec.data.get("sourceDescriptions") if isinstance(spec.data, dict) else None
-    source_names = {text(s.get("name")) for s in raw_sources if isinstance(s, dict)} if isinstance(raw_sources, list) \
-        else set()
+    workflow_ids = {as_name(w.get("workflowId")) for _, w in workflows}
+    source_names = {as_name(s.get("name")) for _, s in _mappings(node_at(spec.data, ("sourceDescriptions",)))}
     for w, workflow in workflows:
-        steps = {text(step.get("stepId")): (s, step) for s, step in _steps(workflow)}
+        steps = {as_name(step.get("stepId")): (s, step) for s, step in _steps(workflow)}
         inputs = resolve_local(spec.data, workflow.get("inputs"))
         input_names = inputs.get("properties") if isinstance(inputs, dict) else None
         context = _Names(steps, input_names if isinstance(input_names, dict) else None, workflow_ids, source_names)
@@ -307,7 +309,7 @@ def check_journey_workflows(spec: SpecFile) -> Iterator[Finding]:
         return
     name = journey.data.get("metadata", {}).get("name") if isinstance(journey.data.get("metadata"), dict) else None
     workflows = _workflows(spec.data)
-    if isinstance(name, str) and f"{name}-happy-path" not in {text(w.get("workflowId")) for _, w in workflows}:
+    if isinstance(name, str) and f"{name}-happy-path" not in {as_name(w.get("workflowId")) for _, w in workflows}:
         found = ", ".join(f"`{w.get('workflowId')}`" for _, w in workflows) or "none"
         yield Finding(("workflows",), f"no workflow `{name}-happy-path` (found: {found})",
                       "every journey has one canonical workflow named `<journey>-happy-path`", at="key")
@@ -330,62 +332,6 @@ def _unsubmitted_waits(spec: SpecFile, journey: Any, workflows: list[tuple[int, 
                                               f"(`{operation.operation_id or operation.template}`)",
                               "add a step calling it to the workflow where the client provides that input",
                               at="key", rule="arazzo-missing-step")
-
-
-def schema_incompatibility(ours: Any, theirs: Any, data: Any = None, at: DocPath = ()) -> tuple[DocPath, str] | None:
-    """Where a schema admits values a target schema rejects, by the checks that need no solver: types, enums,
-    required names and properties a closed target does not allow. Narrowing (a subset enum, more `required`) is
-    fine; the answer is (path, what is wrong) or None.
-    """
-    theirs = resolve_local(data, theirs) if data is not None else theirs
-    if not isinstance(ours, dict) or not isinstance(theirs, dict):
-        return None
-    problem = _type_or_enum_problem(ours, theirs)
-    if problem:
-        return at, problem
-    missing = [name for name in _names(theirs.get("required")) if name not in _names(ours.get("required"))]
-    if missing:
-        return at + ("required",), f"does not require {', '.join(f'`{m}`' for m in missing)}, which the OpenAPI request schema requires"
-    our_properties, their_properties = ours.get("properties"), theirs.get("properties")
-    if isinstance(our_properties, dict):
-        their_properties = their_properties if isinstance(their_properties, dict) else {}
-        for name, schema in our_properties.items():
-            if name in their_properties:
-                found = schema_incompatibility(schema, their_properties[name], data, at + ("properties", name))
-                if found:
-                    return found
-            elif theirs.get("additionalProperties") is False:
-                return at + ("properties", name), f"property `{name}` is not allowed by the OpenAPI request schema"
-    if "items" in ours and "items" in theirs:
-        return schema_incompatibility(ours["items"], theirs["items"], data, at + ("items",))
-    return None
-
-
-def _names(value: Any) -> list[str]:
-    return [str(item) for item in value] if isinstance(value, list) else []
-
-
-def _type_or_enum_problem(ours: dict[str, Any], theirs: dict[str, Any]) -> str | None:
-    their_types = set(_names(theirs.get("type")) if isinstance(theirs.get("type"), list) else
-                      [theirs["type"]] if isinstance(theirs.get("type"), str) else [])
-    our_types = set(_names(ours.get("type")) if isinstance(ours.get("type"), list) else
-                    [ours["type"]] if isinstance(ours.get("type"), str) else [])
-    if "number" in their_types:
-        their_types.add("integer")
-    if their_types and our_types - their_types:
-        return f"has type {sorted(our_types)}, the request schema allows {sorted(their_types)}"
-    if their_types and not our_types and "enum" not in ours and "const" not in ours:
-        return f"has no type, the request schema allows only {sorted(their_types)}"
-    their_enum = theirs.get("enum")
-    if isinstance(their_enum, list):
-        our_values = ours.get("enum") if isinstance(ours.get("enum"), list) else (
-            [ours["const"]] if "const" in ours else None)
-        if our_values is None:
-            return f"allows any value, the request schema allows only {their_enum}"
-        extra = [value for value in our_values if value not in their_enum]
-        if extra:
-            return f"allows {extra}, which the request schema's enum {their_enum} does not"
-    return None
 
 
 @check("arazzo-input-mismatch", "warning",

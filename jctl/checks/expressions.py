@@ -5,26 +5,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Any
 
 from jctl.checks import SpecFile, check
 from jctl.diagnostics import DocPath, Finding
-from jctl.fix import expression_position, find_slips
+from jctl.expr.dw_dialect import code_mask, find_slips
+from jctl.expr.dw_guard import offset_to_line_col
+from jctl.spec.model import iter_expression_sites
+from jctl.spec.scalars import finding_offset
 
 _NUMBER = re.compile(r"-?\d+(\.\d+)?([eE][+-]?\d+)?\Z")
 _STRING = re.compile(r"""("([^"\\]|\\.)*"|'([^'\\]|\\.)*')\Z""", re.S)
-
-
-def iter_expression_sites(data: Any, path: DocPath = ()) -> Iterator[tuple[DocPath, dict[str, Any]]]:
-    """Every mapping with string `lang` and `expr` keys, wherever it sits (predicates, mappers, spec.mappers...)."""
-    if isinstance(data, dict):
-        if isinstance(data.get("lang"), str) and isinstance(data.get("expr"), str):
-            yield path, data
-        for key, value in data.items():
-            yield from iter_expression_sites(value, path + (key,))
-    elif isinstance(data, list):
-        for index, value in enumerate(data):
-            yield from iter_expression_sites(value, path + (index,))
 
 
 def _finding(spec: SpecFile, path: DocPath, message: str, hint: str, line: int | None, column: int | None,
@@ -33,14 +23,8 @@ def _finding(spec: SpecFile, path: DocPath, message: str, hint: str, line: int |
     pos = spec.document.source_map.positions.get(expr_path)
     offset = None
     if pos is not None and line is not None and column is not None:
-        offset = expression_position(pos, line, column, spec.document.text)
+        offset = finding_offset(pos, line, column, spec.document.text)
     return Finding(expr_path, message, hint, rule=rule, offset=offset)
-
-
-def _line_col(expr: str, offset: int) -> tuple[int, int]:
-    from jctl.expr.dw_guard import offset_to_line_col
-
-    return offset_to_line_col(expr, offset)
 
 
 @check(
@@ -70,7 +54,7 @@ def check_expressions(spec: SpecFile) -> Iterator[Finding]:
                 continue
         slips = find_slips(expr) if lang == "dataweave" else []
         for slip in slips:
-            line, column = _line_col(expr, slip.start)
+            line, column = offset_to_line_col(expr, slip.start)
             fixable = " (`jctl validate --fix` rewrites it)" if slip.replacement is not None else ""
             yield _finding(spec, path, slip.message, slip.hint + fixable, line, column, "expression-dialect")
         for error in compile_check(lang, expr):
@@ -114,8 +98,6 @@ def _literal_kind(lang: str, expr: str) -> str | None:
 
 def _balanced_top(text: str) -> bool:
     """True when the first bracket closes at the very end (so `{...} == {...}` is not taken for a literal)."""
-    from jctl.fix import code_mask
-
     mask = code_mask(text)
     depth = 0
     for index, char in enumerate(mask):

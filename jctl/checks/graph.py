@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from jctl.checks import SpecFile, check
+from jctl.checks.traverse import iter_tasks, spec_kind, type_of
 from jctl.diagnostics import Finding, Severity
 from jctl.spec.model import (
     EXTERNAL_INPUT_TYPES,
@@ -15,7 +16,6 @@ from jctl.spec.model import (
     Scope,
     StateRef,
     iter_scopes,
-    iter_states,
     state_targets,
 )
 
@@ -28,17 +28,6 @@ def describe_scope(scope: Scope) -> str:
     if scope.kind == "branch":
         return f"parallel branch `{scope.name}`"
     return "spec.compensation.states"
-
-
-def spec_kind(spec: SpecFile) -> str | None:
-    kind = spec.data.get("kind") if isinstance(spec.data, dict) else None
-    return kind if isinstance(kind, str) else None
-
-
-def type_of(state: Any) -> str | None:
-    """A state's `type` when it is a string (malformed documents may hold anything there)."""
-    kind = state.get("type") if isinstance(state, dict) else None
-    return kind if isinstance(kind, str) else None
 
 
 def successors(state: Any) -> list[str]:
@@ -135,17 +124,10 @@ def unknown_state(spec: SpecFile) -> Iterator[Finding]:
     yield from _unknown_schedule_starts(spec, index)
 
 
-def _schedule_tasks(spec: SpecFile) -> Iterator[tuple[StateRef, dict[str, Any]]]:
-    for ref in iter_states(spec.data):
-        task = ref.state.get("task")
-        if ref.type == "task" and isinstance(task, dict) and task.get("kind") == "schedule:v1":
-            yield ref, task
-
-
 def _unknown_schedule_starts(spec: SpecFile, index: ScopeIndex) -> Iterator[Finding]:
     if index.top is None:
         return
-    for ref, task in _schedule_tasks(spec):
+    for ref, task in iter_tasks(spec, "schedule:v1"):
         start = task.get("start")
         if isinstance(start, str) and start not in index.top.states:
             yield Finding(
@@ -159,7 +141,7 @@ def _extra_roots(spec: SpecFile, scope: Scope) -> list[str]:
     """Scheduled runs enter the top-level machine at each schedule task's `start`."""
     if scope.kind != "top":
         return []
-    return [task["start"] for _, task in _schedule_tasks(spec) if isinstance(task.get("start"), str)]
+    return [task["start"] for _, task in iter_tasks(spec, "schedule:v1") if isinstance(task.get("start"), str)]
 
 
 @check("unreachable-state", "warning", "A state that no path from its scope's start reaches.")
@@ -277,15 +259,7 @@ def _first_timers(index: ScopeIndex, scope: Scope, start: Any, seen: set[Any]) -
         if kind == "timer":
             timers.append(StateRef(scope, state_id, state))
             continue
-        inner_timers: list[StateRef] = []
-        inner_pauses = False
-        for inner in index.inner_scopes(scope, state_id, state):
-            if inner.path in seen:
-                continue
-            seen.add(inner.path)
-            found, paused = _first_timers(index, inner, inner.start, seen)
-            inner_timers += found
-            inner_pauses = inner_pauses or paused
+        inner_timers, inner_pauses = _inner_first_timers(index, scope, state_id, state, seen)
         if inner_pauses and kind == "parallel":
             pauses = True  # the start call returns at the branch's pause; sibling timers run on in the background
             continue
@@ -294,6 +268,22 @@ def _first_timers(index: ScopeIndex, scope: Scope, start: Any, seen: set[Any]) -
             pauses = True
             continue
         pending.extend(successors(state))
+    return timers, pauses
+
+
+def _inner_first_timers(
+    index: ScopeIndex, scope: Scope, state_id: str, state: dict[str, Any], seen: set[Any]
+) -> tuple[list[StateRef], bool]:
+    """`_first_timers` over the branches or subjourney a state runs, each machine visited once."""
+    timers: list[StateRef] = []
+    pauses = False
+    for inner in index.inner_scopes(scope, state_id, state):
+        if inner.path in seen:
+            continue
+        seen.add(inner.path)
+        found, paused = _first_timers(index, inner, inner.start, seen)
+        timers += found
+        pauses = pauses or paused
     return timers, pauses
 
 
@@ -334,11 +324,12 @@ def schedule_interactive(spec: SpecFile) -> Iterator[Finding]:
     index = ScopeIndex(spec.data)
     if index.top is None:
         return
-    for ref, task in _schedule_tasks(spec):
+    for ref, task in iter_tasks(spec, "schedule:v1"):
         start = task.get("start")
         if not isinstance(start, str) or start not in index.top.states:
             continue
-        interactive = [s for s in index.reachable_states(index.top, [start]) if type_of(s.state) in EXTERNAL_INPUT_TYPES]
+        reachable = index.reachable_states(index.top, [start])
+        interactive = [s for s in reachable if type_of(s.state) in EXTERNAL_INPUT_TYPES]
         if interactive:
             names = ", ".join(f"`{s.state_id}` ({s.type})" for s in interactive)
             yield Finding(

@@ -12,21 +12,20 @@ from functools import cache
 from typing import Any
 
 from jctl.checks import SpecFile, check
-from jctl.checks.crossfile import (
-    BASE_PATH, MISSING, STEP_PATH, OpenApiIndex, Operation, canonical_path, describe, dotted,
-    external_input_states, is_missing, json_pointer, openapi_index, point_at, resolve_local, schema_error_findings,
-    sibling_journey, state_input_schema, step_operations, template_variables, text,
+from jctl.checks.linked import (
+    describe_value, dotted, external_input_states, point_at, schema_error_findings, sibling_journey, state_input_schema,
 )
+from jctl.checks.openapi_index import (
+    BASE_PATH, STEP_PATH, OpenApiIndex, Operation, as_name, canonical_path, is_missing, json_pointer,
+    openapi_index, step_operations, template_variables,
+)
+from jctl.checks.schema_compare import schema_difference
 from jctl.diagnostics import DocPath, Finding
 from jctl.spec.loader import LoadedDocument
+from jctl.spec.model import node_at
 
 _STATUS_PATH = re.compile(r"^/journeys/\{[^{}/]+\}$")
 _RESULT_PATH = re.compile(r"^/journeys/\{[^{}/]+\}/result$")
-
-# Keywords that document a schema without changing what it accepts; exporters add or drop them freely.
-ANNOTATIONS = frozenset({"title", "description", "examples", "example", "$comment", "deprecated", "readOnly",
-                         "writeOnly", "default", "$schema", "$id"})
-
 
 @cache
 def _structure_validator(version: str) -> Any:
@@ -132,7 +131,7 @@ def _operation_semantics(document: LoadedDocument) -> Iterator[Finding]:
                               f"operationId `{operation.operation_id}` is used twice (first at "
                               f"`{dotted(first_seen[operation.operation_id])}`)", "operationIds must be unique")
             first_seen.setdefault(operation.operation_id, operation.path)
-        declared = {text(p.get("name")) for p in operation.parameters if p.get("in") == "path"}
+        declared = {as_name(p.get("name")) for p in operation.parameters if p.get("in") == "path"}
         for name in template_variables(operation.template):
             if name not in declared:
                 yield Finding(operation.path, f"path `{operation.template}` has `{{{name}}}` but "
@@ -183,27 +182,21 @@ def check_start_endpoint(spec: SpecFile) -> Iterator[Finding]:
                                   f"{journey.data.get('kind')} `{name}` ({journey.path.name})",
                       f"add it under paths (with `servers: [{{url: {BASE_PATH}}}]`, as `{expected[0]}`)", at="key")
         return
-    journey_input = _nested(journey.data, "spec", "input", "schema")
+    journey_input = node_at(journey.data, ("spec", "input", "schema"))
     if isinstance(journey_input, dict):
         yield from _compare_body(spec, start, journey_input, f"spec.input.schema of {journey.path.name}")
 
 
 def _journey_name(journey: LoadedDocument, spec: SpecFile) -> str:
-    name = _nested(journey.data, "metadata", "name")
+    name = node_at(journey.data, ("metadata", "name"))
     return name if isinstance(name, str) else spec.path.name.split(".")[0]
 
 
 def _start_paths(journey: dict[str, Any], name: str) -> list[str]:
     if journey.get("kind") == "Api":
-        route = _nested(journey, "spec", "bindings", "http", "route", "path")
+        route = node_at(journey, ("spec", "bindings", "http", "route", "path"))
         return [route.removeprefix(BASE_PATH)] if isinstance(route, str) else [f"/apis/{name}"]
     return [f"/journeys/{name}/start", "/journeys/{journeyName}/start"]
-
-
-def _nested(data: Any, *keys: str) -> Any:
-    for key in keys:
-        data = data.get(key) if isinstance(data, dict) else None
-    return data
 
 
 def _compare_body(spec: SpecFile, operation: Operation, expected: dict[str, Any], source: str) -> Iterator[Finding]:
@@ -219,43 +212,13 @@ def _compare_body(spec: SpecFile, operation: Operation, expected: dict[str, Any]
     at, ours, theirs = difference
     where, anchor = point_at(spec.document, _schema_node_path(spec.data, body_path), at)
     yield Finding(where, f"request body of {operation.method.upper()} {operation.template} differs from {source} at "
-                  f"`{dotted(at)}`: the journey has {describe(ours)}, this file has {describe(theirs)}",
+                  f"`{dotted(at)}`: the journey has {describe_value(ours)}, this file has {describe_value(theirs)}",
                   "re-export the OpenAPI file from the journey, or make the two schemas agree",
                   at=anchor, rule="openapi-schema-mismatch")
 
 
-def schema_difference(ours: Any, theirs: Any, data: Any = None, at: DocPath = ()) -> tuple[DocPath, Any, Any] | None:
-    """The first place two JSON Schemas differ once annotations are ignored: (path, our value, their value).
-
-    `theirs` may use local `$ref`s into `data` (an OpenAPI document); `required` lists compare as sets.
-    """
-    theirs = resolve_local(data, theirs) if data is not None else theirs
-    if isinstance(ours, dict) and isinstance(theirs, dict):
-        for key in sorted((set(ours) | set(theirs)) - ANNOTATIONS):
-            a, b = ours.get(key, MISSING), theirs.get(key, MISSING)
-            if a is MISSING or b is MISSING:
-                return at + (key,), a, b
-            if key == "required" and isinstance(a, list) and isinstance(b, list):
-                if set(map(str, a)) != set(map(str, b)):
-                    return at + (key,), a, b
-                continue
-            found = schema_difference(a, b, data, at + (key,))
-            if found:
-                return found
-        return None
-    if isinstance(ours, list) and isinstance(theirs, list):
-        if len(ours) != len(theirs):
-            return at, ours, theirs
-        for position, (a, b) in enumerate(zip(ours, theirs)):
-            found = schema_difference(a, b, data, at + (position,))
-            if found:
-                return found
-        return None
-    return None if ours == theirs and type(ours) is type(theirs) else (at, ours, theirs)
-
-
 def _schema_node_path(data: Any, body_path: DocPath) -> DocPath:
-    body = json_pointer(data, "/" + "/".join(str(p).replace("~", "~0").replace("/", "~1") for p in body_path))
+    body = node_at(data, body_path)
     content = body.get("content") if isinstance(body, dict) else None
     if isinstance(content, dict) and content:
         media = "application/json" if "application/json" in content else next(iter(content))
@@ -299,7 +262,7 @@ def check_extra_paths(spec: SpecFile) -> Iterator[Finding]:
     journey, index = context
     name = _journey_name(journey, spec)
     states = external_input_states(journey.data)
-    cancellable = _nested(journey.data, "spec", "lifecycle", "cancellable") is not False
+    cancellable = node_at(journey.data, ("spec", "lifecycle", "cancellable")) is not False
     allowed = set(_start_paths(journey.data, name))
     is_journey = journey.data.get("kind") == "Journey"
     for template in spec.data["paths"]:

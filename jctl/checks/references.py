@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from jctl.checks import SpecFile, check
-from jctl.checks.structure import iter_http_tasks, spec_body, walk
+from jctl.checks.traverse import iter_http_tasks, spec_body, walk
 from jctl.diagnostics import DocPath, Finding
 from jctl.spec.model import iter_states
 

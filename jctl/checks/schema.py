@@ -12,7 +12,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from jctl.checks import SpecFile, check
-from jctl.diagnostics import DocPath, Finding
+from jctl.diagnostics import Anchor, DocPath, Finding
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
@@ -48,7 +48,7 @@ def schema_validator() -> Draft202012Validator:
     from jsonschema import Draft202012Validator, validators
 
     fast_validator = validators.extend(Draft202012Validator, {"if": _fast_if})
-    return fast_validator(load_schema())  # type: ignore[no-any-return]
+    return fast_validator(load_schema())
 
 
 def _fast_if(validator: Any, if_schema: Any, instance: Any, schema: dict[str, Any]) -> Iterator[Any]:
@@ -120,7 +120,7 @@ def findings_for(error: ValidationError) -> Iterator[Finding]:
     if error.validator == "additionalProperties":
         yield from unknown_fields(error, path, schema)
     elif custom and error.validator in CUSTOM_MESSAGE_VALIDATORS:
-        at = "key" if isinstance(error.instance, dict) or error.validator == "not" else "value"
+        at: Anchor = "key" if isinstance(error.instance, dict) or error.validator == "not" else "value"
         message = f"{describe(path)} {custom}" if custom.startswith("must ") else custom
         yield Finding(path, message, hint=interpolation_hint(error.instance), at=at)
     elif error.validator == "required":
@@ -248,7 +248,7 @@ def value_hint(error: ValidationError) -> str:
     return interpolation_hint(error.instance) if error.validator == "pattern" else ""
 
 
-def value_at(error: ValidationError) -> str:
+def value_at(error: ValidationError) -> Anchor:
     return "key" if error.validator == "minProperties" else "value"
 
 

@@ -1,5 +1,5 @@
 """Shape rules the JSON Schema cannot express: what `kind: Api` forbids, per-state-type constraints, and fields
-that exclude each other. Also holds the small traversal helpers the other rule modules share."""
+that exclude each other."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from jctl.checks import SpecFile, check
-from jctl.checks.graph import spec_kind
+from jctl.checks.traverse import iter_blocks, iter_http_tasks, iter_tasks, spec_body, spec_kind, walk
 from jctl.diagnostics import DocPath, Finding
-from jctl.spec.model import EXTERNAL_INPUT_TYPES, StateRef, iter_states
+from jctl.spec.model import EXTERNAL_INPUT_TYPES, iter_states
 
 TASK_KINDS = (
     "httpCall:v1",
@@ -25,46 +25,6 @@ TASK_KINDS = (
 STATUS_RESERVED = ("journeyId", "journeyName", "phase", "currentState", "updatedAt", "tags", "attributes", "_links")
 # The reference's own spec.output.response example projects `status` (it mirrors output.status), so it is allowed.
 OUTCOME_RESERVED = ("journeyId", "journeyName", "phase", "output", "error", "tags", "attributes", "_links")
-
-
-def walk(value: Any, path: DocPath) -> Iterator[tuple[DocPath, Any]]:
-    """Every node under `value` (itself included), depth first, with its document path."""
-    pending: list[tuple[DocPath, Any]] = [(path, value)]
-    while pending:
-        node_path, node = pending.pop()
-        yield node_path, node
-        if isinstance(node, dict):
-            pending.extend((node_path + (key,), child) for key, child in reversed(node.items()))
-        elif isinstance(node, list):
-            pending.extend((node_path + (i,), child) for i, child in reversed(list(enumerate(node))))
-
-
-def spec_body(spec: SpecFile) -> dict[str, Any]:
-    body = spec.data.get("spec") if isinstance(spec.data, dict) else None
-    return body if isinstance(body, dict) else {}
-
-
-def iter_tasks(spec: SpecFile) -> Iterator[tuple[StateRef, dict[str, Any]]]:
-    for ref in iter_states(spec.data):
-        task = ref.state.get("task")
-        if ref.type == "task" and isinstance(task, dict):
-            yield ref, task
-
-
-def iter_http_tasks(spec: SpecFile) -> Iterator[tuple[StateRef, dict[str, Any]]]:
-    for ref, task in iter_tasks(spec):
-        if task.get("kind") == "httpCall:v1":
-            yield ref, task
-
-
-def iter_blocks(spec: SpecFile, types: tuple[str, ...]) -> Iterator[tuple[StateRef, dict[str, Any]]]:
-    """The type-named block of each state of one of `types` (`wait:` of a wait state, ...)."""
-    for ref in iter_states(spec.data):
-        if not isinstance(ref.type, str) or ref.type not in types:
-            continue
-        body = ref.state.get(ref.type)
-        if isinstance(body, dict):
-            yield ref, body
 
 
 @check("forbidden-in-api", "error", "A construct kind: Api does not allow (wait, webhook, timer, schedule, ...).")

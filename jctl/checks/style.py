@@ -7,16 +7,16 @@ from collections.abc import Iterator
 
 from jctl.checks import SpecFile, check
 from jctl.diagnostics import DocPath, Finding
-from jctl.spec.model import iter_states
+from jctl.spec.model import iter_states, node_at
 
 DESCRIPTION_LIMIT = 200
 
 
 def _flow_mappings(spec: SpecFile) -> Iterator[DocPath]:
     """Paths of non-empty flow mappings (`{a: 1}`), outermost only; `{}` has no block form so it is allowed."""
-    lines = spec.document.text.splitlines()
     if _is_json(spec):
         return
+    lines = spec.document.text.splitlines()
     flagged: list[DocPath] = []
     for path, pos in spec.document.source_map.positions.items():
         if pos.line >= len(lines) or not lines[pos.line][pos.column : pos.column + 1] == "{":
@@ -76,17 +76,6 @@ def unquoted_interpolation(spec: SpecFile) -> Iterator[Finding]:
     for path, pos in spec.document.source_map.positions.items():
         if pos.style or pos.line != pos.end_line:  # plain scalars have no style ("" from libyaml)
             continue
-        value = _value_at(spec.data, path)
+        value = node_at(spec.data, path)
         if isinstance(value, str) and "${" in value:
             yield Finding(path, "a string with `${...}` is unquoted", f'quote it: "{value}"')
-
-
-def _value_at(data: object, path: DocPath) -> object:
-    for part in path:
-        if isinstance(data, dict) and isinstance(part, str):
-            data = data.get(part)
-        elif isinstance(data, list) and isinstance(part, int) and part < len(data):
-            data = data[part]
-        else:
-            return None
-    return data

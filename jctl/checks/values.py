@@ -9,9 +9,10 @@ from datetime import datetime
 from typing import Any
 
 from jctl.checks import SpecFile, check
-from jctl.checks.structure import iter_blocks, iter_http_tasks, iter_tasks, spec_body, walk
+from jctl.checks.traverse import iter_blocks, iter_http_tasks, iter_tasks, spec_body, walk
 from jctl.diagnostics import DocPath, Finding
 from jctl.spec.model import iter_states
+from jctl.spec.scalars import inline_offset
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 PLACEHOLDER_BODY = re.compile(r"context(\.[A-Za-z0-9_-]+)+")
@@ -57,9 +58,7 @@ def _time_literals(spec: SpecFile) -> Iterator[tuple[DocPath, Any, str]]:
             yield ref.path + ("timer", "duration"), block["duration"], "duration"
         if "until" in block:
             yield ref.path + ("timer", "until"), block["until"], "timestamp"
-    for ref, task in iter_tasks(spec):
-        if task.get("kind") != "schedule:v1":
-            continue
+    for ref, task in iter_tasks(spec, "schedule:v1"):
         if "interval" in task:
             yield ref.path + ("task", "interval"), task["interval"], "interval"
         if "startAt" in task:
@@ -127,19 +126,6 @@ def placeholder_problems(text: str) -> Iterator[tuple[int, str]]:
         start = text.find("${", end + 1)
 
 
-def scalar_offset(spec: SpecFile, path: DocPath, index: int) -> tuple[int, int] | None:
-    """Column delta of `index` inside a one-line plain or quoted scalar, when its source text can be trusted."""
-    pos = spec.document.source_map.positions.get(path)
-    if pos is None or pos.line != pos.end_line or pos.style not in (None, "", "'", '"'):
-        return None
-    lead = 1 if pos.style in ("'", '"') else 0
-    lines = spec.document.text.splitlines()
-    if pos.line >= len(lines):
-        return None
-    before = lines[pos.line][pos.column + lead : pos.column + lead + index]
-    return (0, lead + index) if "\\" not in before and "''" not in before else None
-
-
 @check("interpolation-syntax", "error", "A malformed `${...}` placeholder in an interpolated string.")
 def interpolation_syntax(spec: SpecFile) -> Iterator[Finding]:
     for path, value in _interpolated_fields(spec):
@@ -150,7 +136,7 @@ def interpolation_syntax(spec: SpecFile) -> Iterator[Finding]:
                 path,
                 problem,
                 "write placeholders as `${context.some.field}` (context fields only, no array indexes)",
-                offset=scalar_offset(spec, path, index),
+                offset=inline_offset(spec.document, path, index),
             )
 
 
@@ -234,13 +220,13 @@ def invalid_regex(spec: SpecFile) -> Iterator[Finding]:
     for index, pattern in enumerate(patterns):
         if not isinstance(pattern, str):
             continue
+        path = ("spec", "cookies", "returnToClient", "include", "namePatterns", index)
         try:
             re.compile(pattern)
         except re.error as exc:
             yield Finding(
-                ("spec", "cookies", "returnToClient", "include", "namePatterns", index),
+                path,
                 f"`{pattern}` is not a valid regular expression: {exc.msg}",
                 "fix the pattern (quote it in YAML if it contains `:` or `#`)",
-                offset=scalar_offset(spec, ("spec", "cookies", "returnToClient", "include", "namePatterns", index),
-                                     exc.pos) if exc.pos is not None else None,
+                offset=inline_offset(spec.document, path, exc.pos) if exc.pos is not None else None,
             )

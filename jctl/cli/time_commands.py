@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import typer
@@ -70,17 +69,50 @@ def worker(
 
     runner = views.open_runner(db)
     store = views.open_store(db)
-    console().print("worker started; Ctrl-C stops it between transitions")
-    try:
-        while True:
+    console().print("worker started; Ctrl-C stops it after the transition in progress")
+    with _StopRequest() as stop:
+        while not stop.requested:
             now = wall_now()
-            if now > store.now():
-                _print_fired(runner.set_clock(now))
-            else:
-                _print_fired(runner.tick(until_idle=True))
-            time.sleep(interval)
-    except KeyboardInterrupt:
-        console().print("worker stopped")
+            lines = runner.set_clock(now) if now > store.now() else runner.tick(until_idle=True)
+            for line in lines:
+                console().print(line, markup=False, highlight=False)
+            stop.wait(interval)
+    console().print("worker stopped")
+
+
+class _StopRequest:
+    """While active, the first Ctrl-C asks the loop to stop once the current transition has committed; a second one
+    forces it (the store stays consistent either way: an interrupted transaction rolls back)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self._event = threading.Event()
+        self._previous: object = None
+
+    @property
+    def requested(self) -> bool:
+        return self._event.is_set()
+
+    def wait(self, seconds: float) -> None:
+        self._event.wait(seconds)
+
+    def __enter__(self) -> _StopRequest:
+        import signal
+
+        self._previous = signal.signal(signal.SIGINT, self._request)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        import signal
+
+        signal.signal(signal.SIGINT, self._previous)  # type: ignore[arg-type]
+
+    def _request(self, _signum: int, _frame: object) -> None:
+        if self._event.is_set():
+            raise KeyboardInterrupt
+        self._event.set()
+        console(stderr=True).print("stopping after the current transition (Ctrl-C again to force)")
 
 
 def _print_fired(lines: list[str]) -> None:

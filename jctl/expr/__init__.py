@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from jctl.expr.worker import WorkerDied
 
 SUPPORTED_LANGS = ("dataweave", "jsonata", "jq", "jolt")
 ErrorKind = Literal["syntax", "forbidden", "runtime", "timeout", "memory"]
@@ -26,6 +29,21 @@ class ExpressionError(Exception):
 
     def __repr__(self) -> str:
         return f"ExpressionError({self.kind}: {self.message!r} at {self.line}:{self.column})"
+
+    def as_response(self) -> dict[str, Any]:
+        """The worker protocol's failure reply; `from_response` rebuilds the error on the parent side."""
+        return {"ok": False, "kind": self.kind, "message": self.message, "line": self.line, "column": self.column}
+
+    @classmethod
+    def from_response(cls, response: dict[str, Any]) -> ExpressionError:
+        return cls(response["message"], response.get("line"), response.get("column"), response["kind"])
+
+
+def worker_failure(died: WorkerDied, engine: str, timeout_s: float) -> ExpressionError:
+    """The error an evaluation reports when its worker was killed for its deadline or died on its own."""
+    if died.timed_out:
+        return ExpressionError(f"the expression did not finish within {timeout_s:g} s", kind="timeout")
+    return ExpressionError(f"the {engine} worker died (likely out of memory)", kind="memory")
 
 
 @dataclass
@@ -101,15 +119,12 @@ def evaluate(lang: str, expr: str, bindings: dict[str, Any], options: EvalOption
         try:
             response = worker.pool("python", options.memory_mb).request(request, options.timeout_s + 0.5)
         except worker.WorkerDied as died:
-            if died.timed_out:
-                raise ExpressionError(
-                    f"the expression did not finish within {options.timeout_s:g} s", kind="timeout") from None
-            raise ExpressionError(f"the {lang} worker died (likely out of memory)", kind="memory") from None
+            raise worker_failure(died, lang, options.timeout_s) from None
         if response.get("ok"):
             import json
 
             return json.loads(response["json"])
-        raise ExpressionError(response["message"], response.get("line"), response.get("column"), response["kind"])
+        raise ExpressionError.from_response(response)
     if lang == "jolt":
         from jctl.expr import jolt
 

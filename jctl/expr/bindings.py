@@ -60,6 +60,8 @@ def with_aliases(bindings: dict[str, Any]) -> dict[str, Any]:
     """Bindings plus the bare context keys, for engines that read one document (jq, JSONata, JOLT)."""
     document = dict(bindings)
     context = bindings.get("context")
+    if not isinstance(context, dict):
+        return document
     for key in context_aliases(bindings):
         document[key] = context[key]
     return document

@@ -8,9 +8,10 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Literal
 
-from jctl.expr import dw_guard
+from jctl.clock import format_rfc3339
+from jctl.expr import EvalOptions, ExpressionError, dw_guard, worker_failure
 
 _LOCATION = re.compile(r"\(line: ?(\d+), column: ?(\d+)\)")
 _UNRESOLVED = re.compile(r"Unable to resolve reference of: `([A-Za-z_][A-Za-z0-9_]*)`")
@@ -19,8 +20,8 @@ MAX_ALIAS_PASSES = 32
 
 
 def dw_datetime(moment: datetime) -> str:
-    moment = moment.astimezone(timezone.utc) if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    """The DateTime literal text for the simulated clock; a naive moment is taken as UTC."""
+    return format_rfc3339(moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc))
 
 
 def forbidden_errors(expr: str) -> list[tuple[str, int, int]]:
@@ -43,7 +44,7 @@ def request_for(
     return {"script": script, "inputs": inputs}, header_lines
 
 
-def parse_error(message: str, header_lines: int) -> tuple[str, str, int | None, int | None]:
+def parse_error(message: str, header_lines: int) -> tuple[Literal["syntax", "runtime"], str, int | None, int | None]:
     """(kind, first line of the message, line, column relative to the expression) from an engine error text."""
     text = (message or "").strip()
     first = text.splitlines()[0] if text else "the DataWeave engine failed"
@@ -141,8 +142,8 @@ COMPILE_TIMEOUT_S = 10.0
 _NULL_BINDINGS = ("context", "payload", "platform", "error", "branches", "outcome")
 
 
-def compile_check(expr: str) -> list[Any]:
-    from jctl.expr import ExpressionError, worker
+def compile_check(expr: str) -> list[ExpressionError]:
+    from jctl.expr import worker
 
     forbidden = forbidden_errors(expr)
     if forbidden:
@@ -187,9 +188,9 @@ def _explain(message: str, name: str | None, expr: str, line: int | None, column
     return message
 
 
-def evaluate(expr: str, bindings: dict[str, Any], aliases: list[str], options: Any, uuid_value: str | None,
+def evaluate(expr: str, bindings: dict[str, Any], aliases: list[str], options: EvalOptions, uuid_value: str | None,
              random_value: float | None) -> Any:
-    from jctl.expr import ExpressionError, worker
+    from jctl.expr import worker
 
     forbidden = forbidden_errors(expr)
     if forbidden:
@@ -200,15 +201,13 @@ def evaluate(expr: str, bindings: dict[str, Any], aliases: list[str], options: A
     try:
         response = worker.pool("dataweave", options.memory_mb).request(request, options.timeout_s)
     except worker.WorkerDied as died:
-        if died.timed_out:
-            raise ExpressionError(
-                f"the expression did not finish within {options.timeout_s:g} s", kind="timeout") from None
-        raise ExpressionError("the DataWeave worker died (likely out of memory)", kind="memory") from None
+        raise worker_failure(died, "DataWeave", options.timeout_s) from None
     if response.get("ok"):
         return json.loads(response["json"]) if response["json"] is not None else None
     if response.get("kind"):
         raise ExpressionError(response["message"], kind=response["kind"])
-    kind, message, line, column = parse_error(response["error"], header_lines)
+    kind, message, error_line, error_column = parse_error(response["error"], header_lines)
     if message.startswith("forbidden: "):  # raised by the guard module
-        raise ExpressionError(message.removeprefix("forbidden: "), line, column, "forbidden")
-    raise ExpressionError(_explain(message, unresolved_name(message), expr, line, column), line, column, kind)
+        raise ExpressionError(message.removeprefix("forbidden: "), error_line, error_column, "forbidden")
+    explained = _explain(message, unresolved_name(message), expr, error_line, error_column)
+    raise ExpressionError(explained, error_line, error_column, kind)

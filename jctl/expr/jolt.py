@@ -11,6 +11,8 @@ import json
 import re
 from typing import Any
 
+from jctl.expr import ExpressionError
+
 SUPPORTED = ("shift", "default", "remove")
 _REFERENCE = re.compile(r"&(\d+)|&\((\d+),(\d+)\)|&")
 
@@ -42,9 +44,7 @@ def parse_spec(expr: str) -> list[dict[str, Any]]:
     return spec
 
 
-def compile_check(expr: str) -> list[Any]:
-    from jctl.expr import ExpressionError
-
+def compile_check(expr: str) -> list[ExpressionError]:
     try:
         parse_spec(expr)
     except ValueError as error:
@@ -53,8 +53,6 @@ def compile_check(expr: str) -> list[Any]:
 
 
 def evaluate(expr: str, document: Any) -> Any:
-    from jctl.expr import ExpressionError
-
     try:
         steps = parse_spec(expr)
     except ValueError as error:

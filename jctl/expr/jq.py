@@ -8,9 +8,11 @@ interrupted in-process).
 from __future__ import annotations
 
 import functools
-import json
 import re
 from typing import Any
+
+from jctl.expr import ErrorKind, ExpressionError
+from jctl.expr.dw_guard import offset_to_line_col
 
 PRELUDE = (
     ".[0] as $__jctl_now | .[1] | def now: $__jctl_now; def env: {}; "
@@ -22,10 +24,7 @@ _FORBIDDEN = re.compile(r"\$ENV\b|\$__jctl_now\b|\b(?:import|include|modulemeta)
 _LOCATION = re.compile(r"line (\d+), column (\d+)")
 
 
-def forbidden(expr: str) -> list[Any]:
-    from jctl.expr import ExpressionError
-    from jctl.expr.dw_guard import offset_to_line_col
-
+def forbidden(expr: str) -> list[ExpressionError]:
     problems = []
     for match in _FORBIDDEN.finditer(expr):
         line, column = offset_to_line_col(expr, match.start())
@@ -35,9 +34,7 @@ def forbidden(expr: str) -> list[Any]:
     return problems
 
 
-def _error_from(error: Exception, kind: str) -> Any:
-    from jctl.expr import ExpressionError
-
+def _error_from(error: Exception, kind: ErrorKind) -> ExpressionError:
     text = str(error)
     located = _LOCATION.search(text)
     line = column = None
@@ -56,7 +53,7 @@ def _compiled(expr: str) -> Any:
     return jq.compile(PRELUDE + expr)
 
 
-def compile_check(expr: str) -> list[Any]:
+def compile_check(expr: str) -> list[ExpressionError]:
     problems = forbidden(expr)
     if problems:
         return problems
@@ -75,16 +72,9 @@ def evaluate_document(expr: str, document: Any, now_ms: int) -> Any:
     return outputs[0] if len(outputs) == 1 else outputs
 
 
-def handle_request(request: dict[str, Any]) -> dict[str, Any]:
-    expr = request["expr"]
-    problems = compile_check(expr)
-    if problems:
-        first = problems[0]
-        return {"ok": False, "kind": first.kind, "message": first.message, "line": first.line, "column": first.column}
+def evaluate_request(request: dict[str, Any]) -> Any:
+    """Evaluate a worker request that passed `compile_check`; failures raise ExpressionError."""
     try:
-        value = evaluate_document(expr, request["document"], request["now_ms"])
+        return evaluate_document(request["expr"], request["document"], request["now_ms"])
     except ValueError as error:
-        failure = _error_from(error, "runtime")
-        return {"ok": False, "kind": "runtime", "message": failure.message, "line": failure.line,
-                "column": failure.column}
-    return {"ok": True, "json": json.dumps(value)}
+        raise _error_from(error, "runtime") from None

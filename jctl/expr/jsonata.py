@@ -7,26 +7,26 @@
 from __future__ import annotations
 
 import functools
-import json
 import re
 from datetime import datetime, timezone
 from typing import Any
 
+from jctl.clock import format_rfc3339
+from jctl.expr import ErrorKind, ExpressionError
+from jctl.expr.dw_guard import offset_to_line_col
+
 MAX_DEPTH = 500
+_TIME_LIMIT_CODE = "D1012"  # jsonata-python's error code when the runtime bounds' time limit is exceeded
 _EVAL = re.compile(r"\$eval\s*\(")
 
 
 def _location(expr: str, position: Any) -> tuple[int | None, int | None]:
-    from jctl.expr.dw_guard import offset_to_line_col
-
     if not isinstance(position, int) or position < 0:
         return None, None
     return offset_to_line_col(expr, max(0, min(position, len(expr)) - 1))
 
 
-def compile_check(expr: str) -> list[Any]:
-    from jctl.expr import ExpressionError
-
+def compile_check(expr: str) -> list[ExpressionError]:
     found = _EVAL.search(expr)
     if found:
         line, column = _location(expr, found.start() + 1)
@@ -66,8 +66,9 @@ def evaluate_document(expr: str, document: Any, now_ms: int, seed: str | None, t
         from jsonata.functions import Functions
 
         if picture is None and zone is None:
-            return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-        return Functions.datetime_from_millis(now_ms, picture, zone)
+            return format_rfc3339(moment)
+        formatted: str = Functions.datetime_from_millis(now_ms, picture, zone)
+        return formatted
 
     def refuse(*_: Any) -> Any:
         raise ValueError("$eval is not allowed in jctl expressions")
@@ -85,22 +86,18 @@ def evaluate_document(expr: str, document: Any, now_ms: int, seed: str | None, t
     return compiled.evaluate(document, frame)
 
 
-def handle_request(request: dict[str, Any]) -> dict[str, Any]:
+def evaluate_request(request: dict[str, Any]) -> Any:
+    """Evaluate a worker request that passed `compile_check`; failures raise ExpressionError."""
     from jsonata.jexception import JException
 
     expr = request["expr"]
-    problems = compile_check(expr)
-    if problems:
-        first = problems[0]
-        return {"ok": False, "kind": first.kind, "message": first.message, "line": first.line, "column": first.column}
     try:
-        value = evaluate_document(expr, request["document"], request["now_ms"], request["seed"], request["timeout_ms"])
+        return evaluate_document(expr, request["document"], request["now_ms"], request["seed"], request["timeout_ms"])
     except JException as error:
-        kind = "timeout" if getattr(error, "error", "") == "D1012" else "runtime"
+        kind: ErrorKind = "timeout" if getattr(error, "error", "") == _TIME_LIMIT_CODE else "runtime"
         line, column = _location(expr, getattr(error, "location", None))
-        return {"ok": False, "kind": kind, "message": f"JSONata: {error}", "line": line, "column": column}
+        raise ExpressionError(f"JSONata: {error}", line, column, kind) from None
     except RecursionError:
-        return {"ok": False, "kind": "runtime", "message": "JSONata: the expression recursed too deeply"}
+        raise ExpressionError("JSONata: the expression recursed too deeply") from None
     except (ValueError, TypeError, ArithmeticError) as error:
-        return {"ok": False, "kind": "runtime", "message": f"JSONata: {error}"}
-    return {"ok": True, "json": json.dumps(value)}
+        raise ExpressionError(f"JSONata: {error}") from None

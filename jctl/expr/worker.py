@@ -64,7 +64,10 @@ def _read_message(fd: int, deadline: float | None) -> dict[str, Any]:
     (size,) = _HEADER.unpack(_read_exact(fd, _HEADER.size, deadline))
     if size > MAX_MESSAGE:
         raise EOFError
-    return json.loads(_read_exact(fd, size, deadline))
+    message = json.loads(_read_exact(fd, size, deadline))
+    if not isinstance(message, dict):
+        raise ValueError("a worker message is a JSON object")
+    return message
 
 
 class _Worker:
@@ -213,13 +216,7 @@ def _serve(kind: str, memory_mb: int, tmpdir: str) -> None:
 
         handler = dataweave.WorkerEngine(memory_mb, tmpdir).handle
     else:
-        from jctl.expr import jq as jq_engine
-        from jctl.expr import jsonata as jsonata_engine
-
-        handlers = {"jsonata": jsonata_engine.handle_request, "jq": jq_engine.handle_request}
-
-        def handler(request: dict[str, Any]) -> dict[str, Any]:
-            return handlers[request["lang"]](request)
+        handler = _python_engine_reply
 
     _write_message(proto_out, {"ready": True})
     while True:
@@ -235,6 +232,26 @@ def _serve(kind: str, memory_mb: int, tmpdir: str) -> None:
             _write_message(proto_out, response)
         except MemoryError:
             _write_message(proto_out, {"ok": False, "kind": "memory", "message": "result too large", "restart": True})
+
+
+def _python_engine_reply(request: dict[str, Any]) -> dict[str, Any]:
+    """Refuse what does not pass the compile check (forbidden forms included), else evaluate and answer JSON."""
+    from jctl.expr import ExpressionError
+    from jctl.expr import jq as jq_engine
+    from jctl.expr import jsonata as jsonata_engine
+
+    engine = jsonata_engine if request["lang"] == "jsonata" else jq_engine
+    problems = engine.compile_check(request["expr"])
+    if problems:
+        return problems[0].as_response()
+    try:
+        value = engine.evaluate_request(request)
+    except ExpressionError as error:
+        return error.as_response()
+    try:
+        return {"ok": True, "json": json.dumps(value)}
+    except (TypeError, ValueError) as error:  # a JSONata function value, say: not data, and not the worker's death
+        return ExpressionError(f"the expression's result is not a JSON value ({error})").as_response()
 
 
 def main(argv: list[str]) -> None:

@@ -1,0 +1,1 @@
+"""Journey documents as jctl reads them: loading with positions, navigation over states, scalar offsets."""

@@ -6,13 +6,14 @@ bounded while reading, duplicate keys are caught at their second occurrence, and
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 
 import yaml
 
-from jctl.diagnostics import DocPath
+from jctl.diagnostics import Anchor, DocPath
 
 MAX_BYTES = 4 * 1024 * 1024
 MAX_DEPTH = 256
@@ -44,7 +45,7 @@ class SourceMap:
                 return path, pos
             path = path[:-1]
 
-    def line_col(self, path: DocPath, at: str = "value") -> tuple[int, int]:
+    def line_col(self, path: DocPath, at: Anchor = "value") -> tuple[int, int]:
         """1-based (line, column) for a finding at `path`."""
         found, pos = self.lookup(path)
         if pos is None:
@@ -52,6 +53,31 @@ class SourceMap:
         if at == "key" or found != path:
             return pos.key_line + 1, pos.key_column + 1
         return pos.line + 1, pos.column + 1
+
+
+class _Mark(Protocol):
+    """A 0-based place in the text, as the parser's marks (pure-Python or libyaml) give it."""
+
+    @property
+    def line(self) -> int: ...
+
+    @property
+    def column(self) -> int: ...
+
+
+class _Origin(NamedTuple):
+    """Stands in for a missing mark: the stubs allow None, though libyaml sets a mark on every event."""
+
+    line: int = 0
+    column: int = 0
+
+
+def _start(event: yaml.Event) -> _Mark:
+    return event.start_mark or _Origin()
+
+
+def _end(event: yaml.Event) -> _Mark:
+    return event.end_mark or _Origin()
 
 
 class LoadError(Exception):
@@ -64,6 +90,11 @@ class LoadError(Exception):
         self.column = column
         self.hint = hint
         self.rule = rule
+
+    @classmethod
+    def at(cls, mark: _Mark, message: str, hint: str = "") -> LoadError:
+        """An error at a parser mark (0-based), reported 1-based."""
+        return cls(message, mark.line + 1, mark.column + 1, hint)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +124,7 @@ _Resolver.yaml_implicit_resolvers = {
 }
 _Resolver.add_implicit_resolver(
     "tag:yaml.org,2002:bool",
-    __import__("re").compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
     list("tTfF"),
 )
 _RESOLVER = _Resolver()
@@ -164,7 +195,7 @@ class _Frame:
         self.anchor = anchor
         self.path = path
         self.pending_key: str | None = None
-        self.key_mark: yaml.Mark | None = None
+        self.key_mark: _Mark | None = None
         self.seen: dict[str, int] = {}
         self.size = 1
 
@@ -186,9 +217,8 @@ class _DocumentBuilder:
         if isinstance(event, yaml.DocumentStartEvent):
             self.documents += 1
             if self.documents > 1:
-                mark = event.start_mark
-                raise LoadError(
-                    "file holds more than one YAML document", mark.line + 1, mark.column + 1,
+                raise LoadError.at(
+                    _start(event), "file holds more than one YAML document",
                     hint="keep one spec per file; remove the extra `---`",
                 )
         elif isinstance(event, yaml.ScalarEvent):
@@ -202,19 +232,19 @@ class _DocumentBuilder:
         elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
             self._close(event)
 
-    def _count(self, amount: int, mark: yaml.Mark) -> None:
+    def _count(self, amount: int, mark: _Mark) -> None:
         self.nodes += amount
         if self.nodes > MAX_NODES:
-            raise LoadError(
+            raise LoadError.at(
+                mark,
                 f"document has more than {MAX_NODES:,} nodes (after alias expansion); jctl refuses specs this large",
-                mark.line + 1, mark.column + 1,
                 hint="anchors and aliases that multiply content are not allowed in specs",
             )
 
     def _scalar(self, event: yaml.ScalarEvent) -> None:
-        self._count(1, event.start_mark)
+        self._count(1, _start(event))
         if self._expecting_key():
-            self._key(event)
+            self._key_text(event.value, _start(event))
             return
         value = self._construct_scalar(event)
         self._attach(value, event, 1, event.style)
@@ -225,7 +255,7 @@ class _DocumentBuilder:
             tag = _RESOLVER.resolve(yaml.ScalarNode, event.value, event.implicit)
         if tag in _KEEP_AS_TEXT or not tag.startswith("tag:yaml.org,2002:"):
             return event.value
-        node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+        node = yaml.ScalarNode(tag, event.value, None, None, event.style)  # marks only feed messages we drop
         try:
             value = _SCALAR_CONSTRUCTOR.construct_object(node)
         except (yaml.YAMLError, ValueError, TypeError):
@@ -235,33 +265,29 @@ class _DocumentBuilder:
         return value
 
     def _alias(self, event: yaml.AliasEvent) -> None:
-        anchored = self.anchors.get(event.anchor)
+        anchored = self.anchors.get(event.anchor) if event.anchor is not None else None
         if anchored is None:
-            mark = event.start_mark
-            raise LoadError(f"unknown alias *{event.anchor}", mark.line + 1, mark.column + 1)
+            raise LoadError.at(_start(event), f"unknown alias *{event.anchor}")
         value, size = anchored
-        self._count(size, event.start_mark)
+        self._count(size, _start(event))
         if self._expecting_key():
             if not isinstance(value, str):
-                mark = event.start_mark
-                raise LoadError("mapping keys must be plain strings", mark.line + 1, mark.column + 1)
-            self._key_text(value, event.start_mark)
+                raise LoadError.at(_start(event), "mapping keys must be plain strings")
+            self._key_text(value, _start(event))
             return
         self._attach(value, event, size, None, positioned=False)
 
     def _open(self, event: yaml.CollectionStartEvent, value: dict[str, Any] | list[Any]) -> None:
-        self._count(1, event.start_mark)
+        self._count(1, _start(event))
         if self._expecting_key():
-            mark = event.start_mark
-            raise LoadError("complex (non-scalar) mapping keys are not supported", mark.line + 1, mark.column + 1)
+            raise LoadError.at(_start(event), "complex (non-scalar) mapping keys are not supported")
         if len(self.stack) >= MAX_DEPTH:
-            mark = event.start_mark
-            raise LoadError(
-                f"nesting deeper than {MAX_DEPTH} levels", mark.line + 1, mark.column + 1,
+            raise LoadError.at(
+                _start(event), f"nesting deeper than {MAX_DEPTH} levels",
                 hint="specs are shallow documents; this looks generated or corrupted",
             )
         path = self._child_path()
-        self._record(path, event.start_mark, event.end_mark, None)
+        self._record(path, _start(event), _end(event), None)
         self.stack.append(_Frame(value, path, event.anchor))
 
     def _close(self, event: yaml.Event) -> None:
@@ -269,7 +295,7 @@ class _DocumentBuilder:
         start_pos = self.source_map.positions.get(frame.path)
         if start_pos is not None:
             self.source_map.positions[frame.path] = NodePos(
-                start_pos.line, start_pos.column, event.end_mark.line, event.end_mark.column,
+                start_pos.line, start_pos.column, _end(event).line, _end(event).column,
                 start_pos.key_line, start_pos.key_column,
             )
         if frame.anchor is not None:
@@ -279,10 +305,7 @@ class _DocumentBuilder:
     def _expecting_key(self) -> bool:
         return bool(self.stack) and isinstance(self.stack[-1].value, dict) and self.stack[-1].pending_key is None
 
-    def _key(self, event: yaml.ScalarEvent) -> None:
-        self._key_text(event.value, event.start_mark)
-
-    def _key_text(self, key: str, mark: yaml.Mark) -> None:
+    def _key_text(self, key: str, mark: _Mark) -> None:
         frame = self.stack[-1]
         if key in frame.seen:
             self.duplicates.append(DuplicateKey(frame.path + (key,), mark.line + 1, mark.column + 1, frame.seen[key]))
@@ -300,7 +323,7 @@ class _DocumentBuilder:
             return frame.path + (frame.pending_key,)
         return frame.path + (len(frame.value),)
 
-    def _record(self, path: DocPath, start: yaml.Mark, end: yaml.Mark, style: str | None) -> None:
+    def _record(self, path: DocPath, start: _Mark, end: _Mark, style: str | None) -> None:
         key_mark = start
         if self.stack and isinstance(self.stack[-1].value, dict) and self.stack[-1].key_mark is not None:
             key_mark = self.stack[-1].key_mark
@@ -316,16 +339,16 @@ class _DocumentBuilder:
             self.anchors[event.anchor] = (value, size)
         if not self.stack:
             if positioned:
-                self._record((), event.start_mark, event.end_mark, style)
+                self._record((), _start(event), _end(event), style)
             self.root = value
             return
         frame = self.stack[-1]
         frame.size += size
         path = self._child_path()
         if positioned:
-            self._record(path, event.start_mark, event.end_mark, style)
+            self._record(path, _start(event), _end(event), style)
         elif not closing and path not in self.source_map.positions:
-            self._record(path, event.start_mark, event.end_mark, None)
+            self._record(path, _start(event), _end(event), None)
         if isinstance(frame.value, list):
             frame.value.append(value)
             return

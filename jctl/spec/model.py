@@ -117,3 +117,27 @@ def state_targets(state: dict[str, Any]) -> Iterator[tuple[DocPath, Any]]:
                 yield (block, "default"), body["default"]
     if "onTimeout" in state:
         yield ("onTimeout",), state["onTimeout"]
+
+
+def iter_expression_sites(data: Any, path: DocPath = ()) -> Iterator[tuple[DocPath, dict[str, Any]]]:
+    """Every mapping with string `lang` and `expr` keys, wherever it sits (predicates, mappers, spec.mappers...)."""
+    if isinstance(data, dict):
+        if isinstance(data.get("lang"), str) and isinstance(data.get("expr"), str):
+            yield path, data
+        for key, value in data.items():
+            yield from iter_expression_sites(value, path + (key,))
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            yield from iter_expression_sites(value, path + (index,))
+
+
+def node_at(data: Any, path: DocPath, default: Any = None) -> Any:
+    """The value at a document path, or `default` when the path leads nowhere."""
+    for part in path:
+        if isinstance(data, dict) and isinstance(part, str) and part in data:
+            data = data[part]
+        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+            data = data[part]
+        else:
+            return default
+    return data

@@ -1,0 +1,134 @@
+"""Files a spec refers to or sits next to, loaded once through the workspace, and the reporting helpers the
+OpenAPI and Arazzo checks share: where to point at a difference, and JSON Schema errors as findings."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from jctl.checks import SpecFile
+from jctl.checks.openapi_index import MISSING, is_missing
+from jctl.diagnostics import Anchor, DocPath, Finding
+from jctl.spec.loader import LoadedDocument, LoadError
+from jctl.spec.model import EXTERNAL_INPUT_TYPES, StateRef, iter_states, node_at
+
+
+def load_reference(spec: SpecFile, ref: str) -> tuple[LoadedDocument | None, str]:
+    """Load a file a spec refers to; on failure, the second item says what went wrong, for a message."""
+    path = spec.workspace.resolve_ref(spec.path, ref)
+    if path is None:
+        where = "an absolute path" if Path(ref).is_absolute() else (
+            f"{spec.path.resolve().parent} or any parent directory")
+        return None, f"`{ref}` is not a file (looked in {where})"
+    loaded = spec.workspace.load(path)
+    if isinstance(loaded, LoadError):
+        return None, f"`{ref}` ({path}) cannot be loaded: {loaded.message} at line {loaded.line}"
+    return loaded, ""
+
+
+_KIND_SUFFIXES = (".journey", ".openapi", ".arazzo")
+
+
+def sibling_journey(spec: SpecFile) -> LoadedDocument | None:
+    """The journey a per-journey OpenAPI or Arazzo file was exported from: `<name>.journey.yaml` next to it."""
+    stem = spec.path.name
+    for extension in (".yaml", ".yml", ".json"):
+        stem = stem.removesuffix(extension)
+    for suffix in _KIND_SUFFIXES:
+        stem = stem.removesuffix(suffix)
+    for extension in (".yaml", ".yml", ".json"):
+        candidate = spec.path.parent / f"{stem}.journey{extension}"
+        if candidate.is_file():
+            loaded = spec.workspace.load(candidate)
+            if isinstance(loaded, LoadedDocument) and isinstance(loaded.data, dict):
+                return loaded
+    return None
+
+
+def external_input_states(journey: Any) -> dict[str, StateRef]:
+    """wait/webhook states by id: each is a `/steps/{stepId}` endpoint of the journey's API."""
+    return {ref.state_id: ref for ref in iter_states(journey) if ref.type in EXTERNAL_INPUT_TYPES}
+
+
+def state_input_schema(ref: StateRef) -> Any:
+    block = ref.state.get(str(ref.type))
+    schema_holder = block.get("input") if isinstance(block, dict) else None
+    return schema_holder.get("schema") if isinstance(schema_holder, dict) else None
+
+
+# --- where to report ---------------------------------------------------------------------------------------------
+
+def point_at(document: LoadedDocument, base: DocPath, relative: DocPath) -> tuple[DocPath, Anchor]:
+    """Where to report a schema difference found at `relative` below `base`: the deepest node that exists, by its
+    key when it is a mapping or list (its value starts on the next line) and by its value when it is a scalar."""
+    path = base + relative
+    while len(path) > len(base) and path not in document.source_map.positions:
+        path = path[:-1]
+    value = node_at(document.data, path, MISSING)
+    return path, "key" if isinstance(value, (dict, list)) or is_missing(value) else "value"
+
+
+def describe_value(value: Any) -> str:
+    if value is MISSING:
+        return "nothing"
+    text = repr(value) if not isinstance(value, str) else f"`{value}`"
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def dotted(path: DocPath) -> str:
+    return ".".join(str(part) for part in path) or "(root)"
+
+
+# --- JSON Schema errors as findings -------------------------------------------------------------------------------
+
+_UNEXPECTED = re.compile(r"\((.+) (?:was|were) unexpected\)")
+
+
+def schema_error_findings(errors: Iterable[Any], document_name: str, limit: int = 25) -> Iterator[Finding]:
+    """One finding per jsonschema error, deepest cause first, at the offending node (or the unexpected key)."""
+    from jsonschema.exceptions import best_match
+
+    seen: set[tuple[DocPath, str]] = set()
+    for error in sorted(errors, key=lambda e: (list(map(str, e.absolute_path)), e.message)):
+        if error.context:
+            error = best_match(error.context) or error
+        path: DocPath = tuple(error.absolute_path)
+        unexpected = _UNEXPECTED.search(error.message)
+        if unexpected and error.validator in ("unevaluatedProperties", "additionalProperties"):
+            names = re.findall(r"'([^']*)'", unexpected.group(1))
+            for name in names[:5]:
+                key = (path + (name,), "unexpected")
+                if key not in seen:
+                    seen.add(key)
+                    yield Finding(path + (name,), f"`{name}` is not a field of {document_name} {_where(path)}",
+                                  "remove it, fix its spelling, or prefix an extension with `x-`", at="key")
+        elif (path, error.message) not in seen:
+            seen.add((path, error.message))
+            at: Anchor = "key" if isinstance(error.instance, (dict, list)) and path else "value"
+            yield Finding(path, f"{document_name} {_where(path)}: {_shorten(error.message)}",
+                          _schema_hint(error, document_name), at=at)
+        if len(seen) >= limit:
+            return
+
+
+def _schema_hint(error: Any, document_name: str) -> str:
+    expected = error.validator_value
+    if error.validator == "type":
+        return f"write a value of type {' or '.join(expected) if isinstance(expected, list) else expected}"
+    if error.validator == "required":
+        return "add the missing field"
+    if error.validator in ("enum", "const"):
+        return f"use one of: {', '.join(map(str, expected if isinstance(expected, list) else [expected]))}"
+    if error.validator == "pattern":
+        return f"write a value matching `{expected}`"
+    return f"see what the {document_name} specification allows here (`{error.validator}`)"
+
+
+def _where(path: DocPath) -> str:
+    return f"at `{dotted(path)}`" if path else "at the top level"
+
+
+def _shorten(message: str) -> str:
+    return message if len(message) <= 200 else message[:197] + "..."
