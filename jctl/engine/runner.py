@@ -82,8 +82,11 @@ class Runner:
         interp = self._interpreter(instance, None)
         target = interp.check_signal(snapshot_of(instance), payload, step)  # raises before anything changes
         project_var = ((target.state.get(target.kind) or {}).get("response") or {}).get("outputVar")
-        instance = self._drive(instance.id, lambda i, s: i.signal(s, payload, step),
-                               idempotency_key=idempotency_key, project_var=project_var)
+        try:
+            instance = self._drive(instance.id, lambda i, s: i.signal(s, payload, step),
+                                   idempotency_key=idempotency_key, project_var=project_var)
+        except _Replay as replay:
+            return replay.response
         return envelopes.envelope(instance, project_var)
 
     def status(self, id_or_prefix: str) -> dict[str, Any]:
@@ -220,6 +223,10 @@ class Runner:
         counters: dict[str, int] = {}
         client = None
         try:
+            if idempotency_key:  # a concurrent signal with this key may have finished between our check and the lease
+                replay = self.store.idempotent_response(instance_id, idempotency_key)
+                if replay is not None:
+                    raise _Replay(replay)
             instance = self.store.get_instance(instance_id)
             counters.update(instance.cursor.get("mockCounters") or {})
             client = self._http_client(instance, counters)
@@ -306,6 +313,14 @@ class Runner:
                         kind=str(definition.get("kind", "Journey")), definition=definition, phase="RUNNING",
                         current_state=(definition.get("spec") or {}).get("start"), cursor=cursor,
                         context=copy.deepcopy(input), tags=list(metadata.get("tags") or []), mocks=mocks)
+
+
+class _Replay(Exception):
+    """The idempotency key was recorded by another process while this one waited: answer with its response."""
+
+    def __init__(self, response: dict[str, Any]):
+        super().__init__("idempotent replay")
+        self.response = response
 
 
 class LazyClient:

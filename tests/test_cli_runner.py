@@ -1,0 +1,632 @@
+"""End-to-end tests of the runner commands through the real CLI in subprocesses: run, signal, status, list,
+history, cancel, clock, tick and worker, plus SIGKILL recovery and several processes on one store."""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import CASES, REPO, run_jctl
+
+RUNNER_CASES = CASES / "runner"
+EXAMPLES = REPO / "specs" / "examples"
+APPROVAL = RUNNER_CASES / "approval.journey.yaml"
+SLEEPER = RUNNER_CASES / "sleeper.journey.yaml"
+CARD = EXAMPLES / "card-activation" / "card-activation.journey.yaml"
+CARD_MOCKS = EXAMPLES / "card-activation" / "card-activation.mocks.yaml"
+REPORT = EXAMPLES / "report-export" / "report-export.journey.yaml"
+REPORT_MOCKS = EXAMPLES / "report-export" / "report-export.mocks.yaml"
+CARD_INPUT = '{"cardId": "card-1", "customerId": "cust-1"}'
+
+
+# -- helpers ------------------------------------------------------------------------------------------------------
+
+
+def jctl(*args: str, db: Path | None, cwd: Path, stdin: str | None = None, env: dict[str, str] | None = None,
+         code: int | None = None) -> subprocess.CompletedProcess[str]:
+    """Run jctl against `db` (through JCTL_DB); never a traceback; optionally check the exit code."""
+    environment = {"JCTL_DB": str(db)} if db is not None else {}
+    environment.update(env or {})
+    result = run_jctl(*args, cwd=cwd, stdin=stdin, env=environment)
+    assert "Traceback" not in result.stdout + result.stderr, result.stdout + result.stderr
+    if code is not None:
+        shown = f"jctl {' '.join(args)} -> {result.returncode}\n{result.stdout}{result.stderr}"
+        assert result.returncode == code, shown
+    return result
+
+
+def as_json(result: subprocess.CompletedProcess[str]) -> Any:
+    return json.loads(result.stdout)
+
+
+class Store:
+    """One store file and a working directory, with shortcuts for the commands the tests repeat."""
+
+    def __init__(self, directory: Path):
+        self.cwd = directory
+        self.db = directory / "jctl.db"
+
+    def __call__(self, *args: str, stdin: str | None = None, code: int | None = None,
+                 env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        return jctl(*args, db=self.db, cwd=self.cwd, stdin=stdin, code=code, env=env)
+
+    def run(self, spec: Path, input_json: str, *extra: str, code: int = 0) -> dict[str, Any]:
+        return as_json(self("run", str(spec), "--input", input_json, "--format", "json", *extra, code=code))
+
+    def status(self, instance_id: str) -> dict[str, Any]:
+        return as_json(self("status", instance_id, "-f", "json", code=0))
+
+    def history(self, instance_id: str) -> list[dict[str, Any]]:
+        return as_json(self("history", instance_id, "-f", "json", code=0))
+
+    def ids(self) -> list[str]:
+        return [row["journeyId"] for row in as_json(self("list", "--limit", "1000", "-f", "json", code=0))]
+
+    def popen(self, *args: str) -> subprocess.Popen[str]:
+        environment = dict(os.environ, PYTHONPATH=str(REPO), NO_COLOR="1", COLUMNS="200", JCTL_DB=str(self.db))
+        return subprocess.Popen([sys.executable, "-m", "jctl", *args], cwd=self.cwd, env=environment, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def events_of(history: list[dict[str, Any]], kind: str, state: str | None = None) -> list[dict[str, Any]]:
+    return [e for e in history if e["type"] == kind and (state is None or e["state"] == state)]
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Store:
+    """A store for tests that never move its clock (so they cannot fire each other's timers)."""
+    return Store(tmp_path_factory.mktemp("shared"))
+
+
+@pytest.fixture
+def own(tmp_path: Path) -> Store:
+    return Store(tmp_path)
+
+
+def start_approval(store: Store, order: str = "o-1") -> str:
+    status = store.run(APPROVAL, json.dumps({"orderId": order}))
+    assert status["phase"] == "RUNNING" and status["currentState"] == "askApproval"
+    return status["journeyId"]
+
+
+# -- run ----------------------------------------------------------------------------------------------------------
+
+
+def test_run_takes_input_inline_from_a_file_and_from_stdin(shared: Store, tmp_path: Path):
+    given = {"orderId": "o-file", "amount": 12.5}
+    (tmp_path / "input.json").write_text(json.dumps(given))
+    sources = [("--input", '{"orderId": "o-inline"}', None), ("--input", f"@{tmp_path / 'input.json'}", None),
+               ("-i", "-", '{"orderId": "o-stdin"}')]
+    expected = [{"orderId": "o-inline"}, given, {"orderId": "o-stdin"}]
+    for (flag, value, stdin), wanted in zip(sources, expected):
+        status = as_json(shared("run", str(APPROVAL), flag, value, "-f", "json", stdin=stdin, code=0))
+        assert status["phase"] == "RUNNING" and status["currentState"] == "askApproval"
+        links = status["_links"]
+        assert links["askApproval"] == {"href": f"/api/v1/journeys/{status['journeyId']}/steps/askApproval",
+                                        "method": "POST"}
+        assert {"self", "result", "cancel"} <= set(links)
+        started = events_of(shared.history(status["journeyId"]), "journey.started")
+        assert [e["data"]["input"] for e in started] == [wanted]
+
+
+def test_run_text_output_names_the_state_and_the_next_command(shared: Store):
+    result = shared("run", str(APPROVAL), "--input", '{"orderId": "o-text"}', code=0)
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("RUNNING") and "approval" in lines[0]
+    assert re.search(r"currentState\s+askApproval", result.stdout)
+    assert re.search(r"next\s+jctl signal [0-9a-f]{8} --step askApproval", result.stdout)
+
+
+def test_run_to_success_mirrors_output_status_and_redacts_auth_headers(shared: Store, tmp_path: Path):
+    spec = tmp_path / "counter.journey.yaml"
+    spec.write_text((RUNNER_CASES / "counter.journey.yaml.tmpl").read_text().replace(
+        "__BASE__", "https://counter.example.com"))
+    outcome = shared.run(spec, '{"rounds": 3}', "--mocks", str(RUNNER_CASES / "counter.mocks.yaml"))
+    assert outcome["phase"] == "SUCCEEDED"
+    assert outcome["status"] == outcome["output"]["status"] == "COUNTED"
+    assert outcome["output"]["count"] == 3 and "error" not in outcome
+    assert outcome["_links"]["self"]["href"].endswith("/result")
+    history = shared.history(outcome["journeyId"])
+    calls = [e["data"]["http"] for e in events_of(history, "state.completed", "call")]
+    assert [c["url"] for c in calls] == [f"https://counter.example.com/rounds/{n}" for n in range(3)]
+    assert all(c["headers"]["Authorization"] == "***" for c in calls)
+    text = shared("history", outcome["journeyId"][:10], code=0).stdout
+    assert "secret-token" not in text and "secret-token" not in json.dumps(history)
+
+
+def test_run_that_fails_exits_1_with_a_journey_outcome(shared: Store):
+    outcome = shared.run(CARD, CARD_INPUT, "--mocks", str(RUNNER_CASES / "issuer-down.mocks.yaml"), code=1)
+    assert outcome["phase"] == "FAILED" and outcome["output"] is None
+    assert outcome["status"] == "ISSUER_UNAVAILABLE"
+    assert outcome["error"] == {"code": "ISSUER_UNAVAILABLE",
+                                "reason": "The issuer did not accept the activation code request"}
+    text = shared("run", str(CARD), "-i", CARD_INPUT, "--mocks", str(RUNNER_CASES / "issuer-down.mocks.yaml"),
+                  code=1).stdout
+    assert text.startswith("FAILED") and "ISSUER_UNAVAILABLE" in text
+
+
+def test_invalid_spec_is_refused_with_located_diagnostics_and_nothing_created(shared: Store):
+    before = shared.ids()
+    result = shared("run", str(RUNNER_CASES / "broken.journey.yaml"), code=1)
+    assert re.search(r"broken\.journey\.yaml:18:13: .*nowhere.*\[unknown-state\]", result.stderr), result.stderr
+    assert "jctl validate" in result.stderr
+    assert shared.ids() == before
+
+
+def test_input_failing_the_input_schema_is_refused_and_nothing_created(shared: Store):
+    before = shared.ids()
+    result = shared("run", str(APPROVAL), "--input", '{"amount": -3, "colour": "red"}', code=2)
+    assert "spec.input.schema" in result.stderr and "no instance was created" in result.stderr
+    for violation in ("'orderId' is a required property", "amount", "'colour' was unexpected"):
+        assert violation in result.stderr
+    result = shared("run", str(APPROVAL), "--input", "[1, 2]", code=2)
+    assert "must be a JSON object" in result.stderr
+    assert shared.ids() == before
+
+
+def test_malformed_or_unreadable_input_is_a_usage_error_and_nothing_created(shared: Store, tmp_path: Path):
+    before = shared.ids()
+    result = shared("run", str(APPROVAL), "--input", '{"orderId": ', code=2)
+    assert "--input:1:13: input is not valid JSON" in result.stderr and "hint:" in result.stderr
+    result = shared("run", str(APPROVAL), "--input", "-", stdin="not json", code=2)
+    assert "stdin:1:1: input is not valid JSON" in result.stderr
+    result = shared("run", str(APPROVAL), "--input", f"@{tmp_path / 'missing.json'}", code=2)
+    assert "cannot read input file" in result.stderr
+    result = shared("run", str(tmp_path / "missing.journey.yaml"), code=2)
+    assert "no such file" in result.stderr
+    assert "Usage:" in shared("run", code=2).stderr
+    assert shared("run", str(APPROVAL), "--format", "xml", code=2).stderr
+    assert shared.ids() == before
+
+
+def test_detach_returns_a_start_response_and_tick_runs_the_instance(own: Store):
+    started = own.run(APPROVAL, '{"orderId": "o-detached"}', "--detach")
+    journey_id = started["journeyId"]
+    assert set(started) == {"journeyId", "journeyName", "statusUrl", "_links"}
+    assert started["statusUrl"] == f"/api/v1/journeys/{journey_id}" and set(started["_links"]) == {"self", "result"}
+    status = own.status(journey_id)
+    assert status["phase"] == "RUNNING" and "askApproval" not in status["_links"]  # not yet executed
+    ticked = own("tick", code=0).stdout
+    assert ticked.strip() == f"ran for approval {journey_id[:8]} -> askApproval"
+    assert "askApproval" in own.status(journey_id)["_links"]
+    assert own("tick", code=0).stdout.strip() == "nothing due"
+
+
+def test_auto_advance_skips_timers_but_not_a_persons_answer(own: Store):
+    outcome = own.run(REPORT, '{"reportType": "sales", "requestedBy": "ada"}', "--mocks", str(REPORT_MOCKS),
+                      "--auto-advance")
+    assert outcome["phase"] == "SUCCEEDED" and outcome["status"] == "REPORT_READY"
+    assert outcome["output"]["downloadUrl"] == "https://reports.example.com/files/exp-1.csv"
+    assert len(events_of(own.history(outcome["journeyId"]), "state.completed", "pollExport")) == 3
+
+    paused = own.run(REPORT, '{"reportType": "sales", "requestedBy": "bob"}', "--mocks", str(REPORT_MOCKS))
+    assert paused["phase"] == "RUNNING" and paused["currentState"] == "waitBeforePoll"
+    assert own("tick", "--until-idle", code=0).stdout.strip() == "nothing due"  # the timer is a minute away
+    fired = own("tick", "--auto-advance", code=0).stdout
+    assert fired.count("fired timer waitBeforePoll") == 3
+    assert own.status(paused["journeyId"])["status"] == "REPORT_READY"
+
+    waiting = own.run(APPROVAL, '{"orderId": "o-auto"}', "--auto-advance")
+    assert waiting["phase"] == "RUNNING" and waiting["currentState"] == "askApproval"  # timeout not skipped
+
+
+# -- signal -------------------------------------------------------------------------------------------------------
+
+
+def test_signal_payload_sources_inferred_step_projection_and_success(shared: Store, tmp_path: Path):
+    journey_id = start_approval(shared, "o-signal")
+    status = as_json(shared("signal", journey_id[:8], "--payload", '{"approved": false, "by": "ann"}', "-f", "json",
+                            code=0))
+    assert status["phase"] == "RUNNING" and status["currentState"] == "askApproval"
+    assert (status["approved"], status["by"], status["status"]) == (False, "ann", "ORDER_PENDING")  # outputVar
+    (tmp_path / "payload.json").write_text('{"approved": false}')
+    status = as_json(shared("signal", journey_id, "--step", "askApproval", "--payload",
+                            f"@{tmp_path / 'payload.json'}", "-f", "json", code=0))
+    assert status["by"] == "nobody" and status["currentState"] == "askApproval"
+    outcome = as_json(shared("signal", journey_id, "-p", "-", "-f", "json", stdin='{"approved": true, "by": "bob"}',
+                             code=0))
+    assert outcome["phase"] == "SUCCEEDED" and outcome["status"] == "ORDER_APPROVED"
+    assert outcome["output"] == {"approved": True, "by": "bob", "status": "ORDER_APPROVED"}
+    received = events_of(shared.history(journey_id), "signal.received", "askApproval")
+    assert [e["data"]["payload"].get("by") for e in received] == ["ann", None, "bob"]
+
+
+def test_payload_failing_the_step_schema_changes_nothing(shared: Store):
+    journey_id = start_approval(shared, "o-invalid")
+    history, status = shared.history(journey_id), shared.status(journey_id)
+    result = shared("signal", journey_id, "--payload", '{"approved": "yes", "extra": 1}', code=1)
+    assert "input.schema of step 'askApproval'" in result.stderr and "nothing changed" in result.stderr
+    assert "'yes' is not of type 'boolean'" in result.stderr and "'extra' was unexpected" in result.stderr
+    assert shared("signal", journey_id, "--payload", "{oops", code=2).stderr.count("not valid JSON") == 1
+    assert shared.history(journey_id) == history and shared.status(journey_id) == status
+
+
+def test_signal_to_an_inactive_step_or_a_finished_instance_is_refused(shared: Store):
+    journey_id = start_approval(shared, "o-conflict")
+    history = shared.history(journey_id)
+    result = shared("signal", journey_id, "--step", "record", "--payload", '{"approved": true}', code=1)
+    assert "step 'record' is not active" in result.stderr and "askApproval" in result.stderr
+    assert shared.history(journey_id) == history
+    shared("signal", journey_id, "--payload", '{"approved": true}', code=0)
+    finished = shared.history(journey_id)
+    result = shared("signal", journey_id, "--payload", '{"approved": true}', code=1)
+    assert "already finished (SUCCEEDED)" in result.stderr
+    assert shared.history(journey_id) == finished
+
+
+def test_repeated_idempotency_key_replays_the_answer_with_one_effect(shared: Store):
+    journey_id = start_approval(shared, "o-idem")
+    first = shared("signal", journey_id, "--payload", '{"approved": false, "by": "ann"}', "--idempotency-key", "k-1",
+                   "-f", "json", code=0)
+    again = shared("signal", journey_id, "--payload", '{"approved": false, "by": "ann"}', "--idempotency-key", "k-1",
+                   "-f", "json", code=0)
+    assert again.stdout == first.stdout and as_json(first)["by"] == "ann"
+    assert len(events_of(shared.history(journey_id), "signal.received")) == 1
+    # the step is still open, so without the key the same payload would have been a second effect
+    shared("signal", journey_id, "--payload", '{"approved": false}', code=0)
+    assert len(events_of(shared.history(journey_id), "signal.received")) == 2
+
+
+# -- status, list, history, cancel --------------------------------------------------------------------------------
+
+
+def test_status_list_and_history_in_text_and_json(shared: Store):
+    journey_id = start_approval(shared, "o-inspect")
+    text = shared("status", journey_id[:12], code=0).stdout
+    assert text.startswith("RUNNING  approval") and journey_id in text and "waitingFor" in text
+    rows = as_json(shared("list", "--phase", "running", "--journey", "approval", "-f", "json", code=0))
+    assert journey_id in [r["journeyId"] for r in rows]
+    assert {(r["phase"], r["journeyName"]) for r in rows} == {("RUNNING", "approval")}
+    assert all(r["phase"] == "FAILED" for r in as_json(shared("list", "--phase", "FAILED", "-f", "json", code=0)))
+    assert journey_id[:12] in shared("list", code=0).stdout
+    assert shared("list", "--journey", "no-such-journey", code=0).stdout.strip() == "no instances"
+    assert "unknown phase `DONE`" in shared("list", "--phase", "DONE", code=2).stderr
+    history = shared("history", journey_id, code=0).stdout
+    assert "journey.started" in history and "step.waiting" in history
+    assert [e["seq"] for e in shared.history(journey_id)] == [1, 2]
+
+
+def test_unknown_ids_and_ambiguous_prefixes_get_clear_messages(shared: Store):
+    for command in (["status"], ["history"], ["cancel"], ["signal", "--payload", "{}"]):
+        result = shared(command[0], "zzzz", *command[1:], code=1)
+        assert "no instance id starts with 'zzzz'" in result.stderr
+    ids = shared.ids()
+    while True:  # ids are uuid4 hex: 17 instances share a first character for sure
+        by_first = collections.Counter(i[0] for i in ids)
+        shared_prefix = next((c for c, n in by_first.items() if n > 1), None)
+        if shared_prefix:
+            break
+        ids.append(start_approval(shared, "o-more"))
+    for command in ("status", "history"):
+        result = shared(command, shared_prefix, code=1)
+        assert f"'{shared_prefix}' matches several instances" in result.stderr
+        assert "give more characters" in result.stderr
+
+
+def test_cancel_discards_due_work_and_is_idempotent(own: Store):
+    running = own.run(CARD, CARD_INPUT, "--mocks", str(CARD_MOCKS))
+    journey_id = running["journeyId"]
+    assert running["currentState"] == "awaitIssuerCallback"
+    assert as_json(own("clock", "-f", "json", code=0))["nextDueAt"] is not None  # the webhook timeout
+    outcome = as_json(own("cancel", journey_id[:8], "-f", "json", code=0))
+    assert outcome["phase"] == "FAILED" and outcome["error"]["code"] == "JOURNEY_CANCELLED"
+    assert outcome["status"] == "JOURNEY_CANCELLED"
+    assert as_json(own("clock", "-f", "json", code=0))["nextDueAt"] is None
+    history = own.history(journey_id)
+    again = own("cancel", journey_id, code=0).stdout
+    assert again.startswith("FAILED") and "JOURNEY_CANCELLED" in again
+    assert own.history(journey_id) == history
+    assert own("clock", "advance", "PT1H", code=0).stdout.strip() == "nothing due"
+    assert not events_of(own.history(journey_id), "state.completed", "notifyExpired")
+    assert "already finished" in own("signal", journey_id, "--payload", '{"cardId": "card-1", "result": "ACTIVATED"}',
+                                     code=1).stderr
+
+
+def test_cancel_is_refused_when_the_journey_is_not_cancellable(shared: Store, tmp_path: Path):
+    spec = tmp_path / "approval.journey.yaml"
+    spec.write_text(APPROVAL.read_text().replace("spec:\n", "spec:\n  lifecycle:\n    cancellable: false\n", 1))
+    status = shared.run(spec, '{"orderId": "o-keep"}')
+    assert "cancel" not in status["_links"] and "askApproval" in status["_links"]
+    history = shared.history(status["journeyId"])
+    result = shared("cancel", status["journeyId"], code=1)
+    assert "cancellable: false" in result.stderr and "cannot be cancelled" in result.stderr
+    assert shared.history(status["journeyId"]) == history
+
+
+def test_parallel_webhook_step_is_linked_inferred_and_raced_by_its_timer(own: Store):
+    spec, mocks = EXAMPLES / "identity-check" / "identity-check.journey.yaml", EXAMPLES / "identity-check" / \
+        "identity-check.mocks.yaml"
+    racing = own.run(spec, '{"applicantId": "a-1"}', "--mocks", str(mocks))
+    assert racing["currentState"] == "primaryOrSla" and racing["activeSteps"] == ["awaitPrimaryResult"]
+    assert racing["_links"]["awaitPrimaryResult"]["href"].endswith("/steps/awaitPrimaryResult")
+    late = own.run(spec, '{"applicantId": "a-2"}', "--mocks", str(mocks))["journeyId"]
+    outcome = as_json(own("signal", racing["journeyId"], "-p", '{"verdict": "PASS"}', "-f", "json", code=0))
+    assert outcome["status"] == "IDENTITY_VERIFIED" and outcome["output"]["source"] == "primary"
+    fired = own("clock", "advance", "PT10M", code=0).stdout
+    assert fired.strip() == f"fired timer primarySla for identity-check {late[:8]} -> SUCCEEDED"
+    assert own.status(late)["output"] == {"status": "IDENTITY_VERIFIED", "source": "fallback"}
+    assert "already finished" in own("signal", late, "-p", '{"verdict": "PASS"}', code=1).stderr
+
+
+# -- the simulated clock ------------------------------------------------------------------------------------------
+
+
+def test_clock_shows_the_time_and_only_moves_forward(own: Store):
+    own.run(APPROVAL, '{"orderId": "o-clock"}')
+    now = as_json(own("clock", "-f", "json", code=0))["now"]
+    text = own("clock", code=0).stdout
+    assert text.startswith(f"clock {now}") and "next due" in text
+    result = own("clock", "set", "2001-01-01T00:00:00Z")
+    assert result.returncode in (1, 2) and "can only move forward" in result.stderr
+    assert as_json(own("clock", "-f", "json", code=0))["now"] == now
+    assert "not an RFC 3339 timestamp" in own("clock", "set", "tomorrow", code=2).stderr
+    assert "months or years" in own("clock", "advance", "P1M", code=2).stderr
+    assert "not an ISO-8601 duration" in own("clock", "advance", "soon", code=2).stderr
+    assert as_json(own("clock", "-f", "json", code=0))["now"] == now
+    year = int(now[:4]) + 1
+    assert "timed out step askApproval" in own("clock", "set", f"{year}-01-01T00:00:00Z", code=0).stdout
+    assert as_json(own("clock", "-f", "json", code=0)) == {"now": f"{year}-01-01T00:00:00.000Z", "nextDueAt": None}
+
+
+def test_clock_advance_fires_due_timers_in_due_order(own: Store):
+    ids = {}
+    for label, delay in (("third", "PT3M"), ("first", "PT1M"), ("later", "PT10M"), ("second", "PT2M")):
+        status = own.run(SLEEPER, json.dumps({"delay": delay, "label": label}))
+        assert status["currentState"] == "nap"
+        ids[label] = status["journeyId"]
+    assert own("clock", "advance", "PT30S", code=0).stdout.strip() == "nothing due"
+    fired = own("clock", "advance", "PT5M", code=0).stdout.splitlines()
+    assert fired == [f"fired timer nap for sleeper {ids[label][:8]} -> SUCCEEDED"
+                     for label in ("first", "second", "third")]
+    assert own.status(ids["second"])["output"] == {"status": "WOKE", "label": "second"}
+    assert own.status(ids["later"])["phase"] == "RUNNING"
+    assert "next due" in own("clock", code=0).stdout
+
+
+def test_step_timeout_fires_on_the_simulated_clock(own: Store):
+    journey_id = own.run(CARD, CARD_INPUT, "--mocks", str(CARD_MOCKS))["journeyId"]
+    assert own("clock", "advance", "PT14M59S", code=0).stdout.strip() == "nothing due"
+    assert own.status(journey_id)["phase"] == "RUNNING"
+    fired = own("clock", "advance", "PT1S", code=0).stdout
+    assert fired.strip() == f"timed out step awaitIssuerCallback for card-activation {journey_id[:8]} -> FAILED"
+    outcome = own.status(journey_id)
+    assert outcome["error"]["code"] == "CARD_ACTIVATION_EXPIRED"
+    expire = events_of(own.history(journey_id), "state.completed", "notifyExpired")
+    assert expire[0]["data"]["http"]["url"].endswith("/cards/card-1/activation-codes/expire")
+
+
+def test_tick_runs_one_pass_and_until_idle_runs_what_becomes_due(own: Store):
+    one = own.run(SLEEPER, '{"delay": "PT0S"}', "--detach")["journeyId"]
+    assert own("tick", code=0).stdout.strip() == f"ran for sleeper {one[:8]} -> nap"
+    assert own.status(one)["currentState"] == "nap"  # its zero-delay timer became due during the pass
+    assert "-> SUCCEEDED" in own("tick", code=0).stdout
+    two = own.run(SLEEPER, '{"delay": "PT0S"}', "--detach")["journeyId"]
+    assert own("tick", "--until-idle", code=0).stdout.splitlines() == [
+        f"ran for sleeper {two[:8]} -> nap", f"fired timer nap for sleeper {two[:8]} -> SUCCEEDED"]
+    assert own("tick", "--until-idle", code=0).stdout.strip() == "nothing due"
+
+
+# -- where the store lives, colour ---------------------------------------------------------------------------------
+
+
+def test_db_flag_env_var_and_default_location(tmp_path: Path):
+    flagged = as_json(jctl("run", str(APPROVAL), "-i", '{"orderId": "a"}', "-f", "json", "--db", "a.db", db=None,
+                           cwd=tmp_path, code=0))["journeyId"]
+    from_env = as_json(jctl("run", str(APPROVAL), "-i", '{"orderId": "b"}', "-f", "json", db=tmp_path / "b.db",
+                            cwd=tmp_path, code=0))["journeyId"]
+    default = as_json(jctl("run", str(APPROVAL), "-i", '{"orderId": "c"}', "-f", "json", db=None, cwd=tmp_path,
+                           code=0))["journeyId"]
+    assert (tmp_path / "a.db").is_file() and (tmp_path / "b.db").is_file()
+    assert (tmp_path / ".jctl" / "jctl.db").is_file()
+
+    def listed(*args: str, db: Path | None = None) -> list[str]:
+        rows = as_json(jctl("list", "-f", "json", *args, db=db, cwd=tmp_path, code=0))
+        return [r["journeyId"] for r in rows]
+
+    assert listed("--db", "a.db") == [flagged]
+    assert listed(db=tmp_path / "b.db") == [from_env]
+    assert listed() == [default]
+    assert listed("--db", "a.db", db=tmp_path / "b.db") == [flagged]  # the flag wins over the variable
+    assert "nothing due" in jctl("clock", "--db", "a.db", "advance", "PT1S", db=None, cwd=tmp_path, code=0).stdout
+
+
+def test_no_color_output_has_no_escape_codes(own: Store):
+    journey_id = start_approval(own, "o-colour")
+    forced = {"FORCE_COLOR": "1", "TERM": "xterm-256color"}
+    commands = [("status", journey_id), ("list",), ("history", journey_id), ("clock",), ("status", "zzzz"),
+                ("run", str(RUNNER_CASES / "broken.journey.yaml")), ("signal", journey_id, "-p", '{"approved": 1}')]
+    for command in commands:
+        result = own(*command, env={**forced, "NO_COLOR": "1"})
+        assert result.stdout + result.stderr and "\x1b" not in result.stdout + result.stderr, command
+    coloured = own("status", "zzzz", env={**forced, "NO_COLOR": ""})
+    assert "\x1b[" in coloured.stderr  # the check above could fail: without NO_COLOR the error is styled
+
+
+# -- crashes and concurrency ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def slow_service():
+    from pytest_httpserver import HTTPServer
+    from werkzeug import Request, Response
+
+    server = HTTPServer(threaded=True)
+    seen: list[str] = []  # request paths, with the Authorization header the service received
+
+    def answer(request: Request) -> Response:
+        seen.append(f"{request.path} {request.headers.get('Authorization')}")
+        time.sleep(0.04)
+        return Response('{"ok": true}', content_type="application/json")
+
+    server.expect_request(re.compile(r"/rounds/\d+"), method="POST").respond_with_handler(answer)
+    server.start()
+    yield server, seen
+    server.clear()
+    if server.is_running():
+        server.stop()
+
+
+CRASH_SCENARIOS = {
+    # name: (input, the commands killed in turn, the command that finishes the work)
+    "transitions": ({}, [["run"], ["tick", "--until-idle"], ["tick", "--until-idle"]], ["tick", "--until-idle"]),
+    "timers": ({"pause": "PT1M"}, [["run", "--auto-advance"], ["tick", "--auto-advance"], ["tick", "--auto-advance"]],
+               ["tick", "--auto-advance"]),
+}
+
+
+@pytest.mark.parametrize("scenario", sorted(CRASH_SCENARIOS))
+def test_sigkill_mid_run_resumes_without_duplicated_or_lost_transitions(own: Store, slow_service, scenario: str):
+    server, seen = slow_service
+    extra_input, killed_commands, finish = CRASH_SCENARIOS[scenario]
+    rounds = 20
+    start_input = json.dumps({"rounds": rounds, **extra_input})
+    spec = own.cwd / "counter.journey.yaml"
+    spec.write_text((RUNNER_CASES / "counter.journey.yaml.tmpl").read_text().replace(
+        "__BASE__", server.url_for("").rstrip("/")))
+    started_at = as_json(own("clock", "-f", "json", code=0))["now"]
+    seed = random.randrange(1_000_000)
+    rng = random.Random(seed)
+    kills = 0
+    for command in killed_commands:
+        args = [*command, str(spec), "--input", start_input] if command[0] == "run" else command
+        process = own.popen(*args)
+        time.sleep(rng.uniform(0.35, 0.9))
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+            kills += 1
+        process.communicate(timeout=30)
+        if command[0] == "run" and not own.ids():  # killed before the instance was created: nothing to resume
+            own.run(spec, start_input, "--detach")
+    print(f"{scenario}: seed {seed}, {kills} runner(s) killed")
+    assert kills >= 1, f"no runner was killed mid-run (seed {seed}); the service is too fast for this test"
+    own(*finish, code=0)  # a dead runner's lease names a dead pid: it is taken over at once
+
+    (journey_id,) = own.ids()
+    outcome = own.status(journey_id)
+    assert outcome["phase"] == "SUCCEEDED" and outcome["output"] == {"status": "COUNTED", "count": rounds}, seed
+    history = own.history(journey_id)
+    assert [e["seq"] for e in history] == list(range(1, len(history) + 1)), seed
+    entered = collections.Counter(e["state"] for e in history if e["type"] in ("state.completed", "timer.fired"))
+    expected = {"setup": 1, "call": rounds, "bump": rounds, "more": rounds, "finish": 1}
+    if extra_input:
+        expected["breather"] = rounds - 1
+        assert len(events_of(history, "timer.scheduled", "breather")) == rounds - 1, seed
+    assert entered == expected, seed
+    assert len(events_of(history, "journey.started")) == 1 and len(events_of(history, "journey.succeeded")) == 1
+    calls = [e["data"]["http"]["url"] for e in events_of(history, "state.completed", "call")]
+    assert calls == [server.url_for(f"/rounds/{n}") for n in range(rounds)], seed
+    # at-least-once: a call in flight when its runner died is made again, nothing else is
+    assert set(seen) == {f"/rounds/{n} Bearer secret-token-123" for n in range(rounds)}, (seed, seen)
+    assert len(seen) <= rounds + kills, (seed, seen)
+    if extra_input:  # auto-advance skipped exactly one minute per pause: no timer fired twice or was lost
+        from datetime import datetime
+
+        clock = as_json(own("clock", "-f", "json", code=0))
+        elapsed = datetime.fromisoformat(clock["now"]) - datetime.fromisoformat(started_at)
+        assert elapsed.total_seconds() == 60 * (rounds - 1) and clock["nextDueAt"] is None, seed
+
+
+def test_two_concurrent_signals_exactly_one_wins(own: Store):
+    for attempt in range(3):
+        journey_id = start_approval(own, f"o-race-{attempt}")
+        racers = [own.popen("signal", journey_id, "--payload", json.dumps({"approved": True, "by": name}))
+                  for name in ("ann", "bob")]
+        results = [(p.wait(timeout=60), *p.communicate()) for p in racers]
+        assert sorted(code for code, _, _ in results) == [0, 1], results
+        (loser_err,) = [err for code, _, err in results if code == 1]
+        assert loser_err.startswith("error: ") and "Traceback" not in loser_err and "locked" not in loser_err
+        refusals = ("already finished", "another jctl process", "no step is waiting for input")
+        assert any(refusal in loser_err for refusal in refusals), loser_err
+        history = own.history(journey_id)
+        assert len(events_of(history, "signal.received")) == 1
+        assert [e["seq"] for e in history] == list(range(1, len(history) + 1))
+
+
+def test_concurrent_signals_with_one_idempotency_key_have_one_effect(own: Store):
+    payload = json.dumps({"approved": False, "by": "ann"})
+    for offset in (0.0, 0.02, 0.035, 0.05, 0.08):  # the second process starts while the first checks, drives, commits
+        journey_id = start_approval(own, f"o-key-{offset}")
+        first = own.popen("signal", journey_id, "-p", payload, "--idempotency-key", "k", "-f", "json")
+        time.sleep(offset)
+        second = own.popen("signal", journey_id, "-p", payload, "--idempotency-key", "k", "-f", "json")
+        results = [(p.wait(timeout=60), *p.communicate()) for p in (first, second)]
+        assert len(events_of(own.history(journey_id), "signal.received")) == 1, (offset, results)
+        answers = {out for code, out, _ in results if code == 0}
+        assert len(answers) == 1 and json.loads(answers.pop())["by"] == "ann", (offset, results)
+        for code, _, err in results:
+            assert code == 0 or (code == 1 and err.startswith("error: ") and "Traceback" not in err), err
+            assert "already used" not in err, err  # a replay, never a half-applied second signal
+
+
+def test_concurrent_ticks_run_each_due_item_once(own: Store):
+    starts = [own.popen("run", str(SLEEPER), "-i", '{"delay": "PT0S"}', "--detach", "-f", "json") for _ in range(8)]
+    assert all(p.wait(timeout=60) == 0 for p in starts)
+    for p in starts:
+        p.communicate()
+    ticks = [own.popen("tick", "--until-idle") for _ in range(3)]
+    outputs = [(p.wait(timeout=60), *p.communicate()) for p in ticks]
+    assert all(code == 0 and not err.strip() for code, _, err in outputs), outputs
+    # a process that read the due list before another ran an item reports it as stale; only one runs it
+    lines = [line for _, out, _ in outputs for line in out.splitlines() if line.startswith(("ran ", "fired "))]
+    assert len(lines) == len(set(lines)) == 16, outputs  # one run and one timer per instance
+    for journey_id in own.ids():
+        history = own.history(journey_id)
+        steps = [(e["type"], e["state"]) for e in history]
+        assert len(steps) == len(set(steps)) and steps[-1] == ("journey.succeeded", "done"), steps
+        assert [e["seq"] for e in history] == list(range(1, len(history) + 1))
+
+
+def test_many_concurrent_runs_on_one_store_all_succeed(own: Store):
+    runs = [own.popen("run", str(APPROVAL), "-i", json.dumps({"orderId": f"o-{n}"}), "-f", "json")
+            for n in range(10)]
+    results = [(p.wait(timeout=90), *p.communicate()) for p in runs]
+    for code, out, err in results:
+        assert code == 0 and "Traceback" not in err and "locked" not in err, err
+    started = {json.loads(out)["journeyId"] for _, out, _ in results}
+    assert len(started) == 10 and set(own.ids()) == started
+    assert all(own.status(i)["currentState"] == "askApproval" for i in list(started)[:3])
+
+
+def test_worker_fires_a_due_timer_in_wall_time_and_stops_on_sigint(own: Store):
+    journey_id = own.run(SLEEPER, '{"delay": "PT2S", "label": "worker"}')["journeyId"]
+    worker = own.popen("worker", "--interval", "0.2")
+    try:
+        deadline = time.monotonic() + 20
+        while own.status(journey_id)["phase"] == "RUNNING" and time.monotonic() < deadline:
+            time.sleep(0.3)
+        assert own.status(journey_id)["output"] == {"status": "WOKE", "label": "worker"}
+    finally:
+        worker.send_signal(signal.SIGINT)
+        out, err = worker.communicate(timeout=20)
+    assert worker.returncode in (0, 130), err
+    assert "Traceback" not in out + err
+    assert "worker started" in out and f"fired timer nap for sleeper {journey_id[:8]} -> SUCCEEDED" in out
+    assert "worker stopped" in out
+
+
+def test_sigint_to_a_busy_worker_leaves_a_consistent_resumable_instance(own: Store, slow_service):
+    server, _ = slow_service
+    spec = own.cwd / "counter.journey.yaml"
+    spec.write_text((RUNNER_CASES / "counter.journey.yaml.tmpl").read_text().replace(
+        "__BASE__", server.url_for("").rstrip("/")))
+    journey_id = own.run(spec, '{"rounds": 12}', "--detach")["journeyId"]
+    worker = own.popen("worker", "--interval", "0.1")
+    time.sleep(0.7)  # mid-way through the rounds
+    worker.send_signal(signal.SIGINT)
+    out, err = worker.communicate(timeout=30)
+    assert worker.returncode in (0, 130) and "Traceback" not in out + err, err
+    own("tick", "--until-idle", code=0)
+    assert own.status(journey_id)["output"] == {"status": "COUNTED", "count": 12}
+    history = own.history(journey_id)
+    assert [e["seq"] for e in history] == list(range(1, len(history) + 1))
+    assert len(events_of(history, "state.completed", "call")) == 12
