@@ -561,11 +561,10 @@ def test_concurrent_signals_with_one_idempotency_key_have_one_effect(own: Store)
         second = own.popen("signal", journey_id, "-p", payload, "--idempotency-key", "k", "-f", "json")
         results = [(p.wait(timeout=60), *p.communicate()) for p in (first, second)]
         assert len(events_of(own.history(journey_id), "signal.received")) == 1, (offset, results)
-        answers = {out for code, out, _ in results if code == 0}
+        # the retry waits for the first delivery and replays its answer: both succeed with the same body
+        assert [code for code, _, _ in results] == [0, 0], (offset, results)
+        answers = {out for _, out, _ in results}
         assert len(answers) == 1 and json.loads(answers.pop())["by"] == "ann", (offset, results)
-        for code, _, err in results:
-            assert code == 0 or (code == 1 and err.startswith("error: ") and "Traceback" not in err), err
-            assert "already used" not in err, err  # a replay, never a half-applied second signal
 
 
 def test_concurrent_ticks_run_each_due_item_once(own: Store):
@@ -619,14 +618,17 @@ def test_sigint_to_a_busy_worker_leaves_a_consistent_resumable_instance(own: Sto
     spec = own.cwd / "counter.journey.yaml"
     spec.write_text((RUNNER_CASES / "counter.journey.yaml.tmpl").read_text().replace(
         "__BASE__", server.url_for("").rstrip("/")))
-    journey_id = own.run(spec, '{"rounds": 12}', "--detach")["journeyId"]
+    journey_id = own.run(spec, '{"rounds": 40}', "--detach")["journeyId"]  # >= 1.6 s of calls
     worker = own.popen("worker", "--interval", "0.1")
     time.sleep(0.7)  # mid-way through the rounds
     worker.send_signal(signal.SIGINT)
     out, err = worker.communicate(timeout=30)
     assert worker.returncode in (0, 130) and "Traceback" not in out + err, err
+    assert own.status(journey_id)["phase"] == "RUNNING"  # it stopped between transitions, not at the end
+    calls_before = len(events_of(own.history(journey_id), "state.completed", "call"))
+    assert calls_before < 40
     own("tick", "--until-idle", code=0)
-    assert own.status(journey_id)["output"] == {"status": "COUNTED", "count": 12}
+    assert own.status(journey_id)["output"] == {"status": "COUNTED", "count": 40}
     history = own.history(journey_id)
     assert [e["seq"] for e in history] == list(range(1, len(history) + 1))
-    assert len(events_of(history, "state.completed", "call")) == 12
+    assert len(events_of(history, "state.completed", "call")) == 40

@@ -67,10 +67,10 @@ def worker(
     """Real-time loop: the clock follows wall time and due work runs as it falls due. Ctrl-C stops it cleanly."""
     from jctl.clock import wall_now
 
-    runner = views.open_runner(db)
     store = views.open_store(db)
     console().print("worker started; Ctrl-C stops it after the transition in progress")
     with _StopRequest() as stop:
+        runner = views.open_runner(db, should_stop=lambda: stop.requested)
         while not stop.requested:
             now = wall_now()
             lines = runner.set_clock(now) if now > store.now() else runner.tick(until_idle=True)

@@ -26,11 +26,12 @@ def open_store(db: Path | None) -> Store:
 
 
 def open_runner(db: Path | None, *, uuid_seed: str | None = None, platform_config: dict[str, Any] | None = None,
-                progress: bool = False) -> Runner:
+                progress: bool = False, should_stop: Callable[[], bool] | None = None) -> Runner:
     from jctl.engine.runner import Runner
 
     out = _progress_printer() if progress else None
-    runner = Runner(open_store(db), uuid_seed=uuid_seed, platform_config=platform_config, out=out)
+    runner = Runner(open_store(db), uuid_seed=uuid_seed, platform_config=platform_config, out=out,
+                    should_stop=should_stop)
     return _GuardedRunner(runner)  # type: ignore[return-value]
 
 

@@ -23,7 +23,8 @@ DEFAULT_AUTO_ADVANCE_STEPS = 10_000
 class Runner:
     def __init__(self, store: Any, *, http_transport: Any = None, expr_timeout_s: float = 5.0,
                  uuid_seed: str | None = None, limits: dict[str, Any] | None = None,
-                 platform_config: dict[str, Any] | None = None, out: Callable[[str], None] | None = None):
+                 platform_config: dict[str, Any] | None = None, out: Callable[[str], None] | None = None,
+                 should_stop: Callable[[], bool] | None = None):
         from jctl.store.db import new_lease_owner
 
         self.store = store
@@ -33,6 +34,8 @@ class Runner:
         self.limits = limits or {}  # maxTransitions, maxAutoAdvanceSteps, maxDueWorkPerTick
         self.platform_config = platform_config or {}
         self.out = out
+        # asked between transitions (the worker's Ctrl-C): work left over stays due, so the next tick resumes it
+        self.should_stop = should_stop or (lambda: False)
         self.owner = new_lease_owner()
         self._shared_client: LazyClient | None = None
 
@@ -67,7 +70,7 @@ class Runner:
         created = self.store.create_instance(instance, [event], due)
         if detach:
             return envelopes.start_response(created)
-        instance = self._drive(created.id, lambda interp, snap: interp.run(snap), run_pending=True)
+        instance, _ = self._drive(created.id, lambda interp, snap: interp.run(snap), run_pending=True)
         if auto_advance:
             instance = self._auto_advance(instance.id)
         return envelopes.envelope(instance)
@@ -75,19 +78,35 @@ class Runner:
     def signal(self, id_or_prefix: str, payload: Any, *, step: str | None = None,
                idempotency_key: str | None = None) -> dict[str, Any]:
         instance = self._get(id_or_prefix)
-        if idempotency_key:
+        if not idempotency_key:
+            return self._signal(instance, payload, step, None)
+        # Hold the lease across check and delivery, so a retry racing the first delivery waits for it and then
+        # replays its answer instead of finding the step already gone.
+        self._wait_for_lease(instance.id)
+        try:
             replay = self.store.idempotent_response(instance.id, idempotency_key)
             if replay is not None:
                 return replay
+            return self._signal(self.store.get_instance(instance.id), payload, step, idempotency_key)
+        finally:
+            self.store.release_lease(instance.id, self.owner)
+
+    def _signal(self, instance: Instance, payload: Any, step: str | None, idempotency_key: str | None) -> dict[str, Any]:
         interp = self._interpreter(instance, None)
         target = interp.check_signal(snapshot_of(instance), payload, step)  # raises before anything changes
         project_var = ((target.state.get(target.kind) or {}).get("response") or {}).get("outputVar")
-        try:
-            instance = self._drive(instance.id, lambda i, s: i.signal(s, payload, step),
-                                   idempotency_key=idempotency_key, project_var=project_var)
-        except _Replay as replay:
-            return replay.response
+        instance, _ = self._drive(instance.id, lambda i, s: i.signal(s, payload, step),
+                               idempotency_key=idempotency_key, project_var=project_var)
         return envelopes.envelope(instance, project_var)
+
+    def _wait_for_lease(self, instance_id: str, patience_s: float = 30.0) -> None:
+        import time
+
+        give_up = time.monotonic() + patience_s
+        while not self.store.acquire_lease(instance_id, self.owner):
+            if time.monotonic() > give_up:
+                raise InstanceBusy(f"instance {instance_id} is being advanced by another jctl process; try again")
+            time.sleep(0.02)
 
     def status(self, id_or_prefix: str) -> dict[str, Any]:
         return envelopes.envelope(self._get(id_or_prefix))
@@ -99,7 +118,7 @@ class Runner:
         if not envelopes.cancellable(instance):
             raise NotCancellable(f"journey {instance.journey_name} declares spec.lifecycle.cancellable: false; "
                                  f"instance {instance.id} cannot be cancelled")
-        instance = self._drive(instance.id, lambda interp, snap: iter([interp.cancel(snap)]))
+        instance, _ = self._drive(instance.id, _cancel_if_running)
         return envelopes.journey_outcome(instance)
 
     def tick(self, *, until_idle: bool = False, auto_advance: bool = False) -> list[str]:
@@ -132,7 +151,7 @@ class Runner:
     # -- due work -------------------------------------------------------------------------------------------
     def _advance_to(self, target: datetime) -> list[str]:
         lines: list[str] = []
-        while True:
+        while not self.should_stop():
             due_at = self.store.next_due_at()
             if due_at is None or due_at > target:
                 break
@@ -146,7 +165,7 @@ class Runner:
                 lines.append(f"stopped after {len(lines)} due items at {self.store.now().isoformat()}; "
                              f"a journey probably loops on a zero-delay timer")
                 return lines
-        if target > self.store.now():
+        if target > self.store.now() and not self.should_stop():
             self.store.set_clock(target)
         return lines
 
@@ -162,6 +181,8 @@ class Runner:
             if not batch:
                 break
             for work in batch[:budget]:
+                if self.should_stop():
+                    return lines
                 budget -= 1
                 line = self._run_due(work)
                 if line is None:
@@ -192,14 +213,14 @@ class Runner:
             "deadline": lambda i, s: i.deadline_reached(s),
         }
         try:
-            after = self._drive(instance.id, drives.get(work.kind, lambda i, s: iter(())),
+            after, committed = self._drive(instance.id, drives.get(work.kind, lambda i, s: iter(())),
                                 run_pending=work.kind == "run")
         except InstanceBusy:
             return None
-        if after.version == instance.version:
-            # nothing committed (stale or no-op); a committed transition already cancelled its own work, and
-            # discarding by id then could hit a new row that reused the id
+        if not committed:
+            # nothing committed: the work was stale (the instance moved on, or another process ran it first)
             self.store.discard_due_work([work.id])
+            return f"discarded stale {work.kind} of {instance.journey_name} {instance.id[:8]}"
         where = after.current_state if after.phase == "RUNNING" else after.phase
         return f"{label} for {instance.journey_name} {instance.id[:8]} -> {where}"
 
@@ -217,24 +238,26 @@ class Runner:
 
     # -- driving one instance -------------------------------------------------------------------------------
     def _drive(self, instance_id: str, drive: Drive, *, run_pending: bool = False,
-               idempotency_key: str | None = None, project_var: str | None = None) -> Instance:
+               idempotency_key: str | None = None, project_var: str | None = None) -> tuple[Instance, int]:
+        """Run `drive` on the instance under its lease, committing each transition; returns the instance as left
+        and how many transitions were committed (0 when the trigger turned out stale)."""
         if not self.store.acquire_lease(instance_id, self.owner):
             raise InstanceBusy(f"instance {instance_id} is being advanced by another jctl process; try again")
         counters: dict[str, int] = {}
         client = None
         try:
-            if idempotency_key:  # a concurrent signal with this key may have finished between our check and the lease
-                replay = self.store.idempotent_response(instance_id, idempotency_key)
-                if replay is not None:
-                    raise _Replay(replay)
             instance = self.store.get_instance(instance_id)
             counters.update(instance.cursor.get("mockCounters") or {})
             client = self._http_client(instance, counters)
             interp = self._interpreter(instance, client)
+            committed = 0
             for transition in drive(interp, snapshot_of(instance)):
                 instance = self._commit(instance, transition, counters, run_pending, idempotency_key, project_var)
+                committed += 1
                 run_pending = run_pending or not transition.halts
-            return instance
+                if not transition.halts and self.should_stop():
+                    break  # a `run` job was committed with the transition, so the next tick resumes here
+            return instance, committed
         finally:
             if client is not None and client is not self._shared_client:
                 client.close()
@@ -315,12 +338,10 @@ class Runner:
                         context=copy.deepcopy(input), tags=list(metadata.get("tags") or []), mocks=mocks)
 
 
-class _Replay(Exception):
-    """The idempotency key was recorded by another process while this one waited: answer with its response."""
-
-    def __init__(self, response: dict[str, Any]):
-        super().__init__("idempotent replay")
-        self.response = response
+def _cancel_if_running(interp: Interpreter, snap: Snapshot) -> Iterator[Transition]:
+    """Another process may have ended the instance between the caller's check and the lease."""
+    if snap.phase == "RUNNING":
+        yield interp.cancel(snap)
 
 
 class LazyClient:
