@@ -86,9 +86,10 @@ def parse_duration(text: str) -> timedelta:
                 "weeks (for example P30D or P4W), or use a timer `until` timestamp"
             )
         parsed = parsed.tdelta
-    if parsed < timedelta(0):
+    duration: timedelta = parsed
+    if duration < timedelta(0):
         raise ValueError(f"{text!r} is a negative duration; durations must be zero or positive")
-    return parsed
+    return duration
 
 
 def _require_aware(moment: datetime) -> None:

@@ -632,3 +632,13 @@ def test_sigint_to_a_busy_worker_leaves_a_consistent_resumable_instance(own: Sto
     history = own.history(journey_id)
     assert [e["seq"] for e in history] == list(range(1, len(history) + 1))
     assert len(events_of(history, "state.completed", "call")) == 40
+
+
+def test_a_file_that_is_not_a_store_is_reported_not_an_internal_error(tmp_path: Path):
+    not_a_store = tmp_path / "notes.db"
+    not_a_store.write_text("these are notes, not a SQLite database\n" * 20)
+    for command in (["status", "abc"], ["list"], ["history", "abc"], ["clock"], ["tick"],
+                    ["run", str(APPROVAL), "-i", '{"orderId": "o-1"}']):
+        result = jctl(*command, db=not_a_store, cwd=tmp_path, code=1)
+        assert "is not a usable jctl store" in result.stderr and "internal error" not in result.stderr, command
+    assert not_a_store.read_text().startswith("these are notes")  # left as it was

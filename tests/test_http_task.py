@@ -146,3 +146,27 @@ def test_mock_matches_operation_ref(tmp_path: Path):
 def test_malformed_mocks_are_rejected():
     with pytest.raises(MockError, match="match"):
         validate_mocks({"mocks": [{"respond": {"status": 200}}]})
+
+
+def test_a_header_set_in_any_case_is_never_sent_twice(httpserver):
+    # `accept:` is a shortcut; a task that already sets the header (in any case) keeps its own value only.
+    httpserver.expect_request("/report").respond_with_handler(
+        lambda request: Response(json.dumps({"accept": request.headers.getlist("Accept"),
+                                             "type": request.headers.getlist("Content-Type")}),
+                                 content_type="application/json"))
+    task = {"method": "POST", "url": httpserver.url_for("/report"), "accept": "text/csv",
+            "headers": {"accept": "application/json", "content-type": "application/merge-patch+json"},
+            "body": {"a": 1}}
+    built, outcome = call(task)
+    assert outcome.result["body"] == {"accept": ["application/json"], "type": ["application/merge-patch+json"]}
+    assert sorted(built.headers) == ["accept", "content-type"]
+
+
+def test_mocked_text_body_keeps_its_own_content_type_in_any_case():
+    transport = mock_transport(validate_mocks([{"match": {"url": "https://api.example.com/*"},
+                                                "respond": {"headers": {"content-type": "application/json"},
+                                                            "body": '{"ok": 1}'}}]), {})
+    _, outcome = call({"method": "GET", "url": "https://api.example.com/x"}, transport=transport)
+    content_types = {k: v for k, v in outcome.result["headers"].items() if k.lower() == "content-type"}
+    assert content_types == {"content-type": "application/json"}
+    assert outcome.result["body"] == {"ok": 1}

@@ -73,7 +73,7 @@ def status(
     from jctl.engine.envelopes import envelope
 
     store = views.open_store(db)  # a read: no runner, no engines, so it starts fast
-    instance = views.lookup(lambda: store.get_instance(instance_id))
+    instance = views.guarded(lambda: store.get_instance(instance_id))
     _finish(envelope(instance), output_format, exit_on_failure=False)
 
 
@@ -97,7 +97,7 @@ def list_instances(
     """List instances, newest first."""
     store = views.open_store(db)
     phase_filter = views.parse_phase(phase) if phase else None
-    instances = store.list_instances(phase=phase_filter, journey=journey, limit=limit)
+    instances = views.guarded(lambda: store.list_instances(phase=phase_filter, journey=journey, limit=limit))
     if output_format is Format.json:
         print_json([views.instance_summary(instance) for instance in instances])
     else:
@@ -111,7 +111,7 @@ def history(
 ) -> None:
     """Every transition, HTTP call (auth headers redacted), signal and timer of an instance."""
     store = views.open_store(db)
-    events = views.lookup(lambda: store.history(instance_id))
+    events = views.guarded(lambda: store.history(instance_id))
     if output_format is Format.json:
         print_json([views.event_document(event) for event in events])
     else:
@@ -119,12 +119,9 @@ def history(
 
 
 def _read_mocks(path: Path) -> dict[str, Any]:
-    document = read_json_argument(f"@{path}", "mocks")
-    if not isinstance(document, dict) or not isinstance(document.get("mocks"), list):
-        from jctl.errors import UsageError
+    from jctl.tasks.mocks import validate_mocks
 
-        raise UsageError(f"{path}: a mocks file is a mapping with a `mocks:` list of {{match, respond}} rules")
-    return document
+    return validate_mocks(read_json_argument(f"@{path}", "mocks"), str(path))
 
 
 def _finish(envelope: dict[str, Any], output_format: Format, exit_on_failure: bool = True) -> None:

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from jctl.cli import views
 from jctl.cli.instances import DB_OPTION, FORMAT_OPTION, Format
 from jctl.cli.output import console, print_json
+
+if TYPE_CHECKING:
+    import signal
+    from types import FrameType
+
+    SignalHandler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
 
 clock_app = typer.Typer(help="Show or move the store's simulated clock; moving it runs the work that fell due.",
                         invoke_without_command=True, no_args_is_help=False)
@@ -23,7 +31,7 @@ def clock(ctx: typer.Context, output_format: Format = FORMAT_OPTION, db: Path = 
     from jctl.clock import format_rfc3339
 
     store = views.open_store(db)
-    now, due = store.now(), store.next_due_at()
+    now, due = views.guarded(lambda: (store.now(), store.next_due_at()))
     if output_format is Format.json:
         print_json({"now": format_rfc3339(now), "nextDueAt": format_rfc3339(due) if due else None})
         return
@@ -31,22 +39,30 @@ def clock(ctx: typer.Context, output_format: Format = FORMAT_OPTION, db: Path = 
 
 
 @clock_app.command("set")
-def clock_set(ctx: typer.Context, to: str = typer.Argument(..., help="RFC 3339 timestamp (forward only).")) -> None:
-    """Move the clock forward to TO, then run all work that became due, in due order."""
+def clock_set(
+    ctx: typer.Context,
+    to: str = typer.Argument(..., metavar="TIMESTAMP", help="RFC 3339 timestamp (forward only)."),
+    db: Path = DB_OPTION,
+) -> None:
+    """Move the clock forward to TIMESTAMP, then run all work that became due, in due order."""
     from jctl.clock import parse_rfc3339
 
-    runner = views.open_runner(ctx.obj)
-    target = views.lookup(lambda: parse_rfc3339(to))
+    runner = views.open_runner(db or ctx.obj)
+    target = views.parsed(parse_rfc3339, to)
     _print_fired(runner.set_clock(target))
 
 
 @clock_app.command("advance")
-def clock_advance(ctx: typer.Context, duration: str = typer.Argument(..., help="ISO-8601 duration, e.g. PT5M.")) -> None:
+def clock_advance(
+    ctx: typer.Context,
+    duration: str = typer.Argument(..., metavar="DURATION", help="ISO-8601 duration, e.g. PT5M."),
+    db: Path = DB_OPTION,
+) -> None:
     """Move the clock forward by DURATION, then run all work that became due, in due order."""
     from jctl.clock import parse_duration
 
-    runner = views.open_runner(ctx.obj)
-    delta = views.lookup(lambda: parse_duration(duration))
+    runner = views.open_runner(db or ctx.obj)
+    delta = views.parsed(parse_duration, duration)
     _print_fired(runner.advance(delta))
 
 
@@ -67,14 +83,11 @@ def worker(
     """Real-time loop: the clock follows wall time and due work runs as it falls due. Ctrl-C stops it cleanly."""
     from jctl.clock import wall_now
 
-    store = views.open_store(db)
     console().print("worker started; Ctrl-C stops it after the transition in progress")
     with _StopRequest() as stop:
         runner = views.open_runner(db, should_stop=lambda: stop.requested)
         while not stop.requested:
-            now = wall_now()
-            lines = runner.set_clock(now) if now > store.now() else runner.tick(until_idle=True)
-            for line in lines:
+            for line in runner.catch_up(wall_now()):
                 console().print(line, markup=False, highlight=False)
             stop.wait(interval)
     console().print("worker stopped")
@@ -88,7 +101,7 @@ class _StopRequest:
         import threading
 
         self._event = threading.Event()
-        self._previous: object = None
+        self._previous: SignalHandler = None
 
     @property
     def requested(self) -> bool:
@@ -106,9 +119,9 @@ class _StopRequest:
     def __exit__(self, *exc_info: object) -> None:
         import signal
 
-        signal.signal(signal.SIGINT, self._previous)  # type: ignore[arg-type]
+        signal.signal(signal.SIGINT, self._previous)
 
-    def _request(self, _signum: int, _frame: object) -> None:
+    def _request(self, _signum: int, _frame: FrameType | None) -> None:
         if self._event.is_set():
             raise KeyboardInterrupt
         self._event.set()

@@ -5,12 +5,17 @@ from __future__ import annotations
 import sys
 from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from jctl.errors import EXIT_FINDINGS, EXIT_OK, UsageError
 
-PROGRESS_THRESHOLD = 20
+if TYPE_CHECKING:
+    from jctl.config import LintConfig
+    from jctl.lint import LintReport
+
+PROGRESS_THRESHOLD = 20  # fewer files finish before a progress bar would be worth drawing
 
 
 class OutputFormat(str, Enum):
@@ -48,13 +53,14 @@ def validate(
     config = load_config(config_path)
     if fix:
         _apply_fixes(files)
-    report = _run_with_progress(targets, config, expressions, len(files), output_format)
+    report = _run_with_progress(targets, config, expressions, len(files))
     _emit(report, output_format)
     failing = report.errors or (strict and report.warnings)
     raise typer.Exit(EXIT_FINDINGS if failing else EXIT_OK)
 
 
-def _run_with_progress(targets, config, expressions, file_count, output_format):  # type: ignore[no-untyped-def]
+def _run_with_progress(targets: list[Path], config: LintConfig, expressions: bool, file_count: int) -> LintReport:
+    """Lint the targets, with a progress bar on stderr when it is a terminal and there are many files."""
     from jctl.cli.output import console
     from jctl.lint import lint_paths
 
@@ -70,11 +76,8 @@ def _run_with_progress(targets, config, expressions, file_count, output_format):
 
 
 def _apply_fixes(files: list[Path]) -> None:
-    try:
-        from jctl.fix import fix_file
-    except ImportError:
-        raise UsageError("--fix is not available in this build") from None
     from jctl.cli.output import console
+    from jctl.fix import fix_file
     from jctl.lint import classify
 
     err = console(stderr=True)
@@ -86,7 +89,7 @@ def _apply_fixes(files: list[Path]) -> None:
             err.print(f"fixed {path}: {fix}", markup=False, highlight=False)
 
 
-def _emit(report, output_format: OutputFormat) -> None:  # type: ignore[no-untyped-def]
+def _emit(report: LintReport, output_format: OutputFormat) -> None:
     from jctl.render import FORMATTERS, HumanFormatter
 
     if output_format is OutputFormat.human:

@@ -4,7 +4,10 @@ and runner with their errors mapped to jctl's exit codes."""
 from __future__ import annotations
 
 import json
+import os
+import sys
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -16,23 +19,23 @@ if TYPE_CHECKING:
     from jctl.store import Event, Instance, Store
 
 T = TypeVar("T")
-PHASES = ("RUNNING", "SUCCEEDED", "FAILED")
 
 
 def open_store(db: Path | None) -> Store:
+    """The store at `db` (default: $JCTL_DB or .jctl/jctl.db); a file that is no usable store is reported."""
     from jctl.store import Store, default_db_path
 
-    return Store.open(db or default_db_path())
+    return guarded(lambda: Store.open(db or default_db_path()))
 
 
 def open_runner(db: Path | None, *, uuid_seed: str | None = None, platform_config: dict[str, Any] | None = None,
-                progress: bool = False, should_stop: Callable[[], bool] | None = None) -> Runner:
+                progress: bool = False, should_stop: Callable[[], bool] | None = None) -> GuardedRunner:
     from jctl.engine.runner import Runner
 
     out = _progress_printer() if progress else None
     runner = Runner(open_store(db), uuid_seed=uuid_seed, platform_config=platform_config, out=out,
                     should_stop=should_stop)
-    return _GuardedRunner(runner)  # type: ignore[return-value]
+    return GuardedRunner(runner)
 
 
 def _progress_printer() -> Callable[[str], None]:
@@ -44,18 +47,40 @@ def _progress_printer() -> Callable[[str], None]:
     return show
 
 
-class _GuardedRunner:
-    """Turns store and engine exceptions into JctlErrors, so the CLI prints a message instead of a traceback."""
+class GuardedRunner:
+    """The runner commands the CLI calls, with store errors turned into JctlErrors (see `guarded`), so the user
+    reads a message and a documented exit code instead of a traceback."""
 
     def __init__(self, runner: Runner):
         self._runner = runner
 
-    def __getattr__(self, name: str) -> Any:
-        method = getattr(self._runner, name)
-        return lambda *args, **kwargs: lookup(lambda: method(*args, **kwargs))
+    def start(self, definition_path: Path, input: Any, *, mocks: dict[str, Any] | None, detach: bool,
+              auto_advance: bool) -> dict[str, Any]:
+        return guarded(lambda: self._runner.start(definition_path, input, mocks=mocks, detach=detach,
+                                                 auto_advance=auto_advance))
+
+    def signal(self, id_or_prefix: str, payload: Any, *, step: str | None,
+               idempotency_key: str | None) -> dict[str, Any]:
+        return guarded(lambda: self._runner.signal(id_or_prefix, payload, step=step, idempotency_key=idempotency_key))
+
+    def cancel(self, id_or_prefix: str) -> dict[str, Any]:
+        return guarded(lambda: self._runner.cancel(id_or_prefix))
+
+    def tick(self, *, until_idle: bool, auto_advance: bool) -> list[str]:
+        return guarded(lambda: self._runner.tick(until_idle=until_idle, auto_advance=auto_advance))
+
+    def advance(self, delta: timedelta) -> list[str]:
+        return guarded(lambda: self._runner.advance(delta))
+
+    def set_clock(self, to: datetime) -> list[str]:
+        return guarded(lambda: self._runner.set_clock(to))
+
+    def catch_up(self, wall_time: datetime) -> list[str]:
+        return guarded(lambda: self._runner.catch_up(wall_time))
 
 
-def lookup(call: Callable[[], T]) -> T:
+def guarded(call: Callable[[], T]) -> T:
+    """Run `call`, mapping store errors and bad typed values to the JctlError with the right exit code."""
     from jctl.store import ClockError, StoreError
 
     try:
@@ -66,11 +91,19 @@ def lookup(call: Callable[[], T]) -> T:
         raise UsageError(str(error)) from None
     except StoreError as error:
         raise FindingsError(str(error)) from None
-    except ValueError as error:  # clock/duration parsing and other input the user typed
+
+
+def parsed(parse: Callable[[str], T], text: str) -> T:
+    """A value the user typed (a timestamp, a duration), or a usage error that says what is wrong with it."""
+    try:
+        return parse(text)
+    except ValueError as error:
         raise UsageError(str(error)) from None
 
 
 def parse_phase(phase: str) -> str:
+    from jctl.store.models import PHASES
+
     value = phase.upper()
     if value not in PHASES:
         raise UsageError(f"unknown phase `{phase}`", hint=f"use one of {', '.join(PHASES)}")
@@ -78,17 +111,22 @@ def parse_phase(phase: str) -> str:
 
 
 def instance_summary(instance: Instance) -> dict[str, Any]:
-    from jctl.clock import format_rfc3339
-
     return {
         "journeyId": instance.id,
         "journeyName": instance.journey_name,
         "phase": instance.phase,
         "currentState": instance.current_state,
-        "createdAt": format_rfc3339(instance.created_at),
-        "updatedAt": format_rfc3339(instance.updated_at),
+        "createdAt": _timestamp(instance.created_at),
+        "updatedAt": _timestamp(instance.updated_at),
         "error": instance.error,
     }
+
+
+def _timestamp(moment: datetime | None) -> str | None:
+    """RFC 3339, or None for an instance not stored yet (stored instances always have both times)."""
+    from jctl.clock import format_rfc3339
+
+    return format_rfc3339(moment) if moment is not None else None
 
 
 def event_document(event: Event) -> dict[str, Any]:
@@ -104,8 +142,6 @@ def print_envelope(envelope: dict[str, Any]) -> None:
     Plain text rather than a rich panel: `status` is the command scripts poll, and rich's console costs more
     start-up than the rest of the command (bench/startup.py).
     """
-    import sys
-
     phase = envelope.get("phase", "")
     rows = [(key, _compact(value)) for key, value in envelope.items() if key != "_links"]
     steps = [rel for rel in envelope.get("_links") or {} if rel not in ("self", "result", "cancel")]
@@ -123,9 +159,6 @@ _PHASE_COLOURS = {"SUCCEEDED": "32", "FAILED": "31", "RUNNING": "33"}
 
 
 def _paint(text: str, colour: str) -> str:
-    import os
-    import sys
-
     if not colour or os.environ.get("NO_COLOR") or not sys.stdout.isatty():
         return text
     return f"\x1b[1;{colour}m{text}\x1b[0m"
@@ -141,15 +174,13 @@ def _compact(value: Any) -> str:
 def print_instance_table(instances: list[Instance]) -> None:
     from rich.table import Table
 
-    from jctl.clock import format_rfc3339
-
     if not instances:
         console().print("no instances")
         return
     table = Table("id", "journey", "phase", "state", "updated")
     for instance in instances:
         table.add_row(instance.id[:12], instance.journey_name, instance.phase, instance.current_state or "",
-                      format_rfc3339(instance.updated_at))
+                      _timestamp(instance.updated_at) or "")
     console().print(table)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from jctl.engine.cursor import INPUT_STATES, paused_input_steps
 from jctl.store.models import Instance
 
 API = "/api/v1/journeys"
@@ -48,10 +49,11 @@ def active_steps(instance: Instance) -> list[str]:
     if instance.phase != "RUNNING":
         return []
     paused = instance.cursor.get("paused")
-    if paused in ("wait", "webhook"):
+    if paused in INPUT_STATES:
         return [str(instance.current_state)]
-    branches = (instance.cursor.get("parallel") or {}).get("branches") or [] if paused == "parallel" else []
-    return [r["current"] for r in branches if r.get("phase") == "RUNNING" and r.get("paused") in ("wait", "webhook")]
+    if paused == "parallel":
+        return [state_id for _, state_id, _ in paused_input_steps(instance.cursor)]
+    return []
 
 
 def journey_status(instance: Instance, project_var: str | None = None) -> dict[str, Any]:
@@ -79,8 +81,9 @@ def journey_status(instance: Instance, project_var: str | None = None) -> dict[s
 
 def business_status(instance: Instance) -> str:
     """Mirrors output.status when there is one; otherwise a stable code from the phase or the error."""
-    if isinstance(instance.output, dict) and isinstance(instance.output.get("status"), str):
-        return instance.output["status"]
+    status = instance.output.get("status") if isinstance(instance.output, dict) else None
+    if isinstance(status, str):
+        return status
     if instance.phase == "FAILED" and instance.error:
         return str(instance.error.get("code") or "FAILED")
     return instance.phase
@@ -97,7 +100,8 @@ def journey_outcome(instance: Instance) -> dict[str, Any]:
     if links_enabled(instance):
         body["_links"] = {"self": _link(f"{API}/{instance.id}/result")}
     response = (_spec(instance).get("output") or {}).get("response") or {}
-    projected = instance.context.get(response.get("outputVar")) if response.get("outputVar") else None
+    output_var = response.get("outputVar")
+    projected = instance.context.get(str(output_var)) if output_var else None
     if isinstance(projected, dict):
         body.update({k: v for k, v in projected.items() if k not in OUTCOME_RESERVED})
     return body

@@ -12,9 +12,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from jctl.errors import EXIT_USAGE, FindingsError
+
+if TYPE_CHECKING:
+    from jctl.diagnostics import Diagnostic
 
 
 class EngineError(FindingsError):
@@ -22,16 +25,14 @@ class EngineError(FindingsError):
 
 
 class InvalidSpec(EngineError):
-    def __init__(self, message: str, diagnostics: list[Any] | None = None, hint: str = ""):
+    def __init__(self, message: str, diagnostics: list[Diagnostic] | None = None, hint: str = ""):
         self.diagnostics = list(diagnostics or [])
         details = [_located(d) for d in self.diagnostics]
         super().__init__(message, hint=hint, details=details)
 
 
-def _located(diagnostic: Any) -> str:
+def _located(diagnostic: Diagnostic) -> str:
     """`file:line:col: message [rule]`, the form `jctl validate` and editors use to jump to the spot."""
-    if not hasattr(diagnostic, "line"):
-        return str(diagnostic)
     return f"{diagnostic.file}:{diagnostic.line}:{diagnostic.column}: {diagnostic.message} [{diagnostic.rule}]"
 
 

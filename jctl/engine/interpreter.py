@@ -4,46 +4,30 @@ transitions up to the next pause or the end. Effects go only through the injecte
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
-from jctl.engine import states as st
+from jctl.engine.cursor import INPUT_STATES, paused_input_steps, unpaused_cursor
 from jctl.engine.errors import InvalidPayload, StepConflict
-from jctl.store.models import NewDueWork, NewEvent
+from jctl.engine.states import StateExecutor
+from jctl.engine.transitions import Snapshot, Transition, input_next, timeout_next, timer_next
+from jctl.store.models import NewEvent
 
-INPUT_STATES = ("wait", "webhook")
+if TYPE_CHECKING:
+    from jctl.tasks.http import HttpClient
+
 DEFAULT_MAX_TRANSITIONS = 100_000
 
 Evaluate = Callable[[str, str, dict[str, Any]], Any]
 
 
 @dataclass
-class Snapshot:
-    """What the interpreter reads and writes of an instance; `current_state` is the state to execute next,
-    or the state paused at when cursor["paused"] is set."""
-
-    phase: str
-    current_state: str | None
-    context: dict[str, Any]
-    cursor: dict[str, Any]
-    output: Any = None
-    error: dict[str, Any] | None = None
-    attributes: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class Transition:
-    snapshot: Snapshot
-    events: list[NewEvent]
-    schedule: list[NewDueWork] = field(default_factory=list)
-    cancel_due: bool | list[str] = False
-    halts: bool = False  # the interpreter stops after this one (paused or terminal)
-
-
-@dataclass
 class SignalTarget:
+    """The paused step a signal is for."""
+
     state_id: str
     state: dict[str, Any]
     kind: str  # wait | webhook
@@ -52,13 +36,17 @@ class SignalTarget:
 
 @dataclass
 class Seams:
+    """Every effect the interpreter has: expressions, HTTP, the clock, and the `platform` binding."""
+
     evaluate: Evaluate
-    http_client: Any  # httpx.Client bound to the real or the mock transport
+    http_client: HttpClient  # bound to the real or the mock transport
     now: Callable[[], datetime]
     platform: dict[str, Any] = field(default_factory=dict)
 
 
 class Interpreter:
+    """Turns a trigger (start, signal, timer, step timeout, deadline, cancel) into the transitions it causes."""
+
     def __init__(self, definition: dict[str, Any], seams: Seams, *, spec_path: Path | None = None,
                  max_transitions: int = DEFAULT_MAX_TRANSITIONS):
         from jctl.tasks.openapi_ops import OperationCatalog
@@ -68,7 +56,7 @@ class Interpreter:
         self.seams = seams
         self.catalog = OperationCatalog(spec_path, self.spec.get("apis"))
         self.max_transitions = max_transitions
-        self.executor = st.StateExecutor(self)
+        self.executor = StateExecutor(self)
 
     # -- triggers -------------------------------------------------------------------------------------------
     def run(self, snap: Snapshot) -> Iterator[Transition]:
@@ -81,20 +69,20 @@ class Interpreter:
         """Validate first (raising before any transition), then ingest the payload and continue."""
         target = self.check_signal(snap, payload, step)
         if target.branch is not None:
-            resumed = self.executor.parallel.resume(snap, target.branch, "signal", target.state_id, payload)
-            return self._continue(resumed) if resumed else iter(())
+            return self._resume_branch(snap, target.branch, "signal", target.state_id, payload)
         context = dict(snap.context)
         context["payload"] = copy.deepcopy(payload)
         nxt = input_next(target.state)
-        after = replace(snap, context=context, current_state=nxt, cursor=_unpaused(snap.cursor))
+        after = replace(snap, context=context, current_state=nxt, cursor=unpaused_cursor(snap.cursor))
         event = NewEvent("signal.received", target.state_id, {"payload": payload, "next": nxt})
         return self._continue(Transition(after, [event], cancel_due=["step-timeout"]))
 
     def check_signal(self, snap: Snapshot, payload: Any, step: str | None) -> SignalTarget:
+        """The step the payload is for; raises (changing nothing) when no such step takes this payload now."""
         if snap.phase != "RUNNING":
             raise StepConflict(f"the instance has already finished ({snap.phase}); it accepts no more input")
         target = self._signal_target(snap, step)
-        schema = (target.state.get(target.kind) or {}).get("input", {}).get("schema")
+        schema = ((target.state.get(target.kind) or {}).get("input") or {}).get("schema")
         violations = schema_violations(schema, payload)
         if violations:
             raise InvalidPayload(f"the payload does not match the input.schema of step {target.state_id!r}; "
@@ -104,55 +92,57 @@ class Interpreter:
     def _signal_target(self, snap: Snapshot, step: str | None) -> SignalTarget:
         paused, current = snap.cursor.get("paused"), snap.current_state
         if paused == "parallel":
-            active = self.executor.parallel.active_steps(snap.cursor)
-            names = ", ".join(a[1] for a in active)
-            if not active:
-                raise StepConflict(f"no step is waiting for input: the branches of parallel state {current} are "
-                                   f"paused at timers")
-            if step is None and len(active) > 1:
-                raise StepConflict(f"several steps are active ({names}); name the one this payload is for")
-            chosen = next((a for a in active if step is None or a[1] == step), None)
-            if chosen is None:
-                raise StepConflict(f"step {step!r} is not active; the active steps are {names}")
-            state = self.executor.parallel.branch_state(snap.cursor, chosen[0], chosen[1])
-            return SignalTarget(chosen[1], state, chosen[2], chosen[0])
-        if paused not in INPUT_STATES:
+            return self._branch_signal_target(snap, step)
+        if paused not in INPUT_STATES or current is None:
             where = f"paused at timer {current}" if paused == "timer" else f"at state {current}"
             raise StepConflict(f"no step is waiting for input: the instance is {where}",
                                hint="signal when `status` shows a wait or webhook state")
         if step is not None and step != current:
             raise StepConflict(f"step {step!r} is not active; the active step is {current!r}",
                                hint=f"send the payload to step {current}")
-        return SignalTarget(str(current), self.states[current], str(paused), None)
+        return SignalTarget(current, self.states[current], str(paused), None)
+
+    def _branch_signal_target(self, snap: Snapshot, step: str | None) -> SignalTarget:
+        active = paused_input_steps(snap.cursor)
+        names = ", ".join(state_id for _, state_id, _ in active)
+        if not active:
+            raise StepConflict(f"no step is waiting for input: the branches of parallel state {snap.current_state} "
+                               f"are paused at timers")
+        if step is None and len(active) > 1:
+            raise StepConflict(f"several steps are active ({names}); name the one this payload is for")
+        chosen = next((entry for entry in active if step is None or entry[1] == step), None)
+        if chosen is None:
+            raise StepConflict(f"step {step!r} is not active; the active steps are {names}")
+        branch, state_id, kind = chosen
+        state = self.executor.parallel.branch_state(snap.cursor, branch, state_id)
+        return SignalTarget(state_id, state, kind, branch)
 
     def timer_fired(self, snap: Snapshot, state_id: str | None, branch: str | None = None) -> Iterator[Transition]:
-        if branch is not None and snap.cursor.get("paused") == "parallel" and snap.phase == "RUNNING":
-            resumed = self.executor.parallel.resume(snap, branch, "timer", state_id)
-            return self._continue(resumed) if resumed else iter(())
-        if snap.phase != "RUNNING" or snap.cursor.get("paused") != "timer" or snap.current_state != state_id:
-            return self._stale("timer", state_id, snap)
-        nxt = self.states[state_id].get("next")
-        after = replace(snap, current_state=nxt, cursor=_unpaused(snap.cursor))
+        if branch is not None and _paused_in_parallel(snap):
+            return self._resume_branch(snap, branch, "timer", state_id)
+        current = snap.current_state
+        if snap.phase != "RUNNING" or snap.cursor.get("paused") != "timer" or current is None or current != state_id:
+            return _stale()
+        nxt = timer_next(self.states[current])
+        after = replace(snap, current_state=nxt, cursor=unpaused_cursor(snap.cursor))
         return self._continue(Transition(after, [NewEvent("timer.fired", state_id, {"next": nxt})],
                                          cancel_due=["timer"]))
 
     def step_timed_out(self, snap: Snapshot, state_id: str | None,
                        branch: str | None = None) -> Iterator[Transition]:
-        if branch is not None and snap.cursor.get("paused") == "parallel" and snap.phase == "RUNNING":
-            resumed = self.executor.parallel.resume(snap, branch, "step-timeout", state_id)
-            return self._continue(resumed) if resumed else iter(())
-        paused = snap.cursor.get("paused")
-        if snap.phase != "RUNNING" or paused not in INPUT_STATES or snap.current_state != state_id:
-            return self._stale("step-timeout", state_id, snap)
-        state = self.states[state_id]
-        nxt = (state.get(paused) or {}).get("onTimeout") or state.get("onTimeout")
-        after = replace(snap, current_state=nxt, cursor=_unpaused(snap.cursor))
+        if branch is not None and _paused_in_parallel(snap):
+            return self._resume_branch(snap, branch, "step-timeout", state_id)
+        paused, current = snap.cursor.get("paused"), snap.current_state
+        if snap.phase != "RUNNING" or paused not in INPUT_STATES or current is None or current != state_id:
+            return _stale()
+        nxt = timeout_next(self.states[current], paused)
+        after = replace(snap, current_state=nxt, cursor=unpaused_cursor(snap.cursor))
         return self._continue(Transition(after, [NewEvent("step.timeout", state_id, {"next": nxt})],
                                          cancel_due=["step-timeout"]))
 
     def deadline_reached(self, snap: Snapshot) -> Iterator[Transition]:
         if snap.phase != "RUNNING":
-            return self._stale("deadline", None, snap)
+            return _stale()
         on_timeout = (self.spec.get("execution") or {}).get("onTimeout") or {}
         error = {"code": str(on_timeout.get("errorCode") or "JOURNEY_TIMEOUT"),
                  "reason": str(on_timeout.get("reason") or "Overall execution time exceeded maxDurationSec")}
@@ -162,6 +152,11 @@ class Interpreter:
         return self.failed(snap, {"code": "JOURNEY_CANCELLED", "reason": "Cancelled by user"}, "journey.cancelled")
 
     # -- the loop -------------------------------------------------------------------------------------------
+    def _resume_branch(self, snap: Snapshot, branch: str, trigger: str, state_id: str | None,
+                       payload: Any = None) -> Iterator[Transition]:
+        resumed = self.executor.parallel.resume(snap, branch, trigger, state_id, payload)
+        return self._continue(resumed) if resumed else _stale()
+
     def _continue(self, first: Transition) -> Iterator[Transition]:
         yield first
         if not first.halts:
@@ -178,28 +173,24 @@ class Interpreter:
                                  f"transitions without pausing; the journey probably loops forever"},
                           "journey.failed")
 
-    def _stale(self, kind: str, state_id: str | None, snap: Snapshot) -> Iterator[Transition]:
-        """Due work for a state the instance has left: no transition; the runner discards the record by id
-        (cancelling by kind here could drop a live timeout of a later visit to a wait)."""
-        return iter(())
-
     def failed(self, snap: Snapshot, error: dict[str, Any], event_type: str = "journey.failed") -> Transition:
-        after = replace(snap, phase="FAILED", error=error, cursor=_unpaused(snap.cursor))
+        after = replace(snap, phase="FAILED", error=error, cursor=unpaused_cursor(snap.cursor))
         return Transition(after, [NewEvent(event_type, snap.current_state, {"error": error})],
                           cancel_due=True, halts=True)
 
 
-def input_next(state: dict[str, Any]) -> str | None:
-    """A wait/webhook continues at `next`; the corpus writes it as `default:` inside the block too."""
-    block = state.get(state.get("type", "")) or {}
-    return state.get("next") or block.get("next") or block.get("default")
+def _paused_in_parallel(snap: Snapshot) -> bool:
+    return snap.phase == "RUNNING" and snap.cursor.get("paused") == "parallel"
 
 
-def _unpaused(cursor: dict[str, Any]) -> dict[str, Any]:
-    return {**{k: v for k, v in cursor.items() if k != "parallel"}, "paused": None}
+def _stale() -> Iterator[Transition]:
+    """Due work for a state the instance has left: no transition; the runner discards the record by id
+    (cancelling by kind here could drop a live timeout of a later visit to a wait)."""
+    return iter(())
 
 
 def schema_violations(schema: Any, value: Any) -> list[str]:
+    """`path: message` for each way `value` breaks a JSON Schema (none when there is no schema)."""
     if not isinstance(schema, dict):
         return []
     from jsonschema import Draft202012Validator

@@ -7,17 +7,27 @@ import copy
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from jctl.engine.transitions import (
+    TERMINAL_PHASES,
+    Snapshot,
+    StateError,
+    Transition,
+    http_records,
+    input_next,
+    timeout_next,
+    timer_next,
+)
 from jctl.store.models import NewDueWork, NewEvent
 
 if TYPE_CHECKING:
-    from jctl.engine.interpreter import Snapshot, Transition
     from jctl.engine.states import StateExecutor
 
-TERMINAL = ("SUCCEEDED", "FAILED")
 DUE_OF_TRIGGER = {"timer": "timer", "step-timeout": "step-timeout", "signal": "step-timeout"}
 
 
 class ParallelState:
+    """Enters a parallel state, resumes one of its paused branches, and joins the branches when they are done."""
+
     def __init__(self, executor: StateExecutor):
         self.executor = executor
 
@@ -36,72 +46,51 @@ class ParallelState:
     def resume(self, snap: Snapshot, branch_name: str, trigger: str, state_id: str | None,
                payload: Any = None) -> Transition | None:
         """Continue one branch after its timer, step timeout or signal; None when the due work is stale."""
-        from jctl.engine.interpreter import input_next
-
         parallel = snap.cursor.get("parallel") or {}
-        parent_id = parallel.get("state")
+        parent_id = str(parallel.get("state") or "")
         parent = self.executor.interp.states.get(parent_id) or {}
         records = copy.deepcopy(parallel.get("branches") or [])
         record = next((r for r in records if r["name"] == branch_name), None)
         states = self._branch_states(parent, branch_name)
         if record is None or record["phase"] != "RUNNING" or record["current"] != state_id or state_id not in states:
             return None
-        state = states[state_id]
-        if trigger == "timer":
-            record["current"] = state.get("next")
-        elif trigger == "step-timeout":
-            block = state.get(record["paused"]) or {}
-            record["current"] = block.get("onTimeout") or state.get("onTimeout")
-        else:
-            record["context"] = {**record["context"], "payload": copy.deepcopy(payload)}
-            record["current"] = input_next(state)
-        record["paused"] = None
-        record["due"] = [d for d in record["due"] if d["kind"] != DUE_OF_TRIGGER[trigger]]
+        _pass_trigger(record, states[state_id], trigger, payload)
         try:
             calls = self._advance(record, states, durable=True)
-            transition = self._settle(snap, str(parent_id), parent, records, calls)
-        except Exception as exc:
-            from jctl.engine.states import StateError
-
-            if not isinstance(exc, StateError):
-                raise
+            transition = self._settle(snap, parent_id, parent, records, calls)
+        except StateError as exc:
             return self.executor.interp.failed(snap, {"code": exc.code, "reason": f"state {parent_id}: {exc.reason}"})
         data = {"branch": branch_name, **({"payload": payload} if trigger == "signal" else {})}
         transition.events.insert(0, NewEvent(f"branch.{trigger}", state_id, data))
         return transition
 
-    @staticmethod
-    def active_steps(cursor: dict[str, Any]) -> list[tuple[str, str, str]]:
-        """(branch, state id, wait|webhook) for each branch paused at an external-input state."""
-        branches = (cursor.get("parallel") or {}).get("branches") or []
-        return [(r["name"], r["current"], r["paused"]) for r in branches
-                if r["phase"] == "RUNNING" and r["paused"] in ("wait", "webhook")]
-
     def branch_state(self, cursor: dict[str, Any], branch_name: str, state_id: str) -> dict[str, Any]:
-        parent = self.executor.interp.states.get((cursor.get("parallel") or {}).get("state")) or {}
-        return self._branch_states(parent, branch_name).get(state_id) or {}
+        """The definition of state `state_id` in a branch of the parallel the cursor is paused in."""
+        parent = self.executor.interp.states.get(str((cursor.get("parallel") or {}).get("state") or "")) or {}
+        found: dict[str, Any] = self._branch_states(parent, branch_name).get(state_id) or {}
+        return found
 
     # -- internals ------------------------------------------------------------------------------------------
     @staticmethod
     def _branch_states(parent: dict[str, Any], name: str) -> dict[str, Any]:
         for branch in (parent.get("parallel") or {}).get("branches") or []:
             if str(branch.get("name")) == name:
-                return branch.get("states") or {}
+                states: dict[str, Any] = branch.get("states") or {}
+                return states
         return {}
 
     def _advance(self, record: dict[str, Any], states: dict[str, Any], durable: bool) -> list[Any]:
         """Run one branch until it ends or pauses, updating its record; returns the HTTP call records."""
         from jctl.clock import format_rfc3339
-        from jctl.engine.interpreter import Snapshot
 
         calls: list[Any] = []
         for _ in range(self.executor.interp.max_transitions):
             snap = Snapshot("RUNNING", record["current"], record["context"], {"paused": None})
             transition = self.executor.execute(snap, states, mode="branch" if durable else "sync")
-            calls += [e.data["http"] for e in transition.events if "http" in e.data]
+            calls += http_records(transition)
             after = transition.snapshot
             record.update(current=after.current_state, context=after.context)
-            if after.phase in TERMINAL:
+            if after.phase in TERMINAL_PHASES:
                 record.update(phase=after.phase, output=after.output, error=after.error, paused=None, due=[])
                 return calls
             if transition.halts:
@@ -109,18 +98,14 @@ class ParallelState:
                 record["due"] = [{"kind": d.kind, "dueAt": format_rfc3339(d.due_at), "state": d.state}
                                  for d in transition.schedule]
                 return calls
-        from jctl.engine.states import StateError
-
         raise StateError("TRANSITION_LIMIT", f"branch {record['name']} did not pause or finish")
 
     def _settle(self, snap: Snapshot, state_id: str, state: dict[str, Any], records: list[dict[str, Any]],
                 calls: list[Any]) -> Transition:
         from jctl.clock import parse_rfc3339
-        from jctl.engine.interpreter import Transition
-        from jctl.engine.states import StateError
 
         join = (state.get("parallel") or {}).get("join") or {}
-        finished = [r for r in records if r["phase"] in TERMINAL]
+        finished = [r for r in records if r["phase"] in TERMINAL_PHASES]
         if join.get("errorPolicy") == "failFast" and any(r["phase"] == "FAILED" for r in finished):
             failed = next(r for r in finished if r["phase"] == "FAILED")
             raise StateError("BRANCH_FAILED", f"branch {failed['name']} failed (errorPolicy failFast): "
@@ -157,14 +142,28 @@ class ParallelState:
         # Without a mapper the branches' contexts merge back into the journey context (the corpus relies on it).
         merged = copy.deepcopy(context)
         for record in records:
-            if record["phase"] in TERMINAL:
+            if record["phase"] in TERMINAL_PHASES:
                 merged = deep_merge(merged, {k: v for k, v in record["context"].items() if k != "payload"})
         if result_var:
             merged[str(result_var)] = outputs
         return merged
 
 
+def _pass_trigger(record: dict[str, Any], state: dict[str, Any], trigger: str, payload: Any) -> None:
+    """Move a paused branch record past the state its trigger (timer, step-timeout, signal) was for."""
+    if trigger == "timer":
+        record["current"] = timer_next(state)
+    elif trigger == "step-timeout":
+        record["current"] = timeout_next(state, record["paused"])
+    else:
+        record["context"] = {**record["context"], "payload": copy.deepcopy(payload)}
+        record["current"] = input_next(state)
+    record["paused"] = None
+    record["due"] = [d for d in record["due"] if d["kind"] != DUE_OF_TRIGGER[trigger]]
+
+
 def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """`extra` over `base`, merging nested objects key by key instead of replacing them."""
     merged = dict(base)
     for key, value in extra.items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict):

@@ -3,26 +3,40 @@ transition atomically with its history event; due work (run, timer, step-timeout
 
 from __future__ import annotations
 
-import copy
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from jctl.engine import envelopes
-from jctl.engine.errors import InstanceBusy, InvalidInput, InvalidSpec, NotCancellable, UnknownInstance
-from jctl.engine.interpreter import Interpreter, Seams, Snapshot, Transition, schema_violations
-from jctl.store.models import AmbiguousInstance, DueWork, Instance, NewDueWork, NewEvent, new_instance_id
+from jctl.engine.errors import InstanceBusy, NotCancellable, UnknownInstance
+from jctl.engine.interpreter import DEFAULT_MAX_TRANSITIONS, Interpreter, Seams
+from jctl.engine.start import plan_start
+from jctl.engine.transitions import Snapshot, StateError, Transition
+from jctl.store.models import AmbiguousInstance, DueWork, Instance, NewDueWork
 from jctl.store.models import UnknownInstance as StoreUnknownInstance
+from jctl.tasks.http import LazyClient
+
+if TYPE_CHECKING:
+    import httpx
+
+    from jctl.store.db import Store
 
 Drive = Callable[[Interpreter, Snapshot], Iterator[Transition]]
 DUE_VERBS = {"run": "ran", "timer": "fired timer", "step-timeout": "timed out step", "deadline": "deadline reached"}
-DEFAULT_AUTO_ADVANCE_STEPS = 10_000
+DEFAULT_LIMITS = {"maxTransitions": DEFAULT_MAX_TRANSITIONS, "maxAutoAdvanceSteps": 10_000,
+                  "maxDueWorkPerTick": 100_000}
+DUE_BATCH = 100  # due items read per query
+LEASE_PATIENCE_S = 30.0
 
 
 class Runner:
-    def __init__(self, store: Any, *, http_transport: Any = None, expr_timeout_s: float = 5.0,
-                 uuid_seed: str | None = None, limits: dict[str, Any] | None = None,
+    """The commands that change instances (start, signal, cancel, tick, clock moves), each under the instance's
+    lease and committing every transition on its own."""
+
+    def __init__(self, store: Store, *, http_transport: httpx.BaseTransport | None = None,
+                 expr_timeout_s: float = 5.0, uuid_seed: str | None = None, limits: dict[str, Any] | None = None,
                  platform_config: dict[str, Any] | None = None, out: Callable[[str], None] | None = None,
                  should_stop: Callable[[], bool] | None = None):
         from jctl.store.db import new_lease_owner
@@ -31,7 +45,7 @@ class Runner:
         self.http_transport = http_transport
         self.expr_timeout_s = expr_timeout_s
         self.uuid_seed = uuid_seed
-        self.limits = limits or {}  # maxTransitions, maxAutoAdvanceSteps, maxDueWorkPerTick
+        self.limits = limits or {}  # overrides of DEFAULT_LIMITS
         self.platform_config = platform_config or {}
         self.out = out
         # asked between transitions (the worker's Ctrl-C): work left over stays due, so the next tick resumes it
@@ -39,35 +53,17 @@ class Runner:
         self.owner = new_lease_owner()
         self._shared_client: LazyClient | None = None
 
+    def _limit(self, name: str) -> int:
+        return int(self.limits.get(name, DEFAULT_LIMITS[name]))
+
     # -- commands -------------------------------------------------------------------------------------------
     def start(self, definition_path: Path, input: dict[str, Any], *, mocks: dict[str, Any] | None = None,
               detach: bool = False, auto_advance: bool = False) -> dict[str, Any]:
-        from jctl.tasks.mocks import MockError, validate_mocks
-
-        definition = load_definition(Path(definition_path))
-        spec = definition.get("spec") or {}
-        if not isinstance(input, dict):
-            raise InvalidInput("the input must be a JSON object (it becomes the journey's context); "
-                               "no instance was created", [f"got {type(input).__name__}"])
-        violations = schema_violations((spec.get("input") or {}).get("schema"), input)
-        if violations:
-            raise InvalidInput("the input does not match spec.input.schema; no instance was created", violations)
-        try:
-            mocks = validate_mocks(mocks) if mocks is not None else None
-        except MockError as exc:
-            raise InvalidInput(f"the mocks are not valid: {exc}", [str(exc)]) from None
-        from jctl.engine.platform import resolve_platform_config
-
-        platform_config = resolve_platform_config(spec, self.platform_config)
-        instance = self._new_instance(Path(definition_path), definition, input, mocks)
-        instance.cursor["platformConfig"] = platform_config  # later ticks and signals see the same values
-        now = self.store.now()
-        due = [NewDueWork("run", now, spec.get("start"))]
-        execution = spec.get("execution") or {}
-        if execution.get("maxDurationSec"):
-            due.append(NewDueWork("deadline", now + timedelta(seconds=int(execution["maxDurationSec"]))))
-        event = NewEvent("journey.started", spec.get("start"), {"input": input, "detached": detach})
-        created = self.store.create_instance(instance, [event], due)
+        """Create an instance of the spec at `definition_path` and run it until it ends or pauses (unless
+        `detach`); with `auto_advance`, skip the clock over its timers as well."""
+        plan = plan_start(Path(definition_path), input, mocks=mocks, supplied_config=self.platform_config,
+                          now=self.store.now(), detach=detach)
+        created = self.store.create_instance(plan.instance, plan.events, plan.due)
         if detach:
             return envelopes.start_response(created)
         instance, _ = self._drive(created.id, lambda interp, snap: interp.run(snap), run_pending=True)
@@ -77,6 +73,8 @@ class Runner:
 
     def signal(self, id_or_prefix: str, payload: Any, *, step: str | None = None,
                idempotency_key: str | None = None) -> dict[str, Any]:
+        """Deliver a payload to the active wait/webhook step and continue; a repeated idempotency key replays
+        the first answer."""
         instance = self._get(id_or_prefix)
         if not idempotency_key:
             return self._signal(instance, payload, step, None)
@@ -92,17 +90,17 @@ class Runner:
             self.store.release_lease(instance.id, self.owner)
 
     def _signal(self, instance: Instance, payload: Any, step: str | None, idempotency_key: str | None) -> dict[str, Any]:
-        interp = self._interpreter(instance, None)
+        interp = self._interpreter(instance, self._http_client(instance, {}))  # only checks: makes no call
         target = interp.check_signal(snapshot_of(instance), payload, step)  # raises before anything changes
         project_var = ((target.state.get(target.kind) or {}).get("response") or {}).get("outputVar")
         instance, _ = self._drive(instance.id, lambda i, s: i.signal(s, payload, step),
                                idempotency_key=idempotency_key, project_var=project_var)
         return envelopes.envelope(instance, project_var)
 
-    def _wait_for_lease(self, instance_id: str, patience_s: float = 30.0) -> None:
+    def _wait_for_lease(self, instance_id: str) -> None:
         import time
 
-        give_up = time.monotonic() + patience_s
+        give_up = time.monotonic() + LEASE_PATIENCE_S
         while not self.store.acquire_lease(instance_id, self.owner):
             if time.monotonic() > give_up:
                 raise InstanceBusy(f"instance {instance_id} is being advanced by another jctl process; try again")
@@ -122,10 +120,11 @@ class Runner:
         return envelopes.journey_outcome(instance)
 
     def tick(self, *, until_idle: bool = False, auto_advance: bool = False) -> list[str]:
+        """Run what is due at the current clock; one line per due item run or discarded."""
         lines = self._run_due_now(until_idle=until_idle or auto_advance)
         if not auto_advance:
             return lines
-        for _ in range(int(self.limits.get("maxAutoAdvanceSteps", DEFAULT_AUTO_ADVANCE_STEPS))):
+        for _ in range(self._limit("maxAutoAdvanceSteps")):
             upcoming = self.store.due_work(now=self.store.now() + timedelta(days=365 * 100), limit=1)
             if not upcoming or not self._skippable(upcoming[0]):
                 break
@@ -148,6 +147,13 @@ class Runner:
             self.store.set_clock(to)  # raises the store's ClockError with its message
         return self._advance_to(to)
 
+    def catch_up(self, wall_time: datetime) -> list[str]:
+        """One step of the real-time worker: move the clock up to wall time when it lags (running what falls
+        due on the way), else run what is due now."""
+        if wall_time > self.store.now():
+            return self._advance_to(wall_time)
+        return self.tick(until_idle=True)
+
     # -- due work -------------------------------------------------------------------------------------------
     def _advance_to(self, target: datetime) -> list[str]:
         lines: list[str] = []
@@ -161,7 +167,7 @@ class Runner:
             lines += ran
             if not ran:
                 break  # only busy instances have work due; leave it for the next tick
-            if len(lines) >= int(self.limits.get("maxDueWorkPerTick", 100_000)):
+            if len(lines) >= self._limit("maxDueWorkPerTick"):
                 lines.append(f"stopped after {len(lines)} due items at {self.store.now().isoformat()}; "
                              f"a journey probably loops on a zero-delay timer")
                 return lines
@@ -174,10 +180,10 @@ class Runner:
         running it makes due now, e.g. a PT0S timer. Capped so a zero-delay polling loop cannot spin forever."""
         lines: list[str] = []
         skipped: set[int] = set()  # leased by another runner: left for a later tick
-        budget = int(self.limits.get("maxDueWorkPerTick", 100_000))
+        budget = self._limit("maxDueWorkPerTick")
         cutoff = self.store.now()
         while budget > 0:
-            batch = [w for w in self.store.due_work(now=cutoff, limit=100 + len(skipped)) if w.id not in skipped]
+            batch = [w for w in self.store.due_work(now=cutoff, limit=DUE_BATCH + len(skipped)) if w.id not in skipped]
             if not batch:
                 break
             for work in batch[:budget]:
@@ -191,13 +197,12 @@ class Runner:
                 lines.append(line)
                 if self.out:
                     self.out(line)
-            if not until_idle and len(batch) < 100:
+            if not until_idle and len(batch) < DUE_BATCH:
                 break
         return lines
 
     def _run_due(self, work: DueWork) -> str | None:
         """Run one due item; None when its instance is leased by another runner (left for later)."""
-        label = f"{DUE_VERBS.get(work.kind, work.kind)}{' ' + work.state if work.state and work.kind != 'run' else ''}"
         try:
             instance = self.store.get_instance(work.instance_id)
         except StoreUnknownInstance:
@@ -206,15 +211,8 @@ class Runner:
         if instance.phase != "RUNNING":
             self.store.discard_due_work([work.id])
             return f"discarded stale {work.kind} of finished instance {instance.id[:8]}"
-        drives: dict[str, Drive] = {
-            "run": lambda i, s: i.run(s),
-            "timer": lambda i, s: i.timer_fired(s, work.state, work.data.get("branch")),
-            "step-timeout": lambda i, s: i.step_timed_out(s, work.state, work.data.get("branch")),
-            "deadline": lambda i, s: i.deadline_reached(s),
-        }
         try:
-            after, committed = self._drive(instance.id, drives.get(work.kind, lambda i, s: iter(())),
-                                run_pending=work.kind == "run")
+            after, committed = self._drive(instance.id, _drive_for(work), run_pending=work.kind == "run")
         except InstanceBusy:
             return None
         if not committed:
@@ -222,11 +220,11 @@ class Runner:
             self.store.discard_due_work([work.id])
             return f"discarded stale {work.kind} of {instance.journey_name} {instance.id[:8]}"
         where = after.current_state if after.phase == "RUNNING" else after.phase
-        return f"{label} for {instance.journey_name} {instance.id[:8]} -> {where}"
+        return f"{_due_label(work)} for {instance.journey_name} {instance.id[:8]} -> {where}"
 
     def _auto_advance(self, instance_id: str) -> Instance:
         instance = self.store.get_instance(instance_id)
-        for _ in range(int(self.limits.get("maxAutoAdvanceSteps", DEFAULT_AUTO_ADVANCE_STEPS))):
+        for _ in range(self._limit("maxAutoAdvanceSteps")):
             if instance.phase != "RUNNING" or envelopes.active_steps(instance):
                 break
             due_at = self.store.next_due_at()
@@ -244,7 +242,7 @@ class Runner:
         if not self.store.acquire_lease(instance_id, self.owner):
             raise InstanceBusy(f"instance {instance_id} is being advanced by another jctl process; try again")
         counters: dict[str, int] = {}
-        client = None
+        client: LazyClient | None = None
         try:
             instance = self.store.get_instance(instance_id)
             counters.update(instance.cursor.get("mockCounters") or {})
@@ -281,24 +279,23 @@ class Runner:
         return self.store.commit_transition(updated, expected_version=instance.version, events=transition.events,
                                             schedule=schedule, cancel_due=cancel, idempotency=idempotency)
 
-    def _interpreter(self, instance: Instance, client: Any) -> Interpreter:
+    def _interpreter(self, instance: Instance, client: LazyClient) -> Interpreter:
         spec_path = instance.cursor.get("specPath")
-        seams = Seams(evaluate=self._evaluator(), http_client=client, now=self.store.now,
-                      platform=platform_binding(instance))
+        seams = Seams(evaluate=self._evaluator(), http_client=client,
+                      now=self.store.now, platform=platform_binding(instance))
         return Interpreter(instance.definition, seams, spec_path=Path(spec_path) if spec_path else None,
-                           max_transitions=int(self.limits.get("maxTransitions", 100_000)))
+                           max_transitions=self._limit("maxTransitions"))
 
-    def _http_client(self, instance: Instance, counters: dict[str, int]) -> Any:
-        """Mocked instances get a client over the mock transport; others share one real client, built on first
-        use (creating an SSL context costs ~15 ms, too much to pay on every timer that makes no call)."""
+    def _http_client(self, instance: Instance, counters: dict[str, int]) -> LazyClient:
+        """Mocked instances get their own client over the mock transport (its counters are theirs); the others
+        share one real client."""
         if instance.mocks is not None:
             from jctl.tasks.mocks import mock_transport
 
             mocks = instance.mocks
-            return LazyClient(lambda: _new_client(mock_transport(mocks, counters)))
+            return LazyClient(lambda: mock_transport(mocks, counters))
         if self._shared_client is None:
-            transport = self.http_transport
-            self._shared_client = LazyClient(lambda: _new_client(transport))
+            self._shared_client = LazyClient(lambda: self.http_transport)
         return self._shared_client
 
     def close(self) -> None:
@@ -307,7 +304,6 @@ class Runner:
             self._shared_client = None
 
     def _evaluator(self) -> Callable[[str, str, dict[str, Any]], Any]:
-        from jctl.engine.states import StateError
         from jctl.expr import EvalOptions, ExpressionError, evaluate
 
         def run(lang: str, expr: str, bindings: dict[str, Any]) -> Any:
@@ -325,18 +321,6 @@ class Runner:
         except (StoreUnknownInstance, AmbiguousInstance) as exc:
             raise UnknownInstance(str(exc)) from None
 
-    def _new_instance(self, path: Path, definition: dict[str, Any], input: dict[str, Any],
-                      mocks: dict[str, Any] | None) -> Instance:
-        from jctl.clock import format_rfc3339
-
-        metadata = definition.get("metadata") or {}
-        cursor = {"specPath": str(path.resolve()), "paused": None, "mockCounters": {},
-                  "startedAt": format_rfc3339(self.store.now())}
-        return Instance(id=new_instance_id(), journey_name=str(metadata.get("name", path.stem)),
-                        kind=str(definition.get("kind", "Journey")), definition=definition, phase="RUNNING",
-                        current_state=(definition.get("spec") or {}).get("start"), cursor=cursor,
-                        context=copy.deepcopy(input), tags=list(metadata.get("tags") or []), mocks=mocks)
-
 
 def _cancel_if_running(interp: Interpreter, snap: Snapshot) -> Iterator[Transition]:
     """Another process may have ended the instance between the caller's check and the lease."""
@@ -344,64 +328,37 @@ def _cancel_if_running(interp: Interpreter, snap: Snapshot) -> Iterator[Transiti
         yield interp.cancel(snap)
 
 
-class LazyClient:
-    """An httpx.Client created on the first request."""
-
-    def __init__(self, factory: Callable[[], Any]):
-        self._factory = factory
-        self._client: Any = None
-
-    def request(self, *args: Any, **kwargs: Any) -> Any:
-        if self._client is None:
-            self._client = self._factory()
-        return self._client.request(*args, **kwargs)
-
-    def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+def _drive_for(work: DueWork) -> Drive:
+    """What a due item asks of the interpreter."""
+    branch = work.data.get("branch")
+    if work.kind == "run":
+        return lambda interp, snap: interp.run(snap)
+    if work.kind == "timer":
+        return lambda interp, snap: interp.timer_fired(snap, work.state, branch)
+    if work.kind == "step-timeout":
+        return lambda interp, snap: interp.step_timed_out(snap, work.state, branch)
+    if work.kind == "deadline":
+        return lambda interp, snap: interp.deadline_reached(snap)
+    return lambda interp, snap: iter(())
 
 
-def _new_client(transport: Any) -> Any:
-    import httpx
-
-    return httpx.Client(transport=transport, follow_redirects=False)
+def _due_label(work: DueWork) -> str:
+    """`fired timer reminder`, `ran`, ...: what running the item did, for tick and worker output."""
+    verb = DUE_VERBS.get(work.kind, work.kind)
+    return f"{verb} {work.state}" if work.state and work.kind != "run" else verb
 
 
 def snapshot_of(instance: Instance) -> Snapshot:
+    """The part of an instance the interpreter works on (cursor and attributes copied, so it cannot alias)."""
     return Snapshot(instance.phase, instance.current_state, instance.context, dict(instance.cursor),
                     instance.output, instance.error, dict(instance.attributes))
 
 
 def platform_binding(instance: Instance) -> dict[str, Any]:
+    """The `platform` variable expressions see: environment, journey, run and config."""
     metadata = instance.definition.get("metadata") or {}
     return {"environment": "local",
             "journey": {"name": instance.journey_name, "kind": instance.kind, "version": metadata.get("version")},
             "run": {"id": instance.id, "startedAt": instance.cursor.get("startedAt"), "traceparent": None},
             "config": instance.cursor.get("platformConfig") or {}}
 
-
-def load_definition(path: Path) -> dict[str, Any]:
-    """Lint the spec (refusing error diagnostics) and return its data."""
-    from jctl.diagnostics import Severity
-    from jctl.errors import UsageError
-    from jctl.spec.loader import LoadError, load_document
-
-    if not path.is_file():  # a mistyped path is a usage error (exit 2), as for `jctl validate`
-        raise UsageError(f"no such file or directory: {path}", hint="pass the path of a .journey.yaml file")
-    try:
-        from jctl.lint import lint_file
-    except ImportError:  # the linter is optional for the engine; loading still validates the YAML
-        lint_file = None
-    if lint_file is not None:
-        errors = [d for d in lint_file(path) if d.severity == Severity.ERROR]
-        if errors:
-            raise InvalidSpec(f"{path} has {len(errors)} error(s); fix them before running it "
-                              f"(`jctl validate {path}` shows them)", errors)
-    try:
-        data = load_document(path).data
-    except LoadError as exc:
-        raise InvalidSpec(f"cannot load {path}: {exc}") from None
-    if not isinstance(data, dict) or not isinstance((data.get("spec") or {}).get("states"), dict):
-        raise InvalidSpec(f"{path} is not a journey spec (spec.states is missing)")
-    return data

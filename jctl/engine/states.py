@@ -4,35 +4,32 @@ Nested graphs (parallel branches, subjourneys) run synchronously through the sam
 from __future__ import annotations
 
 import copy
+import json
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from jctl.engine.parallel import ParallelState
+from jctl.engine.transitions import Snapshot, StateError, Transition, http_records
 from jctl.store.models import NewDueWork, NewEvent
 
 if TYPE_CHECKING:
-    from jctl.engine.interpreter import Interpreter, Snapshot, Transition
+    from jctl.engine.interpreter import Interpreter
 
 PAUSING_TYPES = ("wait", "webhook", "timer")
-
-
-class StateError(Exception):
-    """A state cannot complete; the instance fails with `code` and this message as the reason."""
-
-    def __init__(self, code: str, reason: str):
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
+Handler = Callable[[str, dict[str, Any], Snapshot], Transition]
 
 
 class StateExecutor:
+    """Runs one state of a graph: dispatches on `type` to the `_<type>` handler and turns failures into a failed
+    transition (top level) or a StateError for the enclosing branch or subjourney."""
+
     def __init__(self, interpreter: Interpreter):
         self.interp = interpreter
         self.spec = interpreter.spec
         self.seams = interpreter.seams
         self.mode: str | None = None
-        from jctl.engine.parallel import ParallelState
-
         self.parallel = ParallelState(self)
 
     def execute(self, snap: Snapshot, states: dict[str, Any] | None = None, mode: str | None = None) -> Transition:
@@ -47,7 +44,7 @@ class StateExecutor:
                 raise StateError(error["code"], error["reason"])
             return self.interp.failed(snap, error)
         kind = str(state.get("type"))
-        handler = getattr(self, "_" + kind, None)
+        handler: Handler | None = getattr(self, "_" + kind, None)
         outer_mode, self.mode = self.mode, mode
         try:
             if handler is None:
@@ -90,8 +87,7 @@ class StateExecutor:
     # -- handlers -------------------------------------------------------------------------------------------
     def _step(self, snap: Snapshot, state_id: str, state: dict[str, Any], context: dict[str, Any],
               nxt: Any, **data: Any) -> Transition:
-        from jctl.engine.interpreter import Transition
-
+        """The transition of a state that completes and moves on to `nxt`."""
         if not nxt:
             raise StateError("INVALID_SPEC", "has no next state")
         event = NewEvent("state.completed", state_id, {"type": state.get("type"), "next": nxt, **data})
@@ -146,12 +142,10 @@ class StateExecutor:
         return transition
 
     def _wait(self, state_id: str, state: dict[str, Any], snap: Snapshot) -> Transition:
-        from jctl.engine.interpreter import Transition
-
         kind = str(state["type"])
         block = state.get(kind) or {}
         context = {k: v for k, v in snap.context.items() if k != "payload"}
-        schedule = []
+        schedule: list[NewDueWork] = []
         timeout = block.get("timeoutSec", state.get("timeoutSec"))
         if timeout:
             due = self.seams.now() + timedelta(seconds=int(timeout))
@@ -164,7 +158,6 @@ class StateExecutor:
 
     def _timer(self, state_id: str, state: dict[str, Any], snap: Snapshot) -> Transition:
         from jctl.clock import format_rfc3339, parse_duration, parse_rfc3339
-        from jctl.engine.interpreter import Transition
 
         block = state.get("timer") or {}
         field = "duration" if "duration" in block else "until"
@@ -181,15 +174,14 @@ class StateExecutor:
         return Transition(after, [event], [NewDueWork("timer", due, state_id)], halts=True)
 
     def _succeed(self, state_id: str, state: dict[str, Any], snap: Snapshot) -> Transition:
-        from jctl.engine.interpreter import Transition
-
         output_var = state.get("outputVar")
         output = snap.context.get(output_var) if output_var and output_var in snap.context else snap.context
         after = replace(snap, phase="SUCCEEDED", output=copy.deepcopy(output), cursor={**snap.cursor, "paused": None})
         return Transition(after, [NewEvent("journey.succeeded", state_id, {})], cancel_due=True, halts=True)
 
     def _fail(self, state_id: str, state: dict[str, Any], snap: Snapshot) -> Transition:
-        block = state.get("fail") if isinstance(state.get("fail"), dict) else state
+        nested = state.get("fail")
+        block = nested if isinstance(nested, dict) else state
         error = {"code": str(block.get("errorCode") or "JOURNEY_FAILED"), "reason": str(block.get("reason") or "")}
         return self.interp.failed(snap, error)
 
@@ -210,30 +202,31 @@ class StateExecutor:
             return self.interp.failed(snap, error or {"code": "SUBJOURNEY_FAILED", "reason": ""})
         context = dict(snap.context)
         if block.get("resultVar"):
-            if block.get("resultKind") == "outcome":
-                kind = "Success" if phase == "SUCCEEDED" else "Fail"
-                value = {"phase": phase, "terminationKind": kind, "output": output if phase == "SUCCEEDED" else None,
-                         "error": error or {"code": None, "reason": None}}
-            else:
-                value = output if phase == "SUCCEEDED" else None
-            context[str(block["resultVar"])] = value
+            context[str(block["resultVar"])] = _subjourney_result(block, phase, output, error)
         return self._step(snap, state_id, state, context, state.get("next"), subjourney={"phase": phase,
                                                                                          "http": calls})
 
     def run_local(self, states: dict[str, Any], start: Any,
                   context: dict[str, Any]) -> tuple[str, Any, dict[str, Any] | None, list[Any]]:
         """Run a nested graph to its end in memory: (phase, output, error, http records)."""
-        from jctl.engine.interpreter import Snapshot
-
         snap = Snapshot("RUNNING", start, context, {})
         calls: list[Any] = []
         for _ in range(self.interp.max_transitions):
             transition = self.execute(snap, states, mode="sync")
-            calls += [e.data["http"] for e in transition.events if "http" in e.data]
+            calls += http_records(transition)
             snap = transition.snapshot
             if transition.halts:
                 return snap.phase, snap.output, snap.error, calls
         return "FAILED", None, {"code": "TRANSITION_LIMIT", "reason": "nested graph did not finish"}, calls
+
+
+def _subjourney_result(block: dict[str, Any], phase: str, output: Any, error: dict[str, Any] | None) -> Any:
+    """What `resultVar` receives: the output, or with `resultKind: outcome` the whole outcome."""
+    succeeded = phase == "SUCCEEDED"
+    if block.get("resultKind") != "outcome":
+        return output if succeeded else None
+    return {"phase": phase, "terminationKind": "Success" if succeeded else "Fail",
+            "output": output if succeeded else None, "error": error or {"code": None, "reason": None}}
 
 
 def write_target(context: dict[str, Any], attributes: dict[str, str], value: Any, target: Any,
@@ -261,6 +254,7 @@ def write_target(context: dict[str, Any], attributes: dict[str, str], value: Any
 
 
 def set_path(context: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    """A copy of `context` with `value` at the dotted `path`, creating (and copying) the objects on the way."""
     parts = path.split(".")
     root = dict(context)
     node = root
@@ -273,6 +267,4 @@ def set_path(context: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
 
 
 def _json(value: Any) -> str:
-    import json
-
     return json.dumps(value)

@@ -241,7 +241,7 @@ def _python_engine_reply(request: dict[str, Any]) -> dict[str, Any]:
     from jctl.expr import jsonata as jsonata_engine
 
     engine = jsonata_engine if request["lang"] == "jsonata" else jq_engine
-    problems = engine.compile_check(request["expr"])
+    problems: list[ExpressionError] = engine.compile_check(request["expr"])
     if problems:
         return problems[0].as_response()
     try:

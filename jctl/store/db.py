@@ -148,7 +148,7 @@ class Store:
 
         return self._retrying(attempt)
 
-    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return self._retrying(lambda: self.conn.execute(sql, params).fetchall())
 
     # -- clock --------------------------------------------------------------------------------------------------
@@ -202,7 +202,8 @@ class Store:
         self, phase: str | None = None, journey: str | None = None, limit: int | None = None
     ) -> list[Instance]:
         """Instances newest first, optionally only one phase and/or one journey name."""
-        where, params = [], []
+        where: list[str] = []
+        params: list[object] = []
         if phase is not None:
             where.append("i.phase = ?")
             params.append(phase)
@@ -252,7 +253,7 @@ class Store:
         events: list[NewEvent],
         schedule: Iterable[NewDueWork] = (),
         cancel_due: bool | list[str] = False,
-        idempotency: tuple[str, dict] | None = None,
+        idempotency: tuple[str, dict[str, Any]] | None = None,
     ) -> Instance:
         """Write the instance (version + 1), its events, due-work changes and idempotency record, or nothing."""
         schedule = list(schedule)
@@ -278,32 +279,36 @@ class Store:
 
     def history(self, id_or_prefix: str) -> list[Event]:
         instance_id = self._resolve_id(id_or_prefix)
-        rows = self._query(
+        found = self._query(
             "SELECT seq, at_ms, type, state, data FROM events WHERE instance_id = ? ORDER BY seq", (instance_id,)
         )
         return [Event(instance_id, seq, from_epoch_ms(at_ms), kind, state, json.loads(data))
-                for seq, at_ms, kind, state, data in rows]
+                for seq, at_ms, kind, state, data in found]
 
-    def idempotent_response(self, instance_id: str, key: str) -> dict | None:
-        rows = self._query("SELECT response FROM idempotency WHERE instance_id = ? AND key = ?", (instance_id, key))
-        return json.loads(rows[0][0]) if rows else None
+    def idempotent_response(self, instance_id: str, key: str) -> dict[str, Any] | None:
+        """The envelope stored when `key` was first used on the instance, or None for a new key."""
+        found = self._query("SELECT response FROM idempotency WHERE instance_id = ? AND key = ?", (instance_id, key))
+        if not found:
+            return None
+        response: dict[str, Any] = json.loads(found[0][0])
+        return response
 
     # -- due work -----------------------------------------------------------------------------------------------
 
     def next_due_at(self) -> datetime | None:
-        rows = self._query("SELECT MIN(due_ms) FROM due_work")
-        return from_epoch_ms(rows[0][0]) if rows[0][0] is not None else None
+        earliest_ms = self._query("SELECT MIN(due_ms) FROM due_work")[0][0]
+        return from_epoch_ms(earliest_ms) if earliest_ms is not None else None
 
     def due_work(self, now: datetime | None = None, limit: int = 100) -> list[DueWork]:
         """Work due at or before `now` (default: the simulated clock), oldest first."""
         cutoff_ms = to_epoch_ms(now) if now is not None else to_epoch_ms(self.now())
-        rows = self._query(
+        found = self._query(
             "SELECT id, instance_id, kind, due_ms, state, data FROM due_work INDEXED BY due_work_by_due "
             "WHERE due_ms <= ? ORDER BY due_ms, id LIMIT ?",
             (cutoff_ms, limit),
         )
         return [DueWork(row_id, instance_id, kind, from_epoch_ms(due_ms), state, json.loads(data))
-                for row_id, instance_id, kind, due_ms, state, data in rows]
+                for row_id, instance_id, kind, due_ms, state, data in found]
 
     def discard_due_work(self, ids: Iterable[int]) -> int:
         """Delete due work records by id (stale timers of finished instances); returns how many went."""
@@ -336,11 +341,11 @@ class Store:
         return self._write(claim)
 
     def lease_holder(self, instance_id: str) -> str | None:
-        """The owner of an unexpired lease on the instance, if any (for status displays)."""
-        rows = self._query(
+        """The owner of an unexpired lease on the instance, if any."""
+        found = self._query(
             "SELECT owner FROM leases WHERE instance_id = ? AND expires_ms > ?", (instance_id, to_epoch_ms(wall_now()))
         )
-        return rows[0][0] if rows else None
+        return str(found[0][0]) if found else None
 
     def release_lease(self, instance_id: str, owner: str) -> None:
         self._write(
@@ -348,7 +353,7 @@ class Store:
         )
 
 
-# -- row helpers (run inside a transaction) ---------------------------------------------------------------------
+# -- error classification and lease ownership ------------------------------------------------------------------
 
 
 def _is_busy(exc: sqlite3.DatabaseError) -> bool:
@@ -369,7 +374,8 @@ def _owner_host_pid(owner: str) -> tuple[str | None, int | None]:
     return None, None
 
 
-def _lease_is_free(held: tuple, owner: str, wall_ms: int) -> bool:
+def _lease_is_free(held: tuple[Any, ...], owner: str, wall_ms: int) -> bool:
+    """Ours already, expired, or held by a process on this host that has died (a SIGKILLed runner)."""
     held_owner, host, pid, expires_ms = held
     if held_owner == owner or expires_ms <= wall_ms:
         return True
@@ -385,6 +391,6 @@ def _pid_alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
+    except PermissionError:  # it exists but belongs to another user
         return True
     return True

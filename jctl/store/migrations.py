@@ -88,8 +88,8 @@ def _is_current(conn: sqlite3.Connection) -> bool:
 @migration(1)
 def initial_schema(db: sqlite_utils.Database) -> None:
     # Definitions are stored once per distinct document; instances point at them by hash.
-    db["definitions"].create({"hash": str, "document": str}, pk="hash", not_null={"document"})
-    db["instances"].create(
+    db.table("definitions").create({"hash": str, "document": str}, pk="hash", not_null={"document"})
+    db.table("instances").create(
         {
             "created_seq": int,  # insertion order: breaks ties between instances created in the same ms
             "id": str,
@@ -115,33 +115,33 @@ def initial_schema(db: sqlite_utils.Database) -> None:
         not_null={"id", "journey_name", "kind", "definition_hash", "phase", "created_ms", "version"},
         foreign_keys=[("definition_hash", "definitions", "hash")],
     )
-    db["instances"].create_index(["id"], index_name="instances_by_id", unique=True)
-    db["instances"].create_index(["phase", "created_ms"], index_name="instances_by_phase")
-    db["instances"].create_index(["journey_name", "created_ms"], index_name="instances_by_journey")
-    db["instances"].create_index(["created_ms"], index_name="instances_by_created")
-    db["events"].create(
+    db.table("instances").create_index(["id"], index_name="instances_by_id", unique=True)
+    db.table("instances").create_index(["phase", "created_ms"], index_name="instances_by_phase")
+    db.table("instances").create_index(["journey_name", "created_ms"], index_name="instances_by_journey")
+    db.table("instances").create_index(["created_ms"], index_name="instances_by_created")
+    db.table("events").create(
         {"instance_id": str, "seq": int, "at": str, "at_ms": int, "type": str, "state": str, "data": str},
         pk=("instance_id", "seq"),
         not_null={"at", "at_ms", "type", "data"},
     )
-    db["due_work"].create(
+    db.table("due_work").create(
         {"id": int, "instance_id": str, "kind": str, "due_at": str, "due_ms": int, "state": str, "data": str},
         pk="id",
         not_null={"instance_id", "kind", "due_at", "due_ms", "data"},
     )
-    db["due_work"].create_index(["due_ms"], index_name="due_work_by_due")
-    db["due_work"].create_index(["instance_id", "kind"], index_name="due_work_by_instance")
-    db["idempotency"].create(
+    db.table("due_work").create_index(["due_ms"], index_name="due_work_by_due")
+    db.table("due_work").create_index(["instance_id", "kind"], index_name="due_work_by_instance")
+    db.table("idempotency").create(
         {"instance_id": str, "key": str, "response": str, "at": str},
         pk=("instance_id", "key"),
         not_null={"response", "at"},
     )
-    db["leases"].create(
+    db.table("leases").create(
         {"instance_id": str, "owner": str, "host": str, "pid": int, "expires_ms": int, "acquired_at": str},
         pk="instance_id",
         not_null={"owner", "expires_ms"},
     )
-    db["clock"].create({"id": int, "now_ms": int, "now": str}, pk="id", not_null={"now_ms", "now"})
+    db.table("clock").create({"id": int, "now_ms": int, "now": str}, pk="id", not_null={"now_ms", "now"})
     start = truncate_to_ms(wall_now())
     db.conn.execute("INSERT INTO clock (id, now_ms, now) VALUES (1, ?, ?)", (to_epoch_ms(start), format_rfc3339(start)))
 

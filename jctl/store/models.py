@@ -3,7 +3,7 @@
 StoreError
  ├── UnknownInstance     no instance id starts with what was given
  ├── AmbiguousInstance   the prefix matches several instances
- ├── ConflictError       the instance changed under us (optimistic concurrency) or is leased by another runner
+ ├── ConflictError       the instance changed under us (optimistic concurrency), or an id/key is already used
  └── ClockError          the simulated clock may only move forward
 """
 
@@ -50,16 +50,16 @@ class Instance:
     id: str
     journey_name: str
     kind: str  # "Journey" | "Api"
-    definition: dict
+    definition: dict[str, Any]
     phase: str  # "RUNNING" | "SUCCEEDED" | "FAILED"
     current_state: str | None
-    cursor: dict
-    context: dict
+    cursor: dict[str, Any]
+    context: dict[str, Any]
     output: Any = None
-    error: dict | None = None
+    error: dict[str, Any] | None = None
     tags: list[str] = field(default_factory=list)
     attributes: dict[str, str] = field(default_factory=dict)
-    mocks: dict | None = None
+    mocks: dict[str, Any] | None = None
     # Filled in by Store.create_instance (from the simulated clock) when left as None.
     created_at: datetime | None = None
     updated_at: datetime | None = None
@@ -70,7 +70,7 @@ class Instance:
 class NewEvent:
     type: str
     state: str | None = None
-    data: dict = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -80,7 +80,7 @@ class Event:
     at: datetime
     type: str
     state: str | None
-    data: dict
+    data: dict[str, Any]
 
 
 @dataclass
@@ -88,7 +88,7 @@ class NewDueWork:
     kind: str  # "timer" | "step-timeout" | "deadline" | "run"
     due_at: datetime
     state: str | None = None
-    data: dict = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -98,4 +98,4 @@ class DueWork:
     kind: str
     due_at: datetime
     state: str | None
-    data: dict
+    data: dict[str, Any]

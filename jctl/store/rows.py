@@ -10,6 +10,7 @@ import json
 import sqlite3
 from collections.abc import Sequence
 from datetime import date, datetime
+from typing import Any
 
 from jctl.clock import format_rfc3339, from_epoch_ms, to_epoch_ms
 from jctl.store.models import (
@@ -30,7 +31,8 @@ INSTANCE_SELECT = (
 
 
 def clock_ms(conn: sqlite3.Connection) -> int:
-    return conn.execute("SELECT now_ms FROM clock WHERE id = 1").fetchone()[0]
+    now_ms: int = conn.execute("SELECT now_ms FROM clock WHERE id = 1").fetchone()[0]
+    return now_ms
 
 
 def set_clock_ms(conn: sqlite3.Connection, epoch_ms: int) -> datetime:
@@ -54,7 +56,7 @@ def dumps(value: object) -> str:
         raise StoreError(f"cannot store a value that is not JSON: {exc}") from exc
 
 
-def store_definition(conn: sqlite3.Connection, definition: dict) -> str:
+def store_definition(conn: sqlite3.Connection, definition: dict[str, Any]) -> str:
     document = dumps(definition)
     import hashlib  # only writers hash definitions; `status` never does
 
@@ -63,7 +65,7 @@ def store_definition(conn: sqlite3.Connection, definition: dict) -> str:
     return digest
 
 
-def _mutable_columns(instance: Instance) -> tuple:
+def _mutable_columns(instance: Instance) -> tuple[str | None, ...]:
     """phase .. mocks, in the column order shared by INSERT and UPDATE."""
     return (
         instance.phase,
@@ -115,7 +117,8 @@ def update_instance(conn: sqlite3.Connection, instance: Instance, expected_versi
          format_rfc3339(from_epoch_ms(now_ms)), now_ms, instance.id, expected_version),
     ).fetchone()
     if row is not None:
-        return row[0]
+        created_ms: int = row[0]
+        return created_ms
     stored = conn.execute("SELECT version FROM instances WHERE id = ?", (instance.id,)).fetchone()
     if stored is None:
         raise UnknownInstance(f"instance {instance.id} does not exist; create it before committing transitions")
@@ -159,7 +162,7 @@ def check_idempotency_free(conn: sqlite3.Connection, instance_id: str, key: str)
         )
 
 
-def instance_from_row(row: tuple) -> Instance:
+def instance_from_row(row: tuple[Any, ...]) -> Instance:
     (instance_id, journey_name, kind, document, phase, current_state, cursor, context, output, error, tags,
      attributes, mocks, created_ms, updated_ms, version) = row
     return Instance(
@@ -182,7 +185,7 @@ def instance_from_row(row: tuple) -> Instance:
     )
 
 
-def record_idempotency(conn: sqlite3.Connection, instance_id: str, key: str, response: dict, at_ms: int) -> None:
+def record_idempotency(conn: sqlite3.Connection, instance_id: str, key: str, response: dict[str, Any], at_ms: int) -> None:
     conn.execute(
         "INSERT INTO idempotency (instance_id, key, response, at) VALUES (?, ?, ?, ?)",
         (instance_id, key, dumps(response), format_rfc3339(from_epoch_ms(at_ms))),

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
-from jctl.tasks.mocks import OPERATION_REF_EXTENSION
 from jctl.tasks.openapi_ops import OperationCatalog, OperationError
 
+if TYPE_CHECKING:
+    import httpx
+
+OPERATION_REF_EXTENSION = "jctl.operationRef"  # request extension: lets mocks match on the operationRef
 DEFAULT_TIMEOUT_MS = 10_000
 PLACEHOLDER = re.compile(r"\$\{\s*context((?:\.[A-Za-z0-9_\-]+)*)\s*\}")
 SENSITIVE_HEADER = re.compile(r"authorization|cookie|token|secret|key|auth", re.IGNORECASE)
@@ -20,6 +24,36 @@ MapperEvaluator = Callable[[dict[str, Any]], Any]  # mapper {lang, expr} -> JSON
 
 class TaskError(Exception):
     """The request cannot be built (missing interpolation variable, bad operationRef, bad body)."""
+
+
+class HttpClient(Protocol):
+    """The part of httpx.Client the task uses; the runner passes a LazyClient."""
+
+    def request(self, method: str, url: str, *, headers: dict[str, str], content: bytes | None, timeout: float,
+                extensions: dict[str, Any]) -> httpx.Response: ...
+
+
+class LazyClient:
+    """An httpx.Client created on the first request: building its SSL context costs ~15 ms, too much to pay on
+    every timer or signal that makes no call."""
+
+    def __init__(self, make_transport: Callable[[], httpx.BaseTransport | None]):
+        self._make_transport = make_transport  # None: httpx's real network transport
+        self._client: httpx.Client | None = None
+
+    def request(self, method: str, url: str, *, headers: dict[str, str], content: bytes | None, timeout: float,
+                extensions: dict[str, Any]) -> httpx.Response:
+        if self._client is None:
+            import httpx
+
+            self._client = httpx.Client(transport=self._make_transport(), follow_redirects=False)
+        return self._client.request(method, url, headers=headers, content=content, timeout=timeout,
+                                    extensions=extensions)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
 
 
 @dataclass
@@ -53,6 +87,12 @@ def interpolate(text: str, context: dict[str, Any]) -> str:
     return PLACEHOLDER.sub(value_of, text)
 
 
+def has_header(headers: dict[str, str], name: str) -> bool:
+    """HTTP header names are case-insensitive: `content-type` and `Content-Type` are the same header."""
+    wanted = name.lower()
+    return any(key.lower() == wanted for key in headers)
+
+
 def redact_headers(headers: dict[str, str]) -> dict[str, str]:
     return {k: ("***" if SENSITIVE_HEADER.search(k) else v) for k, v in headers.items()}
 
@@ -81,8 +121,8 @@ def build_call(task: dict[str, Any], spec: dict[str, Any], context: dict[str, An
         from urllib.parse import urlencode
 
         url += ("&" if "?" in url else "?") + urlencode(query)
-    if task.get("accept"):
-        headers.setdefault("Accept", str(task["accept"]))
+    if task.get("accept") and not has_header(headers, "Accept"):
+        headers["Accept"] = str(task["accept"])
     content = _body(task.get("body"), context, headers, evaluate_mapper)
     timeout_ms = int(task.get("timeoutMs") or defaults.get("timeoutMs") or DEFAULT_TIMEOUT_MS)
     return HttpCall(method, url, headers, content, timeout_ms, operation_ref, task.get("mode") == "notify")
@@ -96,13 +136,13 @@ def _body(body: Any, context: dict[str, Any], headers: dict[str, str],
         return interpolate(body, context).encode()
     if isinstance(body, dict) and ("mapper" in body or "mapperRef" in body):
         body = evaluate_mapper(body)
-    if not any(k.lower() == "content-type" for k in headers):
+    if not has_header(headers, "Content-Type"):
         headers["Content-Type"] = "application/json"
     return json.dumps(body).encode()
 
 
-def execute(call: HttpCall, client: Any) -> HttpOutcome:
-    """Send the call with `client` (an httpx.Client); network errors and timeouts become result data."""
+def execute(call: HttpCall, client: HttpClient) -> HttpOutcome:
+    """Send the call with `client`; network errors and timeouts become result data."""
     import httpx
 
     record: dict[str, Any] = {"method": call.method, "url": call.url, "headers": redact_headers(call.headers),
@@ -129,7 +169,7 @@ def _describe(exc: Exception, call: HttpCall) -> str:
     return f"{call.method} {call.url}: {text}"
 
 
-def _parse_body(response: Any) -> Any:
+def _parse_body(response: httpx.Response) -> Any:
     content_type = response.headers.get("content-type", "")
     if not response.content:
         return None
@@ -141,6 +181,6 @@ def _parse_body(response: Any) -> Any:
     return response.text
 
 
-def _headers(response: Any) -> dict[str, str]:
+def _headers(response: httpx.Response) -> dict[str, str]:
     # raw keeps the server's casing ("Content-Type"), which is what journeys write in predicates
     return {key.decode("latin-1"): value.decode("latin-1") for key, value in response.headers.raw}

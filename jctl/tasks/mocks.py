@@ -6,11 +6,13 @@ from __future__ import annotations
 import fnmatch
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jctl.errors import UsageError
+from jctl.tasks.http import OPERATION_REF_EXTENSION, has_header
 
-OPERATION_REF_EXTENSION = "jctl.operationRef"
+if TYPE_CHECKING:
+    import httpx
 
 
 class MockError(UsageError):
@@ -18,6 +20,7 @@ class MockError(UsageError):
 
 
 def load_mocks(path: Path) -> dict[str, Any]:
+    """Read and check a YAML or JSON mocks file."""
     import yaml
 
     try:
@@ -28,6 +31,7 @@ def load_mocks(path: Path) -> dict[str, Any]:
 
 
 def validate_mocks(data: Any, where: str = "mocks") -> dict[str, Any]:
+    """`{mocks: [...]}` (or a bare list of rules) checked rule by rule; MockError says what is wrong where."""
     if isinstance(data, list):
         data = {"mocks": data}
     if not isinstance(data, dict) or not isinstance(data.get("mocks", []), list):
@@ -54,7 +58,7 @@ def _matches(match: dict[str, Any], method: str, url: str, operation_ref: str | 
     return True
 
 
-def mock_transport(mocks: dict[str, Any], counters: dict[str, int]) -> Any:
+def mock_transport(mocks: dict[str, Any], counters: dict[str, int]) -> httpx.MockTransport:
     """An httpx.MockTransport answering from the rules; `counters` (rule index -> calls) is updated in place."""
     import httpx
 
@@ -76,7 +80,7 @@ def mock_transport(mocks: dict[str, Any], counters: dict[str, int]) -> Any:
     return httpx.MockTransport(handle)
 
 
-def _respond(response: dict[str, Any], request: Any) -> Any:
+def _respond(response: dict[str, Any], request: httpx.Request) -> httpx.Response:
     import httpx
 
     if response.get("error") == "TIMEOUT":
@@ -89,9 +93,10 @@ def _respond(response: dict[str, Any], request: Any) -> Any:
         content = b""
     elif isinstance(body, str):
         content = body.encode()
-        headers.setdefault("Content-Type", "text/plain")
+        if not has_header(headers, "Content-Type"):
+            headers["Content-Type"] = "text/plain"
     else:
         content = json.dumps(body).encode()
-        if not any(k.lower() == "content-type" for k in headers):
+        if not has_header(headers, "Content-Type"):
             headers["Content-Type"] = "application/json"
     return httpx.Response(int(response.get("status", 200)), headers=headers, content=content)

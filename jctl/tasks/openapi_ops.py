@@ -21,9 +21,9 @@ class Operation:
     method: str
     server_url: str
     path_template: str
-    required_params: tuple[tuple[str, str], ...]  # (location, name) pairs declared required
 
     def url(self, path_params: dict[str, str]) -> str:
+        """The server URL plus the path with its `{name}` parameters filled in (URL-encoded)."""
         from urllib.parse import quote
 
         path = self.path_template
@@ -35,19 +35,6 @@ class Operation:
         return self.server_url.rstrip("/") + path
 
 
-def resolve_ref(spec_path: Path, ref: str) -> Path | None:
-    """Next to the spec first, then each ancestor directory (specs often write refs from their repo root)."""
-    ref_path = Path(ref)
-    if ref_path.is_absolute():
-        return ref_path if ref_path.is_file() else None
-    base = spec_path.resolve()
-    for directory in (base.parent, *base.parents[1:]):
-        candidate = directory / ref_path
-        if candidate.is_file():
-            return candidate
-    return None
-
-
 class OperationCatalog:
     """The spec's API catalog; OpenAPI documents are loaded once and cached."""
 
@@ -57,6 +44,7 @@ class OperationCatalog:
         self._documents: dict[str, dict[str, Any]] = {}
 
     def resolve(self, operation_ref: str) -> Operation:
+        """The operation `<apiName>.<operationId>` names; OperationError says what is missing."""
         api, _, operation_id = operation_ref.partition(".")
         if not operation_id:
             raise OperationError(f"operationRef {operation_ref!r} must look like <apiName>.<operationId>")
@@ -70,10 +58,7 @@ class OperationCatalog:
             for method in HTTP_METHODS:
                 operation = item.get(method)
                 if isinstance(operation, dict) and operation.get("operationId") == operation_id:
-                    params = [*(item.get("parameters") or []), *(operation.get("parameters") or [])]
-                    required = tuple((p.get("in", ""), p.get("name", "")) for p in params
-                                     if isinstance(p, dict) and p.get("required"))
-                    return Operation(api, operation_id, method.upper(), str(servers[0]["url"]), path, required)
+                    return Operation(api, operation_id, method.upper(), str(servers[0]["url"]), path)
         raise OperationError(f"operationId {operation_id!r} is not in the OpenAPI file of api {api!r}")
 
     def _document(self, api: str) -> dict[str, Any]:
@@ -84,7 +69,9 @@ class OperationCatalog:
             raise OperationError(f"api {api!r} is not declared under spec.apis (add it with an openApiRef)")
         if self._spec_path is None:
             raise OperationError(f"cannot resolve openApiRef of api {api!r}: the spec's location is unknown")
-        path = resolve_ref(self._spec_path, str(entry["openApiRef"]))
+        from jctl.checks import Workspace  # the linter's rule for finding refs, so `validate` and `run` agree
+
+        path = Workspace.resolve_ref(self._spec_path, str(entry["openApiRef"]))
         if path is None:
             raise OperationError(f"openApiRef {entry['openApiRef']!r} of api {api!r} was not found next to "
                                  f"{self._spec_path.name} or in any parent directory")

@@ -1,0 +1,96 @@
+"""Everything checked and built before a new instance exists: the linted definition, the start input, the mocks,
+the platform config, and the instance with its first history event and due work."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from jctl.engine.errors import InvalidInput, InvalidSpec
+from jctl.engine.interpreter import schema_violations
+from jctl.store.models import Instance, NewDueWork, NewEvent, new_instance_id
+
+
+@dataclass
+class StartPlan:
+    """A new instance ready to be stored, with what it is created with."""
+
+    instance: Instance
+    events: list[NewEvent]
+    due: list[NewDueWork]
+
+
+def plan_start(definition_path: Path, input: Any, *, mocks: dict[str, Any] | None,
+               supplied_config: dict[str, Any], now: datetime, detach: bool) -> StartPlan:
+    """Check everything a start needs (raising before anything is stored) and build the new instance."""
+    from jctl.engine.platform import resolve_platform_config
+
+    definition = load_definition(definition_path)
+    spec = definition.get("spec") or {}
+    _check_input(spec, input)
+    instance = _new_instance(definition_path, definition, input, _checked_mocks(mocks), now)
+    instance.cursor["platformConfig"] = resolve_platform_config(spec, supplied_config)  # later triggers reuse it
+    due = [NewDueWork("run", now, spec.get("start"))]
+    max_duration = (spec.get("execution") or {}).get("maxDurationSec")
+    if max_duration:
+        due.append(NewDueWork("deadline", now + timedelta(seconds=int(max_duration))))
+    event = NewEvent("journey.started", spec.get("start"), {"input": input, "detached": detach})
+    return StartPlan(instance, [event], due)
+
+
+def load_definition(path: Path) -> dict[str, Any]:
+    """Lint the spec (refusing error diagnostics) and return its data."""
+    from jctl.diagnostics import Severity
+    from jctl.errors import UsageError
+    from jctl.lint import lint_file
+    from jctl.spec.loader import LoadError, load_document
+
+    if not path.is_file():  # a mistyped path is a usage error (exit 2), as for `jctl validate`
+        raise UsageError(f"no such file or directory: {path}", hint="pass the path of a .journey.yaml file")
+    errors = [d for d in lint_file(path) if d.severity == Severity.ERROR]
+    if errors:
+        raise InvalidSpec(f"{path} has {len(errors)} error(s); fix them before running it "
+                          f"(`jctl validate {path}` shows them)", errors)
+    try:
+        data = load_document(path).data
+    except LoadError as exc:
+        raise InvalidSpec(f"cannot load {path}: {exc}") from None
+    if not isinstance(data, dict) or not isinstance((data.get("spec") or {}).get("states"), dict):
+        raise InvalidSpec(f"{path} is not a journey spec (spec.states is missing)")
+    return data
+
+
+def _check_input(spec: dict[str, Any], input: Any) -> None:
+    if not isinstance(input, dict):
+        raise InvalidInput("the input must be a JSON object (it becomes the journey's context); "
+                           "no instance was created", [f"got {type(input).__name__}"])
+    violations = schema_violations((spec.get("input") or {}).get("schema"), input)
+    if violations:
+        raise InvalidInput("the input does not match spec.input.schema; no instance was created", violations)
+
+
+def _checked_mocks(mocks: dict[str, Any] | None) -> dict[str, Any] | None:
+    from jctl.tasks.mocks import MockError, validate_mocks
+
+    if mocks is None:
+        return None
+    try:
+        return validate_mocks(mocks)
+    except MockError as exc:
+        raise InvalidInput(f"the mocks are not valid: {exc}", [str(exc)]) from None
+
+
+def _new_instance(path: Path, definition: dict[str, Any], input: dict[str, Any], mocks: dict[str, Any] | None,
+                  now: datetime) -> Instance:
+    from jctl.clock import format_rfc3339
+
+    metadata = definition.get("metadata") or {}
+    cursor: dict[str, Any] = {"specPath": str(path.resolve()), "paused": None, "mockCounters": {},
+                              "startedAt": format_rfc3339(now)}
+    return Instance(id=new_instance_id(), journey_name=str(metadata.get("name", path.stem)),
+                    kind=str(definition.get("kind", "Journey")), definition=definition, phase="RUNNING",
+                    current_state=(definition.get("spec") or {}).get("start"), cursor=cursor,
+                    context=copy.deepcopy(input), tags=list(metadata.get("tags") or []), mocks=mocks)

@@ -1,0 +1,70 @@
+"""The values the interpreter, the state handlers and the parallel state pass around: snapshots, transitions,
+state errors, and the rules for where a paused state continues once its trigger arrives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from jctl.store.models import NewDueWork, NewEvent
+
+TERMINAL_PHASES = ("SUCCEEDED", "FAILED")
+
+
+@dataclass
+class Snapshot:
+    """What the interpreter reads and writes of an instance; `current_state` is the state to execute next,
+    or the state paused at when cursor["paused"] is set."""
+
+    phase: str
+    current_state: str | None
+    context: dict[str, Any]
+    cursor: dict[str, Any]
+    output: Any = None
+    error: dict[str, Any] | None = None
+    attributes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Transition:
+    """One committed step of an instance: its new snapshot, history events and due-work changes."""
+
+    snapshot: Snapshot
+    events: list[NewEvent]
+    schedule: list[NewDueWork] = field(default_factory=list)
+    cancel_due: bool | list[str] = False
+    halts: bool = False  # the interpreter stops after this one (paused or terminal)
+
+
+class StateError(Exception):
+    """A state cannot complete; the instance fails with `code` and this message as the reason."""
+
+    def __init__(self, code: str, reason: str):
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+def input_next(state: dict[str, Any]) -> str | None:
+    """A wait/webhook continues at `next`; the corpus writes it as `default:` inside the block too."""
+    block = state.get(state.get("type", "")) or {}
+    found = state.get("next") or block.get("next") or block.get("default")
+    return str(found) if found else None
+
+
+def timeout_next(state: dict[str, Any], paused_kind: str | None) -> str | None:
+    """Where a wait/webhook goes when its step timeout fires: `onTimeout` in its block or on the state."""
+    block = state.get(paused_kind or "") or {}
+    found = block.get("onTimeout") or state.get("onTimeout")
+    return str(found) if found else None
+
+
+def timer_next(state: dict[str, Any]) -> str | None:
+    """Where a timer state goes when it fires."""
+    found = state.get("next")
+    return str(found) if found else None
+
+
+def http_records(transition: Transition) -> list[Any]:
+    """The HTTP call records of a transition's events (nested graphs report them on their parent state)."""
+    return [event.data["http"] for event in transition.events if "http" in event.data]
