@@ -170,3 +170,18 @@ def test_mocked_text_body_keeps_its_own_content_type_in_any_case():
     content_types = {k: v for k, v in outcome.result["headers"].items() if k.lower() == "content-type"}
     assert content_types == {"content-type": "application/json"}
     assert outcome.result["body"] == {"ok": 1}
+
+
+@pytest.mark.parametrize(("rule", "problem"), [
+    ({"match": {"method": "GET"}, "respond": {"status": "abc"}}, "status must be an HTTP status code"),
+    ({"match": {"method": "GET"}, "respond": {"status": 999}}, "status must be an HTTP status code"),
+    ({"match": {"verb": "GET"}, "respond": {"status": 200}}, "unknown key(s) verb"),
+    ({"match": {"method": "GET"}, "respond": {"stauts": 200}}, "unknown key(s) stauts"),
+    ({"match": {"method": "GET"}, "respond": {"headers": ["Accept"]}}, "headers must be a mapping"),
+    ({"match": {"method": "GET"}, "respond": {"error": "BOOM"}}, "error must be TIMEOUT or NETWORK"),
+    ({"match": {"method": "GET"}}, "needs `match:`"),
+])
+def test_malformed_mock_rules_are_refused_with_their_place(rule, problem):
+    with pytest.raises(MockError) as error:
+        validate_mocks({"mocks": [{"match": {"url": "*"}, "respond": {"status": 204}}, rule]}, "m.yaml")
+    assert "m.yaml: mocks[1]" in error.value.message and problem in error.value.message

@@ -37,15 +37,38 @@ def validate_mocks(data: Any, where: str = "mocks") -> dict[str, Any]:
     if not isinstance(data, dict) or not isinstance(data.get("mocks", []), list):
         raise MockError(f"{where}: expected a mapping with a `mocks:` list of {{match, respond}} rules")
     for index, rule in enumerate(data.get("mocks", [])):
-        if not isinstance(rule, dict) or not isinstance(rule.get("match"), dict) or "respond" not in rule:
-            raise MockError(f"{where}: mocks[{index}] needs `match:` (method/url or operationRef) and `respond:`")
-        responses = rule["respond"] if isinstance(rule["respond"], list) else [rule["respond"]]
-        if not responses or not all(isinstance(r, dict) for r in responses):
-            raise MockError(f"{where}: mocks[{index}].respond must be a response object or a non-empty list of them")
-        for response in responses:
-            if response.get("error") not in (None, "TIMEOUT", "NETWORK"):
-                raise MockError(f"{where}: mocks[{index}]: error must be TIMEOUT or NETWORK")
+        _check_rule(rule, f"{where}: mocks[{index}]")
     return {"mocks": list(data.get("mocks", []))}
+
+
+_MATCH_KEYS = {"method", "url", "operationRef"}
+_RESPONSE_KEYS = {"status", "headers", "body", "error"}
+
+
+def _check_rule(rule: Any, where: str) -> None:
+    if not isinstance(rule, dict) or not isinstance(rule.get("match"), dict) or "respond" not in rule:
+        raise MockError(f"{where} needs `match:` (method/url or operationRef) and `respond:`")
+    unknown = set(rule["match"]) - _MATCH_KEYS
+    if unknown:
+        raise MockError(f"{where}.match: unknown key(s) {', '.join(sorted(unknown))}; use method, url, operationRef")
+    responses = rule["respond"] if isinstance(rule["respond"], list) else [rule["respond"]]
+    if not responses or not all(isinstance(r, dict) for r in responses):
+        raise MockError(f"{where}.respond must be a response object or a non-empty list of them")
+    for response in responses:
+        _check_response(response, f"{where}.respond")
+
+
+def _check_response(response: dict[str, Any], where: str) -> None:
+    unknown = set(response) - _RESPONSE_KEYS
+    if unknown:
+        raise MockError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; use status, headers, body or error")
+    if response.get("error") not in (None, "TIMEOUT", "NETWORK"):
+        raise MockError(f"{where}: error must be TIMEOUT or NETWORK")
+    status = response.get("status", 200)
+    if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+        raise MockError(f"{where}: status must be an HTTP status code (100-599), got {status!r}")
+    if not isinstance(response.get("headers") or {}, dict):
+        raise MockError(f"{where}: headers must be a mapping of header names to values")
 
 
 def _matches(match: dict[str, Any], method: str, url: str, operation_ref: str | None) -> bool:
