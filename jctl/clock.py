@@ -35,6 +35,19 @@ def from_epoch_ms(epoch_ms: int) -> datetime:
     return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(milliseconds=epoch_ms)
 
 
+def later(moment: datetime, delta: timedelta | float) -> datetime:
+    """`moment` plus `delta` (a timedelta or seconds); a ValueError when the result would pass the end of year 9999,
+    the latest time jctl can represent."""
+    try:
+        return moment + (delta if isinstance(delta, timedelta) else timedelta(seconds=delta))
+    except OverflowError:
+        import isodate
+
+        shown = isodate.duration_isoformat(delta) if isinstance(delta, timedelta) else f"{delta} seconds"
+        raise ValueError(f"{format_rfc3339(moment)} plus {shown} is past 9999-12-31T23:59:59Z, the latest time "
+                         "jctl can represent") from None
+
+
 def format_rfc3339(moment: datetime) -> str:
     """`2025-12-31T23:59:00.000Z`: UTC, milliseconds, 'Z'."""
     _require_aware(moment)
@@ -79,6 +92,8 @@ def parse_duration(text: str) -> timedelta:
         parsed = isodate.parse_duration(text.strip())
     except (isodate.ISO8601Error, ValueError):
         raise ValueError(invalid) from None
+    except OverflowError:
+        raise ValueError(f"{text!r} is longer than the longest duration jctl can represent") from None
     if isinstance(parsed, isodate.Duration):
         if parsed.years or parsed.months:
             raise ValueError(

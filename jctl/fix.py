@@ -86,6 +86,13 @@ class _Rewriter:
         if default_pos.end_line != default_pos.key_line:
             self.skipped.append(f"{where}: {block}.default spans several lines; move it by hand")
             return
+        line = self.lines[default_pos.key_line]
+        after = line[default_pos.end_column:].strip()
+        if line[: default_pos.key_column].strip() or (after and not after.startswith("#")):
+            # the line holds more than `default: x` (a flow mapping `{..., default: x}`): deleting it would
+            # delete the whole block
+            self.skipped.append(f"{where}: {block}.default is inside a flow mapping; move it by hand")
+            return
         self.edits.append(Edit(self._line_start(default_pos.key_line), self._line_start(default_pos.key_line + 1),
                                "", f"{where}: moved {block}.default to the state's `next:`"))
         if "next" in ref.state:

@@ -46,7 +46,7 @@ def _walk(directory: Path) -> Iterator[Path]:
         dirs[:] = sorted(d for d in dirs if d not in _SKIPPED_DIRS)
         for name in sorted(files):
             candidate = Path(root, name)
-            if classify(candidate):
+            if classify(candidate) and candidate.is_file():  # not a FIFO or device: reading one would block
                 yield candidate
 
 

@@ -149,10 +149,15 @@ class HumanFormatter:
 
 
 def _source_lines(file: str) -> list[str]:
+    """The file's lines for code frames; none for a file too large to be read as a spec (it was refused unread)."""
+    from jctl.spec.loader import MAX_BYTES
+
     try:
-        return Path(file).read_text(encoding="utf-8", errors="replace").splitlines()
+        with Path(file).open("rb") as handle:
+            raw = handle.read(MAX_BYTES + 1)
     except OSError:
         return []
+    return [] if len(raw) > MAX_BYTES else raw.decode("utf-8", errors="replace").splitlines()
 
 
 def summary_text(report: LintReport) -> str:

@@ -642,3 +642,99 @@ def test_a_file_that_is_not_a_store_is_reported_not_an_internal_error(tmp_path: 
         result = jctl(*command, db=not_a_store, cwd=tmp_path, code=1)
         assert "is not a usable jctl store" in result.stderr and "internal error" not in result.stderr, command
     assert not_a_store.read_text().startswith("these are notes")  # left as it was
+
+
+# -- hostile values (QA pass) -------------------------------------------------------------------------------------
+
+
+def test_nan_and_infinity_in_input_or_payload_are_refused_and_change_nothing(shared: Store, tmp_path: Path):
+    """Python's json takes NaN, Infinity and 1e999; stored, they made every later `--format json` invalid."""
+    before = shared.ids()
+    for bad in ('{"orderId": NaN}', '{"orderId": "o", "n": Infinity}', '{"orderId": "o", "n": -1e999}'):
+        result = shared("run", str(APPROVAL), "--input", bad, code=2)
+        assert "NaN or Infinity" in result.stderr, bad
+    (tmp_path / "start.yaml").write_text("orderId: o\nn: .inf\n")
+    assert "NaN or Infinity" in shared("run", str(APPROVAL), "--input", f"@{tmp_path / 'start.yaml'}",
+                                       code=2).stderr
+    assert shared.ids() == before
+    journey_id = start_approval(shared, "o-nan")
+    history = shared.history(journey_id)
+    result = shared("signal", journey_id, "--payload", '{"approved": NaN}', code=2)
+    assert "NaN or Infinity" in result.stderr
+    assert shared.history(journey_id) == history
+    json.loads(shared("history", journey_id, "-f", "json", code=0).stdout, parse_constant=pytest.fail)
+
+
+def test_out_of_range_limits_durations_and_clock_ends_are_usage_errors(own: Store):
+    assert "not in the range" in own("list", "--limit", "99999999999999999999999", code=2).stderr
+    assert "not in the range" in own("list", "--limit", "-1", code=2).stderr
+    now = as_json(own("clock", "-f", "json", code=0))["now"]
+    assert "longest duration" in own("clock", "advance", "PT99999999999999999999S", code=2).stderr
+    assert "latest time jctl can represent" in own("clock", "advance", "P999999999D", code=2).stderr
+    assert as_json(own("clock", "-f", "json", code=0))["now"] == now
+    # at the end of time the store stays usable: moves past it are refused, and a step timeout that would land
+    # past it fails that instance with a message instead of an internal error
+    own("clock", "set", "9999-12-31T23:55:00Z", code=0)  # the approval step times out after 10 minutes
+    assert "latest time jctl can represent" in own("clock", "advance", "PT10M", code=2).stderr
+    outcome = own.run(APPROVAL, '{"orderId": "o-end"}', code=1)
+    assert outcome["error"]["code"] == "INVALID_TIMEOUT" and "latest time" in outcome["error"]["reason"]
+    own("tick", "--auto-advance", code=0)
+
+
+def test_worker_interval_out_of_range_is_a_usage_error(own: Store):
+    for interval in ("-1", "nan", "inf"):
+        assert "--interval" in own("worker", "--interval", interval, code=2).stderr, interval
+
+
+def test_an_sqlite_database_of_another_program_is_refused_and_left_untouched(tmp_path: Path):
+    import sqlite3
+
+    foreign = tmp_path / "app.db"
+    with sqlite3.connect(foreign) as conn:
+        conn.execute("CREATE TABLE customers (id INTEGER)")
+    before = foreign.read_bytes()
+    for command in (["list"], ["clock"], ["tick"], ["run", str(APPROVAL), "-i", '{"orderId": "o-1"}']):
+        result = jctl(*command, db=foreign, cwd=tmp_path, code=1)
+        assert "is not a usable jctl store" in result.stderr and "customers" in result.stderr, command
+    assert foreign.read_bytes() == before  # no jctl tables, not even WAL mode
+    assert not Path(f"{foreign}-wal").exists()
+
+
+def test_run_of_a_path_that_is_not_a_regular_file_says_so(own: Store, tmp_path: Path):
+    os.mkfifo(tmp_path / "pipe.journey.yaml")
+    assert "not a regular file" in own("run", str(tmp_path / "pipe.journey.yaml"), code=2).stderr
+    assert "not a regular file" in own("run", str(tmp_path), code=2).stderr
+
+
+def test_lone_surrogates_and_non_utf8_arguments_are_usage_errors(shared: Store):
+    before = shared.ids()
+    result = shared("run", str(APPROVAL), "--input", '{"orderId": "\\ud800"}', code=2)
+    assert "lone UTF-16 surrogate" in result.stderr
+    journey_id = start_approval(shared, "o-bytes")
+    history = shared.history(journey_id)
+    not_utf8 = "\udcff"  # how Python hands over the byte 0xff of an argument
+    for command in (["status", not_utf8], ["history", not_utf8], ["cancel", not_utf8], ["list", "--journey", not_utf8],
+                    ["signal", journey_id, "-p", '{"approved": true}', "--step", not_utf8],
+                    ["signal", journey_id, "-p", '{"approved": true}', "--idempotency-key", not_utf8],
+                    ["run", str(APPROVAL), "-i", '{"orderId": "o"}', "--seed", not_utf8]):
+        assert "is not valid UTF-8 text" in shared(*command, code=2).stderr, command
+    assert shared.history(journey_id) == history
+    assert set(shared.ids()) == set(before) | {journey_id}
+
+
+def test_text_output_shows_unicode_as_is_and_a_detached_start_is_labelled(own: Store):
+    result = own("run", str(APPROVAL), "--input", '{"orderId": "ордер-😀"}', code=0)
+    assert result.stdout.startswith("RUNNING")
+    journey_id = as_json(own("list", "-f", "json", code=0))[0]["journeyId"]
+    assert "ордер-😀" in own("history", journey_id, code=0).stdout
+    assert own("run", str(APPROVAL), "--input", '{"orderId": "o"}', "--detach", code=0).stdout.startswith("STARTED")
+
+
+def test_deeply_nested_payload_is_a_usage_error_not_a_recursion_error(shared: Store, tmp_path: Path):
+    journey_id = start_approval(shared, "o-deep")
+    history = shared.history(journey_id)
+    for depth in (300, 100_000):  # past our limit, and past Python's own recursion limit
+        (tmp_path / "deep.json").write_text("[" * depth + "]" * depth)
+        result = shared("signal", journey_id, "--payload", f"@{tmp_path / 'deep.json'}", code=2)
+        assert "nested deeper than 256 levels" in result.stderr
+    assert shared.history(journey_id) == history

@@ -125,3 +125,27 @@ def test_version_and_help():
     help_text = run_jctl("--help").stdout
     for command in ("validate", "run", "signal", "status", "list", "history", "cancel", "clock", "tick", "worker"):
         assert command in help_text
+
+
+def test_fifos_and_devices_are_skipped_in_directories_and_refused_by_name(tmp_path):
+    """Reading a FIFO blocks forever and /dev/zero never ends: only regular files are read."""
+    import os
+
+    shutil.copy(CLEAN, tmp_path / "clean.journey.yaml")
+    os.mkfifo(tmp_path / "pipe.journey.yaml")
+    (tmp_path / "zero.journey.yaml").symlink_to("/dev/zero")
+    result = run_jctl("validate", str(tmp_path), timeout=30)
+    assert result.returncode == 0 and "1 file checked" in result.stdout, result.stdout + result.stderr
+    for name in ("pipe.journey.yaml", "zero.journey.yaml"):
+        result = run_jctl("validate", str(tmp_path / name), timeout=30)
+        assert result.returncode == 2 and "not a regular file" in result.stderr, result.stderr
+
+
+def test_huge_file_is_refused_without_reading_it_all(tmp_path):
+    big = tmp_path / "big.journey.yaml"
+    with big.open("wb") as handle:  # sparse: 1 GB that costs nothing to write, but seconds to read
+        handle.truncate(1 << 30)
+    result = run_jctl("validate", "--format", "json", str(big), timeout=30)
+    found = json.loads(result.stdout)["diagnostics"]
+    assert [d["rule"] for d in found] == ["yaml-syntax"] and "larger than 4 MB" in found[0]["message"]
+    assert "larger than 4 MB" in run_jctl("validate", str(big), timeout=30).stdout  # the text renderer too

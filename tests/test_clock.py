@@ -9,6 +9,7 @@ import pytest
 from jctl.clock import (
     format_rfc3339,
     from_epoch_ms,
+    later,
     parse_duration,
     parse_rfc3339,
     to_epoch_ms,
@@ -110,3 +111,14 @@ def test_parse_duration(text: str, expected: timedelta) -> None:
 def test_parse_duration_rejects_with_a_clear_message(text: str, fragment: str) -> None:
     with pytest.raises(ValueError, match=fragment):
         parse_duration(text)
+
+
+def test_durations_and_sums_past_year_9999_are_value_errors_not_overflows():
+    with pytest.raises(ValueError, match="longest duration"):
+        parse_duration("PT99999999999999999999S")
+    end = datetime(9999, 12, 31, 23, 0, tzinfo=UTC)
+    assert later(end, 60) == end + timedelta(minutes=1)
+    with pytest.raises(ValueError, match=r"plus PT2H is past 9999-12-31T23:59:59Z"):
+        later(end, timedelta(hours=2))
+    with pytest.raises(ValueError, match="plus 99999999999 seconds"):
+        later(end, 99_999_999_999)

@@ -166,3 +166,36 @@ def test_corpus_runs_without_crashing_or_false_positives() -> None:
     found = Counter(d.rule for path in files for d in lint_file(path, workspace) if d.rule in our_rules())
     assert not set(found) & SILENT_ON_CORPUS, found
     assert found["openapi-external-ref"] == 9 and found["unknown-operation"] == 7, found
+
+
+def test_a_missing_path_parameter_is_an_error_the_others_warnings(tmp_path: Path) -> None:
+    """Without a path parameter the runner cannot build the URL and the task always fails: not a mere warning."""
+    (tmp_path / "apis").mkdir()
+    (tmp_path / "apis" / "shop.openapi.yaml").write_text((CASES / "apis" / "shop.openapi.yaml").read_text())
+    journey = tmp_path / "order.journey.yaml"
+    journey.write_text("""\
+apiVersion: v1
+kind: Journey
+metadata:
+  name: order
+  version: 0.1.0
+spec:
+  apis:
+    shop:
+      openApiRef: apis/shop.openapi.yaml
+  start: fetch
+  states:
+    fetch:
+      type: task
+      task:
+        kind: httpCall:v1
+        operationRef: shop.getOrder
+        resultVar: order
+      next: done
+    done:
+      type: succeed
+""")
+    found = [d for d in lint_file(journey, Workspace()) if d.rule == "unknown-param"]
+    errors = [d for d in found if d.severity.value == "error"]
+    assert len(errors) == 1 and "needs path parameter `orderId`; without it the call" in errors[0].message
+    assert any("requires header parameter" in d.message and d.severity.value == "warning" for d in found), found

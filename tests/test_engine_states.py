@@ -222,3 +222,35 @@ def test_output_response_projection_into_the_outcome(runner: Runner, tmp_path: P
                                                                           "schema": {"type": "object"}}})
     outcome = runner.start(path, {})
     assert outcome["reportId"] == "r1" and outcome["phase"] == "SUCCEEDED"  # reserved fields are not overridden
+
+
+def test_error_mapping_payload_keeps_the_network_error_of_the_result(runner: Runner, tmp_path: Path):
+    """`payload` is the stored result object; the TIMEOUT/NETWORK error in it must reach the mapper."""
+    states = {
+        "call": {"type": "task", "task": {
+            "kind": "httpCall:v1", "method": "GET", "url": "https://api.example.com/slow", "resultVar": "item",
+            "errorMapping": {"when": "nonOk", "mapper": jsonata('{"kind": payload.error.type, "ok": payload.ok}'),
+                             "target": {"kind": "var"}, "resultVar": "problem"}}, "next": "done"},
+        "done": {"type": "succeed", "outputVar": "problem"},
+    }
+    mocks = {"mocks": [{"match": {"method": "GET", "url": "https://api.example.com/slow"},
+                        "respond": {"error": "TIMEOUT"}}]}
+    outcome = runner.start(write_journey(tmp_path, states, "call"), {}, mocks=mocks)
+    assert outcome["output"] == {"kind": "TIMEOUT", "ok": False}
+
+
+def test_choice_and_transform_see_the_step_payload_as_payload(runner: Runner, tmp_path: Path):
+    states = {
+        "ask": {"type": "wait", "wait": {"channel": "manual", "input": {"schema": {"type": "object"}}},
+                "next": "route"},
+        "route": {"type": "choice", "choices": [{"when": {"predicate": jsonata('payload.decision = "yes"')},
+                                                 "next": "keep"}], "default": "no"},
+        "keep": {"type": "transform", "transform": {"mapper": {"lang": "jq", "expr": ".payload.note"},
+                                                    "target": {"kind": "var"}, "resultVar": "note"},
+                 "next": "done"},
+        "done": {"type": "succeed", "outputVar": "note"},
+        "no": {"type": "fail", "errorCode": "NO", "reason": "declined"},
+    }
+    started = runner.start(write_journey(tmp_path, states, "ask"), {})
+    outcome = runner.signal(started["journeyId"], {"decision": "yes", "note": "fine"})
+    assert outcome["phase"] == "SUCCEEDED" and outcome["output"] == "fine"

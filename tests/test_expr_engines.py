@@ -158,3 +158,11 @@ def test_a_result_that_is_not_json_is_a_runtime_error_not_a_dead_worker() -> Non
     assert raised.value.kind == "runtime" and "not a JSON value" in raised.value.message
     assert jsonata_pool.respawns == respawns  # the worker answered; it was not killed and replaced
     assert evaluate("jsonata", "context.amount + 1", bindings(), options()) == 43
+
+
+def test_a_result_with_nan_or_infinity_is_an_expression_error() -> None:
+    """JSON has no NaN/Infinity: such a value stored in context would make `--format json` output invalid."""
+    with pytest.raises(ExpressionError, match="NaN, Infinity") as raised:
+        evaluate("dataweave", "{ big: 1e400 }", bindings(), options())
+    assert raised.value.kind == "runtime"
+    assert evaluate("jq", "{i: infinite}", bindings(), options()) == {"i": 1.7976931348623157e308}

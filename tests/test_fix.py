@@ -110,3 +110,34 @@ def test_fix_corpus_copies(corpus_dir: Path, tmp_path: Path) -> None:
         assert before - {"expression-dialect", "legacy-next"} >= {d.rule for d in lint_file(copy)} - before
         original_lines = source.read_text().count("\n")
         assert copy.read_text().count("\n") == original_lines  # moved lines, nothing re-dumped
+
+
+def test_a_default_inside_a_flow_mapping_or_conflicting_with_next_is_left_and_reported(tmp_path: Path) -> None:
+    """Deleting the `default:` line of `webhook: {..., default: done}` used to delete the whole webhook block."""
+    from conftest import run_jctl
+
+    text = FIXTURE.split("  states:\n")[0] + """\
+  states:
+    hold:
+      type: webhook
+      webhook: {input: {schema: {type: object}}, default: done}
+    ask:
+      type: wait
+      wait:
+        channel: manual
+        input:
+          schema:
+            type: object
+        default: hold
+      next: done
+    done:
+      type: succeed
+"""
+    path = tmp_path / "flow.journey.yaml"
+    path.write_text(text)
+    result = run_jctl("validate", "--fix", str(path))
+    assert path.read_text() == text
+    assert "webhook.default is inside a flow mapping; move it by hand" in result.stderr
+    assert "wait.default 'hold' conflicts with next 'done'" in result.stderr
+    conflict = [d for d in lint_file(path) if d.rule == "legacy-next" and "conflicts" in d.message]
+    assert len(conflict) == 1 and "the runner follows `next`" in conflict[0].message

@@ -185,3 +185,11 @@ def test_malformed_mock_rules_are_refused_with_their_place(rule, problem):
     with pytest.raises(MockError) as error:
         validate_mocks({"mocks": [{"match": {"url": "*"}, "respond": {"status": 204}}, rule]}, "m.yaml")
     assert "m.yaml: mocks[1]" in error.value.message and problem in error.value.message
+
+
+def test_a_json_body_with_nan_or_infinity_is_kept_as_text(httpserver):
+    """Python's json takes NaN and 1e999; stored as numbers they would make every `--format json` invalid."""
+    for path, text in (("/nan", '{"score": NaN}'), ("/inf", '{"score": 1e999}')):
+        httpserver.expect_request(path).respond_with_data(text, content_type="application/json")
+        _, outcome = call({"method": "GET", "url": httpserver.url_for(path)})
+        assert outcome.result["ok"] is True and outcome.result["body"] == text

@@ -266,6 +266,20 @@ def test_advance_stops_a_zero_delay_loop_with_a_message(store: Store, tmp_path: 
     assert "stopped after" in lines[-1]
 
 
+def test_auto_advance_stops_a_zero_delay_loop_within_its_budget(store: Store, tmp_path: Path):
+    """`run --auto-advance` / `tick --auto-advance` on a PT0S loop used to run maxDueWorkPerTick items for each of
+    maxAutoAdvanceSteps steps: in effect forever."""
+    states = {"nap": {"type": "timer", "timer": {"duration": "PT0S"}, "next": "nap"}}
+    said: list[str] = []
+    runner = Runner(store, limits={"maxAutoAdvanceSteps": 25, "maxDueWorkPerTick": 40}, out=said.append)
+    journey_id = runner.start(write_journey(tmp_path, states, "nap"), {}, auto_advance=True)["journeyId"]
+    assert store.get_instance(journey_id).phase == "RUNNING"
+    assert len([e for e in store.history(journey_id) if e.type == "timer.fired"]) == 25
+    assert "stopped auto-advancing after 25 due items" in said[-1]
+    lines = runner.tick(auto_advance=True)
+    assert len(lines) == 41 and "stopped after 40 due items" in lines[-1]
+
+
 RACE_STATES = {
     "race": {"type": "parallel", "parallel": {"branches": [
         {"name": "answer", "start": "askUser", "states": {

@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 from jctl.checks import SpecFile, check
 from jctl.checks.linked import load_reference
 from jctl.checks.openapi_index import OpenApiIndex, Operation, as_name, openapi_index, template_variables
-from jctl.diagnostics import RULES, DocPath, Finding
+from jctl.diagnostics import RULES, DocPath, Finding, Severity
 from jctl.spec.model import StateRef, iter_states
 
 PARAM_GROUPS = {"path": "path", "query": "query", "headers": "header"}
@@ -127,8 +127,10 @@ def _param_findings(binding: HttpBinding, operation: Operation) -> Iterator[Find
                           f"its path parameters are: {', '.join(variables) or 'none'}", at="key", rule="unknown-param")
     for name in variables:
         if name not in given["path"]:
-            yield Finding(binding.task_path + ("operationRef",), f"{label} needs path parameter `{name}`",
-                          f"add params.path.{name}", rule="unknown-param")
+            # an error, not the rule's warning: without it the URL cannot be built and the task always fails
+            yield Finding(binding.task_path + ("operationRef",),
+                          f"{label} needs path parameter `{name}`; without it the call cannot be made",
+                          f"add params.path.{name}", rule="unknown-param", severity=Severity.ERROR)
     declared_query = {as_name(p.get("name")) for p in operation.parameters if p.get("in") == "query"}
     for name in given["query"]:
         if name not in declared_query:

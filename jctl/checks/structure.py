@@ -75,7 +75,11 @@ def legacy_next(spec: SpecFile) -> Iterator[Finding]:
     for ref, block in iter_blocks(spec, ("wait", "webhook")):
         if "default" not in block:
             continue
-        if "next" in ref.state:
+        if "next" in ref.state and ref.state["next"] != block["default"]:
+            message = (f"`{ref.type}.default` ({block['default']}) conflicts with the state-level `next` "
+                       f"({ref.state['next']}) of `{ref.state_id}`; the runner follows `next`")
+            hint = "remove `default` from the block, and make `next` the state the journey should go to"
+        elif "next" in ref.state:
             message = f"`{ref.type}.default` duplicates the state-level `next` of `{ref.state_id}`"
             hint = "remove `default` from the block; `next` already says where to go"
         else:

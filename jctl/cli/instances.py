@@ -36,6 +36,7 @@ def run(
     db: Path = DB_OPTION,
 ) -> None:
     """Validate FILE and its input, create an instance and execute it until it ends or pauses."""
+    views.text_argument(seed, "--seed")
     input_document = read_json_argument(input_value, "input")
     mocks_document = _read_mocks(mocks) if mocks else None
     platform_config = read_json_argument(f"@{config}", "config") if config else None
@@ -58,6 +59,9 @@ def signal(
     db: Path = DB_OPTION,
 ) -> None:
     """Deliver a step submission to a paused wait/webhook state and continue the journey."""
+    views.text_argument(instance_id, "instance id")
+    views.text_argument(step, "--step")
+    views.text_argument(idempotency_key, "--idempotency-key")
     document = read_json_argument(payload, "payload")
     runner = views.open_runner(db, progress=output_format is Format.text)
     envelope = runner.signal(instance_id, document, step=step, idempotency_key=idempotency_key)
@@ -72,6 +76,7 @@ def status(
     """Show where an instance stands."""
     from jctl.engine.envelopes import envelope
 
+    views.text_argument(instance_id, "instance id")
     store = views.open_store(db)  # a read: no runner, no engines, so it starts fast
     instance = views.guarded(lambda: store.get_instance(instance_id))
     _finish(envelope(instance), output_format, exit_on_failure=False)
@@ -83,6 +88,7 @@ def cancel(
     db: Path = DB_OPTION,
 ) -> None:
     """Cancel a running instance (JOURNEY_CANCELLED); its timers are discarded. Idempotent."""
+    views.text_argument(instance_id, "instance id")
     runner = views.open_runner(db)
     _finish(runner.cancel(instance_id), output_format, exit_on_failure=False)
 
@@ -90,11 +96,12 @@ def cancel(
 def list_instances(
     phase: str = typer.Option(None, "--phase", help="RUNNING, SUCCEEDED or FAILED."),
     journey: str = typer.Option(None, "--journey", help="Only instances of this journey name."),
-    limit: int = typer.Option(50, "--limit", help="At most this many, newest first."),
+    limit: int = typer.Option(50, "--limit", min=0, max=2**63 - 1, help="At most this many, newest first."),
     output_format: Format = FORMAT_OPTION,
     db: Path = DB_OPTION,
 ) -> None:
     """List instances, newest first."""
+    views.text_argument(journey, "--journey")
     store = views.open_store(db)
     phase_filter = views.parse_phase(phase) if phase else None
     instances = views.guarded(lambda: store.list_instances(phase=phase_filter, journey=journey, limit=limit))
@@ -110,6 +117,7 @@ def history(
     db: Path = DB_OPTION,
 ) -> None:
     """Every transition, HTTP call (auth headers redacted), signal and timer of an instance."""
+    views.text_argument(instance_id, "instance id")
     store = views.open_store(db)
     events = views.guarded(lambda: store.history(instance_id))
     if output_format is Format.json:

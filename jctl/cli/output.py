@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from jctl.errors import UsageError
 
+MAX_NESTING = 256  # as for spec files (jctl.spec.loader.MAX_DEPTH)
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -41,16 +43,49 @@ def read_json_argument(value: str, what: str) -> Any:
         except (OSError, UnicodeDecodeError) as exc:
             raise UsageError(f"cannot read {what} file {path}: {getattr(exc, 'strerror', None) or exc}") from None
         if path.suffix in (".yaml", ".yml"):
-            return _yaml_value(text, source, what)
+            return _finite(_yaml_value(text, source, what), source, what)
     else:
         text, source = value, f"--{what}"
     try:
-        return json.loads(text)
+        return _finite(json.loads(text), source, what)
+    except RecursionError:
+        raise UsageError(f"{source}: {what} is nested deeper than {MAX_NESTING} levels") from None
     except json.JSONDecodeError as exc:
         raise UsageError(
             f"{source}:{exc.lineno}:{exc.colno}: {what} is not valid JSON: {exc.msg}",
             hint="pass JSON inline, `@file.json`, or `-` to read stdin",
         ) from None
+
+
+def _finite(value: Any, source: str, what: str) -> Any:
+    """Python's json (and YAML's .inf/.nan) accept NaN, Infinity and lone surrogates (`"\\ud800"`); none of them
+    can be stored or printed as JSON text, so they are refused here rather than failing later; so is nesting
+    deeper than spec files may have."""
+    if _depth(value) > MAX_NESTING:
+        raise UsageError(f"{source}: {what} is nested deeper than {MAX_NESTING} levels")
+    try:
+        json.dumps(value, allow_nan=False)
+    except ValueError:
+        raise UsageError(f"{source}: {what} contains NaN or Infinity (or a number too large for a double), "
+                         "which JSON does not allow",
+                         hint="write the number as a finite value, or as a string") from None
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise UsageError(f"{source}: {what} contains a lone UTF-16 surrogate ({exc.object[exc.start]!r}), "
+                         "which is not a Unicode character",
+                         hint="escape a character outside the BMP as a surrogate pair, or write it as is") from None
+    return value
+
+
+def _depth(value: Any) -> int:
+    deepest, pending = 0, [(value, 1)]
+    while pending:
+        node, depth = pending.pop()
+        if isinstance(node, (dict, list)):
+            deepest = max(deepest, depth)
+            pending.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return deepest
 
 
 def _yaml_value(text: str, source: str, what: str) -> Any:

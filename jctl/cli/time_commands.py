@@ -83,6 +83,10 @@ def worker(
     """Real-time loop: the clock follows wall time and due work runs as it falls due. Ctrl-C stops it cleanly."""
     from jctl.clock import wall_now
 
+    if not 0.01 <= interval <= 3600:  # also refuses nan; a negative interval would spin, inf cannot be waited on
+        from jctl.errors import UsageError
+
+        raise UsageError(f"--interval {interval} is out of range", hint="poll every 0.01 to 3600 seconds")
     console().print("worker started; Ctrl-C stops it after the transition in progress")
     with _StopRequest() as stop:
         runner = views.open_runner(db, should_stop=lambda: stop.requested)

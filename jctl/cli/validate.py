@@ -49,6 +49,10 @@ def validate(
     targets = paths or [Path(".")]
     files, missing = discover(targets)
     if missing:
+        special = [str(p) for p in missing if p.exists()]
+        if special:
+            raise UsageError(f"not a regular file or directory: {', '.join(special)}",
+                             hint="pass spec files or the directories that hold them")
         raise UsageError(f"no such file or directory: {', '.join(str(p) for p in missing)}")
     config = load_config(config_path)
     if fix:
@@ -87,6 +91,8 @@ def _apply_fixes(files: list[Path]) -> None:
         result = fix_file(path)
         for fix in result.fixes:
             err.print(f"fixed {path}: {fix}", markup=False, highlight=False)
+        for reason in result.skipped:  # say why a warning `--fix` names is still there
+            err.print(f"not fixed {path}: {reason}", markup=False, highlight=False)
 
 
 def _emit(report: LintReport, output_format: OutputFormat) -> None:

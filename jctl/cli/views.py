@@ -101,6 +101,17 @@ def parsed(parse: Callable[[str], T], text: str) -> T:
         raise UsageError(str(error)) from None
 
 
+def text_argument(value: str | None, what: str) -> str | None:
+    """A text flag or argument as given, or a usage error when its bytes were not UTF-8 (Python hands those over as
+    lone surrogates, which neither SQLite nor the hash functions accept)."""
+    if value is not None:
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise UsageError(f"{what} {value.encode('utf-8', 'surrogateescape')!r} is not valid UTF-8 text") from None
+    return value
+
+
 def parse_phase(phase: str) -> str:
     from jctl.store.models import PHASES
 
@@ -142,7 +153,7 @@ def print_envelope(envelope: dict[str, Any]) -> None:
     Plain text rather than a rich panel: `status` is the command scripts poll, and rich's console costs more
     start-up than the rest of the command (bench/startup.py).
     """
-    phase = envelope.get("phase", "")
+    phase = envelope.get("phase") or "STARTED"  # a start response (`run --detach`) has no phase yet
     rows = [(key, _compact(value)) for key, value in envelope.items() if key != "_links"]
     steps = [rel for rel in envelope.get("_links") or {} if rel not in ("self", "result", "cancel")]
     short_id = str(envelope.get("journeyId", ""))[:8]
@@ -166,7 +177,7 @@ def _paint(text: str, colour: str) -> str:
 
 def _compact(value: Any) -> str:
     if isinstance(value, (dict, list)):
-        text = json.dumps(value, indent=2, default=str)
+        text = json.dumps(value, indent=2, default=str, ensure_ascii=False)  # people read `é`, not `\u00e9`
         return text if len(text) < 2000 else text[:2000] + "\n…"
     return "" if value is None else str(value)
 
@@ -193,7 +204,7 @@ def print_history(events: list[Event]) -> None:
     for column in table.columns[:4]:
         column.no_wrap = True
     for event in events:
-        details = json.dumps(event.data, default=str) if event.data else ""
+        details = json.dumps(event.data, default=str, ensure_ascii=False) if event.data else ""
         table.add_row(str(event.seq), format_rfc3339(event.at), event.type, event.state or "",
                       details if len(details) <= 200 else details[:199] + "…")
     console().print(table)

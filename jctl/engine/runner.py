@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +14,7 @@ from jctl.engine.errors import InstanceBusy, NotCancellable, UnknownInstance
 from jctl.engine.interpreter import DEFAULT_MAX_TRANSITIONS, Interpreter, Seams
 from jctl.engine.start import plan_start
 from jctl.engine.transitions import Snapshot, StateError, Transition
-from jctl.store.models import AmbiguousInstance, DueWork, Instance, NewDueWork
+from jctl.store.models import AmbiguousInstance, ClockError, DueWork, Instance, NewDueWork
 from jctl.store.models import UnknownInstance as StoreUnknownInstance
 from jctl.tasks.http import LazyClient
 
@@ -29,6 +29,7 @@ DEFAULT_LIMITS = {"maxTransitions": DEFAULT_MAX_TRANSITIONS, "maxAutoAdvanceStep
                   "maxDueWorkPerTick": 100_000}
 DUE_BATCH = 100  # due items read per query
 LEASE_PATIENCE_S = 30.0
+FAR_FUTURE = datetime.max.replace(tzinfo=timezone.utc)  # "any time": the upper bound of a due-work query
 
 
 class Runner:
@@ -124,12 +125,19 @@ class Runner:
         lines = self._run_due_now(until_idle=until_idle or auto_advance)
         if not auto_advance:
             return lines
+        budget = self._limit("maxDueWorkPerTick")  # for the whole command: a zero-delay loop must end it
         for _ in range(self._limit("maxAutoAdvanceSteps")):
-            upcoming = self.store.due_work(now=self.store.now() + timedelta(days=365 * 100), limit=1)
-            if not upcoming or not self._skippable(upcoming[0]):
+            upcoming = self.store.due_work(now=FAR_FUTURE, limit=1)
+            if not upcoming or not self._skippable(upcoming[0]) or len(lines) >= budget:
                 break
-            lines += self._advance_to(max(upcoming[0].due_at, self.store.now()))
+            lines += self._advance_to(max(upcoming[0].due_at, self.store.now()), limit=budget - len(lines))
+        if len(lines) == budget:
+            lines.append(self._stopped_line(len(lines)))
         return lines
+
+    def _stopped_line(self, count: int) -> str:
+        return (f"stopped after {count} due items at {self.store.now().isoformat()}; "
+                f"a journey probably loops on a zero-delay timer")
 
     def _skippable(self, work: DueWork) -> bool:
         """Auto-advance skips idle time spent on timers, never the time a person has to answer a step."""
@@ -140,7 +148,13 @@ class Runner:
         return True
 
     def advance(self, delta: timedelta) -> list[str]:
-        return self._advance_to(self.store.now() + delta)
+        from jctl.clock import later
+
+        try:
+            target = later(self.store.now(), delta)
+        except ValueError as exc:
+            raise ClockError(str(exc)) from None
+        return self._advance_to(target)
 
     def set_clock(self, to: datetime) -> list[str]:
         if to < self.store.now():
@@ -155,7 +169,10 @@ class Runner:
         return self.tick(until_idle=True)
 
     # -- due work -------------------------------------------------------------------------------------------
-    def _advance_to(self, target: datetime) -> list[str]:
+    def _advance_to(self, target: datetime, limit: int | None = None) -> list[str]:
+        """Move the clock to `target`, running what falls due on the way; at most `limit` due items (default
+        maxDueWorkPerTick), after which it stops, short of `target`, and says so."""
+        limit = self._limit("maxDueWorkPerTick") if limit is None else limit
         lines: list[str] = []
         while not self.should_stop():
             due_at = self.store.next_due_at()
@@ -163,24 +180,23 @@ class Runner:
                 break
             if due_at > self.store.now():
                 self.store.set_clock(due_at)
-            ran = self._run_due_now(until_idle=True)
+            ran = self._run_due_now(until_idle=True, budget=limit - len(lines))
             lines += ran
             if not ran:
                 break  # only busy instances have work due; leave it for the next tick
-            if len(lines) >= self._limit("maxDueWorkPerTick"):
-                lines.append(f"stopped after {len(lines)} due items at {self.store.now().isoformat()}; "
-                             f"a journey probably loops on a zero-delay timer")
+            if len(lines) >= limit:
+                lines.append(self._stopped_line(len(lines)))
                 return lines
         if target > self.store.now() and not self.should_stop():
             self.store.set_clock(target)
         return lines
 
-    def _run_due_now(self, *, until_idle: bool) -> list[str]:
+    def _run_due_now(self, *, until_idle: bool, budget: int | None = None) -> list[str]:
         """Run work due at the current clock: one pass over what is due now, or (until_idle) also the work that
         running it makes due now, e.g. a PT0S timer. Capped so a zero-delay polling loop cannot spin forever."""
         lines: list[str] = []
         skipped: set[int] = set()  # leased by another runner: left for a later tick
-        budget = self._limit("maxDueWorkPerTick")
+        budget = self._limit("maxDueWorkPerTick") if budget is None else budget
         cutoff = self.store.now()
         while budget > 0:
             batch = [w for w in self.store.due_work(now=cutoff, limit=DUE_BATCH + len(skipped)) if w.id not in skipped]
@@ -223,15 +239,24 @@ class Runner:
         return f"{_due_label(work)} for {instance.journey_name} {instance.id[:8]} -> {where}"
 
     def _auto_advance(self, instance_id: str) -> Instance:
+        """Skip the clock from due item to due item until the instance ends or waits for a person; at most
+        maxAutoAdvanceSteps due items, so a journey looping on a zero-delay timer stops (still RUNNING)."""
         instance = self.store.get_instance(instance_id)
-        for _ in range(self._limit("maxAutoAdvanceSteps")):
+        budget = self._limit("maxAutoAdvanceSteps")
+        while budget > 0:
             if instance.phase != "RUNNING" or envelopes.active_steps(instance):
                 break
             due_at = self.store.next_due_at()
             if due_at is None:
                 break
-            self._advance_to(max(due_at, self.store.now()))
+            ran = self._advance_to(max(due_at, self.store.now()), limit=budget)
+            budget -= len(ran)
+            if not ran:
+                break  # only work leased by another process is due: leave it to that process
             instance = self.store.get_instance(instance_id)
+        if budget <= 0 and self.out:
+            self.out(f"stopped auto-advancing after {self._limit('maxAutoAdvanceSteps')} due items; "
+                     f"the journey probably loops on a zero-delay timer (`jctl tick --auto-advance` goes on)")
         return instance
 
     # -- driving one instance -------------------------------------------------------------------------------

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from jctl.clock import later
 from jctl.engine.errors import InvalidInput, InvalidSpec
 from jctl.engine.interpreter import schema_violations
 from jctl.store.models import Instance, NewDueWork, NewEvent, new_instance_id
@@ -36,7 +37,10 @@ def plan_start(definition_path: Path, input: Any, *, mocks: dict[str, Any] | Non
     due = [NewDueWork("run", now, spec.get("start"))]
     max_duration = (spec.get("execution") or {}).get("maxDurationSec")
     if max_duration:
-        due.append(NewDueWork("deadline", now + timedelta(seconds=int(max_duration))))
+        try:
+            due.append(NewDueWork("deadline", later(now, int(max_duration))))
+        except ValueError as exc:
+            raise InvalidSpec(f"spec.execution.maxDurationSec {max_duration}: {exc}") from None
     event = NewEvent("journey.started", spec.get("start"), {"input": input, "detached": detach})
     return StartPlan(instance, [event], due)
 
@@ -49,7 +53,8 @@ def load_definition(path: Path) -> dict[str, Any]:
     from jctl.spec.loader import LoadError, load_document
 
     if not path.is_file():  # a mistyped path is a usage error (exit 2), as for `jctl validate`
-        raise UsageError(f"no such file or directory: {path}", hint="pass the path of a .journey.yaml file")
+        problem = "not a regular file" if path.exists() else "no such file or directory"
+        raise UsageError(f"{problem}: {path}", hint="pass the path of a .journey.yaml file")
     errors = [d for d in lint_file(path) if d.severity == Severity.ERROR]
     if errors:
         raise InvalidSpec(f"{path} has {len(errors)} error(s); fix them before running it "

@@ -7,9 +7,9 @@ import copy
 import json
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from jctl.clock import later
 from jctl.engine.parallel import ParallelState
 from jctl.engine.transitions import Snapshot, StateError, Transition, http_records
 from jctl.store.models import NewDueWork, NewEvent
@@ -68,7 +68,9 @@ class StateExecutor:
     # -- expressions ----------------------------------------------------------------------------------------
     def evaluate(self, expression: Any, context: dict[str, Any], where: str, **extra: Any) -> Any:
         mapper = self.resolve_mapper(expression, where)
-        bindings = {"context": context, "payload": None, "platform": self.seams.platform, "error": None, **extra}
+        # `payload` is the step submission in scope (context.payload, dsl.md 10.2) unless the site binds its own
+        bindings = {"context": context, "payload": context.get("payload"), "platform": self.seams.platform,
+                    "error": None, **extra}
         return self.seams.evaluate(str(mapper["lang"]), str(mapper["expr"]), bindings)
 
     def resolve_mapper(self, holder: Any, where: str) -> dict[str, Any]:
@@ -112,7 +114,9 @@ class StateExecutor:
             context[str(task["resultVar"])] = outcome.result
             mapping = task.get("errorMapping")
             if isinstance(mapping, dict) and outcome.result.get("ok") is False:
-                value = self.evaluate(mapping, context, "errorMapping", payload={**outcome.result, "error": None})
+                # payload is the stored result itself (its `error` says TIMEOUT or NETWORK); the `error` binding
+                # is the one that is null at this site (dsl.md 5.1, 10.2)
+                value = self.evaluate(mapping, context, "errorMapping", payload=outcome.result)
                 context, attributes = write_target(context, attributes, value, mapping.get("target"),
                                                    mapping.get("resultVar"))
         transition = self._step(snap, state_id, state, context, state.get("next"), http=outcome.record)
@@ -148,7 +152,10 @@ class StateExecutor:
         schedule: list[NewDueWork] = []
         timeout = block.get("timeoutSec", state.get("timeoutSec"))
         if timeout:
-            due = self.seams.now() + timedelta(seconds=int(timeout))
+            try:
+                due = later(self.seams.now(), int(timeout))
+            except ValueError as exc:
+                raise StateError("INVALID_TIMEOUT", f"timeoutSec {timeout}: {exc}") from None
             schedule.append(NewDueWork("step-timeout", due, state_id, {"seconds": int(timeout)}))
         after = replace(snap, context=context, cursor={**snap.cursor, "paused": kind})
         event = NewEvent("step.waiting", state_id, {"type": kind, **({"timeoutSec": timeout} if timeout else {})})
@@ -166,7 +173,7 @@ class StateExecutor:
         if not isinstance(text, str):
             raise StateError("EXPRESSION_ERROR", f"timer.{field} evaluated to {text!r}, not a string")
         try:
-            due = self.seams.now() + parse_duration(text) if field == "duration" else parse_rfc3339(text)
+            due = later(self.seams.now(), parse_duration(text)) if field == "duration" else parse_rfc3339(text)
         except (ValueError, TypeError) as exc:
             raise StateError("INVALID_TIMER", f"timer.{field} {text!r} is not valid: {exc}") from None
         after = replace(snap, cursor={**snap.cursor, "paused": "timer"})

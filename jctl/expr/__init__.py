@@ -99,6 +99,18 @@ def _compile_check(lang: str, expr: str) -> list[ExpressionError]:
 
 def evaluate(lang: str, expr: str, bindings: dict[str, Any], options: EvalOptions) -> Any:
     """Evaluate to a JSON value, or raise ExpressionError."""
+    import json
+
+    value = _evaluate(lang, expr, bindings, options)
+    try:
+        json.dumps(value, allow_nan=False, ensure_ascii=False).encode("utf-8")
+    except ValueError:  # e.g. DataWeave's 1e400: stored, it would make every later `--format json` invalid
+        raise ExpressionError("the result contains NaN, Infinity or a lone surrogate, which JSON text cannot hold",
+                              kind="runtime") from None
+    return value
+
+
+def _evaluate(lang: str, expr: str, bindings: dict[str, Any], options: EvalOptions) -> Any:
     from jctl.expr import bindings as binding_rules
 
     uuid_value = binding_rules.seeded_uuid(options.uuid_seed, 0) if options.uuid_seed is not None else None

@@ -135,7 +135,8 @@ _KEEP_AS_TEXT = {"tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:binary", "tag
 def read_text(path: Path) -> str:
     """Read a spec file as UTF-8 text, refusing binary, oversized and non-UTF-8 content with a LoadError."""
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_BYTES + 1)  # never more: a huge file (or /dev/zero) is refused without reading it
     except OSError as exc:
         raise LoadError(f"cannot read file: {exc.strerror or exc}", rule="unreadable") from exc
     return decode_text(raw)
@@ -144,7 +145,7 @@ def read_text(path: Path) -> str:
 def decode_text(raw: bytes) -> str:
     if len(raw) > MAX_BYTES:
         raise LoadError(
-            f"file is {len(raw) / 1048576:.1f} MB; jctl reads spec files up to {MAX_BYTES // 1048576} MB",
+            f"file is larger than {MAX_BYTES // 1048576} MB, the most jctl reads in a spec file",
             hint="split the spec, or check that this is the file you meant",
         )
     if b"\x00" in raw:

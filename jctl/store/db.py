@@ -84,6 +84,7 @@ class Store:
             raise StoreError(f"cannot open the store {target}: {exc}; check the path or set JCTL_DB") from exc
         store = cls(target, conn)
         try:
+            store._retrying(store._refuse_foreign_database)
             store._retrying(store._configure)
             store._retrying(lambda: store.conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone())
             store._retrying(lambda: migrate(store.conn))
@@ -91,6 +92,16 @@ class Store:
             conn.close()
             raise
         return store
+
+    def _refuse_foreign_database(self) -> None:
+        """An SQLite file of another program is refused before anything (WAL mode, jctl's tables) is written to it.
+        jctl creates its tables in the transaction that records them in `migrations`, so a store never has tables
+        without that one."""
+        names = {row[0] for row in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        foreign = sorted(name for name in names if not name.startswith("sqlite_"))
+        if foreign and "migrations" not in names:
+            raise StoreError(f"{self.path} is not a usable jctl store: it is an SQLite database with other tables "
+                             f"({', '.join(foreign[:5])}); point JCTL_DB or --db at another file")
 
     def _configure(self) -> None:
         self.conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")

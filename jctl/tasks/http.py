@@ -175,7 +175,10 @@ def _parse_body(response: httpx.Response) -> Any:
         return None
     if "json" in content_type.lower():
         try:
-            return response.json()
+            value = response.json()
+            # NaN/Infinity are not JSON and a lone surrogate is not text: keep such a body as the text it was
+            json.dumps(value, allow_nan=False, ensure_ascii=False).encode("utf-8")
+            return value
         except ValueError:
             return response.text
     return response.text
