@@ -8,7 +8,9 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta, timezone
 
-_RFC3339 = re.compile(
+# A pattern string, not a compiled pattern: `re` compiles it on first use, so commands that never parse a
+# timestamp (`status`) don't pay for it at start-up.
+_RFC3339 = (
     r"(?P<date>\d{4}-\d{2}-\d{2})[Tt ](?P<hms>\d{2}:\d{2}:\d{2})(?P<frac>\.\d+)?(?P<offset>[Zz]|[+-]\d{2}:\d{2})"
 )
 
@@ -59,7 +61,7 @@ def parse_rfc3339(text: str) -> datetime:
     """Parse an RFC 3339 timestamp (offset required) into a UTC datetime; ValueError says what is wrong."""
     if not isinstance(text, str):
         raise ValueError(f"expected an RFC 3339 timestamp string, got {type(text).__name__} {text!r}")
-    match = _RFC3339.fullmatch(text.strip())
+    match = re.fullmatch(_RFC3339, text.strip())
     if match is None:
         raise ValueError(
             f"{text!r} is not an RFC 3339 timestamp; write it like 2025-12-31T23:59:00Z "
