@@ -12,7 +12,7 @@ from jctl.cli import views
 from jctl.cli.output import print_json, read_json_argument
 from jctl.errors import EXIT_FINDINGS, EXIT_OK
 
-DB_OPTION = typer.Option(None, "--db", envvar="JCTL_DB", help="Store file (default .jctl/jctl.db; env JCTL_DB).")
+DB_OPTION = typer.Option(None, "--db", envvar="JCTL_DB", metavar="PATH", help="Store file (default .jctl/jctl.db; env JCTL_DB).")
 
 
 class Format(str, Enum):
@@ -24,14 +24,14 @@ FORMAT_OPTION = typer.Option(Format.text, "--format", "-f", help="Output format.
 
 
 def run(
-    file: Path = typer.Argument(..., help="The journey spec to run."),
-    input_value: str = typer.Option("{}", "--input", "-i", help="Start input: JSON, @file.json, or - for stdin."),
-    mocks: Path = typer.Option(None, "--mocks", help="Mocks file answering HTTP calls (stored with the instance)."),
+    file: Path = typer.Argument(..., metavar="FILE", help="The journey spec to run."),
+    input_value: str = typer.Option("{}", "--input", "-i", metavar="JSON|@FILE|-", help="Start input: JSON, @file.json, or - for stdin."),
+    mocks: Path = typer.Option(None, "--mocks", metavar="FILE", help="Mocks file answering HTTP calls (stored with the instance)."),
     detach: bool = typer.Option(False, "--detach", help="Only create the instance; `tick`/`worker` runs it."),
     auto_advance: bool = typer.Option(False, "--auto-advance", help="Skip the clock to each due timer."),
-    config: Path = typer.Option(None, "--config", help="Values for spec.platform.config keys (JSON/YAML file; "
+    config: Path = typer.Option(None, "--config", metavar="FILE", help="Values for spec.platform.config keys (JSON/YAML file; "
                                 "env JCTL_CONFIG_<key> fills the rest)."),
-    seed: str = typer.Option(None, "--seed", help="Make uuid() in expressions deterministic."),
+    seed: str = typer.Option(None, "--seed", metavar="SEED", help="Make uuid() in expressions deterministic."),
     output_format: Format = FORMAT_OPTION,
     db: Path = DB_OPTION,
 ) -> None:
@@ -51,10 +51,10 @@ def run(
 
 
 def signal(
-    instance_id: str = typer.Argument(..., help="Instance id (a unique prefix is enough)."),
-    payload: str = typer.Option(..., "--payload", "-p", help="Step payload: JSON, @file.json, or - for stdin."),
-    step: str = typer.Option(None, "--step", help="The wait/webhook state to feed (inferred when one is active)."),
-    idempotency_key: str = typer.Option(None, "--idempotency-key", help="Replays the first answer on repeat."),
+    instance_id: str = typer.Argument(..., metavar="ID", help="Instance id (a unique prefix is enough)."),
+    payload: str = typer.Option(..., "--payload", "-p", metavar="JSON|@FILE|-", help="Step payload: JSON, @file.json, or - for stdin."),
+    step: str = typer.Option(None, "--step", metavar="STATE", help="The wait/webhook state to feed (inferred when one is active)."),
+    idempotency_key: str = typer.Option(None, "--idempotency-key", metavar="KEY", help="Replays the first answer on repeat."),
     output_format: Format = FORMAT_OPTION,
     db: Path = DB_OPTION,
 ) -> None:
@@ -69,7 +69,7 @@ def signal(
 
 
 def status(
-    instance_id: str = typer.Argument(..., help="Instance id (a unique prefix is enough)."),
+    instance_id: str = typer.Argument(..., metavar="ID", help="Instance id (a unique prefix is enough)."),
     output_format: Format = FORMAT_OPTION,
     db: Path = DB_OPTION,
 ) -> None:
@@ -83,7 +83,7 @@ def status(
 
 
 def cancel(
-    instance_id: str = typer.Argument(..., help="Instance id (a unique prefix is enough)."),
+    instance_id: str = typer.Argument(..., metavar="ID", help="Instance id (a unique prefix is enough)."),
     output_format: Format = FORMAT_OPTION,
     db: Path = DB_OPTION,
 ) -> None:
@@ -94,9 +94,9 @@ def cancel(
 
 
 def list_instances(
-    phase: str = typer.Option(None, "--phase", help="RUNNING, SUCCEEDED or FAILED."),
-    journey: str = typer.Option(None, "--journey", help="Only instances of this journey name."),
-    limit: int = typer.Option(50, "--limit", min=0, max=2**63 - 1, help="At most this many, newest first."),
+    phase: str = typer.Option(None, "--phase", metavar="PHASE", help="RUNNING, SUCCEEDED or FAILED."),
+    journey: str = typer.Option(None, "--journey", metavar="NAME", help="Only instances of this journey name."),
+    limit: int = typer.Option(50, "--limit", metavar="N", min=0, max=2**63 - 1, help="At most this many, newest first."),
     output_format: Format = FORMAT_OPTION,
     db: Path = DB_OPTION,
 ) -> None:
@@ -112,7 +112,7 @@ def list_instances(
 
 
 def history(
-    instance_id: str = typer.Argument(..., help="Instance id (a unique prefix is enough)."),
+    instance_id: str = typer.Argument(..., metavar="ID", help="Instance id (a unique prefix is enough)."),
     output_format: Format = FORMAT_OPTION,
     db: Path = DB_OPTION,
 ) -> None:

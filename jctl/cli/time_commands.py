@@ -77,7 +77,7 @@ def tick(
 
 
 def worker(
-    interval: float = typer.Option(0.5, "--interval", help="Seconds between polls."),
+    interval: float = typer.Option(0.5, "--interval", metavar="SECONDS", help="Seconds between polls."),
     db: Path = DB_OPTION,
 ) -> None:
     """Real-time loop: the clock follows wall time and due work runs as it falls due. Ctrl-C stops it cleanly."""

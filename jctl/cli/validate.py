@@ -19,20 +19,21 @@ PROGRESS_THRESHOLD = 20  # fewer files finish before a progress bar would be wor
 
 
 class OutputFormat(str, Enum):
-    human = "human"
+    text = "text"  # the human format, named as in every other command
+    human = "human"  # the same, under the name linters often use
     json = "json"
     sarif = "sarif"
     github = "github"
 
 
 def validate(
-    paths: list[Path] = typer.Argument(None, help="Files or directories (searched recursively). Default: `.`"),
-    output_format: OutputFormat = typer.Option(OutputFormat.human, "--format", "-f", help="Output format."),
+    paths: list[Path] = typer.Argument(None, metavar="[PATH]...", help="Files or directories (searched recursively). Default: `.`"),
+    output_format: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="Output format."),
     strict: bool = typer.Option(False, "--strict", help="Warnings also make the exit code 1."),
     expressions: bool = typer.Option(True, "--expressions/--no-expressions",
                                      help="Compile every expression with its engine (slower)."),
     fix: bool = typer.Option(False, "--fix", help="Rewrite mechanical problems in place, then validate again."),
-    config_path: Path = typer.Option(None, "--config", help="Configuration file (default: nearest .jctl.toml "
+    config_path: Path = typer.Option(None, "--config", metavar="FILE", help="Configuration file (default: nearest .jctl.toml "
                                      "or pyproject.toml with [tool.jctl])."),
     list_rules: bool = typer.Option(False, "--list-rules", help="Print every rule id with its severity and exit."),
 ) -> None:
@@ -98,7 +99,7 @@ def _apply_fixes(files: list[Path]) -> None:
 def _emit(report: LintReport, output_format: OutputFormat) -> None:
     from jctl.render import FORMATTERS, HumanFormatter
 
-    if output_format is OutputFormat.human:
+    if output_format in (OutputFormat.text, OutputFormat.human):
         from jctl.cli.output import console
 
         HumanFormatter(console()).render_to_console(report)
@@ -118,5 +119,6 @@ def _print_rules(output_format: OutputFormat) -> None:
 
         print_json([{"id": r.id, "severity": r.severity.value, "summary": r.summary} for r in RULES.values()])
         return
+    width = max(len(rule_id) for rule_id in RULES)
     for rule in sorted(RULES.values()):
-        typer.echo(f"{rule.id:<24} {rule.severity.value:<8} {rule.summary}")
+        typer.echo(f"{rule.id:<{width}}  {rule.severity.value:<8} {rule.summary}")
