@@ -254,3 +254,22 @@ def test_choice_and_transform_see_the_step_payload_as_payload(runner: Runner, tm
     started = runner.start(write_journey(tmp_path, states, "ask"), {})
     outcome = runner.signal(started["journeyId"], {"decision": "yes", "note": "fine"})
     assert outcome["phase"] == "SUCCEEDED" and outcome["output"] == "fine"
+
+
+def test_a_runaway_expression_fails_the_instance_within_its_deadline_and_the_next_run_works(tmp_path: Path):
+    import time
+
+    runner = Runner(Store.open(tmp_path / "jctl.db"), expr_timeout_s=1.0)
+    spin = {"lang": "dataweave", "expr": "(1 to 2000000000) reduce ((item, total = 0) -> total + item)"}
+    states = {"spin": {"type": "transform", "transform": {"mapper": spin, "target": {"kind": "var"},
+                                                            "resultVar": "total"}, "next": "done"},
+              "done": {"type": "succeed", "outputVar": "total"}}
+    started = time.monotonic()
+    outcome = runner.start(write_journey(tmp_path, states, "spin", name="spin"), {})
+    assert time.monotonic() - started < 30  # a hang guard; the deadline itself is 1 s
+    assert outcome["phase"] == "FAILED"
+    assert outcome["error"]["code"] == "EXPRESSION_ERROR"
+    assert "did not finish within 1 s" in outcome["error"]["reason"]
+    quick = {"lang": "dataweave", "expr": "sizeOf([1, 2, 3])"}
+    states["spin"]["transform"]["mapper"] = quick
+    assert runner.start(write_journey(tmp_path, states, "spin", name="quick"), {})["output"] == 3
