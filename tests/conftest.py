@@ -4,8 +4,10 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus"
@@ -29,3 +31,16 @@ def run_jctl(*args: str, cwd: Path | None = None, stdin: str | None = None, env:
         [sys.executable, "-m", "jctl", *args], cwd=cwd, input=stdin, capture_output=True, text=True,
         env=environment, timeout=timeout,
     )
+
+
+def jsonata(expr: str) -> dict[str, str]:
+    return {"lang": "jsonata", "expr": expr}
+
+
+def write_journey(tmp_path: Path, states: dict[str, Any], start: str, name: str = "demo", **spec: Any) -> Path:
+    """A minimal `kind: Journey` spec with these states, written as YAML into tmp_path."""
+    document = {"apiVersion": "v1", "kind": "Journey", "metadata": {"name": name, "version": "0.1.0"},
+                "spec": {**spec, "start": start, "states": states}}
+    path = tmp_path / f"{name}.journey.yaml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    return path

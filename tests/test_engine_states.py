@@ -4,26 +4,15 @@ declarative mocks transport."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 
 from jctl.engine.errors import InvalidInput, InvalidSpec
+from conftest import jsonata, write_journey
 from jctl.engine.runner import Runner
 from jctl.store import Store
 
 
-def write_journey(tmp_path: Path, states: dict[str, Any], start: str, name: str = "demo", **spec: Any) -> Path:
-    document = {"apiVersion": "v1", "kind": "Journey", "metadata": {"name": name, "version": "0.1.0"},
-                "spec": {**spec, "start": start, "states": states}}
-    path = tmp_path / f"{name}.journey.yaml"
-    path.write_text(yaml.safe_dump(document, sort_keys=False))
-    return path
-
-
-def jsonata(expr: str) -> dict[str, str]:
-    return {"lang": "jsonata", "expr": expr}
 
 
 @pytest.fixture

@@ -8,28 +8,17 @@ import subprocess
 import sys
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 
 from jctl.engine.errors import InvalidPayload, NotCancellable, StepConflict, UnknownInstance
+from conftest import jsonata, write_journey
 from jctl.engine.runner import Runner
 from jctl.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def jsonata(expr: str) -> dict[str, str]:
-    return {"lang": "jsonata", "expr": expr}
-
-
-def write_journey(tmp_path: Path, states: dict[str, Any], start: str, name: str = "flow", **spec: Any) -> Path:
-    document = {"apiVersion": "v1", "kind": "Journey", "metadata": {"name": name, "version": "0.1.0"},
-                "spec": {**spec, "start": start, "states": states}}
-    path = tmp_path / f"{name}.journey.yaml"
-    path.write_text(yaml.safe_dump(document, sort_keys=False))
-    return path
 
 
 APPROVAL_STATES = {
