@@ -230,3 +230,38 @@ def invalid_regex(spec: SpecFile) -> Iterator[Finding]:
                 "fix the pattern (quote it in YAML if it contains `:` or `#`)",
                 offset=inline_offset(spec.document, path, exc.pos) if exc.pos is not None else None,
             )
+
+
+_DOT_PATH = re.compile(r"[^.\s\[\]]+(?:\.[^.\s\[\]]+)*")
+
+
+def _dot_path_fields(spec: SpecFile) -> Iterator[tuple[DocPath, Any]]:
+    """Dot-paths the engine writes to or reads from: transform/errorMapping targets and metadata bindings."""
+    for ref in iter_states(spec.data):
+        blocks = [("transform",), ("task", "errorMapping")]
+        for block_path in blocks:
+            node: Any = ref.state
+            for key in block_path:
+                node = node.get(key) if isinstance(node, dict) else None
+            target = node.get("target") if isinstance(node, dict) else None
+            if isinstance(target, dict) and "path" in target:
+                yield ref.path + block_path + ("target", "path"), target["path"]
+    metadata = spec_body(spec).get("metadata")
+    bindings = metadata.get("bindings") if isinstance(metadata, dict) else None
+    for path, node in walk(bindings, ("spec", "metadata", "bindings")):
+        if "fromPayload" in path and isinstance(node, dict) and "path" in node:
+            yield path + ("path",), node["path"]
+
+
+@check("invalid-path", "error", "A dot-path (target.path, binding path) is malformed: empty segments, spaces or [index].")
+def invalid_path(spec: SpecFile) -> Iterator[Finding]:
+    for path, value in _dot_path_fields(spec):
+        if not isinstance(value, str) or (value == "" and path[-2] == "target"):
+            continue  # "" targets the whole context; other types are the schema's to report
+        if _DOT_PATH.fullmatch(value):
+            continue
+        if "[" in value:
+            problem, hint = "array indexing is not supported in dot-paths (§3)", "write to a field, not an index"
+        else:
+            problem, hint = "it has an empty segment or white space", "write segments separated by single dots, like `order.id`"
+        yield Finding(path, f"`{value}` is not a dot-path: {problem}", hint)
