@@ -4,6 +4,7 @@ declarative mocks transport."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -262,3 +263,18 @@ def test_a_runaway_expression_fails_the_instance_within_its_deadline_and_the_nex
     quick = {"lang": "dataweave", "expr": "sizeOf([1, 2, 3])"}
     states["spin"]["transform"]["mapper"] = quick
     assert runner.start(write_journey(tmp_path, states, "spin", name="quick"), {})["output"] == 3
+
+
+def test_seeded_uuids_repeat_across_runs_but_differ_between_sites(tmp_path: Path):
+    def uuid_at(name: str) -> dict[str, Any]:
+        return {"type": "transform", "transform": {"mapper": {"lang": "dataweave", "expr": "uuid()"},
+                                                   "target": {"kind": "context", "path": name}}}
+
+    states = {"first": {**uuid_at("a"), "next": "second"}, "second": {**uuid_at("b"), "next": "done"},
+              "done": {"type": "succeed"}}
+    spec = write_journey(tmp_path, states, "first", name="ids")
+    runs = [Runner(Store.open(tmp_path / f"{n}.db"), uuid_seed="s-1").start(spec, {})["output"] for n in range(2)]
+    assert runs[0] == runs[1]  # deterministic with a seed
+    assert runs[0]["a"] != runs[0]["b"]  # but not one id for every call site
+    unseeded = Runner(Store.open(tmp_path / "u.db")).start(spec, {})["output"]
+    assert unseeded["a"] != runs[0]["a"]

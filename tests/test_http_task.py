@@ -193,3 +193,27 @@ def test_a_json_body_with_nan_or_infinity_is_kept_as_text(httpserver):
         httpserver.expect_request(path).respond_with_data(text, content_type="application/json")
         _, outcome = call({"method": "GET", "url": httpserver.url_for(path)})
         assert outcome.result["ok"] is True and outcome.result["body"] == text
+
+
+def test_task_headers_replace_default_headers_in_any_case(httpserver):
+    # dsl.md 2.3: task-level values win over spec.defaults.http.headers; header names are case-insensitive, and
+    # the task's `accept:` is task-level too, so it beats a default Accept.
+    httpserver.expect_request("/report").respond_with_handler(
+        lambda request: Response(json.dumps({"accept": request.headers.getlist("Accept"),
+                                             "team": request.headers.getlist("X-Team")}),
+                                 content_type="application/json"))
+    spec = {"defaults": {"http": {"headers": {"Accept": "application/json", "X-Team": "core"}}}}
+    _, by_header = call({"method": "GET", "url": httpserver.url_for("/report"), "headers": {"x-team": "edge"},
+                         "accept": "text/csv"}, spec=spec)
+    assert by_header.result["body"] == {"accept": ["text/csv"], "team": ["edge"]}
+
+
+def test_server_variables_take_their_default_values():
+    from jctl.tasks.openapi_ops import OperationError, server_url
+
+    server = {"url": "https://{region}.reports.test/{version}",
+              "variables": {"region": {"default": "eu"}, "version": {"default": "v2", "enum": ["v1", "v2"]}}}
+    assert server_url(server) == "https://eu.reports.test/v2"
+    assert server_url({"url": "https://plain.test/api"}) == "https://plain.test/api"
+    with pytest.raises(OperationError, match="without a default"):
+        server_url({"url": "https://{tenant}.test"})

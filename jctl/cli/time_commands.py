@@ -87,14 +87,18 @@ def worker(
         from jctl.errors import UsageError
 
         raise UsageError(f"--interval {interval} is out of range", hint="poll every 0.01 to 3600 seconds")
-    console().print("worker started; Ctrl-C stops it after the transition in progress")
+    out = console()
+    out.print("worker started; Ctrl-C stops it after the transition in progress")
     with _StopRequest() as stop:
         runner = views.open_runner(db, should_stop=lambda: stop.requested)
-        while not stop.requested:
-            for line in runner.catch_up(wall_now()):
-                console().print(line, markup=False, highlight=False)
-            stop.wait(interval)
-    console().print("worker stopped")
+        try:
+            while not stop.requested:
+                for line in runner.catch_up(wall_now()):
+                    out.print(line, markup=False, highlight=False)
+                stop.wait(interval)
+        finally:
+            runner.close()
+    out.print("worker stopped")
 
 
 class _StopRequest:

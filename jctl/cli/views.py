@@ -78,6 +78,9 @@ class GuardedRunner:
     def catch_up(self, wall_time: datetime) -> list[str]:
         return guarded(lambda: self._runner.catch_up(wall_time))
 
+    def close(self) -> None:
+        self._runner.close()
+
 
 def guarded(call: Callable[[], T]) -> T:
     """Run `call`, mapping store errors and bad typed values to the JctlError with the right exit code."""

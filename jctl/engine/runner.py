@@ -332,7 +332,8 @@ class Runner:
         from jctl.expr import EvalOptions, ExpressionError, evaluate
 
         def run(lang: str, expr: str, bindings: dict[str, Any]) -> Any:
-            options = EvalOptions(now=self.store.now(), uuid_seed=self.uuid_seed, timeout_s=self.expr_timeout_s)
+            seed = _evaluation_seed(self.uuid_seed, lang, expr, bindings) if self.uuid_seed is not None else None
+            options = EvalOptions(now=self.store.now(), uuid_seed=seed, timeout_s=self.expr_timeout_s)
             try:
                 return evaluate(lang, expr, bindings, options)
             except ExpressionError as exc:
@@ -345,6 +346,18 @@ class Runner:
             return self.store.get_instance(id_or_prefix)
         except (StoreUnknownInstance, AmbiguousInstance) as exc:
             raise UnknownInstance(str(exc)) from None
+
+
+def _evaluation_seed(seed: str, lang: str, expr: str, bindings: dict[str, Any]) -> str:
+    """With --seed, uuid()/random() are a pure function of the seed, the expression and its inputs (all bindings but
+    `platform`, which carries the run's own id): runs replay the same ids, also after a resume in another process,
+    while different sites or inputs get different ones."""
+    import hashlib
+    import json
+
+    inputs = {name: value for name, value in bindings.items() if name != "platform"}
+    material = json.dumps([seed, lang, expr, inputs], sort_keys=True, default=str)
+    return hashlib.sha256(material.encode()).hexdigest()[:32]
 
 
 def _cancel_if_running(interp: Interpreter, snap: Snapshot) -> Iterator[Transition]:

@@ -47,22 +47,24 @@ def plan_start(definition_path: Path, input: Any, *, mocks: dict[str, Any] | Non
 
 def load_definition(path: Path) -> dict[str, Any]:
     """Lint the spec (refusing error diagnostics) and return its data."""
+    from jctl.checks import Workspace
     from jctl.diagnostics import Severity
     from jctl.errors import UsageError
     from jctl.lint import lint_file
-    from jctl.spec.loader import LoadError, load_document
+    from jctl.spec.loader import LoadError
 
     if not path.is_file():  # a mistyped path is a usage error (exit 2), as for `jctl validate`
         problem = "not a regular file" if path.exists() else "no such file or directory"
         raise UsageError(f"{problem}: {path}", hint="pass the path of a .journey.yaml file")
-    errors = [d for d in lint_file(path) if d.severity == Severity.ERROR]
+    workspace = Workspace()  # the linter's loaded document is the one we run: the file is read and parsed once
+    errors = [d for d in lint_file(path, workspace) if d.severity == Severity.ERROR]
     if errors:
         raise InvalidSpec(f"{path} has {len(errors)} error(s); fix them before running it "
                           f"(`jctl validate {path}` shows them)", errors)
-    try:
-        data = load_document(path).data
-    except LoadError as exc:
-        raise InvalidSpec(f"cannot load {path}: {exc}") from None
+    loaded = workspace.load(path)
+    if isinstance(loaded, LoadError):
+        raise InvalidSpec(f"cannot load {path}: {loaded}")
+    data = loaded.data
     if not isinstance(data, dict) or not isinstance((data.get("spec") or {}).get("states"), dict):
         raise InvalidSpec(f"{path} is not a journey spec (spec.states is missing)")
     return data

@@ -93,6 +93,13 @@ def has_header(headers: dict[str, str], name: str) -> bool:
     return any(key.lower() == wanted for key in headers)
 
 
+def set_header(headers: dict[str, str], name: str, value: str) -> None:
+    """Set a header, replacing it in whatever case it was set before (dsl.md 2.3: the later layer wins)."""
+    for key in [key for key in headers if key.lower() == name.lower()]:
+        del headers[key]
+    headers[name] = value
+
+
 def redact_headers(headers: dict[str, str]) -> dict[str, str]:
     return {k: ("***" if SENSITIVE_HEADER.search(k) else v) for k, v in headers.items()}
 
@@ -102,8 +109,11 @@ def build_call(task: dict[str, Any], spec: dict[str, Any], context: dict[str, An
     defaults = ((spec.get("defaults") or {}).get("http") or {})
     params = task.get("params") or {}
     headers = {str(k): str(v) for k, v in (defaults.get("headers") or {}).items()}
+    if task.get("accept"):
+        set_header(headers, "Accept", str(task["accept"]))  # task-level: beats a default, not an explicit header
     raw_headers = {**(task.get("headers") or {}), **(params.get("headers") or {})}
-    headers.update({str(k): interpolate(str(v), context) for k, v in raw_headers.items()})
+    for name, value in raw_headers.items():
+        set_header(headers, str(name), interpolate(str(value), context))
     operation_ref = task.get("operationRef")
     if operation_ref:
         try:
@@ -121,8 +131,6 @@ def build_call(task: dict[str, Any], spec: dict[str, Any], context: dict[str, An
         from urllib.parse import urlencode
 
         url += ("&" if "?" in url else "?") + urlencode(query)
-    if task.get("accept") and not has_header(headers, "Accept"):
-        headers["Accept"] = str(task["accept"])
     content = _body(task.get("body"), context, headers, evaluate_mapper)
     timeout_ms = int(task.get("timeoutMs") or defaults.get("timeoutMs") or DEFAULT_TIMEOUT_MS)
     return HttpCall(method, url, headers, content, timeout_ms, operation_ref, task.get("mode") == "notify")
