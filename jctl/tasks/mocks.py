@@ -20,13 +20,13 @@ class MockError(UsageError):
 
 
 def load_mocks(path: Path) -> dict[str, Any]:
-    """Read and check a YAML or JSON mocks file."""
-    import yaml
+    """Read and check a YAML or JSON mocks file with the spec loader (positions, bounds, duplicate-free)."""
+    from jctl.spec.loader import LoadError, load_document
 
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise MockError(f"cannot read mocks file {path}: {exc}") from None
+        data = load_document(path).data
+    except LoadError as exc:
+        raise MockError(f"cannot read mocks file {path}:{exc.line}:{exc.column}: {exc.message}") from None
     return validate_mocks(data, str(path))
 
 

@@ -3,6 +3,7 @@ server URL and a path template with its declared parameters."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,16 +76,27 @@ class OperationCatalog:
         if path is None:
             raise OperationError(f"openApiRef {entry['openApiRef']!r} of api {api!r} was not found next to "
                                  f"{self._spec_path.name} or in any parent directory")
-        from jctl.spec.loader import LoadError, load_document  # the linter's loader: same parse, C-speed
+        from jctl.spec.loader import LoadError
 
         try:
-            document = load_document(path).data
+            document = _parsed_openapi(path, path.stat().st_mtime_ns)
+        except OSError as exc:
+            raise OperationError(f"cannot read OpenAPI file {path}: {exc.strerror or exc}") from None
         except LoadError as exc:
             raise OperationError(f"cannot read OpenAPI file {path}:{exc.line}:{exc.column}: {exc}") from None
         if not isinstance(document, dict):
             raise OperationError(f"OpenAPI file {path} is not a mapping")
         self._documents[api] = document
         return document
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed_openapi(path: Path, mtime_ns: int) -> Any:
+    """A parsed OpenAPI file, shared by every drive of a long-running process (a worker parses each file once);
+    keyed by modification time so an edited file is read again. Callers only read the document."""
+    from jctl.spec.loader import load_document
+
+    return load_document(path).data
 
 
 def server_url(server: dict[str, Any]) -> str:
