@@ -738,3 +738,10 @@ def test_deeply_nested_payload_is_a_usage_error_not_a_recursion_error(shared: St
         result = shared("signal", journey_id, "--payload", f"@{tmp_path / 'deep.json'}", code=2)
         assert "nested deeper than 256 levels" in result.stderr
     assert shared.history(journey_id) == history
+
+
+def test_a_mistyped_clock_argument_creates_no_store(tmp_path: Path):
+    for command in (["clock", "advance", "soon"], ["clock", "set", "tomorrow"]):
+        result = run_jctl(*command, cwd=tmp_path)
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert not (tmp_path / ".jctl").exists()

@@ -127,6 +127,8 @@ def history(
 
 
 def _read_mocks(path: Path) -> dict[str, Any]:
+    """Read like every JSON/YAML argument (finite numbers, bounded nesting) and check here, so errors name the file;
+    the runner checks again for callers that are not the CLI."""
     from jctl.tasks.mocks import validate_mocks
 
     return validate_mocks(read_json_argument(f"@{path}", "mocks"), str(path))

@@ -47,9 +47,8 @@ def clock_set(
     """Move the clock forward to TIMESTAMP, then run all work that became due, in due order."""
     from jctl.clock import parse_rfc3339
 
-    runner = views.open_runner(db or ctx.obj)
-    target = views.parsed(parse_rfc3339, to)
-    _print_fired(runner.set_clock(target))
+    target = views.parsed(parse_rfc3339, to)  # before opening: a typo must not create or touch a store
+    _print_fired(views.open_runner(db or ctx.obj).set_clock(target))
 
 
 @clock_app.command("advance")
@@ -61,9 +60,8 @@ def clock_advance(
     """Move the clock forward by DURATION, then run all work that became due, in due order."""
     from jctl.clock import parse_duration
 
-    runner = views.open_runner(db or ctx.obj)
-    delta = views.parsed(parse_duration, duration)
-    _print_fired(runner.advance(delta))
+    delta = views.parsed(parse_duration, duration)  # before opening: a typo must not create or touch a store
+    _print_fired(views.open_runner(db or ctx.obj).advance(delta))
 
 
 def tick(
