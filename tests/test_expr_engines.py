@@ -101,6 +101,15 @@ def test_jolt_default_and_remove() -> None:
     assert evaluate("jolt", spec, bindings(), options()) == {"id": "c-1", "amount": 42, "currency": "EUR"}
 
 
+def test_jolt_alias_bomb_is_refused_not_walked() -> None:
+    levels = "".join(f"    {c}: &{c} [" + ",".join([f"*{p}"] * 9) + "]\n" for p, c in zip("abcdefgh", "bcdefghi"))
+    bomb = "- operation: shift\n  spec:\n    a: &a [x, x, x, x, x, x, x, x, x]\n" + levels
+    errors = compile_check("jolt", bomb)
+    assert errors and "more than 50,000 nodes" in errors[0].message
+    with pytest.raises(ExpressionError, match="50,000 nodes"):
+        evaluate("jolt", bomb, bindings(), options())
+
+
 def test_jolt_unsupported_operation_is_named() -> None:
     errors = compile_check("jolt", '[{"operation": "cardinality", "spec": {}}]')
     assert errors and "cardinality" in errors[0].message and "shift" in errors[0].message

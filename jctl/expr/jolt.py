@@ -7,8 +7,8 @@ current value) and output paths with `[]` (append) — the subset specs use; oth
 from __future__ import annotations
 
 import copy
-import json
 import re
+from pathlib import Path
 from typing import Any
 
 from jctl.expr import ExpressionError
@@ -19,15 +19,13 @@ _REFERENCE = re.compile(r"&(\d+)|&\((\d+),(\d+)\)|&")
 
 def parse_spec(expr: str) -> list[dict[str, Any]]:
     """The chain of operations in `expr` (JSON or YAML); raises ValueError with a readable message."""
-    try:
-        spec = json.loads(expr)
-    except json.JSONDecodeError:
-        import yaml
+    from jctl.spec.loader import LoadError, parse_document  # bounded: aliases, depth and size, as for specs
 
-        try:
-            spec = yaml.safe_load(expr)
-        except yaml.YAMLError as error:
-            raise ValueError(f"the JOLT spec is neither JSON nor YAML: {error}") from None
+    try:
+        spec = parse_document(expr, Path("<jolt spec>")).data
+    except LoadError as error:
+        raise ValueError(f"the JOLT spec is not valid JSON or YAML: {error.message} "
+                         f"(line {error.line}, column {error.column})") from None
     if isinstance(spec, dict):
         spec = [spec]
     if not isinstance(spec, list) or not spec:
