@@ -12,6 +12,7 @@ from jctl.checks import FileKind, SpecFile, Workspace, run_checks
 from jctl.config import LintConfig
 from jctl.diagnostics import RULES, Diagnostic, Finding, Severity
 from jctl.spec.loader import LoadedDocument, LoadError
+from jctl.spec.model import json_type
 
 _KINDS: tuple[FileKind, ...] = ("journey", "openapi", "arazzo")
 _SUFFIXES: dict[str, FileKind] = {f".{kind}{ext}": kind for kind in _KINDS for ext in (".yaml", ".yml", ".json")}
@@ -115,20 +116,13 @@ def _document_diagnostics(
             "remove one of them; YAML loaders silently keep only the last value",
         )
     if not isinstance(document.data, dict):
-        found = type(document.data).__name__ if document.data is not None else "nothing"
         yield Diagnostic(shown, 1, 1, "yaml-syntax", Severity.ERROR,
-                         f"expected a mapping at the top level, found {_json_type(found)}",
+                         f"expected a mapping at the top level, found {json_type(document.data)}",
                          "a spec is a mapping that starts with `apiVersion: v1` and `kind:`")
         return
     spec = SpecFile(kind, document, workspace)
     for rule_id, finding in run_checks(spec):
         yield _position(shown, document, rule_id, finding)
-
-
-def _json_type(python_type: str) -> str:
-    return {"list": "a list", "str": "a string", "int": "a number", "float": "a number", "bool": "a boolean"}.get(
-        python_type, python_type
-    )
 
 
 def _position(shown: str, document: LoadedDocument, rule_id: str, finding: Finding) -> Diagnostic:

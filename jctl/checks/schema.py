@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from jctl.checks import SpecFile, check
 from jctl.diagnostics import Anchor, DocPath, Finding
+from jctl.spec.model import json_type
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
@@ -274,22 +275,6 @@ def closest(word: str, candidates: Iterable[str]) -> str | None:
     by_lower = {candidate.lower(): candidate for candidate in candidates}
     matches = difflib.get_close_matches(word.lower(), list(by_lower), n=1, cutoff=0.75)
     return by_lower[matches[0]] if matches else None
-
-
-def json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    return "a mapping"
 
 
 def show(value: Any) -> str:

@@ -141,3 +141,20 @@ def node_at(data: Any, path: DocPath, default: Any = None) -> Any:
         else:
             return default
     return data
+
+
+def json_type(value: Any) -> str:
+    """How a JSON value is named in messages: `a string`, `a list`, `null`…"""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    return "a mapping"
