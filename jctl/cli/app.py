@@ -1,56 +1,45 @@
-"""The jctl command line: a thin Typer layer over the core. Commands import their heavy modules lazily so
-`jctl --help` stays fast; every error reaches the user as a message and a documented exit code."""
+"""The `jctl` entry point. The commands people and scripts call most (`status`, `list`, `history`, `--help`,
+`--version`) are answered here without loading the CLI framework, which costs more start-up than the commands
+themselves; anything else, and any flag this parser does not know, goes to the full Typer app
+(`jctl.cli.commands`), which owns every usage error."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
-
-import typer
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from jctl import __version__
-from jctl.cli import instances, time_commands, validate
-from jctl.errors import EXIT_INTERNAL, JctlError
+from jctl.errors import EXIT_INTERNAL, EXIT_OK, JctlError
 
-app = typer.Typer(
-    name="jctl",
-    help="The local workbench for JourneyForge journey specs: validate, run durably, signal, inspect.",
-    no_args_is_help=True,
-    add_completion=True,
-    rich_markup_mode=None,  # plain help: rich help rendering alone costs more start-up than the rest of jctl
-    pretty_exceptions_enable=False,
-)
+HELP_FILE = Path(__file__).with_name("help.txt")
+HELP_WIDTH = 80  # click wraps help at min(terminal width, 80): from 80 columns on, the text is the same
 
 
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"jctl {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def root(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
-) -> None:
-    """Exit codes: 0 ok, 1 findings or a failed journey, 2 usage or unreadable input, 3 internal error."""
-
-
-app.command("validate")(validate.validate)
-app.command("run")(instances.run)
-app.command("signal")(instances.signal)
-app.command("status")(instances.status)
-app.command("list")(instances.list_instances)
-app.command("history")(instances.history)
-app.command("cancel")(instances.cancel)
-app.add_typer(time_commands.clock_app, name="clock")
-app.command("tick")(time_commands.tick)
-app.command("worker")(time_commands.worker)
+class _Unparsed(Exception):
+    """The arguments need the full parser (an unknown flag, a bad value, --help): it will explain."""
 
 
 def main() -> None:
+    guarded_main(lambda: _answer_lean(sys.argv[1:]) or _run_full_app())
+
+
+def _run_full_app() -> bool:
+    from jctl.cli.commands import app
+
+    app()
+    return True
+
+
+def guarded_main(command: Callable[[], object]) -> None:
+    """Run a command; a JctlError becomes its message and exit code, a bug a one-line report (no traceback)."""
     try:
-        app()
+        command()
     except JctlError as error:
+        from jctl.cli.output import report_error
+
         report_error(error)
         sys.exit(error.exit_code)
     except KeyboardInterrupt:
@@ -63,14 +52,117 @@ def main() -> None:
         sys.exit(EXIT_INTERNAL)
 
 
-def report_error(error: JctlError) -> None:
-    from rich.text import Text
+def _answer_lean(args: list[str]) -> bool:
+    """Answer `args` here when this parser understands them completely; False hands them to the full app."""
+    if "_JCTL_COMPLETE" in os.environ or not args:
+        return False
+    if args == ["--version"]:
+        sys.stdout.write(f"jctl {__version__}\n")
+        return True
+    if args == ["--help"]:
+        return _print_help()
+    command = _LEAN_COMMANDS.get(args[0])
+    if command is None:
+        return False
+    try:
+        command(args[1:])
+    except _Unparsed:
+        return False
+    return True
 
-    from jctl.cli.output import console
 
-    err = console(stderr=True)
-    err.print(Text("error: ", style="bold red") + Text(error.message))
-    for detail in error.details:
-        err.print(Text(f"  - {detail}"))
-    if error.hint:
-        err.print(Text("hint: ", style="cyan") + Text(error.hint))
+def _print_help() -> bool:
+    if shutil.get_terminal_size().columns < HELP_WIDTH or not HELP_FILE.is_file():
+        return False
+    sys.stdout.write(HELP_FILE.read_text(encoding="utf-8"))
+    return True
+
+
+class _Options:
+    """`--name VALUE`, `--name=VALUE` and declared short aliases, plus positional arguments — nothing else."""
+
+    def __init__(self, args: Sequence[str], names: dict[str, str]):
+        self.values: dict[str, str] = {}
+        self.positional: list[str] = []
+        pending = list(args)
+        while pending:
+            arg = pending.pop(0)
+            if not arg.startswith("-") or arg == "-":
+                self.positional.append(arg)
+                continue
+            flag, has_value, value = arg.partition("=")
+            name = names.get(flag)
+            if name is None or name in self.values:
+                raise _Unparsed
+            if not has_value:
+                if not pending:
+                    raise _Unparsed
+                value = pending.pop(0)
+            self.values[name] = value
+
+    def choice(self, name: str, choices: tuple[str, ...], default: str) -> str:
+        value = self.values.get(name, default)
+        if value not in choices:
+            raise _Unparsed
+        return value
+
+    def db(self) -> Path | None:
+        value = self.values.get("db", os.environ.get("JCTL_DB"))
+        if value == "":
+            raise _Unparsed
+        return Path(value) if value is not None else None
+
+    def one_positional(self) -> str:
+        if len(self.positional) != 1:
+            raise _Unparsed
+        return self.positional[0]
+
+
+_COMMON = {"--format": "format", "-f": "format", "--db": "db"}
+_FORMATS = ("text", "json")
+
+
+def _status(args: list[str]) -> None:
+    from jctl.cli.views import show_status
+
+    options = _Options(args, _COMMON)
+    show_status(options.one_positional(), options.choice("format", _FORMATS, "text"), options.db())
+
+
+def _history(args: list[str]) -> None:
+    from jctl.cli.views import show_history
+
+    options = _Options(args, _COMMON)
+    show_history(options.one_positional(), options.choice("format", _FORMATS, "text"), options.db())
+
+
+def _list(args: list[str]) -> None:
+    from jctl.cli.views import show_instances
+
+    options = _Options(args, {**_COMMON, "--phase": "phase", "--journey": "journey", "--limit": "limit"})
+    if options.positional:
+        raise _Unparsed
+    limit_text = options.values.get("limit", "50")
+    if not limit_text.isdigit() or not 0 <= int(limit_text) < 2**63:
+        raise _Unparsed
+    show_instances(options.values.get("phase"), options.values.get("journey"), int(limit_text),
+                   options.choice("format", _FORMATS, "text"), options.db())
+
+
+_LEAN_COMMANDS: dict[str, Callable[[list[str]], None]] = {"status": _status, "history": _history, "list": _list}
+
+
+def write_help(target: Path = HELP_FILE) -> Path:
+    """Render the full app's `--help` as a terminal of 80 columns or more shows it (a subprocess: click reads
+    the width from the environment)."""
+    import subprocess
+
+    script = "from jctl.cli.commands import app; app(prog_name='jctl')"
+    result = subprocess.run([sys.executable, "-c", script, "--help"], capture_output=True, text=True, check=True,
+                            env={**os.environ, "COLUMNS": str(HELP_WIDTH)})
+    target.write_text(result.stdout, encoding="utf-8")
+    return target
+
+
+if __name__ == "__main__":
+    print(write_help())

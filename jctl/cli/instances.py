@@ -9,7 +9,7 @@ from typing import Any
 import typer
 
 from jctl.cli import views
-from jctl.cli.output import print_json, read_json_argument
+from jctl.cli.output import read_json_argument
 from jctl.errors import EXIT_FINDINGS, EXIT_OK
 
 DB_OPTION = typer.Option(None, "--db", envvar="JCTL_DB", metavar="PATH", help="Store file (default .jctl/jctl.db; env JCTL_DB).")
@@ -74,12 +74,7 @@ def status(
     db: Path = DB_OPTION,
 ) -> None:
     """Show where an instance stands."""
-    from jctl.engine.envelopes import envelope
-
-    views.text_argument(instance_id, "instance id")
-    store = views.open_store(db)  # a read: no runner, no engines, so it starts fast
-    instance = views.guarded(lambda: store.get_instance(instance_id))
-    _finish(envelope(instance), output_format, exit_on_failure=False)
+    views.show_status(instance_id, output_format.value, db)
 
 
 def cancel(
@@ -101,14 +96,7 @@ def list_instances(
     db: Path = DB_OPTION,
 ) -> None:
     """List instances, newest first."""
-    views.text_argument(journey, "--journey")
-    store = views.open_store(db)
-    phase_filter = views.parse_phase(phase) if phase else None
-    instances = views.guarded(lambda: store.list_instances(phase=phase_filter, journey=journey, limit=limit))
-    if output_format is Format.json:
-        print_json([views.instance_summary(instance) for instance in instances])
-    else:
-        views.print_instance_table(instances)
+    views.show_instances(phase, journey, limit, output_format.value, db)
 
 
 def history(
@@ -117,13 +105,7 @@ def history(
     db: Path = DB_OPTION,
 ) -> None:
     """Every transition, HTTP call (auth headers redacted), signal and timer of an instance."""
-    views.text_argument(instance_id, "instance id")
-    store = views.open_store(db)
-    events = views.guarded(lambda: store.history(instance_id))
-    if output_format is Format.json:
-        print_json([views.event_document(event) for event in events])
-    else:
-        views.print_history(events)
+    views.show_history(instance_id, output_format.value, db)
 
 
 def _read_mocks(path: Path) -> dict[str, Any]:
@@ -135,9 +117,6 @@ def _read_mocks(path: Path) -> dict[str, Any]:
 
 
 def _finish(envelope: dict[str, Any], output_format: Format, exit_on_failure: bool = True) -> None:
-    if output_format is Format.json:
-        print_json(envelope)
-    else:
-        views.print_envelope(envelope)
+    views.print_result(envelope, output_format.value)
     failed = envelope.get("phase") == "FAILED"
     raise typer.Exit(EXIT_FINDINGS if failed and exit_on_failure else EXIT_OK)

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jctl.errors import UsageError
+from jctl.errors import JctlError, UsageError
 
 MAX_NESTING = 256  # as for spec files (jctl.spec.loader.MAX_DEPTH)
 
@@ -95,3 +95,15 @@ def _yaml_value(text: str, source: str, what: str) -> Any:
         return parse_document(text, Path(source)).data
     except LoadError as exc:
         raise UsageError(f"{source}:{exc.line}:{exc.column}: {what} is not valid YAML: {exc.message}") from None
+
+
+def report_error(error: JctlError) -> None:
+    """A JctlError as people read it: the message, its details, and a hint."""
+    from rich.text import Text
+
+    err = console(stderr=True)
+    err.print(Text("error: ", style="bold red") + Text(error.message))
+    for detail in error.details:
+        err.print(Text(f"  - {detail}"))
+    if error.hint:
+        err.print(Text("hint: ", style="cyan") + Text(error.hint))

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from jctl.cli.output import console
+from jctl.cli.output import console, print_json
 from jctl.errors import FindingsError, JctlError, UsageError
 
 if TYPE_CHECKING:
@@ -148,6 +148,46 @@ def event_document(event: Event) -> dict[str, Any]:
 
     return {"seq": event.seq, "at": format_rfc3339(event.at), "type": event.type, "state": event.state,
             "data": event.data}
+
+
+def show_status(instance_id: str, output_format: str, db: Path | None) -> None:
+    """`jctl status`: a read, so no runner and no engines (it is the command scripts poll)."""
+    from jctl.engine.envelopes import envelope
+
+    text_argument(instance_id, "instance id")
+    store = open_store(db)
+    instance = guarded(lambda: store.get_instance(instance_id))
+    print_result(envelope(instance), output_format)
+
+
+def show_instances(phase: str | None, journey: str | None, limit: int, output_format: str, db: Path | None) -> None:
+    """`jctl list`, newest first."""
+    text_argument(journey, "--journey")
+    store = open_store(db)
+    phase_filter = parse_phase(phase) if phase else None
+    instances = guarded(lambda: store.list_instances(phase=phase_filter, journey=journey, limit=limit))
+    if output_format == "json":
+        print_json([instance_summary(instance) for instance in instances])
+    else:
+        print_instance_table(instances)
+
+
+def show_history(instance_id: str, output_format: str, db: Path | None) -> None:
+    """`jctl history`: every event of an instance, oldest first."""
+    text_argument(instance_id, "instance id")
+    store = open_store(db)
+    events = guarded(lambda: store.history(instance_id))
+    if output_format == "json":
+        print_json([event_document(event) for event in events])
+    else:
+        print_history(events)
+
+
+def print_result(envelope: dict[str, Any], output_format: str) -> None:
+    if output_format == "json":
+        print_json(envelope)
+    else:
+        print_envelope(envelope)
 
 
 def print_envelope(envelope: dict[str, Any]) -> None:

@@ -1,0 +1,94 @@
+"""The lean entry point (jctl.cli.app) answers status, list, history, --help and --version without the CLI
+framework: its answers must be the full Typer app's answers, byte for byte, and anything it does not understand
+must reach the full app, which owns every usage error."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import CASES, REPO, run_jctl
+
+from jctl.cli.app import HELP_FILE, HELP_WIDTH, write_help
+
+FULL_APP = ("from jctl.cli.app import guarded_main; from jctl.cli.commands import app; "
+            "guarded_main(lambda: app(prog_name={prog!r}))")
+
+
+def full_app(*args: str, cwd: Path, env: dict[str, str] | None = None,
+             prog: str = "python -m jctl") -> subprocess.CompletedProcess[str]:
+    """The same command through the Typer app alone (named as `run_jctl` invokes jctl)."""
+    environment = {key: value for key, value in os.environ.items() if key != "JCTL_DB"}
+    environment.update({"PYTHONPATH": str(REPO), "NO_COLOR": "1", "COLUMNS": "200", **(env or {})})
+    return subprocess.run([sys.executable, "-c", FULL_APP.format(prog=prog), *args], cwd=cwd, capture_output=True,
+                          text=True, env=environment, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A store with a paused instance and a failed one."""
+    directory = tmp_path_factory.mktemp("lean")
+    db = directory / "jctl.db"
+    paused = run_jctl("run", str(CASES / "runner" / "approval.journey.yaml"), "-i", '{"orderId": "o-1"}',
+                      "-f", "json", "--db", str(db), cwd=directory)
+    assert paused.returncode == 0, paused.stderr
+    failed = run_jctl("run", str(CASES / "runner" / "approval.journey.yaml"), "-i", '{"orderId": 7}',
+                      "--db", str(db), cwd=directory)
+    assert failed.returncode == 2  # refused input: nothing stored, the store keeps one instance
+    return db, json.loads(paused.stdout)["journeyId"]
+
+
+CASES_AGREE = [
+    ("status", "{id}"), ("status", "{id}", "-f", "json"), ("status", "{id}", "--format=json"),
+    ("status", "{prefix}", "--format", "text"), ("status", "nope"), ("status", "{id}", "--format", "yaml"),
+    ("status", "{id}", "--bogus"), ("status",), ("status", "{id}", "extra"),
+    ("list",), ("list", "--format", "json"), ("list", "--phase", "running", "-f", "json"), ("list", "--phase", "x"),
+    ("list", "--limit", "0", "-f", "json"), ("list", "--limit", "-1"), ("list", "--limit", "many"),
+    ("list", "--journey", "approval", "--journey", "twice"),
+    ("history", "{id}", "-f", "json"), ("history", "{id}"), ("history", "missing"),
+    ("--version",),
+]
+
+
+@pytest.mark.parametrize("args", CASES_AGREE, ids=" ".join)
+def test_lean_answers_are_the_full_apps(store: tuple[Path, str], args: tuple[str, ...]) -> None:
+    db, instance_id = store
+    argv = [arg.format(id=instance_id, prefix=instance_id[:8]) for arg in args]
+    env = {"JCTL_DB": str(db)}
+    lean = run_jctl(*argv, cwd=db.parent, env=env)
+    full = full_app(*argv, cwd=db.parent, env=env)
+    assert (lean.returncode, lean.stdout, lean.stderr) == (full.returncode, full.stdout, full.stderr)
+    assert "Traceback" not in lean.stderr
+
+
+def test_help_is_the_full_apps_on_wide_terminals(tmp_path: Path) -> None:
+    for columns in (str(HELP_WIDTH), "200"):
+        lean = run_jctl("--help", cwd=tmp_path, env={"COLUMNS": columns, "PYTHONPROFILEIMPORTTIME": "1"})
+        full = full_app("--help", cwd=tmp_path, env={"COLUMNS": columns}, prog="jctl")  # as the console script
+        assert lean.returncode == full.returncode == 0
+        assert lean.stdout == full.stdout
+        assert "typer" not in lean.stderr  # the import log: answered without the framework
+
+
+def test_narrow_terminals_get_help_wrapped_by_the_full_app(tmp_path: Path) -> None:
+    lean = run_jctl("--help", cwd=tmp_path, env={"COLUMNS": "60"})
+    assert lean.stdout == full_app("--help", cwd=tmp_path, env={"COLUMNS": "60"}).stdout
+    assert lean.stdout != HELP_FILE.read_text(encoding="utf-8")
+
+
+def test_committed_help_is_current(tmp_path: Path) -> None:
+    rendered = write_help(tmp_path / "help.txt").read_text(encoding="utf-8")
+    assert rendered == HELP_FILE.read_text(encoding="utf-8"), "regenerate with `python -m jctl.cli.app`"
+
+
+@pytest.mark.parametrize("args", [("status", "{id}", "-f", "json"), ("list", "-f", "json"), ("history", "{id}")])
+def test_hot_reads_never_load_the_framework(store: tuple[Path, str], args: tuple[str, ...]) -> None:
+    db, instance_id = store
+    result = run_jctl(*[arg.format(id=instance_id) for arg in args], "--db", str(db), cwd=db.parent,
+                      env={"PYTHONPROFILEIMPORTTIME": "1"})
+    assert result.returncode == 0
+    assert "jctl.cli.views" in result.stderr and "typer" not in result.stderr
