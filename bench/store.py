@@ -1,7 +1,8 @@
 """Benchmark: store read costs should follow the work asked for, not the size of the store.
 
-Prints get_instance cost on a store of 100,000 instances vs an almost empty one, and due_work cost for 100 due
-timers among 10,000 vs 1,000 paused instances. Run: `PYTHONPATH=. python bench/store.py [--instances N]`.
+Prints get_instance cost on a store of 100,000 instances vs an almost empty one, due_work cost for 100 due
+timers among 10,000 vs 1,000 paused instances, and `jctl list --format json` of everything on 100,000 instances
+vs one (target: at most 10x). Run: `PYTHONPATH=. python bench/store.py [--instances N]`.
 """
 
 from __future__ import annotations
@@ -90,9 +91,26 @@ def bench_get_instance(workdir: Path, instances: int) -> float:
     worst = max(worst, cli_large / cli_small)
     print(f"`jctl status` process         : {cli_small:7.1f} ms (1 instance)  {cli_large:7.1f} ms "
           f"({instances:,} instances)  ratio {cli_large / cli_small:.2f}")
+    list_small = cli_ms(["list", "--format", "json", "--limit", str(instances)], empty.path, runs=5)
+    list_large = cli_ms(["list", "--format", "json", "--limit", str(instances)], full.path, runs=3)
+    print(f"`jctl list -f json` everything: {list_small:7.1f} ms (1 instance)  {list_large:7.1f} ms "
+          f"({instances:,} instances)  ratio {list_large / list_small:.2f} (target <= 10)")
     empty.close()
     full.close()
     return worst
+
+
+def cli_ms(arguments: list[str], path: Path, runs: int) -> float:
+    """Median wall time of the real command, its output read and thrown away."""
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        result = subprocess.run([sys.executable, "-m", "jctl", *arguments, "--db", str(path)], capture_output=True,
+                                check=False)
+        samples.append((time.perf_counter() - started) * 1000)
+        if result.returncode != 0:
+            raise SystemExit(f"jctl {' '.join(arguments)} failed: {result.stderr.decode()}")
+    return statistics.median(samples)
 
 
 def cli_status_ms(path: Path, prefix: str, runs: int = 15) -> float:

@@ -5,8 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from jctl.clock import (
+    format_epoch_ms,
     format_rfc3339,
     from_epoch_ms,
     later,
@@ -122,3 +125,8 @@ def test_durations_and_sums_past_year_9999_are_value_errors_not_overflows():
         later(end, timedelta(hours=2))
     with pytest.raises(ValueError, match="plus 99999999999 seconds"):
         later(end, 99_999_999_999)
+
+
+@given(st.integers(min_value=-62_135_596_800_000, max_value=253_402_300_799_999))
+def test_epoch_ms_formats_like_a_datetime(epoch_ms: int) -> None:
+    assert format_epoch_ms(epoch_ms) == format_rfc3339(from_epoch_ms(epoch_ms))

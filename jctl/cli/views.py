@@ -11,12 +11,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from jctl.cli.output import console, print_json
+from jctl.cli.output import console, print_json, print_json_list
 from jctl.errors import FindingsError, JctlError, UsageError
 
 if TYPE_CHECKING:
     from jctl.engine.runner import Runner
-    from jctl.store import Event, Instance, Store
+    from jctl.store import Event, InstanceSummary, Store
 
 T = TypeVar("T")
 
@@ -124,23 +124,18 @@ def parse_phase(phase: str) -> str:
     return value
 
 
-def instance_summary(instance: Instance) -> dict[str, Any]:
+def instance_summary(instance: InstanceSummary) -> dict[str, Any]:
+    from jctl.clock import format_epoch_ms
+
     return {
         "journeyId": instance.id,
         "journeyName": instance.journey_name,
         "phase": instance.phase,
         "currentState": instance.current_state,
-        "createdAt": _timestamp(instance.created_at),
-        "updatedAt": _timestamp(instance.updated_at),
+        "createdAt": format_epoch_ms(instance.created_ms),
+        "updatedAt": format_epoch_ms(instance.updated_ms),
         "error": instance.error,
     }
-
-
-def _timestamp(moment: datetime | None) -> str | None:
-    """RFC 3339, or None for an instance not stored yet (stored instances always have both times)."""
-    from jctl.clock import format_rfc3339
-
-    return format_rfc3339(moment) if moment is not None else None
 
 
 def event_document(event: Event) -> dict[str, Any]:
@@ -165,11 +160,11 @@ def show_instances(phase: str | None, journey: str | None, limit: int, output_fo
     text_argument(journey, "--journey")
     store = open_store(db)
     phase_filter = parse_phase(phase) if phase else None
-    instances = guarded(lambda: store.list_instances(phase=phase_filter, journey=journey, limit=limit))
+    summaries = guarded(lambda: store.instance_summaries(phase=phase_filter, journey=journey, limit=limit))
     if output_format == "json":
-        print_json([instance_summary(instance) for instance in instances])
+        guarded(lambda: print_json_list(map(instance_summary, summaries)))
     else:
-        print_instance_table(instances)
+        print_instance_table(guarded(lambda: list(summaries)))
 
 
 def show_history(instance_id: str, output_format: str, db: Path | None) -> None:
@@ -225,8 +220,10 @@ def _compact(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def print_instance_table(instances: list[Instance]) -> None:
+def print_instance_table(instances: list[InstanceSummary]) -> None:
     from rich.table import Table
+
+    from jctl.clock import format_epoch_ms
 
     if not instances:
         console().print("no instances")
@@ -234,7 +231,7 @@ def print_instance_table(instances: list[Instance]) -> None:
     table = Table("id", "journey", "phase", "state", "updated")
     for instance in instances:
         table.add_row(instance.id[:12], instance.journey_name, instance.phase, instance.current_state or "",
-                      _timestamp(instance.updated_at) or "")
+                      format_epoch_ms(instance.updated_ms))
     console().print(table)
 
 

@@ -12,7 +12,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -29,6 +29,7 @@ from jctl.store.models import (
     DueWork,
     Event,
     Instance,
+    InstanceSummary,
     NewDueWork,
     NewEvent,
     StoreError,
@@ -38,6 +39,7 @@ from jctl.store.models import (
 BUSY_TIMEOUT_S = 10.0  # SQLite waits this long for the write lock before reporting "busy"
 RETRY_FOR_S = 60.0  # then we keep retrying with backoff for this long before giving up with a clear message
 DEFAULT_LEASE_TTL = timedelta(seconds=30)
+LISTING_BATCH = 1_000  # rows a listing reads at a time
 T = TypeVar("T")
 
 
@@ -213,20 +215,18 @@ class Store:
         self, phase: str | None = None, journey: str | None = None, limit: int | None = None
     ) -> list[Instance]:
         """Instances newest first, optionally only one phase and/or one journey name."""
-        where: list[str] = []
-        params: list[object] = []
-        if phase is not None:
-            where.append("i.phase = ?")
-            params.append(phase)
-        if journey is not None:
-            where.append("i.journey_name = ?")
-            params.append(journey)
-        sql = rows.INSTANCE_SELECT + (" WHERE " + " AND ".join(where) if where else "")
-        sql += " ORDER BY i.created_ms DESC, i.created_seq DESC"
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(limit)
+        sql, params = _listing_query(rows.INSTANCE_SELECT, phase, journey, limit)
         return [rows.instance_from_row(row) for row in self._query(sql, params)]
+
+    def instance_summaries(
+        self, phase: str | None = None, journey: str | None = None, limit: int | None = None
+    ) -> Iterator[InstanceSummary]:
+        """What `list_instances` finds, as summaries streamed in batches: a listing of the whole store reads
+        neither definitions nor contexts and never holds every row at once."""
+        sql, params = _listing_query(rows.SUMMARY_SELECT, phase, journey, limit)
+        cursor = self._retrying(lambda: self.conn.execute(sql, params))
+        while batch := self._retrying(lambda: cursor.fetchmany(LISTING_BATCH)):
+            yield from map(rows.summary_from_row, batch)
 
     def _resolve_id(self, id_or_prefix: str) -> str:
         """The full id for an exact id or an unambiguous prefix, through the unique index on `id`."""
@@ -365,6 +365,24 @@ class Store:
 
 
 # -- error classification and lease ownership ------------------------------------------------------------------
+
+
+def _listing_query(select: str, phase: str | None, journey: str | None, limit: int | None) -> tuple[str, list[object]]:
+    """`select` narrowed to a phase and/or journey name, newest first, at most `limit` rows."""
+    where: list[str] = []
+    params: list[object] = []
+    if phase is not None:
+        where.append("i.phase = ?")
+        params.append(phase)
+    if journey is not None:
+        where.append("i.journey_name = ?")
+        params.append(journey)
+    sql = select + (" WHERE " + " AND ".join(where) if where else "")
+    sql += " ORDER BY i.created_ms DESC, i.created_seq DESC"
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(limit)
+    return sql, params
 
 
 def _is_busy(exc: sqlite3.DatabaseError) -> bool:

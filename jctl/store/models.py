@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 PHASES = ("RUNNING", "SUCCEEDED", "FAILED")
 DUE_KINDS = ("timer", "step-timeout", "deadline", "run")
@@ -64,6 +64,18 @@ class Instance:
     created_at: datetime | None = None
     updated_at: datetime | None = None
     version: int = 0
+
+
+class InstanceSummary(NamedTuple):
+    """What a listing shows of an instance, read without its definition, context or cursor."""
+
+    id: str
+    journey_name: str
+    phase: str
+    current_state: str | None
+    created_ms: int  # epoch milliseconds, as stored: a listing formats them without building datetimes
+    updated_ms: int
+    error: dict[str, Any] | None
 
 
 @dataclass

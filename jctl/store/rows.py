@@ -16,6 +16,7 @@ from jctl.clock import format_rfc3339, from_epoch_ms, to_epoch_ms
 from jctl.store.models import (
     ConflictError,
     Instance,
+    InstanceSummary,
     NewDueWork,
     NewEvent,
     StoreError,
@@ -28,6 +29,7 @@ INSTANCE_SELECT = (
     "i.error, i.tags, i.attributes, i.mocks, i.created_ms, i.updated_ms, i.version "
     "FROM instances i JOIN definitions d ON d.hash = i.definition_hash"
 )
+SUMMARY_SELECT = "SELECT i.id, i.journey_name, i.phase, i.current_state, i.created_ms, i.updated_ms, i.error FROM instances i"
 
 
 def clock_ms(conn: sqlite3.Connection) -> int:
@@ -183,6 +185,12 @@ def instance_from_row(row: tuple[Any, ...]) -> Instance:
         updated_at=from_epoch_ms(updated_ms),
         version=version,
     )
+
+
+def summary_from_row(row: tuple[Any, ...]) -> InstanceSummary:
+    instance_id, journey_name, phase, current_state, created_ms, updated_ms, error = row
+    return InstanceSummary(instance_id, journey_name, phase, current_state, created_ms, updated_ms,
+                           json.loads(error) if error is not None else None)
 
 
 def record_idempotency(conn: sqlite3.Connection, instance_id: str, key: str, response: dict[str, Any], at_ms: int) -> None:
