@@ -65,6 +65,10 @@ class Workspace:
                 self._documents[path] = exc
         return self._documents[path]
 
+    def loaded_paths(self) -> list[Path]:
+        """Every file this workspace has read (resolved paths)."""
+        return list(self._documents)
+
     @staticmethod
     def resolve_ref(spec_path: Path, ref: str) -> Path | None:
         """Resolve a relative file reference: next to the spec first, then in each ancestor directory.

@@ -7,12 +7,15 @@ import copy
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jctl.clock import later
 from jctl.engine.errors import InvalidInput, InvalidSpec
 from jctl.engine.interpreter import schema_violations
 from jctl.store.models import Instance, NewDueWork, NewEvent, new_instance_id
+
+if TYPE_CHECKING:
+    from jctl.checks import Workspace
 
 
 @dataclass
@@ -46,21 +49,20 @@ def plan_start(definition_path: Path, input: Any, *, mocks: dict[str, Any] | Non
 
 
 def load_definition(path: Path) -> dict[str, Any]:
-    """Lint the spec (refusing error diagnostics) and return its data."""
+    """Lint the spec (refusing error diagnostics; a spec that linted clean unchanged is not linted again) and
+    return its data."""
+    from jctl import lint_cache
     from jctl.checks import Workspace
-    from jctl.diagnostics import Severity
     from jctl.errors import UsageError
-    from jctl.lint import lint_file
     from jctl.spec.loader import LoadError
 
     if not path.is_file():  # a mistyped path is a usage error (exit 2), as for `jctl validate`
         problem = "not a regular file" if path.exists() else "no such file or directory"
         raise UsageError(f"{problem}: {path}", hint="pass the path of a .journey.yaml file")
     workspace = Workspace()  # the linter's loaded document is the one we run: the file is read and parsed once
-    errors = [d for d in lint_file(path, workspace) if d.severity == Severity.ERROR]
-    if errors:
-        raise InvalidSpec(f"{path} has {len(errors)} error(s); fix them before running it "
-                          f"(`jctl validate {path}` shows them)", errors)
+    if not lint_cache.linted_clean(path):
+        _refuse_errors(path, workspace)
+        lint_cache.remember_clean(path, workspace.loaded_paths())
     loaded = workspace.load(path)
     if isinstance(loaded, LoadError):
         raise InvalidSpec(f"cannot load {path}: {loaded}")
@@ -68,6 +70,16 @@ def load_definition(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict) or not isinstance((data.get("spec") or {}).get("states"), dict):
         raise InvalidSpec(f"{path} is not a journey spec (spec.states is missing)")
     return data
+
+
+def _refuse_errors(path: Path, workspace: Workspace) -> None:
+    from jctl.diagnostics import Severity
+    from jctl.lint import lint_file
+
+    errors = [d for d in lint_file(path, workspace) if d.severity == Severity.ERROR]
+    if errors:
+        raise InvalidSpec(f"{path} has {len(errors)} error(s); fix them before running it "
+                          f"(`jctl validate {path}` shows them)", errors)
 
 
 def _check_input(spec: dict[str, Any], input: Any) -> None:

@@ -1,0 +1,88 @@
+"""Remembers which journey specs linted clean, so `jctl run` does not lint an unchanged spec again.
+
+An entry is keyed by the spec's bytes and the linter's own files; it lists every other file the lint read (the
+OpenAPI documents of `spec.apis`) with the hash of its bytes, and holds only while each still has them. Only clean
+results are kept: a spec with errors is linted every time, so its errors are always shown. The entries live in
+`$XDG_CACHE_HOME/jctl/lint` (default `~/.cache/jctl/lint`); deleting the folder is always safe.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import jctl
+
+MAX_ENTRIES = 2_000
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "jctl" / "lint"
+
+
+def linted_clean(spec_path: Path) -> bool:
+    """True when this exact spec, with the same files beside it, linted without errors before."""
+    entry = _entry_path(spec_path)
+    if entry is None:
+        return False
+    try:
+        dependencies = json.loads(entry.read_text(encoding="utf-8"))["dependencies"]
+        return all(_file_hash(Path(path)) == digest for path, digest in dependencies.items())
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return False
+
+
+def remember_clean(spec_path: Path, files_read: list[Path]) -> None:
+    """Record a clean lint of `spec_path`, which read `files_read` besides it. A cache that cannot be written is
+    no error: the next run lints again."""
+    entry = _entry_path(spec_path)
+    if entry is None:
+        return
+    spec = spec_path.resolve()
+    try:
+        dependencies = {str(path): _file_hash(path) for path in files_read if path.resolve() != spec}
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        _prune(entry.parent)
+        with tempfile.NamedTemporaryFile("w", dir=entry.parent, delete=False, suffix=".tmp", encoding="utf-8") as out:
+            json.dump({"spec": str(spec), "dependencies": dependencies}, out)
+        os.replace(out.name, entry)
+    except OSError:
+        return
+
+
+def _entry_path(spec_path: Path) -> Path | None:
+    try:
+        spec_bytes = spec_path.read_bytes()
+    except OSError:
+        return None
+    key = hashlib.sha256(_linter_fingerprint().encode() + b"\0" + str(spec_path.resolve()).encode() + b"\0" + spec_bytes)
+    return cache_dir() / f"{key.hexdigest()}.json"
+
+
+def _linter_fingerprint() -> str:
+    """The jctl version and the size and time of every file the linter is made of: a changed rule, schema or
+    engine (a development checkout) makes every earlier entry obsolete."""
+    package = Path(jctl.__file__).parent
+    parts = [jctl.__version__]
+    for pattern in ("*.py", "checks/*.py", "spec/*.py", "expr/*.py", "data/*.json"):
+        for path in sorted(package.glob(pattern)):
+            stat = path.stat()
+            parts.append(f"{path.relative_to(package)}:{stat.st_size}:{stat.st_mtime_ns}")
+    return "\n".join(parts)
+
+
+def _file_hash(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _prune(directory: Path) -> None:
+    entries = list(directory.glob("*.json"))
+    if len(entries) < MAX_ENTRIES:
+        return
+    entries.sort(key=lambda path: path.stat().st_mtime)
+    for stale in entries[: len(entries) - MAX_ENTRIES // 2]:
+        stale.unlink(missing_ok=True)
