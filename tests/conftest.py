@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,32 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus"
 CASES = Path(__file__).resolve().parent / "cases"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_expression_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The commands tests run share an expression daemon of this session's own (never the user's), which leaves
+    with the session."""
+    runtime = tmp_path_factory.mktemp("run")
+    saved = {name: os.environ.get(name) for name in ("XDG_RUNTIME_DIR", "JCTL_EXPR_DAEMON_IDLE_S")}
+    os.environ.update(XDG_RUNTIME_DIR=str(runtime), JCTL_EXPR_DAEMON_IDLE_S="120")
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    for sock in runtime.glob("jctl/*.sock"):
+        _stop_daemon(sock)
+
+
+def _stop_daemon(sock: Path) -> None:
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and str(sock) in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                os.kill(int(entry.name), 9)
+        except OSError:
+            continue
 
 
 @pytest.fixture

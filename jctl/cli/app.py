@@ -23,6 +23,9 @@ class _Unparsed(Exception):
 
 
 def main() -> None:
+    # a command lives for one command: expressions go to the warm shared service instead of workers of its own
+    # (jctl.expr.daemon; JCTL_EXPR_DAEMON=0 turns it off)
+    os.environ.setdefault("JCTL_EXPR_DAEMON", "1")
     guarded_main(lambda: _answer_lean(sys.argv[1:]) or _run_full_app())
 
 

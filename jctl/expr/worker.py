@@ -19,7 +19,10 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jctl.expr.daemon import DaemonPool
 
 _HEADER = struct.Struct(">I")
 MAX_MESSAGE = 256 * 1024 * 1024
@@ -161,15 +164,22 @@ class WorkerPool:
             self._active = self._spare = None
 
 
-_POOLS: dict[tuple[str, int], WorkerPool] = {}
+_POOLS: dict[tuple[str, int], WorkerPool | DaemonPool] = {}
 _POOLS_LOCK = threading.Lock()
 
 
-def pool(kind: str, memory_mb: int) -> WorkerPool:
+def pool(kind: str, memory_mb: int) -> WorkerPool | DaemonPool:
+    """The pool this process evaluates with: its own workers, or with JCTL_EXPR_DAEMON=1 (what the command line
+    sets) the shared warm service of `jctl.expr.daemon`."""
     with _POOLS_LOCK:
         key = (kind, memory_mb)
         if key not in _POOLS:
-            _POOLS[key] = WorkerPool(kind, memory_mb)
+            if os.environ.get("JCTL_EXPR_DAEMON") == "1":
+                from jctl.expr.daemon import DaemonPool
+
+                _POOLS[key] = DaemonPool(kind, memory_mb)
+            else:
+                _POOLS[key] = WorkerPool(kind, memory_mb)
         return _POOLS[key]
 
 
