@@ -35,14 +35,22 @@ class TemporalUnavailable(FindingsError):
     """The cluster cannot be reached."""
 
 
-def parse_target(url: str) -> tuple[str, str]:
-    """temporal://HOST:PORT/NAMESPACE -> (HOST:PORT, NAMESPACE); the namespace defaults to `default`."""
+def parse_target(url: str) -> tuple[str, str, str]:
+    """temporal://HOST:PORT/NAMESPACE[?taskQueue=Q] -> (HOST:PORT, NAMESPACE, Q); namespace `default` and task
+    queue `jctl-journeys` when left out."""
+    from urllib.parse import parse_qs
+
     parts = urlsplit(url)
-    if parts.scheme != "temporal" or not parts.hostname or parts.port is None:
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if parts.scheme != "temporal" or not parts.hostname or port is None:
         raise UsageError(f"--target {url!r} is not a Temporal address",
                          hint="write temporal://HOST:PORT/NAMESPACE, e.g. temporal://localhost:7233/default")
     namespace = parts.path.strip("/") or DEFAULT_NAMESPACE
-    return f"{parts.hostname}:{parts.port}", namespace
+    task_queue = (parse_qs(parts.query).get("taskQueue") or [DEFAULT_TASK_QUEUE])[0]
+    return f"{parts.hostname}:{port}", namespace, task_queue
 
 
 async def connect(address: str, namespace: str) -> Client:
@@ -65,18 +73,31 @@ class TemporalTarget:
         self._client: Client | None = None
 
     @classmethod
-    def from_url(cls, url: str, task_queue: str = DEFAULT_TASK_QUEUE) -> TemporalTarget:
-        address, namespace = parse_target(url)
-        return cls(address, namespace, task_queue)
+    def from_url(cls, url: str) -> TemporalTarget:
+        return cls(*parse_target(url))
 
     def close(self) -> None:
+        """Drop the connection on its own loop: a Temporal client left to interpreter shutdown can abort it."""
+        import gc
+
+        self._client = None
+        gc.collect()
         self._loop.close()
+
+    def __enter__(self) -> TemporalTarget:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def _run(self, make: Callable[[Client], Awaitable[T]]) -> T:
         async def call() -> T:
             if self._client is None:
                 self._client = await connect(self.address, self.namespace)
-            return await make(self._client)
+            try:
+                return await make(self._client)
+            except RPCError as exc:  # the cluster refused the call: a failed operation, not a bug of ours
+                raise FindingsError(f"Temporal at {self.address} refused the call: {exc.message}") from None
 
         return self._loop.run_until_complete(call())
 
