@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -126,7 +126,7 @@ class TemporalTarget:
                                                  memo=memo)
             if detach:
                 return envelopes.start_response(instance)
-            return dict(await handle.execute_update("settle"))
+            return _ordered(await handle.execute_update("settle"))
 
         return self._run(begin)
 
@@ -137,14 +137,14 @@ class TemporalTarget:
         async def deliver(client: Client) -> dict[str, Any]:
             handle = await self._handle(client, id_or_prefix)
             try:
-                return dict(await handle.execute_update("step", {"payload": payload, "step": step},
-                                                        id=idempotency_key or uuid.uuid4().hex))
+                return _ordered(await handle.execute_update("step", {"payload": payload, "step": step},
+                                                            id=idempotency_key or uuid.uuid4().hex))
             except WorkflowUpdateFailedError as exc:
                 raise _engine_error(exc.cause) from None
             except RPCError as exc:
                 if "already completed" not in exc.message:
                     raise
-            outcome = dict(await handle.query("status"))
+            outcome = _ordered(await handle.query("status"))
             if idempotency_key:
                 return outcome  # the journey ended (possibly by this very key's first delivery): its answer
             raise StepConflict(f"the instance has already finished ({outcome['phase']}); it accepts no more input")
@@ -153,7 +153,7 @@ class TemporalTarget:
 
     def status(self, id_or_prefix: str) -> dict[str, Any]:
         async def read(client: Client) -> dict[str, Any]:
-            return dict(await (await self._handle(client, id_or_prefix)).query("status"))
+            return _ordered(await (await self._handle(client, id_or_prefix)).query("status"))
 
         return self._run(read)
 
@@ -170,7 +170,7 @@ class TemporalTarget:
 
         async def move(client: Client) -> dict[str, Any]:
             handle = await self._handle(client, id_or_prefix)
-            return dict(await handle.execute_update("advance", request))
+            return _ordered(await handle.execute_update("advance", request))
 
         return self._run(move)
 
@@ -178,14 +178,14 @@ class TemporalTarget:
         """Workflow cancellation; the workflow turns it into the DSL's JOURNEY_CANCELLED outcome."""
         async def stop(client: Client) -> dict[str, Any]:
             handle = await self._handle(client, id_or_prefix)
-            current = dict(await handle.query("status"))
+            current = _ordered(await handle.query("status"))
             if current["phase"] != "RUNNING":
                 return current
             if "_links" in current and "cancel" not in current["_links"]:
                 raise NotCancellable(f"journey {current['journeyName']} declares spec.lifecycle.cancellable: "
                                      f"false; instance {handle.id} cannot be cancelled")
             await handle.cancel()
-            return dict(await handle.result())
+            return _ordered(await handle.result())
 
         return self._run(stop)
 
@@ -223,7 +223,23 @@ class TemporalTarget:
         return client.get_workflow_handle(ids[0])
 
 
-def _summary(workflow_id: str, memo: dict[str, Any]) -> Instance:
+ENVELOPE_ORDER = ("journeyId", "journeyName", "statusUrl", "phase", "status", "currentState", "updatedAt", "output",
+                  "error", "tags", "attributes", "waitingFor", "activeSteps", "_links")
+LINK_ORDER = ("self", "result", "cancel")
+
+
+def _ordered(envelope: dict[str, Any]) -> dict[str, Any]:
+    """Temporal's JSON converter sorts keys; put an envelope back in the order the local runner prints it."""
+    def rank(order: tuple[str, ...]) -> Callable[[str], tuple[int, int]]:
+        return lambda key: (order.index(key), 0) if key in order else (len(order), 0)
+
+    body = {key: envelope[key] for key in sorted(envelope, key=rank(ENVELOPE_ORDER))}
+    if isinstance(body.get("_links"), dict):
+        body["_links"] = {rel: body["_links"][rel] for rel in sorted(body["_links"], key=rank(LINK_ORDER))}
+    return body
+
+
+def _summary(workflow_id: str, memo: Mapping[str, Any]) -> Instance:
     from datetime import datetime
 
     def moment(key: str) -> datetime | None:

@@ -19,6 +19,8 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from jctl.engine import envelopes
     from jctl.engine.errors import InvalidPayload, StepConflict
+    from jctl.engine.interpreter import Interpreter, Seams, SignalTarget
+    from jctl.store.models import Instance
     from jctl.temporal.codec import JourneyState, instance_of, snapshot_of_doc
 
 WORKFLOW_NAME = "JourneyWorkflow"
@@ -199,14 +201,12 @@ class JourneyWorkflow:
     def _jump_to(self, moment: datetime) -> None:
         self.offset = max(self.offset, moment - workflow.now())
 
-    def _instance(self) -> Any:
+    def _instance(self) -> Instance:
         return instance_of(self.state.instance)
 
-    def _check(self, request: dict[str, Any]) -> Any:
+    def _check(self, request: dict[str, Any]) -> SignalTarget:
         """The interpreter's own signal check, run on the current snapshot: pure (schema and cursor only)."""
-        from jctl.engine.interpreter import Interpreter, Seams
-
-        interp = Interpreter(self.state.instance["definition"], Seams(_no_eval, _NoHttp(), self._now))  # type: ignore[arg-type]
+        interp = Interpreter(self.state.instance["definition"], Seams(_no_eval, _NoHttp(), self._now))
         return interp.check_signal(snapshot_of_doc(self.state.instance), request.get("payload"), request.get("step"))
 
 
