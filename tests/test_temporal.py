@@ -230,6 +230,29 @@ def test_a_non_cancellable_journey_refuses_cancel(temporal_worker: str, tmp_path
     assert remote.signal(jid, {})["phase"] == "SUCCEEDED"
 
 
+def test_real_timers_step_timeouts_and_deadlines_fire_on_their_own(temporal_worker: str, tmp_path: Path) -> None:
+    """No clock moves here: short real durations, fired by Temporal's durable timers."""
+    remote = TemporalBackend(temporal_worker)
+    manual = {"channel": "manual", "input": {"schema": {}}}
+    timed = write_journey(tmp_path, {
+        "pause": {"type": "timer", "timer": {"duration": "PT1S"}, "next": "ask"},
+        "ask": {"type": "wait", "next": "done", "wait": {**manual, "timeoutSec": 1, "onTimeout": "late"}},
+        "done": {"type": "succeed"},
+        "late": {"type": "fail", "errorCode": "NO_ANSWER", "reason": "nobody answered"}}, "pause", name="timed")
+    bounded = write_journey(tmp_path, {"hold": {"type": "wait", "next": "done", "wait": manual},
+                                       "done": {"type": "succeed"}}, "hold", name="bounded",
+                            execution={"maxDurationSec": 1, "onTimeout": {"errorCode": "TOO_SLOW",
+                                                                          "reason": "over budget"}})
+    first = remote.start(timed, {}, None)
+    second = remote.start(bounded, {}, None)
+    assert first["currentState"] == "pause" and first["waitingFor"] == "timer"
+    _wait_for(lambda: remote.status(first["journeyId"])["phase"] == "FAILED")
+    _wait_for(lambda: remote.status(second["journeyId"])["phase"] == "FAILED")
+    assert remote.status(first["journeyId"])["error"]["code"] == "NO_ANSWER"
+    assert [t for t, _ in remote.steps(first["journeyId"])][-3:] == ["step.waiting", "step.timeout", "journey.failed"]
+    assert remote.status(second["journeyId"])["error"]["code"] == "TOO_SLOW"
+
+
 # -- the CLI -----------------------------------------------------------------------------------------------------
 def test_cli_target_gives_local_output_and_exit_codes(temporal_worker: str, tmp_path: Path) -> None:
     path = EXAMPLES / "expense-approval" / "expense-approval.journey.yaml"
