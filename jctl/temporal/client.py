@@ -126,7 +126,12 @@ class TemporalTarget:
                                                  memo=memo)
             if detach:
                 return envelopes.start_response(instance)
-            return _ordered(await handle.execute_update("settle"))
+            try:
+                return _ordered(await handle.execute_update("settle"))
+            except RPCError as exc:
+                if "already completed" not in exc.message:
+                    raise
+                return _ordered(await handle.result())  # it ended before the update reached it
 
         return self._run(begin)
 
