@@ -4,6 +4,7 @@ Plus the Temporal CLI flags, and a worker SIGKILLed mid-journey."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import threading
@@ -251,6 +252,42 @@ def test_real_timers_step_timeouts_and_deadlines_fire_on_their_own(temporal_work
     assert remote.status(first["journeyId"])["error"]["code"] == "NO_ANSWER"
     assert [t for t, _ in remote.steps(first["journeyId"])][-3:] == ["step.waiting", "step.timeout", "journey.failed"]
     assert remote.status(second["journeyId"])["error"]["code"] == "TOO_SLOW"
+
+
+def test_cancel_during_an_activity_keeps_what_it_did(temporal_worker: str, tmp_path: Path, httpserver: Any) -> None:
+    """Workflow cancellation arriving mid-activity waits for it: the call's transition is committed, then cancel."""
+    from werkzeug import Response
+
+    in_flight, release = threading.Event(), threading.Event()
+
+    def slow(_request: Any) -> Response:
+        in_flight.set()
+        release.wait(30)
+        return Response("{}", content_type="application/json")
+
+    httpserver.expect_request("/slow").respond_with_handler(slow)
+    path = write_journey(tmp_path, {
+        "call": {"type": "task", "task": {"kind": "httpCall:v1", "method": "POST", "url": httpserver.url_for("/slow"),
+                                          "timeoutMs": 20000, "resultVar": "answer"}, "next": "hold"},
+        "hold": {"type": "wait", "next": "done", "wait": {"channel": "manual", "input": {"schema": {}}}},
+        "done": {"type": "succeed"}}, "call", name="slowcall")
+    remote = TemporalBackend(temporal_worker)
+    jid = remote.target.start(path, {}, detach=True)["journeyId"]
+    assert in_flight.wait(30)
+
+    async def cancel_and_wait_until_recorded(client: Any) -> None:
+        handle = client.get_workflow_handle(jid)
+        await handle.cancel()
+        while not [event async for event in handle.fetch_history_events()
+                   if event.HasField("workflow_execution_cancel_requested_event_attributes")]:
+            await asyncio.sleep(0.05)
+
+    remote.target._run(cancel_and_wait_until_recorded)  # the call is still in flight: release comes after
+    release.set()
+    outcome = remote.target._run(lambda client: client.get_workflow_handle(jid).result())
+    assert outcome["error"]["code"] == "JOURNEY_CANCELLED"
+    steps = remote.steps(jid)
+    assert steps.index(("state.completed", "call")) < steps.index(("journey.cancelled", "hold"))
 
 
 # -- the CLI -----------------------------------------------------------------------------------------------------
