@@ -314,6 +314,12 @@ def test_cli_target_gives_local_output_and_exit_codes(temporal_worker: str, tmp_
     assert jid in [row["journeyId"] for row in listed]
     events = json.loads(run_jctl("history", jid, "--target", target, "-f", "json").stdout)
     assert [e["type"] for e in events][0] == "journey.started" and events[-1]["seq"] == len(events)
+    other = json.loads(run_jctl("run", str(path), "-i", '{"claimId": "c6", "amount": 2}', "--mocks", str(mocks),
+                                "--target", target, "-f", "json").stdout)["journeyId"]
+    cancelled = run_jctl("cancel", other, "--target", target, "-f", "json")
+    assert cancelled.returncode == 0 and json.loads(cancelled.stdout)["error"]["code"] == "JOURNEY_CANCELLED"
+    text = run_jctl("history", other, "--target", target)
+    assert text.returncode == 0 and "journey.cancelled" in text.stdout
     unknown = run_jctl("status", "feedfacefeed", "--target", target)
     assert unknown.returncode == 1 and "feedfacefeed" in unknown.stderr
 
@@ -337,6 +343,9 @@ def test_bad_target_and_worker_flags_are_usage_errors() -> None:
     assert run_jctl("status", "abc", "--target", "temporal://nohost").returncode == 2
     assert run_jctl("worker", "--backend", "temporal").returncode == 2
     assert run_jctl("worker", "--address", "localhost:7233").returncode == 2
+    seeded = run_jctl("run", str(EXAMPLES / "report-export" / "report-export.journey.yaml"), "--seed", "s",
+                      "--target", "temporal://localhost:7233/default")
+    assert seeded.returncode == 2 and "--seed" in seeded.stderr
 
 
 # -- a worker killed mid-journey ---------------------------------------------------------------------------------

@@ -50,6 +50,10 @@ def run(
     if target:
         from jctl.cli import temporal_target
 
+        if seed:
+            from jctl.errors import UsageError
+
+            raise UsageError("--seed works on the local store only", hint="leave out --seed or --target")
         _finish(temporal_target.start(target, file, input_document, mocks=mocks_document, detach=detach,
                                       auto_advance=auto_advance, platform_config=platform_config), output_format)
     runner = views.open_runner(db, uuid_seed=seed, platform_config=platform_config,
