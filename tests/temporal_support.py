@@ -31,7 +31,9 @@ def dev_server(binary: str) -> Iterator[str]:
     """`temporal server start-dev` (in-memory, headless) until the block ends; yields HOST:PORT."""
     port = free_port()
     args = [binary, "server", "start-dev", "--headless", "--ip", "127.0.0.1", "--port", str(port),
-            "--http-port", str(free_port()), "--metrics-port", str(free_port()), "--log-level", "error"]
+            "--http-port", str(free_port()), "--metrics-port", str(free_port()), "--log-level", "error",
+            # suggest continue-as-new early, so the tests exercise it on short journeys
+            "--dynamic-config-value", "limit.historyCount.suggestContinueAsNew=200"]
     process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         _wait_for_port(port, process)

@@ -290,6 +290,35 @@ def test_cancel_during_an_activity_keeps_what_it_did(temporal_worker: str, tmp_p
     assert steps.index(("state.completed", "call")) < steps.index(("journey.cancelled", "hold"))
 
 
+def test_a_long_journey_continues_as_new_without_losing_history(temporal_worker: str, tmp_path: Path) -> None:
+    """The session's dev server suggests continue-as-new after 200 history events; 60 loop turns go far past it."""
+    from temporalio.client import Client
+
+    from conftest import jsonata
+
+    path = write_journey(tmp_path, {
+        "count": {"type": "transform", "transform": {"mapper": jsonata('{"i": context.i + 1}'),
+                                                     "target": {"kind": "context"}}, "next": "more"},
+        "more": {"type": "choice", "choices": [{"when": {"predicate": jsonata("context.i < 60")}, "next": "pause"}],
+                 "default": "done"},
+        "pause": {"type": "timer", "timer": {"duration": "PT0S"}, "next": "count"},
+        "done": {"type": "succeed"}}, "count", name="looper")
+    local = LocalBackend(tmp_path / "jctl.db")
+    remote = TemporalBackend(temporal_worker)
+    jid = remote.target.start(path, {"i": 0}, detach=True)["journeyId"]
+    _wait_for(lambda: remote.status(jid)["phase"] != "RUNNING", seconds=120)
+    assert remote.status(jid)["phase"] == "SUCCEEDED"
+    here = local.start(path, {"i": 0}, None, auto_advance=True)
+    assert remote.steps(jid) == local.steps(here["journeyId"])
+    seqs = [event.seq for event in remote.target.history(jid)]
+    assert seqs == list(range(1, len(seqs) + 1))
+
+    async def runs(client: Client) -> int:
+        return len([execution async for execution in client.list_workflows(f"WorkflowId = '{jid}'")])
+
+    assert remote.target._run(runs) > 1  # it did continue as new
+
+
 # -- the CLI -----------------------------------------------------------------------------------------------------
 def test_cli_target_gives_local_output_and_exit_codes(temporal_worker: str, tmp_path: Path) -> None:
     path = EXAMPLES / "expense-approval" / "expense-approval.journey.yaml"

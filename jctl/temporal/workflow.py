@@ -33,11 +33,14 @@ class JourneyWorkflow:
     @workflow.init
     def __init__(self, start: dict[str, Any]) -> None:
         self.state = JourneyState(dict(start["instance"]))
-        created = datetime.fromisoformat(start["instance"]["createdAt"])
-        self.state.record(list(start["events"]), created)
+        if start.get("continued"):  # a continue-as-new run: the history events are carried over as they were
+            self.state.events = list(start["events"])
+        else:
+            self.state.record(list(start["events"]), datetime.fromisoformat(start["instance"]["createdAt"]))
         self.state.schedule(list(start["due"]))
         self.options: dict[str, Any] = dict(start.get("options") or {})
-        self.offset = timedelta(0)  # the journey's clock = workflow time + offset (moved only by `advance`)
+        # the journey's clock = workflow time + offset (moved only by `advance`)
+        self.offset = timedelta(seconds=float(start.get("offsetSec", 0)))
         self.inbox: list[tuple[str, dict[str, Any]]] = []  # (update id, request): steps and clock moves, in order
         self.answers: dict[str, dict[str, Any]] = {}
         self.idle = False
@@ -49,6 +52,8 @@ class JourneyWorkflow:
     async def run(self, start: dict[str, Any]) -> dict[str, Any]:
         while self.state.running:
             await self._next()
+            if self.state.running and self._may_continue_as_new():
+                workflow.continue_as_new(self._carried_over())
         self.idle = True
         await workflow.wait_condition(workflow.all_handlers_finished)
         return envelopes.journey_outcome(self._instance())
@@ -193,6 +198,17 @@ class JourneyWorkflow:
         instance = self.state.instance
         workflow.upsert_memo({"phase": instance["phase"], "currentState": instance["currentState"],
                               "updatedAt": instance["updatedAt"], "error": instance["error"]})
+
+    # -- continue-as-new ------------------------------------------------------------------------------------
+    def _may_continue_as_new(self) -> bool:
+        """When Temporal suggests it and nothing is in flight (an update in progress would be lost)."""
+        return (workflow.info().is_continue_as_new_suggested() and not self.inbox and not self.cancel_requested
+                and workflow.all_handlers_finished())
+
+    def _carried_over(self) -> dict[str, Any]:
+        return {"instance": self.state.instance, "events": self.state.events, "due": self.state.due,
+                "options": {**self.options, "autoAdvance": False}, "offsetSec": self.offset.total_seconds(),
+                "continued": True}
 
     # -- helpers --------------------------------------------------------------------------------------------
     def _now(self) -> datetime:
