@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
 WORKFLOW_NAME = "JourneyWorkflow"
 ACTIVITY_NAME = "jctl.advance"
 MAX_AUTO_ADVANCE = 10_000
+AUTO_ADVANCE = "jctl-start-auto-advance"  # the inbox key of `run --auto-advance`: nobody waits for its answer
 
 
 @workflow.defn(name=WORKFLOW_NAME)
@@ -46,7 +47,7 @@ class JourneyWorkflow:
         self.idle = False
         self.cancel_requested = False
         if self.options.get("autoAdvance"):
-            self.inbox.append(("auto-advance", {"clock": "auto"}))
+            self.inbox.append((AUTO_ADVANCE, {"clock": "auto"}))
 
     @workflow.run
     async def run(self, start: dict[str, Any]) -> dict[str, Any]:
@@ -55,8 +56,19 @@ class JourneyWorkflow:
             if self.state.running and self._may_continue_as_new():
                 workflow.continue_as_new(self._carried_over())
         self.idle = True
+        self._answer_leftovers()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return envelopes.journey_outcome(self._instance())
+
+    def _answer_leftovers(self) -> None:
+        """Requests queued while the journey was ending: a clock move gets the outcome, a step the conflict."""
+        finished = StepConflict(f"the instance has already finished ({self.state.instance['phase']}); "
+                                f"it accepts no more input")
+        for key, request in self.inbox:
+            self.answers[key] = ({"error": _error_doc(finished)} if "clock" not in request
+                                 else {"envelope": envelopes.envelope(self._instance())})
+        self.inbox.clear()
+        self.answers.pop(AUTO_ADVANCE, None)
 
     # -- queries and updates --------------------------------------------------------------------------------
     @workflow.query(name="status")
@@ -113,7 +125,9 @@ class JourneyWorkflow:
             return
         if self.inbox:
             key, request = self.inbox.pop(0)
-            self.answers[key] = await self._answer(request)
+            answer = await self._answer(request)
+            if key != AUTO_ADVANCE:
+                self.answers[key] = answer
             return
         work = self.state.next_due()
         if work is not None and (work["kind"] == "run" or _due_at(work) <= self._now()):
