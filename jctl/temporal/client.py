@@ -11,12 +11,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from temporalio.client import (
-    Client,
-    WorkflowExecutionStatus,
-    WorkflowHandle,
-    WorkflowUpdateFailedError,
-)
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -264,5 +259,3 @@ def _engine_error(cause: BaseException | None) -> Exception:
         return InvalidPayload(cause.message, list(extra.get("details") or []), extra.get("hint") or "")
     return StepConflict(cause.message, hint=extra.get("hint") or "")
 
-
-__all__ = ["TemporalTarget", "TemporalUnavailable", "parse_target", "connect", "WorkflowExecutionStatus"]
