@@ -57,8 +57,8 @@ def guarded_main(command: Callable[[], object]) -> None:
 
 def _answer_lean(args: list[str]) -> bool:
     """Answer `args` here when this parser understands them completely; False hands them to the full app."""
-    if "_JCTL_COMPLETE" in os.environ or not args:
-        return False
+    if "_JCTL_COMPLETE" in os.environ or "JCTL_TARGET" in os.environ or not args:
+        return False  # completion, and instances elsewhere, are the full app's
     if args == ["--version"]:
         sys.stdout.write(f"jctl {__version__}\n")
         return True

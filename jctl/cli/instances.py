@@ -21,6 +21,8 @@ class Format(str, Enum):
 
 
 FORMAT_OPTION = typer.Option(Format.text, "--format", "-f", help="Output format.")
+TARGET_OPTION = typer.Option(None, "--target", metavar="URL", help="Run against a Temporal cluster, "
+                             "temporal://HOST:PORT/NAMESPACE (needs jctl[temporal]).")
 
 
 def run(
@@ -34,6 +36,7 @@ def run(
     seed: str = typer.Option(None, "--seed", metavar="SEED", help="Make uuid() in expressions deterministic."),
     output_format: Format = FORMAT_OPTION,
     db: Path = DB_OPTION,
+    target: str = TARGET_OPTION,
 ) -> None:
     """Validate FILE and its input, create an instance and execute it until it ends or pauses."""
     views.text_argument(seed, "--seed")
@@ -44,6 +47,15 @@ def run(
         from jctl.errors import UsageError
 
         raise UsageError(f"{config}: a platform config file is a mapping of spec.platform.config keys to values")
+    if target:
+        from jctl.cli import temporal_target
+
+        if seed:
+            from jctl.errors import UsageError
+
+            raise UsageError("--seed works on the local store only", hint="leave out --seed or --target")
+        _finish(temporal_target.start(target, file, input_document, mocks=mocks_document, detach=detach,
+                                      auto_advance=auto_advance, platform_config=platform_config), output_format)
     runner = views.open_runner(db, uuid_seed=seed, platform_config=platform_config,
                                progress=output_format is Format.text)
     envelope = runner.start(file, input_document, mocks=mocks_document, detach=detach, auto_advance=auto_advance)
@@ -57,12 +69,18 @@ def signal(
     idempotency_key: str = typer.Option(None, "--idempotency-key", metavar="KEY", help="Replays the first answer on repeat."),
     output_format: Format = FORMAT_OPTION,
     db: Path = DB_OPTION,
+    target: str = TARGET_OPTION,
 ) -> None:
     """Deliver a step submission to a paused wait/webhook state and continue the journey."""
     views.text_argument(instance_id, "instance id")
     views.text_argument(step, "--step")
     views.text_argument(idempotency_key, "--idempotency-key")
     document = read_json_argument(payload, "payload")
+    if target:
+        from jctl.cli.temporal_target import call
+
+        _finish(call(target, lambda t: t.signal(instance_id, document, step=step, idempotency_key=idempotency_key)),
+                output_format)
     runner = views.open_runner(db, progress=output_format is Format.text)
     envelope = runner.signal(instance_id, document, step=step, idempotency_key=idempotency_key)
     _finish(envelope, output_format)
@@ -72,8 +90,14 @@ def status(
     instance_id: str = typer.Argument(..., metavar="ID", help="Instance id (a unique prefix is enough)."),
     output_format: Format = FORMAT_OPTION,
     db: Path = DB_OPTION,
+    target: str = TARGET_OPTION,
 ) -> None:
     """Show where an instance stands."""
+    if target:
+        from jctl.cli.temporal_target import call
+
+        views.text_argument(instance_id, "instance id")
+        _finish(call(target, lambda t: t.status(instance_id)), output_format, exit_on_failure=False)
     views.show_status(instance_id, output_format.value, db)
 
 
@@ -81,9 +105,14 @@ def cancel(
     instance_id: str = typer.Argument(..., metavar="ID", help="Instance id (a unique prefix is enough)."),
     output_format: Format = FORMAT_OPTION,
     db: Path = DB_OPTION,
+    target: str = TARGET_OPTION,
 ) -> None:
     """Cancel a running instance (JOURNEY_CANCELLED); its timers are discarded. Idempotent."""
     views.text_argument(instance_id, "instance id")
+    if target:
+        from jctl.cli.temporal_target import call
+
+        _finish(call(target, lambda t: t.cancel(instance_id)), output_format, exit_on_failure=False)
     runner = views.open_runner(db)
     _finish(runner.cancel(instance_id), output_format, exit_on_failure=False)
 
@@ -94,8 +123,16 @@ def list_instances(
     limit: int = typer.Option(50, "--limit", metavar="N", min=0, max=2**63 - 1, help="At most this many, newest first."),
     output_format: Format = FORMAT_OPTION,
     db: Path = DB_OPTION,
+    target: str = TARGET_OPTION,
 ) -> None:
     """List instances, newest first."""
+    if target:
+        from jctl.cli import temporal_target
+
+        views.text_argument(journey, "--journey")
+        phase_wanted = views.parse_phase(phase) if phase else None
+        return temporal_target.list_instances(target, phase=phase_wanted, journey=journey, limit=limit,
+                                              as_json=output_format is Format.json)
     views.show_instances(phase, journey, limit, output_format.value, db)
 
 
@@ -103,8 +140,14 @@ def history(
     instance_id: str = typer.Argument(..., metavar="ID", help="Instance id (a unique prefix is enough)."),
     output_format: Format = FORMAT_OPTION,
     db: Path = DB_OPTION,
+    target: str = TARGET_OPTION,
 ) -> None:
     """Every transition, HTTP call (auth headers redacted), signal and timer of an instance."""
+    if target:
+        from jctl.cli import temporal_target
+
+        views.text_argument(instance_id, "instance id")
+        return temporal_target.history(target, instance_id, as_json=output_format is Format.json)
     views.show_history(instance_id, output_format.value, db)
 
 

@@ -77,9 +77,18 @@ def tick(
 def worker(
     interval: float = typer.Option(0.5, "--interval", metavar="SECONDS", help="Seconds between polls."),
     db: Path = DB_OPTION,
+    backend: str = typer.Option("local", "--backend", metavar="local|temporal", help="local store or a Temporal cluster."),
+    address: str = typer.Option(None, "--address", metavar="HOST:PORT", help="Temporal frontend (--backend temporal)."),
+    namespace: str = typer.Option(None, "--namespace", metavar="NAME", help="Temporal namespace (default: default)."),
+    task_queue: str = typer.Option(None, "--task-queue", metavar="QUEUE", help="Temporal task queue (default: jctl-journeys)."),
 ) -> None:
-    """Real-time loop: the clock follows wall time and due work runs as it falls due. Ctrl-C stops it cleanly."""
+    """Real-time loop: the clock follows wall time and due work runs as it falls due. Ctrl-C stops it cleanly.
+    With --backend temporal, a Temporal worker for journeys instead."""
+    from jctl.cli import temporal_target
     from jctl.clock import wall_now
+
+    if temporal_target.worker(backend, address, namespace, task_queue):
+        return
 
     if not 0.01 <= interval <= 3600:  # also refuses nan; a negative interval would spin, inf cannot be waited on
         from jctl.errors import UsageError

@@ -16,7 +16,7 @@ from jctl.errors import FindingsError, JctlError, UsageError
 
 if TYPE_CHECKING:
     from jctl.engine.runner import Runner
-    from jctl.store import Event, InstanceSummary, Store
+    from jctl.store import Event, Instance, InstanceSummary, Store
 
 T = TypeVar("T")
 
@@ -122,6 +122,16 @@ def parse_phase(phase: str) -> str:
     if value not in PHASES:
         raise UsageError(f"unknown phase `{phase}`", hint=f"use one of {', '.join(PHASES)}")
     return value
+
+
+def summary_of(instance: Instance) -> InstanceSummary:
+    """What a listing shows of a whole instance (one a remote target sent)."""
+    from jctl.clock import to_epoch_ms
+    from jctl.store import InstanceSummary
+
+    assert instance.created_at is not None and instance.updated_at is not None  # a stored instance has both
+    return InstanceSummary(instance.id, instance.journey_name, instance.phase, instance.current_state,
+                           to_epoch_ms(instance.created_at), to_epoch_ms(instance.updated_at), instance.error)
 
 
 def instance_summary(instance: InstanceSummary) -> dict[str, Any]:

@@ -1,0 +1,85 @@
+"""`--target temporal://HOST:PORT/NAMESPACE` for the instance commands and `worker --backend temporal`: the same
+rendering as the local store, the work done by jctl.temporal. Without temporalio, a usage error says how to
+install it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from jctl.cli import views
+from jctl.cli.output import console, print_json
+from jctl.errors import UsageError
+
+if TYPE_CHECKING:
+    from jctl.temporal.client import TemporalTarget
+
+T = TypeVar("T")
+
+
+def open_target(url: str) -> TemporalTarget:
+    if not url.startswith("temporal://"):
+        raise UsageError(f"--target {url!r}: unknown scheme", hint="use temporal://HOST:PORT/NAMESPACE")
+    from jctl.temporal import require
+
+    require()
+    from jctl.temporal.client import TemporalTarget
+
+    return TemporalTarget.from_url(url)
+
+
+def call(url: str, command: Callable[[TemporalTarget], T]) -> T:
+    """Run one command against the cluster, closing the connection before the process exits."""
+    with open_target(url) as target:
+        return command(target)
+
+
+def start(url: str, file: Path, input_document: Any, *, mocks: dict[str, Any] | None, detach: bool,
+          auto_advance: bool, platform_config: dict[str, Any] | None) -> dict[str, Any]:
+    return call(url, lambda target: target.start(file, input_document, mocks=mocks, detach=detach,
+                                                 auto_advance=auto_advance, platform_config=platform_config))
+
+
+def list_instances(url: str, *, phase: str | None, journey: str | None, limit: int, as_json: bool) -> None:
+    instances = call(url, lambda target: target.list_instances(phase=phase, journey=journey, limit=limit))
+    summaries = [views.summary_of(instance) for instance in instances]
+    if as_json:
+        print_json([views.instance_summary(summary) for summary in summaries])
+    else:
+        views.print_instance_table(summaries)
+
+
+def history(url: str, instance_id: str, *, as_json: bool) -> None:
+    events = call(url, lambda target: target.history(instance_id))
+    if as_json:
+        print_json([views.event_document(event) for event in events])
+    else:
+        views.print_history(events)
+
+
+def worker(backend: str, address: str | None, namespace: str | None, task_queue: str | None) -> bool:
+    """Run a Temporal worker when asked for (True), else leave the local worker to run (False)."""
+    if backend == "local":
+        if address or namespace or task_queue:
+            raise UsageError("--address, --namespace and --task-queue belong to --backend temporal")
+        return False
+    if backend != "temporal":
+        raise UsageError(f"unknown --backend {backend!r}", hint="use local or temporal")
+    if not address:
+        raise UsageError("--backend temporal needs --address HOST:PORT", hint="e.g. --address localhost:7233")
+    from jctl.temporal import DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE, require
+
+    require()
+    import asyncio
+
+    from jctl.temporal.worker import serve
+
+    out = console()
+    queue = task_queue or DEFAULT_TASK_QUEUE
+    space = namespace or DEFAULT_NAMESPACE
+    asyncio.run(serve(address, space, queue,
+                      ready=lambda: out.print(f"worker polling task queue {queue} on {address} ({space}); "
+                                              f"Ctrl-C stops it", markup=False, highlight=False)))
+    out.print("worker stopped")
+    return True
