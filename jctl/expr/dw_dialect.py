@@ -125,6 +125,8 @@ OUTPUT_NAME = "jctlOutput"
 """The script variable that carries the `output` binding (`output` is a DataWeave reserved word)."""
 
 _BARE_OUTPUT = re.compile(r"(?<![\w.:$@\"'`])output\b(?!\s*:(?!:))")
+_KEY_WORDS = _SELECTOR_WORDS.replace("default|", "")  # `default:` stays a reported slip (it is usually `default x`)
+_RESERVED_KEY = re.compile(rf"(?<=[{{,])(\s*)({_KEY_WORDS})(?=\s*:(?!:))")
 
 
 @dataclass(frozen=True)
@@ -132,8 +134,9 @@ class HostForm:
     """An expression body as the host runs it, with the edits made so positions map back to what the user wrote.
 
     The reference documents `output.overallStatus` (§2.5 alsoFor), `context.sub.output` (§5.8) and `error.type`
-    (§5.6); DataWeave reserves `output` and `type`. The host quotes reserved-word selectors (`x.type` →
-    `x."type"`) and reads the bare `output` binding through `jctlOutput`. The rewrite only adds quotes and that
+    (§5.6) and Problem Details objects `{type: ...}` (§14.1); DataWeave reserves `output` and `type`. The host
+    quotes reserved-word selectors and object keys (`x.type` → `x."type"`, `{type: 1}` → `{"type": 1}`) and reads
+    the bare `output` binding through `jctlOutput`. The rewrite only adds quotes and that
     one name, so it cannot reach anything the raw text could not (the sandbox checks both texts).
     """
 
@@ -170,8 +173,12 @@ def host_form(expr: str) -> HostForm:
     edits: list[tuple[int, int, str]] = []
     for match in _RESERVED_SELECTOR.finditer(mask):
         edits.append((match.start(1), match.end(1), f'"{match.group(1)}"'))
+    for match in _RESERVED_KEY.finditer(mask):
+        edits.append((match.start(2), match.end(2), f'"{match.group(2)}"'))
+    keys = {start for start, _, _ in edits}
     for match in _BARE_OUTPUT.finditer(mask):
-        edits.append((match.start(), match.end(), OUTPUT_NAME))
+        if match.start() not in keys:
+            edits.append((match.start(), match.end(), OUTPUT_NAME))
     edits.sort()
     text, cursor, parts = expr, 0, []
     for start, end, replacement in edits:
