@@ -30,3 +30,19 @@ def test_reference_example_has_no_error(path: Path) -> None:
 def test_validate_accepts_the_whole_folder() -> None:
     result = run_jctl("validate", str(CASES), "--format", "json")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_complete_section_5_8_example_runs_as_written(tmp_path: Path) -> None:
+    """Its choice writes `when:` empty with `predicate` beside it; the runner takes that predicate."""
+    from jctl.engine.runner import Runner
+    from jctl.store import Store
+
+    path = CASES / "5-8-subjourney-complete-example.journey.yaml"
+    runner = Runner(Store.open(tmp_path / "jctl.db"))
+    item = {"match": {"method": "GET", "url": "https://api.example.com/items/i-1"},
+            "respond": {"status": 200, "body": {"id": "i-1"}}}
+    ok = runner.start(path, {"inputId": "i-1"}, mocks={"mocks": [item]})
+    assert ok["phase"] == "SUCCEEDED" and ok["output"]["body"] == {"id": "i-1"}, ok
+    missing = {**item, "respond": {"status": 404, "body": {}}}
+    failed = runner.start(path, {"inputId": "i-1"}, mocks={"mocks": [missing]})
+    assert failed["phase"] == "FAILED" and failed["error"]["code"] == "NOT_OK", failed
