@@ -220,8 +220,8 @@ def evaluate(expr: str, bindings: dict[str, Any], aliases: list[str], options: E
     if response.get("kind"):
         raise ExpressionError(response["message"], kind=response["kind"])
     kind, message, error_line, error_column = parse_error(response["error"], header_lines)
-    line, column = form.original_position(error_line, error_column, expr)
+    at_line, at_column = form.original_position(error_line, error_column, expr)
     if message.startswith("forbidden: "):  # raised by the guard module
-        raise ExpressionError(message.removeprefix("forbidden: "), line, column, "forbidden")
+        raise ExpressionError(message.removeprefix("forbidden: "), at_line, at_column, "forbidden")
     explained = _explain(message, unresolved_name(message), form.text, error_line, error_column)
-    raise ExpressionError(explained, line, column, kind)
+    raise ExpressionError(explained, at_line, at_column, kind)
