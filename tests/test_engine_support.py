@@ -39,7 +39,8 @@ SAMPLES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
          "policies": {"httpResilience": {"definitions": {"std": {"maxAttempts": 2}}}}}, {}),
     "spec.outcomes": ({"outcomes": {"Done": {"when": {"phase": "SUCCEEDED"}}}}, {}),
     "spec.cookies": ({"cookies": {"jar": {"domains": [{"pattern": "127.0.0.1"}]}}}, {}),
-    "spec.errors": ({"errors": {"canonicalFormat": "rfc9457"}}, {}),
+    "spec.errors.envelope.mapper": ({"errors": {"envelope": {"format": "custom", "mapper": {
+        "lang": "jsonata", "expr": "{\"message\": error.reason}"}}}}, {}),
     "task.resiliencePolicyRef": ({"policies": {"httpResilience": {"definitions": {"std": {"maxAttempts": 2}}}}},
                                  {"resiliencePolicyRef": "std"}),
     "task.auth": ({"policies": {"httpClientAuth": {"definitions": {

@@ -18,7 +18,7 @@ NOT_SUPPORTED: dict[str, str] = {
     "spec.defaults.tasks.resiliencePolicyRef": "a default resilience policy for every task (section 13)",
     "spec.outcomes": "named outcomes classifying the terminal result (section 20)",
     "spec.cookies": "the cookie jar: Set-Cookie is not kept and no Cookie header is sent (section 22)",
-    "spec.errors": "journey error normalisers and the error envelope (section 24)",
+    "spec.errors.envelope.mapper": "a custom error envelope mapper (section 24)",
     "task.resiliencePolicyRef": "a resilience policy on an HTTP task (retries, circuit breaking; section 13)",
     "task.auth": "outbound HTTP auth on a task (httpClientAuth policies, section 19)",
     "task.cookies": "attaching cookie-jar cookies to an HTTP task (section 22.3)",
