@@ -10,6 +10,7 @@ import pytest
 
 from jctl.engine.errors import InvalidSpec
 from jctl.engine.runner import Runner
+from jctl.engine.support import NOT_SUPPORTED
 from jctl.store import Store
 
 
@@ -119,6 +120,10 @@ def test_http_cookie_jar_succeeds_with_mocked_login(corpus_dir: Path, runner: Ru
     if refused_by_lint(runner, path):
         return
     outcome = runner.start(path, {}, mocks=mocks)
+    if "spec.cookies" in NOT_SUPPORTED:  # until the cookie jar exists the run must refuse, not drop the cookie
+        assert outcome["phase"] == "FAILED" and outcome["error"]["code"] == "NOT_SUPPORTED", outcome
+        assert "spec.cookies" in outcome["error"]["reason"]
+        return
     assert outcome["phase"] == "SUCCEEDED" and outcome["output"]["body"] == {"name": "Ada"}
 
 

@@ -33,7 +33,7 @@ def _finding(spec: SpecFile, path: DocPath, message: str, hint: str, line: int |
         ("expression-forbidden", "error",
          "An expression reaches outside itself (files, URLs, environment, system properties, nested evaluation)."),
         ("expression-dialect", "error",
-         "A DataWeave expression uses syntax from another language (`then`, `default:`, `any`/`all`, `.type`)."),
+         "A DataWeave expression uses syntax from another language (`then`, `default:`, `any`/`all`)."),
         ("predicate-not-boolean", "error", "A predicate is a literal that can never be a boolean."),
     ),
     needs_expressions=True,

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from jctl.clock import later
 from jctl.engine.parallel import ParallelState
+from jctl.engine.support import unsupported_in
 from jctl.engine.transitions import Snapshot, StateError, Transition, http_records
 from jctl.store.models import NewDueWork, NewEvent
 
@@ -49,6 +50,9 @@ class StateExecutor:
         try:
             if handler is None:
                 raise StateError("NOT_SUPPORTED", f"state type {kind!r} is not supported by the local runner")
+            missing = unsupported_in(self.spec, state)
+            if missing:
+                raise StateError("NOT_SUPPORTED", missing)
             if mode == "sync" and kind in PAUSING_TYPES:
                 raise StateError("NOT_SUPPORTED", f"{kind} states inside subjourneys or nested parallel branches "
                                  f"are not supported by the local runner yet")

@@ -2,7 +2,8 @@
 
 Besides the named bindings, each top-level context key becomes a bare name (`jobStart.body.jobId` reads
 `context.jobStart.body.jobId`) when the key is a plain identifier (`[A-Za-z_][A-Za-z0-9_]*`), is not itself a
-binding name, and is not a DataWeave reserved word or a DataWeave core function name (it would shadow it). The
+binding name, and is not a DataWeave reserved word, a DataWeave core function name (it would shadow it) or
+`jctlOutput` (the script name of the `output` binding). The
 named bindings always win; aliases are computed at evaluation time from the context actually passed.
 """
 
@@ -44,6 +45,7 @@ def build_bindings(
 
 def context_aliases(bindings: dict[str, Any]) -> list[str]:
     """The top-level context keys that are bound as bare names (see the module docstring for the rule)."""
+    from jctl.expr.dw_dialect import OUTPUT_NAME
     from jctl.expr.dw_guard import RESERVED_WORDS
 
     context = bindings.get("context")
@@ -52,7 +54,7 @@ def context_aliases(bindings: dict[str, Any]) -> list[str]:
     return [
         key for key in context
         if isinstance(key, str) and _IDENTIFIER.match(key) and key not in bindings and key not in BINDING_NAMES
-        and key not in RESERVED_WORDS and key not in _DW_CORE_NAMES
+        and key not in RESERVED_WORDS and key not in _DW_CORE_NAMES and key != OUTPUT_NAME
     ]
 
 

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any, Literal
 
 from jctl.clock import format_rfc3339
 from jctl.expr import EvalOptions, ExpressionError, dw_guard, worker_failure
+from jctl.expr.dw_dialect import OUTPUT_NAME, HostForm, host_form
 
 _LOCATION = re.compile(r"\(line: ?(\d+), column: ?(\d+)\)")
 _UNRESOLVED = re.compile(r"Unable to resolve reference of: `([A-Za-z_][A-Za-z0-9_]*)`")
@@ -24,10 +26,14 @@ def dw_datetime(moment: datetime) -> str:
     return format_rfc3339(moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc))
 
 
-def forbidden_errors(expr: str) -> list[tuple[str, int, int]]:
-    """(message, line, column) for each forbidden reference found on the raw text."""
+def forbidden_errors(expr: str, form: HostForm | None = None) -> list[tuple[str, int, int]]:
+    """(message, line, column) for each forbidden reference found on the raw text (and on the host form's text)."""
     found = []
-    for problem in dw_guard.find_forbidden(expr):
+    problems = dw_guard.find_forbidden(expr)
+    if not problems and form is not None and form.text != expr:
+        problems = [replace(problem, offset=form.original_offset(problem.offset))
+                    for problem in dw_guard.find_forbidden(form.text)]
+    for problem in problems:
         line, column = dw_guard.offset_to_line_col(expr, problem.offset)
         found.append((f"`{problem.name}` is not allowed: {problem.reason}", line, column))
     return found
@@ -139,18 +145,20 @@ def _create_capped_isolate(memory_mb: int, tmpdir: str) -> None:
 # ---- parent side ------------------------------------------------------------------------------------------------
 
 COMPILE_TIMEOUT_S = 10.0
-_NULL_BINDINGS = ("context", "payload", "platform", "error", "branches", "outcome")
+_NULL_BINDINGS = ("context", "payload", "platform", "error", "branches", "outcome", OUTPUT_NAME)
 
 
 def compile_check(expr: str) -> list[ExpressionError]:
     from jctl.expr import worker
 
-    forbidden = forbidden_errors(expr)
+    form = host_form(expr)
+    forbidden = forbidden_errors(expr, form)
     if forbidden:
         return [ExpressionError(message, line, column, "forbidden") for message, line, column in forbidden]
     aliases: list[str] = []
     for _ in range(MAX_ALIAS_PASSES):
-        request, header_lines = request_for(expr, dict.fromkeys(_NULL_BINDINGS), aliases, None, None, None, True)
+        request, header_lines = request_for(form.text, dict.fromkeys(_NULL_BINDINGS), aliases, None, None, None,
+                                            True)
         try:
             response = worker.pool("dataweave", 512).request(request, COMPILE_TIMEOUT_S)
         except worker.WorkerDied as died:
@@ -160,11 +168,12 @@ def compile_check(expr: str) -> list[ExpressionError]:
         kind, message, line, column = parse_error(response.get("error") or response.get("message", ""), header_lines)
         name = unresolved_name(message)
         # A bare name may be a top-level context key (bound at run time); unknown functions stay errors.
-        bare = name and not _is_call(expr, line, column, name) and name not in dw_guard.RESERVED_WORDS
+        bare = name and not _is_call(form.text, line, column, name) and name not in dw_guard.RESERVED_WORDS
         if name and bare and name not in aliases:
             aliases.append(name)
             continue
-        return [ExpressionError(_explain(message, name, expr, line, column), line, column, "syntax")]
+        explained = _explain(message, name, form.text, line, column)
+        return [ExpressionError(explained, *form.original_position(line, column, expr), "syntax")]
     return []
 
 
@@ -192,12 +201,16 @@ def evaluate(expr: str, bindings: dict[str, Any], aliases: list[str], options: E
              random_value: float | None) -> Any:
     from jctl.expr import worker
 
-    forbidden = forbidden_errors(expr)
+    form = host_form(expr)
+    forbidden = forbidden_errors(expr, form)
     if forbidden:
         message, line, column = forbidden[0]
         raise ExpressionError(message, line, column, "forbidden")
-    usable = {name: value for name, value in bindings.items() if name not in dw_guard.RESERVED_WORDS}
-    request, header_lines = request_for(expr, usable, aliases, options.now, uuid_value, random_value)
+    usable = {OUTPUT_NAME if name == "output" else name: value for name, value in bindings.items()
+              if name == "output" or name not in dw_guard.RESERVED_WORDS}
+    if OUTPUT_NAME in form.text:
+        usable.setdefault(OUTPUT_NAME, None)  # `output` outside a site that binds it reads null, like `payload`
+    request, header_lines = request_for(form.text, usable, aliases, options.now, uuid_value, random_value)
     try:
         response = worker.pool("dataweave", options.memory_mb).request(request, options.timeout_s)
     except worker.WorkerDied as died:
@@ -207,7 +220,8 @@ def evaluate(expr: str, bindings: dict[str, Any], aliases: list[str], options: E
     if response.get("kind"):
         raise ExpressionError(response["message"], kind=response["kind"])
     kind, message, error_line, error_column = parse_error(response["error"], header_lines)
+    at_line, at_column = form.original_position(error_line, error_column, expr)
     if message.startswith("forbidden: "):  # raised by the guard module
-        raise ExpressionError(message.removeprefix("forbidden: "), error_line, error_column, "forbidden")
-    explained = _explain(message, unresolved_name(message), expr, error_line, error_column)
-    raise ExpressionError(explained, error_line, error_column, kind)
+        raise ExpressionError(message.removeprefix("forbidden: "), at_line, at_column, "forbidden")
+    explained = _explain(message, unresolved_name(message), form.text, error_line, error_column)
+    raise ExpressionError(explained, at_line, at_column, kind)

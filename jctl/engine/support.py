@@ -1,0 +1,63 @@
+"""What the DSL accepts and the local runner does not do yet: one table, checked before each state runs.
+
+A construct in `NOT_SUPPORTED` fails the instance with NOT_SUPPORTED naming it, instead of being accepted and
+silently ignored. Paths: `spec.<a>.<b>` is a block of the spec (present when the key exists, null or not);
+`task.<field>` is a field of a task state's `task`; `task.kind=<kind>` is a task plugin; `<type>.<a>.<b>` is a field
+of that state type's block (`wait.channel`). Implementing a construct = deleting its line here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+NOT_SUPPORTED: dict[str, str] = {
+    "spec.compensation": "global compensation journey (section 2.5)",
+    "spec.metadata.bindings": "tags and attributes bound from the start payload (section 2.8.4)",
+    "spec.policies.httpResilience.default": "a default HTTP resilience policy (retries, circuit breaking; section 13)",
+    "spec.policies.httpClientAuth.default": "a default outbound HTTP auth policy (section 19)",
+    "spec.defaults.tasks.resiliencePolicyRef": "a default resilience policy for every task (section 13)",
+    "spec.outcomes": "named outcomes classifying the terminal result (section 20)",
+    "spec.cookies": "the cookie jar: Set-Cookie is not kept and no Cookie header is sent (section 22)",
+    "spec.errors.envelope.mapper": "a custom error envelope mapper (section 24)",
+    "task.resiliencePolicyRef": "a resilience policy on an HTTP task (retries, circuit breaking; section 13)",
+    "task.auth": "outbound HTTP auth on a task (httpClientAuth policies, section 19)",
+    "task.cookies": "attaching cookie-jar cookies to an HTTP task (section 22.3)",
+    "task.kind=kafkaPublish:v1": "the Kafka publish task plugin (section 5.2)",
+    "task.kind=xmlDecode:v1": "the XML decode task plugin (section 5.3)",
+    "task.kind=schedule:v1": "the schedule task plugin (section 5.4)",
+    "task.kind=cache:v1": "the cache task plugin (section 15)",
+    "task.kind=jwtValidate:v1": "the JWT validation task plugin (section 18.6)",
+    "task.kind=mtlsValidate:v1": "the mTLS validation task plugin (section 18.7)",
+    "task.kind=apiKeyValidate:v1": "the API key validation task plugin (section 18.8)",
+}
+
+
+def unsupported_in(spec: dict[str, Any], state: dict[str, Any]) -> str | None:
+    """The constructs of the spec and of this state that the runner does not implement, as one message."""
+    found = [f"{path} ({description})" for path, description in NOT_SUPPORTED.items() if _present(path, spec, state)]
+    if not found:
+        return None
+    return (f"not supported by the local runner yet: {'; '.join(found)}; "
+            f"remove {'it' if len(found) == 1 else 'them'} or run this journey on an engine that implements "
+            f"{'it' if len(found) == 1 else 'them'}")
+
+
+def _present(path: str, spec: dict[str, Any], state: dict[str, Any]) -> bool:
+    head, _, rest = path.partition(".")
+    if head == "spec":
+        return _has(spec, rest.split("."))
+    if state.get("type") != head:
+        return False
+    if "=" in rest:
+        field, _, value = rest.partition("=")
+        block = state.get(head)
+        return isinstance(block, dict) and block.get(field) == value
+    return _has(state.get(head), rest.split("."))
+
+
+def _has(node: Any, keys: list[str]) -> bool:
+    for key in keys:
+        if not isinstance(node, dict) or key not in node:
+            return False
+        node = node[key]
+    return True
