@@ -19,7 +19,9 @@ from jctl.checks.openapi_index import (
     OpenApiIndex, Operation, as_name, json_pointer, openapi_index, resolve_local, step_operations, template_variables,
 )
 from jctl.checks.schema_compare import schema_incompatibility
+from jctl.checks.runtime_expression import ExpressionError, expression_sites, site_expressions
 from jctl.diagnostics import DocPath, Finding
+from jctl.spec.scalars import inline_offset
 from jctl.spec.model import iter_states, node_at
 
 _QUALIFIED_ID = re.compile(r"^\$sourceDescriptions\.([^.]+)\.(.+)$")
@@ -296,6 +298,19 @@ def _goto_problem(path: DocPath, text: str, names: _Names) -> tuple[str, str] | 
 def _known(label: str, names: Any) -> str:
     shown = [str(name) for name in names if name is not None]
     return f"known {label}: {', '.join(shown)}" if shown else f"this workflow declares no {label}"
+
+
+@check("arazzo-expression", "error",
+       "A runtime expression does not follow the Arazzo 1.0 grammar (its ABNF).", kinds=("arazzo",),
+       also=(("arazzo-body-pointer", "error",
+              "`$response.body.field` where the grammar reads `$response.body#/field`: a runner reads nothing "
+              "(`--fix` rewrites it)."),))
+def check_expression_grammar(spec: SpecFile) -> Iterator[Finding]:
+    for path, text, mode in expression_sites(spec.data):
+        for parsed in site_expressions(text, mode):
+            if isinstance(parsed, ExpressionError):
+                yield Finding(path, parsed.message, parsed.hint, offset=inline_offset(spec.document, path, parsed.start),
+                              rule="arazzo-body-pointer" if parsed.dotted_body else "arazzo-expression")
 
 
 # --- the workflow file against its journey ------------------------------------------------------------------------
