@@ -19,7 +19,7 @@ import difflib
 import re
 import string
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from jctl.diagnostics import DocPath
@@ -60,6 +60,7 @@ class ExpressionError:
     hint: str
     dotted_body: bool = False
     pointer_form: str | None = None
+    begin: int = 0  # where the whole expression starts in the string it was found in
 
 
 Parsed = Expression | ExpressionError
@@ -87,7 +88,7 @@ def parse_expression(text: str, start: int = 0) -> Parsed:
     rest = text[after + 1:]
     problem = (_source_problem(text, rest, start + after + 1) if root in _MESSAGE_SOURCES
                else _name_problem(text, rest, start + after + 1, f"`${root}.`"))
-    return problem or Expression(text, start, root, rest)
+    return replace(problem, begin=start) if problem else Expression(text, start, root, rest)
 
 
 def _source_problem(text: str, rest: str, at: int) -> ExpressionError | None:
