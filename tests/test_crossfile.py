@@ -201,3 +201,12 @@ spec:
     errors = [d for d in found if d.severity.value == "error"]
     assert len(errors) == 1 and "needs path parameter `orderId`; without it the call" in errors[0].message
     assert any("requires header parameter" in d.message and d.severity.value == "warning" for d in found), found
+
+
+def test_a_failed_alternative_is_reported_in_the_branch_the_file_meant() -> None:
+    """`in: body` is a wrong `in` of a parameter, not a reusable-parameter reference lacking `reference`."""
+    found = [d for d in lint_file(CASES / "broken" / "schema-branches.arazzo.yaml") if d.rule == "arazzo-schema"]
+    messages = {d.line: d.message for d in found}
+    assert "`in` must be one of `path`, `query`, `header`, `cookie`, not `body`" in messages[16]
+    assert "`type` must be one of" in messages[21] and "regexx" in messages[21]
+    assert not any("reference" in message or "not a field" in message for message in messages.values())
