@@ -13,7 +13,9 @@ from importlib import resources
 from typing import Any
 
 from jctl.checks import SpecFile, check
-from jctl.checks.linked import dotted, load_reference, point_at, schema_error_findings, sibling_journey
+from jctl.checks.linked import (
+    compiled_validator, dotted, load_reference, point_at, quickly_valid, schema_error_findings, sibling_journey,
+)
 from jctl.checks.openapi import without_dynamic_refs
 from jctl.checks.openapi_index import (
     OpenApiIndex, Operation, as_name, json_pointer, openapi_index, resolve_local, step_operations, template_variables,
@@ -54,9 +56,15 @@ def _schema_validator() -> Any:
     return jsonschema.Draft202012Validator(json.loads(text), registry=_static_metaschema_registry())
 
 
+@cache
+def _compiled_schema_validator() -> Any | None:
+    text = resources.files("jctl").joinpath("data/arazzo-1.0.schema.json").read_text(encoding="utf-8")
+    return compiled_validator(json.loads(text))
+
+
 @check("arazzo-schema", "error", "The file does not conform to the Arazzo 1.0 schema.", kinds=("arazzo",))
 def check_arazzo_schema(spec: SpecFile) -> Iterator[Finding]:
-    if isinstance(spec.data, dict):
+    if isinstance(spec.data, dict) and not quickly_valid(_compiled_schema_validator(), spec.data):
         yield from schema_error_findings(_schema_validator().iter_errors(spec.data), "Arazzo")
 
 

@@ -114,6 +114,28 @@ def schema_error_findings(errors: Iterable[Any], document_name: str, limit: int 
             return
 
 
+def compiled_validator(schema: Any) -> Any | None:
+    """A compiled (Rust) validator for the hot path, or None where jsonschema-rs is missing or refuses the schema;
+    the pure-Python validator then does all the work."""
+    try:
+        import jsonschema_rs
+
+        return jsonschema_rs.validator_for(schema)
+    except Exception:  # noqa: BLE001 - any refusal just means the slow path
+        return None
+
+
+def quickly_valid(compiled: Any | None, data: Any) -> bool:
+    """True when the compiled validator accepts `data`; documents it rejects (or cannot take, such as YAML dates)
+    go through the pure-Python validator, whose errors carry the paths and branches the findings need."""
+    if compiled is None:
+        return False
+    try:
+        return bool(compiled.is_valid(data))
+    except Exception:  # noqa: BLE001 - a value it cannot represent: let the full validator judge
+        return False
+
+
 def _branch_errors(errors: Iterable[Any]) -> Iterator[Any]:
     """Each error, with a failed `oneOf`/`anyOf` replaced by the errors of the branch the document evidently meant."""
     for error in errors:
