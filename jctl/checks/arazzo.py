@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -22,7 +22,7 @@ from jctl.checks.openapi_index import (
 )
 from jctl.checks.schema_compare import schema_incompatibility
 from jctl.checks.runtime_expression import ExpressionError, expression_sites, site_expressions
-from jctl.diagnostics import DocPath, Finding
+from jctl.diagnostics import DocPath, Finding, path_text
 from jctl.spec.scalars import inline_offset
 from jctl.spec.model import iter_states, node_at
 
@@ -252,7 +252,9 @@ def check_workflow_references(spec: SpecFile) -> Iterator[Finding]:
         steps = {as_name(step.get("stepId")): (s, step) for s, step in _steps(workflow)}
         inputs = resolve_local(spec.data, workflow.get("inputs"))
         input_names = inputs.get("properties") if isinstance(inputs, dict) else None
-        context = _Names(steps, input_names if isinstance(input_names, dict) else None, workflow_ids, source_names)
+        context = _Names(steps, input_names if isinstance(input_names, dict) else None, workflow_ids, source_names,
+                         {as_name(other.get("workflowId")): set(map(str, other["outputs"]))
+                          for _, other in workflows if isinstance(other.get("outputs"), dict)})
         for path, value in _strings(workflow, ("workflows", w)):
             problem = _expression_problem(value, path, context) or _goto_problem(path, value, context)
             if problem:
@@ -265,6 +267,7 @@ class _Names:
     inputs: dict[str, Any] | None
     workflows: set[Any]
     sources: set[Any]
+    workflow_outputs: dict[Any, set[str]] = field(default_factory=dict)
 
 
 def _expression_problem(text: str, path: DocPath, names: _Names) -> tuple[str, str] | None:
@@ -285,6 +288,10 @@ def _expression_problem(text: str, path: DocPath, names: _Names) -> tuple[str, s
             return f"`{match.group(0)}` names no workflow input", _known("inputs", names.inputs)
         elif kind == "workflows" and name not in names.workflows:
             return f"`{match.group(0)}` names no workflow in this file", _known("workflows", names.workflows)
+        elif kind == "workflows" and output and name in names.workflow_outputs \
+                and output not in names.workflow_outputs[name]:
+            return (f"`{match.group(0)}`: workflow `{name}` has no output `{output}`",
+                    _known("outputs", names.workflow_outputs[name]))
         elif kind == "sourceDescriptions" and name not in names.sources:
             return f"`{match.group(0)}` names no source description", _known("sources", names.sources)
     return None
@@ -319,6 +326,39 @@ def check_expression_grammar(spec: SpecFile) -> Iterator[Finding]:
             if isinstance(parsed, ExpressionError):
                 yield Finding(path, parsed.message, parsed.hint, offset=inline_offset(spec.document, path, parsed.start),
                               rule="arazzo-body-pointer" if parsed.dotted_body else "arazzo-expression")
+
+
+@check("arazzo-duplicate-id", "error",
+       "Two workflows, two steps of a workflow, two source descriptions or two parameters share an id.",
+       kinds=("arazzo",))
+def check_unique_ids(spec: SpecFile) -> Iterator[Finding]:
+    yield from _duplicates(_mappings(node_at(spec.data, ("sourceDescriptions",))), ("sourceDescriptions",),
+                           "name", "source description")
+    workflows = _workflows(spec.data)
+    yield from _duplicates(workflows, ("workflows",), "workflowId", "workflowId")
+    for w, workflow in workflows:
+        yield from _duplicates(_steps(workflow), ("workflows", w, "steps"), "stepId", "stepId")
+        for s, step in _steps(workflow):
+            seen: dict[tuple[Any, Any], int] = {}
+            for p, parameter in _mappings(step.get("parameters")):
+                key = (as_name(parameter.get("name")), as_name(parameter.get("in")))
+                if key[0] and key in seen:
+                    yield Finding(("workflows", w, "steps", s, "parameters", p, "name"),
+                                  f"parameter `{key[0]}` (in: {key[1]}) is given twice in step `{step.get('stepId')}`",
+                                  f"remove one; the first is parameters[{seen[key]}]", rule="arazzo-duplicate-id")
+                seen.setdefault(key, p)
+
+
+def _duplicates(items: list[tuple[int, dict[str, Any]]], at: DocPath, field: str, label: str) -> Iterator[Finding]:
+    first: dict[str, int] = {}
+    for position, item in items:
+        value = item.get(field)
+        if not isinstance(value, str):
+            continue
+        if value in first:
+            yield Finding(at + (position, field), f"{label} `{value}` is used twice (first at "
+                                                  f"{path_text(at + (first[value],))})", f"give each a unique {field}")
+        first.setdefault(value, position)
 
 
 # --- the workflow file against its journey ------------------------------------------------------------------------
