@@ -30,6 +30,8 @@ _QUALIFIED_ID = re.compile(r"^\$sourceDescriptions\.([^.]+)\.(.+)$")
 _OPERATION_PATH = re.compile(r"^\{\$sourceDescriptions\.([^.}]+)\.url\}#(.*)$")
 _EXPRESSION = re.compile(r"\$(steps|inputs|workflows|sourceDescriptions)\.([A-Za-z0-9_\-]+)"
                          r"(?:\.(outputs)\.([A-Za-z0-9_\-]+))?")
+# OpenAPI ignores header parameters with these names: security schemes and media types carry them
+_IMPLICIT_HEADERS = {("authorization", "header"), ("accept", "header"), ("content-type", "header")}
 _REMOTE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 
 _METASCHEMA = "https://json-schema.org/draft/2020-12/schema"
@@ -205,6 +207,28 @@ def check_step_operations(spec: SpecFile) -> Iterator[Finding]:
                               resolution.hint or "fix the reference")
             elif resolution.operation is not None:
                 yield from _parameter_findings(step, at, resolution.operation)
+                yield from _request_body_findings(step, at, resolution)
+
+
+def _request_body_findings(step: dict[str, Any], at: DocPath, resolution: Resolution) -> Iterator[Finding]:
+    operation, index = resolution.operation, resolution.index
+    if operation is None or index is None or "requestBody" not in step:
+        return
+    declared = node_at(index.document.data, operation.path)
+    if isinstance(declared, dict) and "requestBody" not in declared:
+        yield Finding(at + ("requestBody",), f"step `{step.get('stepId')}` sends a request body, but "
+                                             f"{operation.method.upper()} {operation.template} declares none",
+                      "remove the requestBody, or declare one on the operation", at="key",
+                      rule="arazzo-unknown-param")
+
+
+def _declared_parameters(operation: Operation) -> set[tuple[str, str]]:
+    """(name, in) of each parameter the operation declares; header names compare case-insensitively."""
+    declared = set()
+    for parameter in operation.parameters:
+        name, where = as_name(parameter.get("name")), as_name(parameter.get("in"))
+        declared.add((name.lower() if where == "header" else name, where))
+    return declared
 
 
 def _parameter_findings(step: dict[str, Any], at: DocPath, operation: Operation) -> Iterator[Finding]:
@@ -217,6 +241,14 @@ def _parameter_findings(step: dict[str, Any], at: DocPath, operation: Operation)
             yield Finding(at + ("parameters", i, "name"),
                           f"path parameter `{parameter.get('name')}` is not in {label}",
                           f"its path parameters are: {', '.join(variables) or 'none'}", rule="arazzo-unknown-param")
+    declared = _declared_parameters(operation)
+    for i, parameter in parameters:
+        where, name = as_name(parameter.get("in")), as_name(parameter.get("name"))
+        key = (name.lower() if where == "header" else name, where)
+        if where in ("query", "header", "cookie") and name and key not in declared and key not in _IMPLICIT_HEADERS:
+            yield Finding(at + ("parameters", i, "name"), f"{where} parameter `{name}` is not a parameter of {label}",
+                          "name a parameter the operation declares, or declare it in the OpenAPI file",
+                          rule="arazzo-unknown-param")
     if any("reference" in p for _, p in parameters):
         return  # reusable parameters may supply the rest
     for name in variables:
