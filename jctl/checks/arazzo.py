@@ -157,6 +157,12 @@ def _resolve_operation_id(operation_id: str, step: dict[str, Any], sources: Sour
         candidates = [sources.indexes[name]]
     else:
         candidates = sources.candidates(step)
+    holders = [(name, index) for name, index in sources.indexes.items()
+               if index is not None and any(index is c for c in candidates) and operation_id in index.operations]
+    if len(holders) > 1 and not qualified:
+        names = ", ".join(f"`{name}`" for name, _ in holders)
+        return Resolution(problem=f"operationId `{operation_id}` is in several sources ({names})",
+                          hint=f"qualify it: `$sourceDescriptions.{holders[0][0]}.{operation_id}`")
     for index in candidates:
         if index is not None and operation_id in index.operations:
             return Resolution(index.operations[operation_id], index)
