@@ -6,6 +6,8 @@ column through the document's source map, so checks never deal with positions or
 
 from __future__ import annotations
 
+import json
+import re
 from enum import Enum
 from typing import Literal, NamedTuple
 
@@ -28,17 +30,35 @@ class Diagnostic(NamedTuple):
     severity: Severity
     message: str
     hint: str = ""
+    path: str = ""  # the offending node's document path (`spec.states.decide.next`), "" for file-level problems
 
     def as_dict(self) -> dict[str, object]:
         return {
             "file": self.file,
             "line": self.line,
             "column": self.column,
+            "path": self.path,
             "rule": self.rule,
             "severity": self.severity.value,
             "message": self.message,
             "hint": self.hint,
         }
+
+
+_PLAIN_KEY = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$-]*$")
+
+
+def path_text(path: DocPath) -> str:
+    """A document path as people write it: `workflows[0].steps[1].outputs.jobId`, `paths["/items/{id}"].get`."""
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif _PLAIN_KEY.match(part):
+            text += f".{part}" if text else part
+        else:
+            text += "[" + json.dumps(part) + "]"
+    return text
 
 
 class Finding(NamedTuple):

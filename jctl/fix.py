@@ -1,4 +1,5 @@
-"""`jctl validate --fix`: rewrite mechanical DataWeave slips and the legacy wait/webhook `default:` in place.
+"""`jctl validate --fix`: rewrite mechanical DataWeave slips and the legacy wait/webhook `default:` in place, and
+in Arazzo files the dotted `$response.body.x` as the grammar's `$response.body#/x`.
 
 Edits are made on the file text by position (comments and formatting survive); a fix is kept only if the file
 still loads afterwards and every edited span held exactly the text we expected.
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
+from jctl.checks.runtime_expression import ExpressionError, expression_sites, site_expressions
 from jctl.expr.dw_dialect import Slip, find_slips
 from jctl.spec.loader import LoadedDocument, LoadError, NodePos, parse_document, read_text
 from jctl.spec.model import StateRef, iter_expression_sites, iter_states
@@ -102,6 +104,27 @@ class _Rewriter:
         comment = _trailing_comment(self.lines[default_pos.key_line])
         self.edits.append(Edit(insert_at, insert_at, f"{prefix}{' ' * state_pos.column}next: {target}{comment}\n", ""))
 
+    def fix_body_pointers(self) -> None:
+        """`$response.body.a.b` (read as nothing by a runner) becomes the grammar's `$response.body#/a/b`."""
+        for path, value, mode in expression_sites(self.document.data):
+            pos = self.document.source_map.positions.get(path)
+            if pos is None:
+                continue
+            for parsed in site_expressions(value, mode):
+                if isinstance(parsed, ExpressionError) and parsed.dotted_body:
+                    self._rewrite_body_pointer(pos, value, parsed)
+
+    def _rewrite_body_pointer(self, pos: NodePos, value: str, parsed: ExpressionError) -> None:
+        where = f"line {value_line(pos, value, parsed.begin)}"
+        start = file_offset(self.text, pos, value, parsed.begin)
+        if parsed.pointer_form is None:
+            self.skipped.append(f"{where}: `{parsed.text}` is not a plain chain of names; write its pointer by hand")
+        elif start is None or self.text[start : start + len(parsed.text)] != parsed.text:
+            self.skipped.append(f"{where}: `{parsed.text}` (not rewritten: the scalar style hides the exact text)")
+        else:
+            self.edits.append(Edit(start, start + len(parsed.text), parsed.pointer_form,
+                                   f"{where}: `{parsed.text}` -> `{parsed.pointer_form}`"))
+
     def _line_start(self, line: int) -> int:
         return self.starts[line] if line < len(self.starts) else len(self.text)
 
@@ -132,19 +155,22 @@ def _trailing_comment(line: str) -> str:
     return found.group() if found else ""
 
 
-def fix_text(text: str, path: Path) -> tuple[str, FixResult]:
+def fix_text(text: str, path: Path, kind: str = "journey") -> tuple[str, FixResult]:
     rewriter = _Rewriter(text, parse_document(text, path))
-    rewriter.fix_expression_slips()
-    rewriter.fix_legacy_defaults()
+    if kind == "arazzo":
+        rewriter.fix_body_pointers()
+    else:
+        rewriter.fix_expression_slips()
+        rewriter.fix_legacy_defaults()
     return rewriter.result()
 
 
-def fix_file(path: Path) -> FixResult:
+def fix_file(path: Path, kind: str = "journey") -> FixResult:
     """Rewrite the file in place; nothing is written unless the result still loads."""
     path = Path(path)
     try:
         original = read_text(path)
-        fixed, result = fix_text(original, path)
+        fixed, result = fix_text(original, path, kind)
     except LoadError as error:
         return FixResult(False, [], [f"not fixed: the file does not load ({error.message})"])
     if not result.changed:

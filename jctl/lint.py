@@ -10,7 +10,7 @@ from pathlib import Path
 
 from jctl.checks import FileKind, SpecFile, Workspace, run_checks
 from jctl.config import LintConfig
-from jctl.diagnostics import RULES, Diagnostic, Finding, Severity
+from jctl.diagnostics import RULES, Diagnostic, Finding, Severity, path_text
 from jctl.spec.loader import LoadedDocument, LoadError
 from jctl.spec.model import json_type
 
@@ -132,4 +132,4 @@ def _position(shown: str, document: LoadedDocument, rule_id: str, finding: Findi
         line, column = (line + line_delta, column_part) if line_delta else (line, column + column_part)
     rule = RULES.get(rule_id)
     severity = finding.severity or (rule.severity if rule else Severity.ERROR)
-    return Diagnostic(shown, line, column, rule_id, severity, finding.message, finding.hint)
+    return Diagnostic(shown, line, column, rule_id, severity, finding.message, finding.hint, path_text(finding.path))

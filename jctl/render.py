@@ -102,7 +102,8 @@ class SarifFormatter:
                 "physicalLocation": {
                     "artifactLocation": {"uri": Path(d.file).as_posix()},
                     "region": {"startLine": d.line, "startColumn": d.column},
-                }
+                },
+                **({"logicalLocations": [{"fullyQualifiedName": d.path, "kind": "member"}]} if d.path else {}),
             }],
         }
         if d.rule in index:

@@ -39,7 +39,7 @@ def our_rules() -> set[str]:
     """Every rule id our checks may produce, including the shared ids another module registered first."""
     return {registered.rule for registered in our_checks()} | {
         "unresolved-ref", "get-with-body", "unknown-param", "openapi-schema-mismatch", "openapi-extra-path",
-        "openapi-missing-endpoint", "arazzo-source", "arazzo-unknown-param", "arazzo-missing-step",
+        "openapi-missing-endpoint", "arazzo-source", "arazzo-unknown-param", "arazzo-missing-step", "arazzo-body-pointer",
     }
 
 
@@ -155,6 +155,7 @@ SILENT_ON_CORPUS = {
     "unknown-api", "unresolved-ref", "unknown-param", "get-with-body", "openapi-invalid", "openapi-start-mismatch",
     "openapi-schema-mismatch", "openapi-missing-endpoint", "arazzo-schema", "arazzo-source",
     "arazzo-unknown-operation", "arazzo-unknown-param", "arazzo-unknown-reference", "arazzo-missing-step",
+    "arazzo-expression",
 }
 
 
@@ -166,6 +167,7 @@ def test_corpus_runs_without_crashing_or_false_positives() -> None:
     found = Counter(d.rule for path in files for d in lint_file(path, workspace) if d.rule in our_rules())
     assert not set(found) & SILENT_ON_CORPUS, found
     assert found["openapi-external-ref"] == 9 and found["unknown-operation"] == 7, found
+    assert found["arazzo-body-pointer"] > 0, found  # the corpus writes `$response.body.x` throughout
 
 
 def test_a_missing_path_parameter_is_an_error_the_others_warnings(tmp_path: Path) -> None:
@@ -199,3 +201,12 @@ spec:
     errors = [d for d in found if d.severity.value == "error"]
     assert len(errors) == 1 and "needs path parameter `orderId`; without it the call" in errors[0].message
     assert any("requires header parameter" in d.message and d.severity.value == "warning" for d in found), found
+
+
+def test_a_failed_alternative_is_reported_in_the_branch_the_file_meant() -> None:
+    """`in: body` is a wrong `in` of a parameter, not a reusable-parameter reference lacking `reference`."""
+    found = [d for d in lint_file(CASES / "broken" / "schema-branches.arazzo.yaml") if d.rule == "arazzo-schema"]
+    messages = {d.line: d.message for d in found}
+    assert "`in` must be one of `path`, `query`, `header`, `cookie`, not `body`" in messages[16]
+    assert "`type` must be one of" in messages[21] and "regexx" in messages[21]
+    assert not any("reference" in message or "not a field" in message for message in messages.values())

@@ -141,3 +141,59 @@ def test_a_default_inside_a_flow_mapping_or_conflicting_with_next_is_left_and_re
     assert "wait.default 'hold' conflicts with next 'done'" in result.stderr
     conflict = [d for d in lint_file(path) if d.rule == "legacy-next" and "conflicts" in d.message]
     assert len(conflict) == 1 and "the runner follows `next`" in conflict[0].message
+
+
+ARAZZO = """\
+arazzo: 1.0.1
+info: {title: fix me, version: 0.1.0}
+sourceDescriptions:
+  - {name: api, type: openapi, url: https://example.test/openapi.yaml}
+workflows:
+  - workflowId: flow
+    steps:
+      - stepId: start
+        operationId: start
+        requestBody:
+          payload: {note: "for {$response.body.owner.name}"}   # embedded
+        successCriteria:
+          - condition: $statusCode == 200 && $response.body.ok == true
+        outputs:
+          jobId: $response.body.jobId    # keep this comment
+          first: '$response.body.items[0].id'
+          odd: $response.body.a b
+"""
+
+
+def test_fix_rewrites_dotted_body_reads_as_json_pointers(tmp_path: Path) -> None:
+    from conftest import run_jctl
+
+    path = tmp_path / "flow.arazzo.yaml"
+    path.write_text(ARAZZO)
+    before = run_jctl("validate", "--format", "json", str(path))
+    assert before.stdout.count("arazzo-body-pointer") == 5
+    result = run_jctl("validate", "--fix", str(path))
+    text = path.read_text()
+    assert "for {$response.body#/owner/name}\"}   # embedded" in text
+    assert "$statusCode == 200 && $response.body#/ok == true" in text
+    assert "jobId: $response.body#/jobId    # keep this comment" in text
+    assert "first: '$response.body#/items/0/id'" in text
+    assert "odd: $response.body.a b" in text and "write its pointer by hand" in result.stderr
+    after = run_jctl("validate", "--format", "json", str(path))
+    assert after.stdout.count("arazzo-body-pointer") == 1
+    assert text.replace("#/", ".").replace(".items/0/id", ".items[0].id").replace(".owner/name", ".owner.name") \
+        == ARAZZO
+
+
+def test_fix_corpus_arazzo_copies(corpus_dir: Path, tmp_path: Path) -> None:
+    sources = sorted(corpus_dir.rglob("*.arazzo.yaml"))
+    assert sources
+    for source in sources:
+        copy = tmp_path / source.parent.name / source.name
+        copy.parent.mkdir(exist_ok=True)
+        shutil.copy(source, copy)
+        before = [d.rule for d in lint_file(copy)]
+        fix_file(copy, "arazzo")
+        after = [d.rule for d in lint_file(copy)]
+        assert "arazzo-body-pointer" not in after, source.name
+        assert [r for r in after if r != "arazzo-body-pointer"] == [r for r in before if r != "arazzo-body-pointer"]
+        assert copy.read_text().count("\n") == source.read_text().count("\n")

@@ -21,9 +21,10 @@ def sample_report() -> LintReport:
         diagnostics=[
             Diagnostic("flows/order.journey.yaml", 12, 15, "unknown-state", Severity.ERROR,
                        "`next` points at `shipit`, which is not a state in spec.states",
-                       "did you mean `ship`?"),
+                       "did you mean `ship`?", "spec.states.pay.next"),
             Diagnostic("flows/order.journey.yaml", 30, 5, "unreachable-state", Severity.WARNING,
-                       "state `legacy` is never reached from `start`", "remove it or add a transition to it"),
+                       "state `legacy` is never reached from `start`", "remove it or add a transition to it",
+                       "spec.states.legacy"),
             Diagnostic("flows/a,b:c.journey.yaml", 1, 1, "yaml-syntax", Severity.ERROR,
                        "100% broken\nsecond line", ""),
         ],
@@ -60,7 +61,22 @@ def test_json_shape():
     document = json.loads(JsonFormatter().render(sample_report()))
     assert document["files"] == 2
     assert document["summary"] == {"errors": 2, "warnings": 1}
-    assert set(document["diagnostics"][0]) == {"file", "line", "column", "rule", "severity", "message", "hint"}
+    assert set(document["diagnostics"][0]) == {"file", "line", "column", "path", "rule", "severity", "message", "hint"}
+    assert document["diagnostics"][0]["path"] == "spec.states.pay.next"
+
+
+def test_diagnostics_carry_the_document_path_of_the_node() -> None:
+    from jctl.diagnostics import path_text
+    from jctl.lint import lint_file
+
+    assert path_text(("workflows", 0, "steps", 1, "outputs", "jobId")) == "workflows[0].steps[1].outputs.jobId"
+    assert path_text(("paths", "/items/{id}", "get")) == 'paths["/items/{id}"].get'
+    fixture = Path(__file__).parent / "cases" / "crossfile" / "broken" / "expressions.arazzo.yaml"
+    paths = {d.line: d.path for d in lint_file(fixture)}
+    assert paths[36] == "workflows[0].steps[0].outputs.journeyId"
+    sarif = json.loads(SarifFormatter().render(sample_report()))
+    logical = sarif["runs"][0]["results"][0]["locations"][0]["logicalLocations"]
+    assert logical == [{"fullyQualifiedName": "spec.states.pay.next", "kind": "member"}]
 
 
 def test_sarif_describes_every_rule_and_indexes_results():

@@ -7,25 +7,31 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Any
 
 from jctl.checks import SpecFile, check
-from jctl.checks.linked import dotted, load_reference, point_at, schema_error_findings, sibling_journey
+from jctl.checks.linked import (
+    compiled_validator, dotted, load_reference, point_at, quickly_valid, schema_error_findings, sibling_journey,
+)
 from jctl.checks.openapi import without_dynamic_refs
 from jctl.checks.openapi_index import (
     OpenApiIndex, Operation, as_name, json_pointer, openapi_index, resolve_local, step_operations, template_variables,
 )
 from jctl.checks.schema_compare import schema_incompatibility
-from jctl.diagnostics import DocPath, Finding
+from jctl.checks.runtime_expression import ExpressionError, expression_sites, site_expressions
+from jctl.diagnostics import DocPath, Finding, path_text
+from jctl.spec.scalars import inline_offset
 from jctl.spec.model import iter_states, node_at
 
 _QUALIFIED_ID = re.compile(r"^\$sourceDescriptions\.([^.]+)\.(.+)$")
 _OPERATION_PATH = re.compile(r"^\{\$sourceDescriptions\.([^.}]+)\.url\}#(.*)$")
 _EXPRESSION = re.compile(r"\$(steps|inputs|workflows|sourceDescriptions)\.([A-Za-z0-9_\-]+)"
                          r"(?:\.(outputs)\.([A-Za-z0-9_\-]+))?")
+# OpenAPI ignores header parameters with these names: security schemes and media types carry them
+_IMPLICIT_HEADERS = {("authorization", "header"), ("accept", "header"), ("content-type", "header")}
 _REMOTE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 
 _METASCHEMA = "https://json-schema.org/draft/2020-12/schema"
@@ -52,9 +58,15 @@ def _schema_validator() -> Any:
     return jsonschema.Draft202012Validator(json.loads(text), registry=_static_metaschema_registry())
 
 
+@cache
+def _compiled_schema_validator() -> Any | None:
+    text = resources.files("jctl").joinpath("data/arazzo-1.0.schema.json").read_text(encoding="utf-8")
+    return compiled_validator(json.loads(text))
+
+
 @check("arazzo-schema", "error", "The file does not conform to the Arazzo 1.0 schema.", kinds=("arazzo",))
 def check_arazzo_schema(spec: SpecFile) -> Iterator[Finding]:
-    if isinstance(spec.data, dict):
+    if isinstance(spec.data, dict) and not quickly_valid(_compiled_schema_validator(), spec.data):
         yield from schema_error_findings(_schema_validator().iter_errors(spec.data), "Arazzo")
 
 
@@ -145,6 +157,12 @@ def _resolve_operation_id(operation_id: str, step: dict[str, Any], sources: Sour
         candidates = [sources.indexes[name]]
     else:
         candidates = sources.candidates(step)
+    holders = [(name, index) for name, index in sources.indexes.items()
+               if index is not None and any(index is c for c in candidates) and operation_id in index.operations]
+    if len(holders) > 1 and not qualified:
+        names = ", ".join(f"`{name}`" for name, _ in holders)
+        return Resolution(problem=f"operationId `{operation_id}` is in several sources ({names})",
+                          hint=f"qualify it: `$sourceDescriptions.{holders[0][0]}.{operation_id}`")
     for index in candidates:
         if index is not None and operation_id in index.operations:
             return Resolution(index.operations[operation_id], index)
@@ -195,6 +213,28 @@ def check_step_operations(spec: SpecFile) -> Iterator[Finding]:
                               resolution.hint or "fix the reference")
             elif resolution.operation is not None:
                 yield from _parameter_findings(step, at, resolution.operation)
+                yield from _request_body_findings(step, at, resolution)
+
+
+def _request_body_findings(step: dict[str, Any], at: DocPath, resolution: Resolution) -> Iterator[Finding]:
+    operation, index = resolution.operation, resolution.index
+    if operation is None or index is None or "requestBody" not in step:
+        return
+    declared = node_at(index.document.data, operation.path)
+    if isinstance(declared, dict) and "requestBody" not in declared:
+        yield Finding(at + ("requestBody",), f"step `{step.get('stepId')}` sends a request body, but "
+                                             f"{operation.method.upper()} {operation.template} declares none",
+                      "remove the requestBody, or declare one on the operation", at="key",
+                      rule="arazzo-unknown-param")
+
+
+def _declared_parameters(operation: Operation) -> set[tuple[str, str]]:
+    """(name, in) of each parameter the operation declares; header names compare case-insensitively."""
+    declared = set()
+    for parameter in operation.parameters:
+        name, where = as_name(parameter.get("name")), as_name(parameter.get("in"))
+        declared.add((name.lower() if where == "header" else name, where))
+    return declared
 
 
 def _parameter_findings(step: dict[str, Any], at: DocPath, operation: Operation) -> Iterator[Finding]:
@@ -207,6 +247,14 @@ def _parameter_findings(step: dict[str, Any], at: DocPath, operation: Operation)
             yield Finding(at + ("parameters", i, "name"),
                           f"path parameter `{parameter.get('name')}` is not in {label}",
                           f"its path parameters are: {', '.join(variables) or 'none'}", rule="arazzo-unknown-param")
+    declared = _declared_parameters(operation)
+    for i, parameter in parameters:
+        where, name = as_name(parameter.get("in")), as_name(parameter.get("name"))
+        key = (name.lower() if where == "header" else name, where)
+        if where in ("query", "header", "cookie") and name and key not in declared and key not in _IMPLICIT_HEADERS:
+            yield Finding(at + ("parameters", i, "name"), f"{where} parameter `{name}` is not a parameter of {label}",
+                          "name a parameter the operation declares, or declare it in the OpenAPI file",
+                          rule="arazzo-unknown-param")
     if any("reference" in p for _, p in parameters):
         return  # reusable parameters may supply the rest
     for name in variables:
@@ -242,7 +290,9 @@ def check_workflow_references(spec: SpecFile) -> Iterator[Finding]:
         steps = {as_name(step.get("stepId")): (s, step) for s, step in _steps(workflow)}
         inputs = resolve_local(spec.data, workflow.get("inputs"))
         input_names = inputs.get("properties") if isinstance(inputs, dict) else None
-        context = _Names(steps, input_names if isinstance(input_names, dict) else None, workflow_ids, source_names)
+        context = _Names(steps, input_names if isinstance(input_names, dict) else None, workflow_ids, source_names,
+                         {as_name(other.get("workflowId")): set(map(str, other["outputs"]))
+                          for _, other in workflows if isinstance(other.get("outputs"), dict)})
         for path, value in _strings(workflow, ("workflows", w)):
             problem = _expression_problem(value, path, context) or _goto_problem(path, value, context)
             if problem:
@@ -255,6 +305,7 @@ class _Names:
     inputs: dict[str, Any] | None
     workflows: set[Any]
     sources: set[Any]
+    workflow_outputs: dict[Any, set[str]] = field(default_factory=dict)
 
 
 def _expression_problem(text: str, path: DocPath, names: _Names) -> tuple[str, str] | None:
@@ -275,6 +326,10 @@ def _expression_problem(text: str, path: DocPath, names: _Names) -> tuple[str, s
             return f"`{match.group(0)}` names no workflow input", _known("inputs", names.inputs)
         elif kind == "workflows" and name not in names.workflows:
             return f"`{match.group(0)}` names no workflow in this file", _known("workflows", names.workflows)
+        elif kind == "workflows" and output and name in names.workflow_outputs \
+                and output not in names.workflow_outputs[name]:
+            return (f"`{match.group(0)}`: workflow `{name}` has no output `{output}`",
+                    _known("outputs", names.workflow_outputs[name]))
         elif kind == "sourceDescriptions" and name not in names.sources:
             return f"`{match.group(0)}` names no source description", _known("sources", names.sources)
     return None
@@ -296,6 +351,52 @@ def _goto_problem(path: DocPath, text: str, names: _Names) -> tuple[str, str] | 
 def _known(label: str, names: Any) -> str:
     shown = [str(name) for name in names if name is not None]
     return f"known {label}: {', '.join(shown)}" if shown else f"this workflow declares no {label}"
+
+
+@check("arazzo-expression", "error",
+       "A runtime expression does not follow the Arazzo 1.0 grammar (its ABNF).", kinds=("arazzo",),
+       also=(("arazzo-body-pointer", "error",
+              "`$response.body.field` where the grammar reads `$response.body#/field`: a runner reads nothing "
+              "(`--fix` rewrites it)."),))
+def check_expression_grammar(spec: SpecFile) -> Iterator[Finding]:
+    for path, text, mode in expression_sites(spec.data):
+        for parsed in site_expressions(text, mode):
+            if isinstance(parsed, ExpressionError):
+                yield Finding(path, parsed.message, parsed.hint, offset=inline_offset(spec.document, path, parsed.start),
+                              rule="arazzo-body-pointer" if parsed.dotted_body else "arazzo-expression")
+
+
+@check("arazzo-duplicate-id", "error",
+       "Two workflows, two steps of a workflow, two source descriptions or two parameters share an id.",
+       kinds=("arazzo",))
+def check_unique_ids(spec: SpecFile) -> Iterator[Finding]:
+    yield from _duplicates(_mappings(node_at(spec.data, ("sourceDescriptions",))), ("sourceDescriptions",),
+                           "name", "source description")
+    workflows = _workflows(spec.data)
+    yield from _duplicates(workflows, ("workflows",), "workflowId", "workflowId")
+    for w, workflow in workflows:
+        yield from _duplicates(_steps(workflow), ("workflows", w, "steps"), "stepId", "stepId")
+        for s, step in _steps(workflow):
+            seen: dict[tuple[Any, Any], int] = {}
+            for p, parameter in _mappings(step.get("parameters")):
+                key = (as_name(parameter.get("name")), as_name(parameter.get("in")))
+                if key[0] and key in seen:
+                    yield Finding(("workflows", w, "steps", s, "parameters", p, "name"),
+                                  f"parameter `{key[0]}` (in: {key[1]}) is given twice in step `{step.get('stepId')}`",
+                                  f"remove one; the first is parameters[{seen[key]}]", rule="arazzo-duplicate-id")
+                seen.setdefault(key, p)
+
+
+def _duplicates(items: list[tuple[int, dict[str, Any]]], at: DocPath, field: str, label: str) -> Iterator[Finding]:
+    first: dict[str, int] = {}
+    for position, item in items:
+        value = item.get(field)
+        if not isinstance(value, str):
+            continue
+        if value in first:
+            yield Finding(at + (position, field), f"{label} `{value}` is used twice (first at "
+                                                  f"{path_text(at + (first[value],))})", f"give each a unique {field}")
+        first.setdefault(value, position)
 
 
 # --- the workflow file against its journey ------------------------------------------------------------------------

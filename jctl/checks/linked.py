@@ -91,13 +91,14 @@ def schema_error_findings(errors: Iterable[Any], document_name: str, limit: int 
     from jsonschema.exceptions import best_match
 
     seen: set[tuple[DocPath, str]] = set()
-    for error in sorted(errors, key=lambda e: (list(map(str, e.absolute_path)), e.message)):
-        if error.context:
-            error = best_match(error.context) or error
+    resolved = [best_match(error.context) or error if error.context else error for error in _branch_errors(errors)]
+    # a key whose value fails is "unevaluated" too: report its value, not the key as unknown
+    failing = {tuple(error.absolute_path) for error in resolved}
+    for error in sorted(resolved, key=lambda e: (list(map(str, e.absolute_path)), e.message)):
         path: DocPath = tuple(error.absolute_path)
         unexpected = _UNEXPECTED.search(error.message)
         if unexpected and error.validator in ("unevaluatedProperties", "additionalProperties"):
-            names = re.findall(r"'([^']*)'", unexpected.group(1))
+            names = [name for name in re.findall(r"'([^']*)'", unexpected.group(1)) if path + (name,) not in failing]
             for name in names[:5]:
                 key = (path + (name,), "unexpected")
                 if key not in seen:
@@ -107,10 +108,77 @@ def schema_error_findings(errors: Iterable[Any], document_name: str, limit: int 
         elif (path, error.message) not in seen:
             seen.add((path, error.message))
             at: Anchor = "key" if isinstance(error.instance, (dict, list)) and path else "value"
-            yield Finding(path, f"{document_name} {_where(path)}: {_shorten(error.message)}",
+            yield Finding(path, f"{document_name} {_where(path)}: {_shorten(_message(error, path))}",
                           _schema_hint(error, document_name), at=at)
         if len(seen) >= limit:
             return
+
+
+def compiled_validator(schema: Any) -> Any | None:
+    """A compiled (Rust) validator for the hot path, or None where jsonschema-rs is missing or refuses the schema;
+    the pure-Python validator then does all the work."""
+    try:
+        import jsonschema_rs
+
+        return jsonschema_rs.validator_for(schema)
+    except Exception:  # noqa: BLE001 - any refusal just means the slow path
+        return None
+
+
+def quickly_valid(compiled: Any | None, data: Any) -> bool:
+    """True when the compiled validator accepts `data`; documents it rejects (or cannot take, such as YAML dates)
+    go through the pure-Python validator, whose errors carry the paths and branches the findings need."""
+    if compiled is None:
+        return False
+    try:
+        return bool(compiled.is_valid(data))
+    except Exception:  # noqa: BLE001 - a value it cannot represent: let the full validator judge
+        return False
+
+
+def _branch_errors(errors: Iterable[Any]) -> Iterator[Any]:
+    """Each error, with a failed `oneOf`/`anyOf` replaced by the errors of the branch the document evidently meant."""
+    for error in errors:
+        branch = best_branch(error)
+        if branch is None:
+            yield error
+        else:
+            yield from _branch_errors(branch)
+
+
+def best_branch(error: Any) -> list[Any] | None:
+    """The errors of the `oneOf`/`anyOf` alternative the value was meant to be, or None when none stands out.
+
+    An alternative whose discriminating keys disagree (a wrong type of the value, a `const` on one of its keys)
+    was not meant; among the rest the one failing deepest wins (`in: body` is a wrong `in` of a parameter, not a
+    reusable-parameter reference missing `reference` with two unexpected keys)."""
+    if error.validator not in ("oneOf", "anyOf") or not error.context:
+        return None
+    by_branch: dict[Any, list[Any]] = {}
+    for sub in error.context:
+        by_branch.setdefault(sub.relative_schema_path[0], []).append(sub)
+    ranked = sorted(by_branch.values(), key=_branch_badness)
+    if len(ranked) > 1 and _branch_badness(ranked[0]) == _branch_badness(ranked[1]):
+        return None
+    return ranked[0]
+
+
+def _branch_badness(subs: list[Any]) -> tuple[int, int, int]:
+    disqualified = sum(1 for sub in subs if (not sub.relative_path and sub.validator in ("type", "not", "const"))
+                       or (len(sub.relative_path) == 1 and sub.validator == "const"))
+    shallow = 0
+    for sub in subs:
+        if not sub.relative_path:
+            unexpected = _UNEXPECTED.search(sub.message)
+            shallow += len(re.findall(r"'([^']*)'", unexpected.group(1))) if unexpected else 1
+    return disqualified, shallow, len(subs)
+
+
+def _message(error: Any, path: DocPath) -> str:
+    if error.validator == "enum" and isinstance(error.validator_value, list) and path:
+        allowed = ", ".join(f"`{value}`" for value in error.validator_value)
+        return f"`{path[-1]}` must be one of {allowed}, not `{error.instance}`"
+    return str(error.message)
 
 
 def _schema_hint(error: Any, document_name: str) -> str:

@@ -13,7 +13,8 @@ from typing import Any
 
 from jctl.checks import SpecFile, check
 from jctl.checks.linked import (
-    describe_value, dotted, external_input_states, point_at, schema_error_findings, sibling_journey, state_input_schema,
+    compiled_validator, describe_value, dotted, external_input_states, point_at, quickly_valid, schema_error_findings,
+    sibling_journey, state_input_schema,
 )
 from jctl.checks.openapi_index import (
     BASE_PATH, STEP_PATH, OpenApiIndex, Operation, as_name, canonical_path, is_missing, json_pointer,
@@ -39,6 +40,12 @@ def _structure_validator(version: str) -> Any:
     if version == "3.0":
         return jsonschema.Draft4Validator(_shipped_schema("3.0"))
     return jsonschema.Draft202012Validator(without_dynamic_refs(_shipped_schema("3.1"), "#/$defs/schema"))
+
+
+@cache
+def _compiled_structure_validator(version: str) -> Any | None:
+    return compiled_validator(_shipped_schema("3.0") if version == "3.0"
+                              else without_dynamic_refs(_shipped_schema("3.1"), "#/$defs/schema"))
 
 
 def _shipped_schema(version: str) -> Any:
@@ -92,8 +99,8 @@ def check_openapi_structure(spec: SpecFile) -> Iterator[Finding]:
                       else "the document has no `openapi` version field",
                       "start the file with `openapi: 3.1.0` (or 3.0.x)", at="value" if "openapi" in data else "key")
         return
-    validator = _structure_validator(version[:3])
-    yield from schema_error_findings(validator.iter_errors(data), "OpenAPI")
+    if not quickly_valid(_compiled_structure_validator(version[:3]), data):
+        yield from schema_error_findings(_structure_validator(version[:3]).iter_errors(data), "OpenAPI")
     yield from _dangling_refs(data)
     yield from _operation_semantics(spec.document)
 

@@ -12,6 +12,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from jctl.checks import SpecFile, check
+from jctl.checks.linked import best_branch
 from jctl.diagnostics import Anchor, DocPath, Finding
 from jctl.spec.model import json_type
 
@@ -139,9 +140,10 @@ def most_specific(error: ValidationError) -> ValidationError:
         for sub in error.context:
             by_alternative.setdefault(sub.relative_schema_path[0], []).append(sub)
         viable = [subs for subs in by_alternative.values() if not any(_rejects_outright(sub) for sub in subs)]
-        if len(viable) != 1:
+        branch = viable[0] if len(viable) == 1 else best_branch(error)
+        if branch is None:
             break
-        chosen = best_match(viable[0])
+        chosen = best_match(branch)
         if chosen is None:
             break
         error = chosen

@@ -87,9 +87,10 @@ def _apply_fixes(files: list[Path]) -> None:
 
     err = console(stderr=True)
     for path in files:
-        if classify(path) != "journey":
+        kind = classify(path)
+        if kind not in ("journey", "arazzo"):
             continue
-        result = fix_file(path)
+        result = fix_file(path, kind)
         for fix in result.fixes:
             err.print(f"fixed {path}: {fix}", markup=False, highlight=False)
         for reason in result.skipped:  # say why a warning `--fix` names is still there
