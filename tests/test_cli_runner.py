@@ -4,6 +4,7 @@ history, cancel, clock, tick and worker, plus SIGKILL recovery and several proce
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import os
 import random
@@ -745,3 +746,67 @@ def test_a_mistyped_clock_argument_creates_no_store(tmp_path: Path):
         result = run_jctl(*command, cwd=tmp_path)
         assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     assert not (tmp_path / ".jctl").exists()
+
+
+def wait_for_event(db: Path, journey_id: str, kind: str, process: subprocess.Popen[str]) -> None:
+    """Poll the store file (read-only) until the instance has an event of `kind` or the process has ended."""
+    import sqlite3
+
+    while process.poll() is None:
+        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)) as conn:
+            if conn.execute("SELECT 1 FROM events WHERE instance_id = ? AND type = ?", (journey_id, kind)).fetchone():
+                return
+        time.sleep(0.005)
+
+
+def test_sigkill_after_signal_received_never_applies_a_keyed_signal_twice(own: Store, slow_service):
+    """The key is committed with `signal.received`: a retry during the interrupted drive finishes it and replays,
+    a retry after `tick` finished it replays, and neither applies the payload a second time."""
+    server, _ = slow_service
+    spec = own.cwd / "tally.journey.yaml"
+    spec.write_text((RUNNER_CASES / "tally.journey.yaml.tmpl").read_text().replace(
+        "__BASE__", server.url_for("").rstrip("/")))
+    seed = random.randrange(1_000_000)
+    rng = random.Random(seed)
+    landed = 0
+    for attempt in range(4):
+        journey_id = own.run(spec, '{"rounds": 12}')["journeyId"]
+        process = own.popen("signal", journey_id, "-p", '{"add": 5}', "--idempotency-key", "K", "-f", "json")
+        wait_for_event(own.db, journey_id, "signal.received", process)
+        time.sleep(rng.uniform(0.0, 0.5))  # a random point of the drive (12 calls of 40 ms and their transitions)
+        killed = process.poll() is None
+        if killed:
+            process.send_signal(signal.SIGKILL)
+        process.communicate(timeout=30)
+        received = events_of(own.history(journey_id), "signal.received")
+        interrupted = killed and received and own.status(journey_id)["currentState"] != "ask"
+        landed += bool(interrupted)
+        retry_first = attempt % 2 == 0  # half the time the retry comes before any tick, half after
+        if retry_first:
+            retried = as_json(own("signal", journey_id, "-p", '{"add": 5}', "--idempotency-key", "K", "-f", "json",
+                                  code=0))
+        own("tick", "--until-idle", code=0)
+        again = as_json(own("signal", journey_id, "-p", '{"add": 5}', "--idempotency-key", "K", "-f", "json", code=0))
+        if retry_first:
+            assert retried == again, seed
+        history = own.history(journey_id)
+        assert len(events_of(history, "signal.received")) == 1, (seed, attempt)
+        assert [e["seq"] for e in history] == list(range(1, len(history) + 1)), seed
+        assert len(events_of(history, "state.completed", "call")) == 12, (seed, attempt)
+        status = own.status(journey_id)
+        assert status["currentState"] == "ask" and again["currentState"] == "ask", (seed, status, again)
+    print(f"seed {seed}: {landed} kill(s) between signal.received and the end of the drive")
+    assert landed >= 1, f"no kill landed inside the drive (seed {seed})"
+
+
+def test_run_with_an_idempotency_key_starts_once_and_replays_the_first_answer(own: Store):
+    first = own.run(APPROVAL, '{"orderId": "o-k"}', "--idempotency-key", "start-1")
+    again = own.run(APPROVAL, '{"orderId": "o-other"}', "--idempotency-key", "start-1")
+    assert again == first and first["currentState"] == "askApproval"
+    detached = own.run(APPROVAL, '{"orderId": "o-d"}', "--detach", "--idempotency-key", "start-2")
+    assert own.run(APPROVAL, '{"orderId": "o-d"}', "--detach", "--idempotency-key", "start-2") == detached
+    assert sorted(own.ids()) == sorted({first["journeyId"], detached["journeyId"]})
+    # a signal key equal to the start key is a different key: it is applied
+    signalled = as_json(own("signal", first["journeyId"], "-p", '{"approved": true}', "--idempotency-key", "start-1",
+                            "-f", "json", code=0))
+    assert signalled["phase"] == "SUCCEEDED"

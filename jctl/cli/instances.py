@@ -32,11 +32,13 @@ def run(
     config: Path = typer.Option(None, "--config", metavar="FILE", help="Values for spec.platform.config keys (JSON/YAML file; "
                                 "env JCTL_CONFIG_<key> fills the rest)."),
     seed: str = typer.Option(None, "--seed", metavar="SEED", help="Make uuid() in expressions deterministic."),
+    idempotency_key: str = typer.Option(None, "--idempotency-key", metavar="KEY", help="Replays the first start on repeat."),
     output_format: Format = FORMAT_OPTION,
     db: Path = DB_OPTION,
 ) -> None:
     """Validate FILE and its input, create an instance and execute it until it ends or pauses."""
     views.text_argument(seed, "--seed")
+    views.text_argument(idempotency_key, "--idempotency-key")
     input_document = read_json_argument(input_value, "input")
     mocks_document = _read_mocks(mocks) if mocks else None
     platform_config = read_json_argument(f"@{config}", "config") if config else None
@@ -46,7 +48,8 @@ def run(
         raise UsageError(f"{config}: a platform config file is a mapping of spec.platform.config keys to values")
     runner = views.open_runner(db, uuid_seed=seed, platform_config=platform_config,
                                progress=output_format is Format.text)
-    envelope = runner.start(file, input_document, mocks=mocks_document, detach=detach, auto_advance=auto_advance)
+    envelope = runner.start(file, input_document, mocks=mocks_document, detach=detach, auto_advance=auto_advance,
+                            idempotency_key=idempotency_key)
     _finish(envelope, output_format)
 
 

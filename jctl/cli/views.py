@@ -55,9 +55,9 @@ class GuardedRunner:
         self._runner = runner
 
     def start(self, definition_path: Path, input: Any, *, mocks: dict[str, Any] | None, detach: bool,
-              auto_advance: bool) -> dict[str, Any]:
+              auto_advance: bool, idempotency_key: str | None = None) -> dict[str, Any]:
         return guarded(lambda: self._runner.start(definition_path, input, mocks=mocks, detach=detach,
-                                                 auto_advance=auto_advance))
+                                                 auto_advance=auto_advance, idempotency_key=idempotency_key))
 
     def signal(self, id_or_prefix: str, payload: Any, *, step: str | None,
                idempotency_key: str | None) -> dict[str, Any]:

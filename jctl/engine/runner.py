@@ -14,7 +14,16 @@ from jctl.engine.errors import InstanceBusy, NotCancellable, UnknownInstance
 from jctl.engine.interpreter import DEFAULT_MAX_TRANSITIONS, Interpreter, Seams
 from jctl.engine.start import plan_start
 from jctl.engine.transitions import Snapshot, StateError, Transition
-from jctl.store.models import AmbiguousInstance, ClockError, DueWork, Instance, NewDueWork
+from jctl.store.models import (
+    START_KEY_PREFIX,
+    AmbiguousInstance,
+    ClockError,
+    ConflictError,
+    DueWork,
+    Instance,
+    KeyRecord,
+    NewDueWork,
+)
 from jctl.store.models import UnknownInstance as StoreUnknownInstance
 from jctl.tasks.http import LazyClient
 
@@ -59,12 +68,23 @@ class Runner:
 
     # -- commands -------------------------------------------------------------------------------------------
     def start(self, definition_path: Path, input: dict[str, Any], *, mocks: dict[str, Any] | None = None,
-              detach: bool = False, auto_advance: bool = False) -> dict[str, Any]:
+              detach: bool = False, auto_advance: bool = False, idempotency_key: str | None = None) -> dict[str, Any]:
         """Create an instance of the spec at `definition_path` and run it until it ends or pauses (unless
-        `detach`); with `auto_advance`, skip the clock over its timers as well."""
+        `detach`); with `auto_advance`, skip the clock over its timers as well. A repeated idempotency key
+        replays the first start's answer (where it first paused) instead of starting another instance."""
+        if idempotency_key and (replay := self._start_replay(idempotency_key)) is not None:
+            return replay
         plan = plan_start(Path(definition_path), input, mocks=mocks, supplied_config=self.platform_config,
                           now=self.store.now(), detach=detach)
-        created = self.store.create_instance(plan.instance, plan.events, plan.due)
+        key = None
+        if idempotency_key:
+            key = KeyRecord(idempotency_key, envelopes.start_response(plan.instance) if detach else None)
+        try:
+            created = self.store.create_instance(plan.instance, plan.events, plan.due, start_key=key)
+        except ConflictError:
+            if idempotency_key and (replay := self._start_replay(idempotency_key)) is not None:
+                return replay  # another process started with this key between our check and our insert
+            raise
         if detach:
             return envelopes.start_response(created)
         instance, _ = self._drive(created.id, lambda interp, snap: interp.run(snap), run_pending=True)
@@ -83,12 +103,35 @@ class Runner:
         # replays its answer instead of finding the step already gone.
         self._wait_for_lease(instance.id)
         try:
-            replay = self.store.idempotent_response(instance.id, idempotency_key)
+            replay = self._answer_of(instance.id, idempotency_key)
             if replay is not None:
                 return replay
             return self._signal(self.store.get_instance(instance.id), payload, step, idempotency_key)
         finally:
             self.store.release_lease(instance.id, self.owner)
+
+    def _start_replay(self, key: str) -> dict[str, Any] | None:
+        instance_id = self.store.started_by_key(key)
+        if instance_id is None:
+            return None
+        self._wait_for_lease(instance_id)
+        try:
+            return self._answer_of(instance_id, START_KEY_PREFIX + key)
+        finally:
+            self.store.release_lease(instance_id, self.owner)
+
+    def _answer_of(self, instance_id: str, key: str) -> dict[str, Any] | None:
+        """The answer recorded for `key` (under the caller's lease); when the process that used the key died
+        mid-drive, the drive is finished first, so the answer is the one the first call would have given."""
+        record = self.store.idempotency_record(instance_id, key)
+        if record is None or record.response is not None:
+            return record.response if record else None
+        self._drive(instance_id, lambda interp, snap: interp.run(snap), run_pending=True)
+        self._wait_for_lease(instance_id)  # _drive released it; the caller's `finally` releases it again
+        record = self.store.idempotency_record(instance_id, key)
+        if record is None or record.response is None:
+            raise InstanceBusy(f"the first call with idempotency key {key!r} is still running; try again")
+        return record.response
 
     def _signal(self, instance: Instance, payload: Any, step: str | None, idempotency_key: str | None) -> dict[str, Any]:
         interp = self._interpreter(instance, self._http_client(instance, {}))  # only checks: makes no call
@@ -276,6 +319,7 @@ class Runner:
             committed = 0
             for transition in drive(interp, snapshot_of(instance)):
                 instance = self._commit(instance, transition, counters, run_pending, idempotency_key, project_var)
+                idempotency_key = None  # recorded with the drive's first transition (its `signal.received`)
                 committed += 1
                 run_pending = run_pending or not transition.halts
                 if not transition.halts and self.should_stop():
@@ -297,12 +341,17 @@ class Runner:
             cancel = [*(cancel or []), "run"]  # the run job kept the drive resumable; it has done its work
         elif not transition.halts and not run_pending:
             schedule.append(NewDueWork("run", self.store.now(), snap.current_state))
+        preview = replace(updated, updated_at=self.store.now())
         idempotency = None
-        if transition.halts and idempotency_key:
-            preview = replace(updated, updated_at=self.store.now())
-            idempotency = (idempotency_key, envelopes.envelope(preview, project_var))
+        if idempotency_key:  # pending until the drive halts, so a crash in between cannot lose the key
+            answer = envelopes.envelope(preview, project_var) if transition.halts else None
+            idempotency = KeyRecord(idempotency_key, answer, project_var)
+        settle = None
+        if transition.halts:  # answer the keys whose drive this transition ends (ours, or a killed process's)
+            settle = {k.key: envelopes.envelope(preview, k.project_var) for k in self.store.pending_keys(instance.id)}
         return self.store.commit_transition(updated, expected_version=instance.version, events=transition.events,
-                                            schedule=schedule, cancel_due=cancel, idempotency=idempotency)
+                                            schedule=schedule, cancel_due=cancel, idempotency=idempotency,
+                                            settle=settle)
 
     def _interpreter(self, instance: Instance, client: LazyClient) -> Interpreter:
         spec_path = instance.cursor.get("specPath")

@@ -29,8 +29,10 @@ from jctl.store.models import (
     DueWork,
     Event,
     Instance,
+    KeyRecord,
     NewDueWork,
     NewEvent,
+    START_KEY_PREFIX,
     StoreError,
     UnknownInstance,
 )
@@ -191,10 +193,27 @@ class Store:
     # -- instances ----------------------------------------------------------------------------------------------
 
     def create_instance(
-        self, instance: Instance, events: list[NewEvent], due: Iterable[NewDueWork] = ()
+        self, instance: Instance, events: list[NewEvent], due: Iterable[NewDueWork] = (),
+        start_key: KeyRecord | None = None,
     ) -> Instance:
-        """Insert a new instance (version 0) with its first history events and due work, atomically."""
-        return self.create_instances([(instance, events, list(due))])[0]
+        """Insert a new instance (version 0) with its first history events and due work, atomically; with
+        `start_key`, also the key's record (ConflictError when the key already started an instance)."""
+        if start_key is None:
+            return self.create_instances([(instance, events, list(due))])[0]
+        key = start_key
+
+        def create(conn: sqlite3.Connection) -> Instance:
+            created = rows.insert_instance(conn, instance, events, list(due))
+            rows.record_start_key(conn, key.key, created.id)
+            rows.record_idempotency(conn, created.id, _start_record(key), rows.clock_ms(conn))
+            return created
+
+        return self._write(create)
+
+    def started_by_key(self, key: str) -> str | None:
+        """The id of the instance a keyed start created, if any."""
+        found = self._query("SELECT instance_id FROM start_keys WHERE key = ?", (key,))
+        return str(found[0][0]) if found else None
 
     def create_instances(self, batch: Sequence[tuple[Instance, list[NewEvent], list[NewDueWork]]]) -> list[Instance]:
         """Create several instances in one transaction (imports, benchmarks)."""
@@ -264,21 +283,25 @@ class Store:
         events: list[NewEvent],
         schedule: Iterable[NewDueWork] = (),
         cancel_due: bool | list[str] = False,
-        idempotency: tuple[str, dict[str, Any]] | None = None,
+        idempotency: KeyRecord | None = None,
+        settle: dict[str, dict[str, Any]] | None = None,
     ) -> Instance:
-        """Write the instance (version + 1), its events, due-work changes and idempotency record, or nothing."""
+        """Write the instance (version + 1), its events, due-work changes and idempotency records (a new one,
+        and the answers of pending keys in `settle`), or nothing."""
         schedule = list(schedule)
 
         def transition(conn: sqlite3.Connection) -> Instance:
             now_ms = rows.clock_ms(conn)
             if idempotency is not None:
-                rows.check_idempotency_free(conn, instance.id, idempotency[0])
+                rows.check_idempotency_free(conn, instance.id, idempotency.key)
             created_ms = rows.update_instance(conn, instance, expected_version, now_ms)
             rows.append_events(conn, instance.id, events, now_ms)
             rows.cancel_due(conn, instance.id, cancel_due)
             rows.insert_due(conn, instance.id, schedule)
             if idempotency is not None:
-                rows.record_idempotency(conn, instance.id, *idempotency, now_ms)
+                rows.record_idempotency(conn, instance.id, idempotency, now_ms)
+            if settle:
+                rows.settle_idempotency(conn, instance.id, settle)
             return dataclasses.replace(
                 instance,
                 version=expected_version + 1,
@@ -296,13 +319,17 @@ class Store:
         return [Event(instance_id, seq, from_epoch_ms(at_ms), kind, state, json.loads(data))
                 for seq, at_ms, kind, state, data in found]
 
-    def idempotent_response(self, instance_id: str, key: str) -> dict[str, Any] | None:
-        """The envelope stored when `key` was first used on the instance, or None for a new key."""
-        found = self._query("SELECT response FROM idempotency WHERE instance_id = ? AND key = ?", (instance_id, key))
-        if not found:
-            return None
-        response: dict[str, Any] = json.loads(found[0][0])
-        return response
+    def idempotency_record(self, instance_id: str, key: str) -> KeyRecord | None:
+        """What `key` answers on the instance, or None for a new key."""
+        found = self._query("SELECT key, response, pending, project_var FROM idempotency "
+                            "WHERE instance_id = ? AND key = ?", (instance_id, key))
+        return _key_record(found[0]) if found else None
+
+    def pending_keys(self, instance_id: str) -> list[KeyRecord]:
+        """Keys of the instance whose drive has not halted yet."""
+        found = self._query("SELECT key, response, pending, project_var FROM idempotency "
+                            "WHERE instance_id = ? AND pending = 1", (instance_id,))
+        return [_key_record(row) for row in found]
 
     # -- due work -----------------------------------------------------------------------------------------------
 
@@ -362,6 +389,16 @@ class Store:
         self._write(
             lambda conn: conn.execute("DELETE FROM leases WHERE instance_id = ? AND owner = ?", (instance_id, owner))
         )
+
+
+def _key_record(row: tuple[Any, ...]) -> KeyRecord:
+    key, response, pending, project_var = row
+    return KeyRecord(key, None if pending else json.loads(response), project_var)
+
+
+def _start_record(record: KeyRecord) -> KeyRecord:
+    """A start's key is stored under a prefix no signal key can have, so the two never answer for each other."""
+    return dataclasses.replace(record, key=START_KEY_PREFIX + record.key)
 
 
 # -- error classification and lease ownership ------------------------------------------------------------------

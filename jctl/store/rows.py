@@ -16,6 +16,7 @@ from jctl.clock import format_rfc3339, from_epoch_ms, to_epoch_ms
 from jctl.store.models import (
     ConflictError,
     Instance,
+    KeyRecord,
     NewDueWork,
     NewEvent,
     StoreError,
@@ -185,8 +186,24 @@ def instance_from_row(row: tuple[Any, ...]) -> Instance:
     )
 
 
-def record_idempotency(conn: sqlite3.Connection, instance_id: str, key: str, response: dict[str, Any], at_ms: int) -> None:
+def record_idempotency(conn: sqlite3.Connection, instance_id: str, record: KeyRecord, at_ms: int) -> None:
     conn.execute(
-        "INSERT INTO idempotency (instance_id, key, response, at) VALUES (?, ?, ?, ?)",
-        (instance_id, key, dumps(response), format_rfc3339(from_epoch_ms(at_ms))),
+        "INSERT INTO idempotency (instance_id, key, response, at, pending, project_var) VALUES (?, ?, ?, ?, ?, ?)",
+        (instance_id, record.key, dumps(record.response), format_rfc3339(from_epoch_ms(at_ms)),
+         int(record.response is None), record.project_var),
     )
+
+
+def settle_idempotency(conn: sqlite3.Connection, instance_id: str, answers: dict[str, dict[str, Any]]) -> None:
+    """Store the answers of keys whose drive has just halted."""
+    conn.executemany(
+        "UPDATE idempotency SET response = ?, pending = 0 WHERE instance_id = ? AND key = ? AND pending = 1",
+        [(dumps(response), instance_id, key) for key, response in answers.items()],
+    )
+
+
+def record_start_key(conn: sqlite3.Connection, key: str, instance_id: str) -> None:
+    try:
+        conn.execute("INSERT INTO start_keys (key, instance_id) VALUES (?, ?)", (key, instance_id))
+    except sqlite3.IntegrityError as exc:
+        raise ConflictError(f"idempotency key {key!r} already started an instance") from exc
