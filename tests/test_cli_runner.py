@@ -810,3 +810,16 @@ def test_run_with_an_idempotency_key_starts_once_and_replays_the_first_answer(ow
     signalled = as_json(own("signal", first["journeyId"], "-p", '{"approved": true}', "--idempotency-key", "start-1",
                             "-f", "json", code=0))
     assert signalled["phase"] == "SUCCEEDED"
+
+
+def test_a_store_reached_through_a_hard_link_is_refused_before_any_write(tmp_path: Path):
+    original = tmp_path / "a.db"
+    jctl("run", str(APPROVAL), "-i", '{"orderId": "o-1"}', db=original, cwd=tmp_path, code=0)
+    linked = tmp_path / "b.db"
+    os.link(original, linked)
+    before = original.read_bytes()
+    for path in (original, linked):
+        for command in (["run", str(APPROVAL), "-i", '{"orderId": "o-2"}'], ["list"], ["tick"]):
+            result = jctl(*command, db=path, cwd=tmp_path, code=1)
+            assert "hard link" in result.stderr and "internal error" not in result.stderr, result.stderr
+    assert original.read_bytes() == before and not (tmp_path / "b.db-wal").exists()

@@ -77,6 +77,7 @@ class Store:
     @classmethod
     def open(cls, path: Path | str | None = None) -> Store:
         target = Path(path) if path is not None else default_db_path()
+        _refuse_hard_links(target)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(
@@ -399,6 +400,18 @@ def _key_record(row: tuple[Any, ...]) -> KeyRecord:
 def _start_record(record: KeyRecord) -> KeyRecord:
     """A start's key is stored under a prefix no signal key can have, so the two never answer for each other."""
     return dataclasses.replace(record, key=START_KEY_PREFIX + record.key)
+
+
+def _refuse_hard_links(target: Path) -> None:
+    """SQLite finds its WAL and locks by path: two names of one file would each get their own WAL, and writes
+    acknowledged through one name would be lost through the other. Refused before SQLite touches the file."""
+    try:
+        links = target.stat().st_nlink
+    except OSError:
+        return  # a new store (or unreadable: connect reports it)
+    if links > 1:
+        raise StoreError(f"the store {target} has {links} hard links: SQLite would keep a separate write-ahead log "
+                         f"per name and lose writes; use one name for it (copy it with `cp` to make it independent)")
 
 
 # -- error classification and lease ownership ------------------------------------------------------------------
