@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from jctl.redact import redact_headers, redact_json, redact_text, redact_url
 from jctl.tasks.openapi_ops import OperationCatalog, OperationError
 
 if TYPE_CHECKING:
@@ -17,7 +18,6 @@ if TYPE_CHECKING:
 OPERATION_REF_EXTENSION = "jctl.operationRef"  # request extension: lets mocks match on the operationRef
 DEFAULT_TIMEOUT_MS = 10_000
 PLACEHOLDER = re.compile(r"\$\{\s*context((?:\.[A-Za-z0-9_\-]+)*)\s*\}")
-SENSITIVE_HEADER = re.compile(r"authorization|cookie|token|secret|key|auth", re.IGNORECASE)
 
 MapperEvaluator = Callable[[dict[str, Any]], Any]  # mapper {lang, expr} -> JSON value
 
@@ -100,10 +100,6 @@ def set_header(headers: dict[str, str], name: str, value: str) -> None:
     headers[name] = value
 
 
-def redact_headers(headers: dict[str, str]) -> dict[str, str]:
-    return {k: ("***" if SENSITIVE_HEADER.search(k) else v) for k, v in headers.items()}
-
-
 def build_call(task: dict[str, Any], spec: dict[str, Any], context: dict[str, Any],
                catalog: OperationCatalog, evaluate_mapper: MapperEvaluator) -> HttpCall:
     defaults = ((spec.get("defaults") or {}).get("http") or {})
@@ -153,7 +149,7 @@ def execute(call: HttpCall, client: HttpClient) -> HttpOutcome:
     """Send the call with `client`; network errors and timeouts become result data."""
     import httpx
 
-    record: dict[str, Any] = {"method": call.method, "url": call.url, "headers": redact_headers(call.headers),
+    record: dict[str, Any] = {"method": call.method, "url": redact_url(call.url), "headers": redact_headers(call.headers),
                               "timeoutMs": call.timeout_ms}
     if call.operation_ref:
         record["operationRef"] = call.operation_ref
@@ -167,14 +163,14 @@ def execute(call: HttpCall, client: HttpClient) -> HttpOutcome:
         result = {"ok": False, "error": {"type": "NETWORK", "message": _describe(exc, call)}}
     else:
         result = {"status": response.status_code, "ok": 200 <= response.status_code < 300,
-                  "headers": _headers(response), "body": _parse_body(response)}
-    record["result"] = {k: v for k, v in result.items() if k != "headers"}
+                  "headers": redact_headers(_headers(response)), "body": _parse_body(response)}
+    record["result"] = {k: redact_json(v) for k, v in result.items() if k != "headers"}
     return HttpOutcome(result, record)
 
 
 def _describe(exc: Exception, call: HttpCall) -> str:
     text = str(exc) or type(exc).__name__
-    return f"{call.method} {call.url}: {text}"
+    return redact_text(f"{call.method} {call.url}: {text}", call.url)
 
 
 def _parse_body(response: httpx.Response) -> Any:
