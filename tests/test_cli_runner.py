@@ -823,3 +823,39 @@ def test_a_store_reached_through_a_hard_link_is_refused_before_any_write(tmp_pat
             result = jctl(*command, db=path, cwd=tmp_path, code=1)
             assert "hard link" in result.stderr and "internal error" not in result.stderr, result.stderr
     assert original.read_bytes() == before and not (tmp_path / "b.db-wal").exists()
+
+
+def test_huge_integers_and_duplicate_keys_in_input_or_payload_are_usage_errors(own: Store, tmp_path: Path):
+    journey_id = start_approval(own, "o-digits")
+    huge = "1" * 5000
+    refused = [own("run", str(APPROVAL), "-i", f'{{"orderId": "o", "amount": {huge}}}', code=2),
+               own("signal", journey_id, "-p", f'{{"approved": true, "by": {huge}}}', code=2)]
+    assert all("digits" in result.stderr and "internal error" not in result.stderr for result in refused)
+    duplicated = tmp_path / "dup.json"
+    duplicated.write_text('{"orderId": "a",\n "orderId": "b"}')
+    for result in (own("run", str(APPROVAL), "-i", f"@{duplicated}", code=2),
+                   own("signal", journey_id, "-p", '{"approved": true, "approved": false}', code=2)):
+        assert "duplicate key" in result.stderr, result.stderr
+    assert own.ids() == [journey_id] and own.status(journey_id)["currentState"] == "askApproval"
+
+
+def test_ids_with_the_last_code_point_or_non_bmp_characters_are_unknown_not_internal_errors(shared: Store):
+    for odd in ("\U0010ffff", "ab\U0010ffff", "\U0001f600"):
+        assert "no instance id starts with" in shared("status", odd, code=1).stderr
+
+
+def test_a_damaged_instance_row_is_reported_and_the_others_still_served(own: Store):
+    import sqlite3
+
+    good = start_approval(own, "o-good")
+    bad = own.run(SLEEPER, '{"delay": "PT1M"}')["journeyId"]
+    with contextlib.closing(sqlite3.connect(own.db)) as conn, conn:
+        conn.execute("UPDATE instances SET context = '{\"broken' WHERE id = ?", (bad,))
+    listed = own("list", "-f", "json", code=0)
+    assert [row["journeyId"] for row in json.loads(listed.stdout)] == [good]
+    assert bad in listed.stderr and "damaged" in listed.stderr
+    assert "damaged" in own("status", bad, code=1).stderr
+    assert own.status(good)["currentState"] == "askApproval"
+    advanced = own("clock", "advance", "PT2M", code=0)
+    assert "damaged" in advanced.stdout + advanced.stderr
+    assert own("history", bad, code=0).stdout

@@ -9,7 +9,7 @@ from typing import Any
 import typer
 
 from jctl.cli import views
-from jctl.cli.output import print_json, read_json_argument
+from jctl.cli.output import console, print_json, read_json_argument
 from jctl.errors import EXIT_FINDINGS, EXIT_OK
 
 DB_OPTION = typer.Option(None, "--db", envvar="JCTL_DB", metavar="PATH", help="Store file (default .jctl/jctl.db; env JCTL_DB).")
@@ -39,7 +39,7 @@ def run(
     """Validate FILE and its input, create an instance and execute it until it ends or pauses."""
     views.text_argument(seed, "--seed")
     views.text_argument(idempotency_key, "--idempotency-key")
-    input_document = read_json_argument(input_value, "input")
+    input_document = read_json_argument(input_value, "input", input_limit())
     mocks_document = _read_mocks(mocks) if mocks else None
     platform_config = read_json_argument(f"@{config}", "config") if config else None
     if platform_config is not None and not isinstance(platform_config, dict):
@@ -51,6 +51,12 @@ def run(
     envelope = runner.start(file, input_document, mocks=mocks_document, detach=detach, auto_advance=auto_advance,
                             idempotency_key=idempotency_key)
     _finish(envelope, output_format)
+
+
+def input_limit() -> int:
+    from jctl.limits import Limits
+
+    return Limits.load().input
 
 
 def signal(
@@ -65,7 +71,7 @@ def signal(
     views.text_argument(instance_id, "instance id")
     views.text_argument(step, "--step")
     views.text_argument(idempotency_key, "--idempotency-key")
-    document = read_json_argument(payload, "payload")
+    document = read_json_argument(payload, "payload", input_limit())
     runner = views.open_runner(db, progress=output_format is Format.text)
     envelope = runner.signal(instance_id, document, step=step, idempotency_key=idempotency_key)
     _finish(envelope, output_format)
@@ -108,6 +114,8 @@ def list_instances(
     store = views.open_store(db)
     phase_filter = views.parse_phase(phase) if phase else None
     instances = views.guarded(lambda: store.list_instances(phase=phase_filter, journey=journey, limit=limit))
+    for problem in store.damaged:
+        console(stderr=True).print(f"warning: {problem}", markup=False)
     if output_format is Format.json:
         print_json([views.instance_summary(instance) for instance in instances])
     else:

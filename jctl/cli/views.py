@@ -34,7 +34,8 @@ def open_runner(db: Path | None, *, uuid_seed: str | None = None, platform_confi
 
     out = _progress_printer() if progress else None
     runner = Runner(open_store(db), uuid_seed=uuid_seed, platform_config=platform_config, out=out,
-                    should_stop=should_stop)
+                    should_stop=should_stop, warn=lambda line: console(stderr=True).print(f"warning: {line}",
+                                                                                         markup=False))
     return GuardedRunner(runner)
 
 

@@ -14,15 +14,18 @@ from jctl.engine.errors import InstanceBusy, NotCancellable, UnknownInstance
 from jctl.engine.interpreter import DEFAULT_MAX_TRANSITIONS, Interpreter, Seams
 from jctl.engine.start import plan_start
 from jctl.engine.transitions import Snapshot, StateError, Transition
+from jctl.limits import WARN_FRACTION, Limits, json_size, over_message, warning_message
 from jctl.store.models import (
     START_KEY_PREFIX,
     AmbiguousInstance,
     ClockError,
     ConflictError,
+    DamagedInstance,
     DueWork,
     Instance,
     KeyRecord,
     NewDueWork,
+    NewEvent,
 )
 from jctl.store.models import UnknownInstance as StoreUnknownInstance
 from jctl.tasks.http import LazyClient
@@ -48,7 +51,8 @@ class Runner:
     def __init__(self, store: Store, *, http_transport: httpx.BaseTransport | None = None,
                  expr_timeout_s: float = 5.0, uuid_seed: str | None = None, limits: dict[str, Any] | None = None,
                  platform_config: dict[str, Any] | None = None, out: Callable[[str], None] | None = None,
-                 should_stop: Callable[[], bool] | None = None):
+                 should_stop: Callable[[], bool] | None = None, data_limits: Limits | None = None,
+                 warn: Callable[[str], None] | None = None):
         from jctl.store.db import new_lease_owner
 
         self.store = store
@@ -62,6 +66,8 @@ class Runner:
         self.should_stop = should_stop or (lambda: False)
         self.owner = new_lease_owner()
         self._shared_client: LazyClient | None = None
+        self.data_limits = data_limits or Limits.load()  # every driver gets the same bounds on instance data
+        self.warn = warn or (lambda line: None)
 
     def _limit(self, name: str) -> int:
         return int(self.limits.get(name, DEFAULT_LIMITS[name]))
@@ -74,8 +80,11 @@ class Runner:
         replays the first start's answer (where it first paused) instead of starting another instance."""
         if idempotency_key and (replay := self._start_replay(idempotency_key)) is not None:
             return replay
+        warning = self._edge_warning(input, "the start input")
         plan = plan_start(Path(definition_path), input, mocks=mocks, supplied_config=self.platform_config,
                           now=self.store.now(), detach=detach)
+        if warning:
+            plan.events.append(warning)
         key = None
         if idempotency_key:
             key = KeyRecord(idempotency_key, envelopes.start_response(plan.instance) if detach else None)
@@ -97,6 +106,7 @@ class Runner:
         """Deliver a payload to the active wait/webhook step and continue; a repeated idempotency key replays
         the first answer."""
         instance = self._get(id_or_prefix)
+        self._edge_warning(payload, "the payload")
         if not idempotency_key:
             return self._signal(instance, payload, step, None)
         # Hold the lease across check and delivery, so a retry racing the first delivery waits for it and then
@@ -109,6 +119,15 @@ class Runner:
             return self._signal(self.store.get_instance(instance.id), payload, step, idempotency_key)
         finally:
             self.store.release_lease(instance.id, self.owner)
+
+    def _edge_warning(self, value: Any, what: str) -> NewEvent | None:
+        """Refuse a start input or payload over the input limit; warn (and return the history event) when it is
+        over a quarter of it."""
+        size = self.data_limits.check_edge(value, what)
+        if size * WARN_FRACTION <= self.data_limits.input:
+            return None
+        self.warn(warning_message(what, size, self.data_limits.input, "input"))
+        return NewEvent("limit.warning", None, {"limit": "input", "size": size, "max": self.data_limits.input})
 
     def _start_replay(self, key: str) -> dict[str, Any] | None:
         instance_id = self.store.started_by_key(key)
@@ -267,6 +286,9 @@ class Runner:
         except StoreUnknownInstance:
             self.store.discard_due_work([work.id])
             return f"discarded {work.kind} of a missing instance {work.instance_id[:8]}"
+        except DamagedInstance as exc:  # it cannot run; the others must
+            self.store.discard_due_work([work.id])
+            return f"discarded {work.kind} of a damaged instance: {exc}"
         if instance.phase != "RUNNING":
             self.store.discard_due_work([work.id])
             return f"discarded stale {work.kind} of finished instance {instance.id[:8]}"
@@ -318,9 +340,12 @@ class Runner:
             interp = self._interpreter(instance, client)
             committed = 0
             for transition in drive(interp, snapshot_of(instance)):
+                transition = self._bounded(interp, instance, transition)
                 instance = self._commit(instance, transition, counters, run_pending, idempotency_key, project_var)
                 idempotency_key = None  # recorded with the drive's first transition (its `signal.received`)
                 committed += 1
+                if transition.halts:
+                    break  # the interpreter stops after a halt; a limit failure replaced what it would do next
                 run_pending = run_pending or not transition.halts
                 if not transition.halts and self.should_stop():
                     break  # a `run` job was committed with the transition, so the next tick resumes here
@@ -329,6 +354,37 @@ class Runner:
             if client is not None and client is not self._shared_client:
                 client.close()
             self.store.release_lease(instance_id, self.owner)
+
+    def _bounded(self, interp: Interpreter, instance: Instance, transition: Transition) -> Transition:
+        """The transition, or the instance's failure when it would take the context or the history over its limit
+        (the store keeps the context as it was, so it stays small); a warning event when the context grows past
+        a quarter of its limit."""
+        limits = self.data_limits
+        events = self.store.event_count(instance.id) + len(transition.events)
+        size = json_size(transition.snapshot.context)
+        state = transition.snapshot.current_state
+        if size > limits.context:
+            return self._over_limit(interp, instance, transition, "context", size, limits.context)
+        if events > limits.history_events:
+            return self._over_limit(interp, instance, transition, "history_events", events, limits.history_events)
+        if size * WARN_FRACTION > limits.context >= json_size(instance.context) * WARN_FRACTION:
+            self.warn(warning_message(f"the context of {instance.id[:8]}", size, limits.context, "context"))
+            warning = NewEvent("limit.warning", state, {"limit": "context", "size": size, "max": limits.context})
+            transition = replace(transition, events=[*transition.events, warning])
+        return transition
+
+    def _over_limit(self, interp: Interpreter, instance: Instance, transition: Transition, name: str, size: int,
+                    limit: int) -> Transition:
+        code = {"context": "CONTEXT_LIMIT_EXCEEDED", "history_events": "HISTORY_LIMIT_EXCEEDED"}[name]
+        what = "the context" if name == "context" else "the history"
+        reason = over_message(what, size, limit, name) if name == "context" else (
+            f"the history would hold {size} events, over the history-events limit of {limit}; raise it with "
+            f"JCTL_LIMIT_HISTORY_EVENTS or `history-events = ...` under [tool.jctl.limits]")
+        failure = interp.failed(snapshot_of(instance), {"code": code, "reason": reason})
+        crossed = NewEvent("limit.exceeded", transition.snapshot.current_state,
+                           {"limit": name, "size": size, "max": limit})
+        kept = transition.events if name == "context" else []
+        return replace(failure, events=[*kept, crossed, *failure.events])
 
     def _commit(self, instance: Instance, transition: Transition, counters: dict[str, int], run_pending: bool,
                 idempotency_key: str | None, project_var: str | None) -> Instance:
@@ -367,9 +423,9 @@ class Runner:
             from jctl.tasks.mocks import mock_transport
 
             mocks = instance.mocks
-            return LazyClient(lambda: mock_transport(mocks, counters))
+            return LazyClient(lambda: mock_transport(mocks, counters), self.data_limits.http_body)
         if self._shared_client is None:
-            self._shared_client = LazyClient(lambda: self.http_transport)
+            self._shared_client = LazyClient(lambda: self.http_transport, self.data_limits.http_body)
         return self._shared_client
 
     def close(self) -> None:

@@ -26,6 +26,7 @@ from jctl.store.migrations import migrate
 from jctl.store.models import (
     AmbiguousInstance,
     ClockError,
+    DamagedInstance,
     DueWork,
     Event,
     Instance,
@@ -66,6 +67,7 @@ class Store:
         self.path = path
         self.conn = conn
         self._lock = threading.RLock()
+        self.damaged: list[str] = []  # why rows the last `list_instances` skipped cannot be read
 
     @property
     def db(self) -> sqlite_utils.Database:
@@ -227,7 +229,7 @@ class Store:
             found = self._query(f"{rows.INSTANCE_SELECT} WHERE i.id = ?", (self._resolve_id(id_or_prefix),))
         if not found:
             raise UnknownInstance(f"instance {id_or_prefix} no longer exists in {self.path}")
-        return rows.instance_from_row(found[0])
+        return rows.instance_from_row(found[0], self.path)
 
     def list_instances(
         self, phase: str | None = None, journey: str | None = None, limit: int | None = None
@@ -246,7 +248,14 @@ class Store:
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
-        return [rows.instance_from_row(row) for row in self._query(sql, params)]
+        listed: list[Instance] = []
+        self.damaged = []
+        for row in self._query(sql, params):
+            try:
+                listed.append(rows.instance_from_row(row, self.path))
+            except DamagedInstance as exc:
+                self.damaged.append(str(exc))  # reported by the caller; the other instances are still listed
+        return listed
 
     def _resolve_id(self, id_or_prefix: str) -> str:
         """The full id for an exact id or an unambiguous prefix, through the unique index on `id`."""
@@ -257,6 +266,8 @@ class Store:
         for wanted in dict.fromkeys((given, given.lower())):
             if self._query("SELECT 1 FROM instances WHERE id = ?", (wanted,)):
                 return wanted
+            if ord(wanted[-1]) >= 0x10FFFF:  # no code point after it to bound the range with
+                continue
             upper = wanted[:-1] + chr(ord(wanted[-1]) + 1)
             matches = [row[0] for row in self._query(
                 "SELECT id FROM instances WHERE id >= ? AND id < ? ORDER BY id LIMIT 6", (wanted, upper)
@@ -319,6 +330,10 @@ class Store:
         )
         return [Event(instance_id, seq, from_epoch_ms(at_ms), kind, state, json.loads(data))
                 for seq, at_ms, kind, state, data in found]
+
+    def event_count(self, instance_id: str) -> int:
+        found = self._query("SELECT MAX(seq) FROM events WHERE instance_id = ?", (instance_id,))
+        return int(found[0][0] or 0)
 
     def idempotency_record(self, instance_id: str, key: str) -> KeyRecord | None:
         """What `key` answers on the instance, or None for a new key."""

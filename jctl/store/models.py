@@ -33,6 +33,10 @@ class ConflictError(StoreError):
     pass
 
 
+class DamagedInstance(StoreError):
+    """A stored instance row cannot be read (corrupt JSON): reported, the other instances stay usable."""
+
+
 class ClockError(StoreError):
     pass
 

@@ -15,6 +15,7 @@ from typing import Any
 from jctl.clock import format_rfc3339, from_epoch_ms, to_epoch_ms
 from jctl.store.models import (
     ConflictError,
+    DamagedInstance,
     Instance,
     KeyRecord,
     NewDueWork,
@@ -163,7 +164,15 @@ def check_idempotency_free(conn: sqlite3.Connection, instance_id: str, key: str)
         )
 
 
-def instance_from_row(row: tuple[Any, ...]) -> Instance:
+def instance_from_row(row: tuple[Any, ...], store_path: object = "the store") -> Instance:
+    try:
+        return _instance_from_row(row)
+    except (ValueError, TypeError) as exc:
+        raise DamagedInstance(f"instance {row[0]} in {store_path} is damaged: a stored column is not valid JSON "
+                              f"({exc}); restore the store from a backup or delete that row") from None
+
+
+def _instance_from_row(row: tuple[Any, ...]) -> Instance:
     (instance_id, journey_name, kind, document, phase, current_state, cursor, context, output, error, tags,
      attributes, mocks, created_ms, updated_ms, version) = row
     return Instance(

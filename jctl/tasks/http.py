@@ -26,6 +26,10 @@ class TaskError(Exception):
     """The request cannot be built (missing interpolation variable, bad operationRef, bad body)."""
 
 
+class ResponseTooLarge(Exception):
+    """The response body is over the http-body limit: refused, never silently truncated."""
+
+
 class HttpClient(Protocol):
     """The part of httpx.Client the task uses; the runner passes a LazyClient."""
 
@@ -37,23 +41,54 @@ class LazyClient:
     """An httpx.Client created on the first request: building its SSL context costs ~15 ms, too much to pay on
     every timer or signal that makes no call."""
 
-    def __init__(self, make_transport: Callable[[], httpx.BaseTransport | None]):
+    def __init__(self, make_transport: Callable[[], httpx.BaseTransport | None], max_body: int | None = None):
         self._make_transport = make_transport  # None: httpx's real network transport
         self._client: httpx.Client | None = None
+        self.max_body = max_body  # the http-body limit: a longer body is never read into memory
 
     def request(self, method: str, url: str, *, headers: dict[str, str], content: bytes | None, timeout: float,
                 extensions: dict[str, Any]) -> httpx.Response:
-        if self._client is None:
-            import httpx
+        import httpx
 
+        if self._client is None:
             self._client = httpx.Client(transport=self._make_transport(), follow_redirects=False)
-        return self._client.request(method, url, headers=headers, content=content, timeout=timeout,
-                                    extensions=extensions)
+        request = self._client.build_request(method, url, headers=headers, content=content, timeout=timeout,
+                                             extensions=extensions)
+        response = self._client.send(request, stream=True)
+        try:
+            raw = _bounded_body(response, self.max_body)
+        finally:
+            response.close()
+        bounded = httpx.Response(response.status_code, headers=response.headers.raw, content=raw, request=request)
+        bounded.read()
+        if self.max_body is not None and len(bounded.content) > self.max_body:
+            raise ResponseTooLarge(_too_large(len(bounded.content), self.max_body))
+        return bounded
 
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
             self._client = None
+
+
+def _bounded_body(response: httpx.Response, max_body: int | None) -> bytes:
+    declared = response.headers.get("content-length", "")
+    if max_body is not None and declared.isdigit() and int(declared) > max_body:
+        raise ResponseTooLarge(_too_large(int(declared), max_body))
+    chunks, total = [], 0
+    for chunk in response.iter_raw():
+        total += len(chunk)
+        if max_body is not None and total > max_body:
+            raise ResponseTooLarge(_too_large(None, max_body))
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(size: int | None, limit: int) -> str:
+    from jctl.limits import human, over_message
+
+    message = over_message("the response body", size if size is not None else limit + 1, limit, "http_body")
+    return message if size is not None else message.replace(human(limit + 1), f"more than {human(limit)}")
 
 
 @dataclass
@@ -157,6 +192,8 @@ def execute(call: HttpCall, client: HttpClient) -> HttpOutcome:
         response = client.request(call.method, call.url, headers=call.headers, content=call.content,
                                   timeout=call.timeout_ms / 1000,
                                   extensions={OPERATION_REF_EXTENSION: call.operation_ref})
+    except ResponseTooLarge as exc:
+        result = {"ok": False, "error": {"type": "RESPONSE_TOO_LARGE", "message": _describe(exc, call)}}
     except httpx.TimeoutException as exc:
         result = {"ok": False, "error": {"type": "TIMEOUT", "message": _describe(exc, call)}}
     except httpx.HTTPError as exc:
