@@ -41,6 +41,7 @@ DEFAULT_LIMITS = {"maxTransitions": DEFAULT_MAX_TRANSITIONS, "maxAutoAdvanceStep
                   "maxDueWorkPerTick": 100_000}
 DUE_BATCH = 100  # due items read per query
 LEASE_PATIENCE_S = 30.0
+CANCEL_PATIENCE_S = 10.0
 FAR_FUTURE = datetime.max.replace(tzinfo=timezone.utc)  # "any time": the upper bound of a due-work query
 
 
@@ -160,10 +161,10 @@ class Runner:
                                idempotency_key=idempotency_key, project_var=project_var)
         return envelopes.envelope(instance, project_var)
 
-    def _wait_for_lease(self, instance_id: str) -> None:
+    def _wait_for_lease(self, instance_id: str, patience_s: float = LEASE_PATIENCE_S) -> None:
         import time
 
-        give_up = time.monotonic() + LEASE_PATIENCE_S
+        give_up = time.monotonic() + patience_s
         while not self.store.acquire_lease(instance_id, self.owner):
             if time.monotonic() > give_up:
                 raise InstanceBusy(f"instance {instance_id} is being advanced by another jctl process; try again")
@@ -179,7 +180,11 @@ class Runner:
         if not envelopes.cancellable(instance):
             raise NotCancellable(f"journey {instance.journey_name} declares spec.lifecycle.cancellable: false; "
                                  f"instance {instance.id} cannot be cancelled")
-        instance, _ = self._drive(instance.id, _cancel_if_running)
+        self._wait_for_lease(instance.id, CANCEL_PATIENCE_S)  # a drive in progress usually ends within seconds
+        try:
+            instance, _ = self._drive(instance.id, _cancel_if_running)
+        finally:
+            self.store.release_lease(instance.id, self.owner)
         return envelopes.journey_outcome(instance)
 
     def tick(self, *, until_idle: bool = False, auto_advance: bool = False) -> list[str]:
