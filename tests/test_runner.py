@@ -251,8 +251,10 @@ def test_advance_stops_a_zero_delay_loop_with_a_message(store: Store, tmp_path: 
     states = {"nap": {"type": "timer", "timer": {"duration": "PT0S"}, "next": "nap"}}
     runner = Runner(store, limits={"maxDueWorkPerTick": 30})
     runner.start(write_journey(tmp_path, states, "nap"), {})
+    target = store.now() + timedelta(seconds=1)
     lines = runner.advance(timedelta(seconds=1))
-    assert "stopped after" in lines[-1]
+    assert "stopped after 30 due items" in lines[-1] and f"short of {target.isoformat()}" in lines[-1]
+    assert f"the clock stays at {store.now().isoformat()}" in lines[-1] and store.now() < target
 
 
 def test_auto_advance_stops_a_zero_delay_loop_within_its_budget(store: Store, tmp_path: Path):

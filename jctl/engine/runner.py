@@ -202,9 +202,12 @@ class Runner:
             lines.append(self._stopped_line(len(lines)))
         return lines
 
-    def _stopped_line(self, count: int) -> str:
-        return (f"stopped after {count} due items at {self.store.now().isoformat()}; "
-                f"a journey probably loops on a zero-delay timer")
+    def _stopped_line(self, count: int, target: datetime | None = None) -> str:
+        """What a bounded clock move did: how many items ran, where the clock stays, what it did not reach."""
+        short = f", short of {target.isoformat()}" if target is not None and target > self.store.now() else ""
+        return (f"stopped after {count} due items (the maxDueWorkPerTick bound): the clock stays at "
+                f"{self.store.now().isoformat()}{short}; a journey probably loops on a zero-delay timer, "
+                f"and the same command goes on from here")
 
     def _skippable(self, work: DueWork) -> bool:
         """Auto-advance skips idle time spent on timers, never the time a person has to answer a step."""
@@ -252,7 +255,7 @@ class Runner:
             if not ran:
                 break  # only busy instances have work due; leave it for the next tick
             if len(lines) >= limit:
-                lines.append(self._stopped_line(len(lines)))
+                lines.append(self._stopped_line(len(lines), target))
                 return lines
         if target > self.store.now() and not self.should_stop():
             self.store.set_clock(target)
