@@ -49,6 +49,40 @@ def main() -> None:
             elapsed = time.perf_counter() - started
             first = f"{found[0].rule}: {found[0].message[:60]}" if found else "no diagnostics"
             print(f"{label:<38} {elapsed * 1000:8.1f} ms  {len(found):>6} diagnostic(s)  {first}")
+        refuse_huge_input(Path(tmp))
+
+
+def refuse_huge_input(tmp: Path) -> None:
+    """`jctl run --input @60MB.json` in a subprocess: its time (with and without interpreter start-up) and peak
+    memory to refuse the input (goal: the refusal under 0.2 s and 100 MB)."""
+    import json
+    import os
+    import subprocess
+
+    big = tmp / "huge-input.json"
+    big.write_text(json.dumps({"orderId": "x" * (60 * 1024 * 1024)}))
+    spec = ROOT / "tests" / "cases" / "runner" / "approval.journey.yaml"
+    env = dict(os.environ, PYTHONPATH=str(ROOT), JCTL_DB=str(tmp / "bench.db"))
+    commands = {"jctl --version (start-up only)": ["--version"],
+                "jctl run --input @60MB.json (refused)": ["run", str(spec), "--input", f"@{big}"]}
+    # a small launcher process, so the child's peak RSS is not inflated by this process's pages at fork time
+    launcher = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
+                "r = subprocess.run(sys.argv[1:], capture_output=True); "
+                "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, r.returncode)")
+    from jctl.cli.output import read_json_argument
+    from jctl.limits import LimitExceeded, Limits
+
+    started = time.perf_counter()
+    try:
+        read_json_argument(f"@{big}", "input", Limits().input)
+    except LimitExceeded:
+        pass
+    print(f"{'refusing it in-process (read_json_argument)':<38} {(time.perf_counter() - started) * 1000:8.1f} ms")
+    for label, args in commands.items():
+        done = subprocess.run([sys.executable, "-c", launcher, sys.executable, "-m", "jctl", *args], env=env,
+                              capture_output=True, text=True)
+        elapsed, peak_kb, code = done.stdout.split()
+        print(f"{label:<38} {float(elapsed) * 1000:8.1f} ms  peak RSS {int(peak_kb) / 1024:6.1f} MB  exit {code}")
 
 
 if __name__ == "__main__":

@@ -141,12 +141,26 @@ class HumanFormatter:
         head.append(d.message)
         self.console.print(head)
         if 0 < d.line <= len(lines):
-            source = lines[d.line - 1].rstrip("\n").expandtabs(1)
+            source, caret = _excerpt(lines[d.line - 1].rstrip("\n").expandtabs(1), max(d.column - 1, 0))
             gutter = f"  {d.line:>5} | "
             self.console.print(Text(gutter, style="dim") + Text(source))
-            self.console.print(Text(" " * (len(gutter) + max(d.column - 1, 0)) + "^", style=style))
+            self.console.print(Text(" " * (len(gutter) + caret) + "^", style=style))
         if d.hint:
             self.console.print(Text(f"        hint: {d.hint}", style="cyan"))
+
+
+EXCERPT_WIDTH = 120  # a minified document is one long line: show the part around the column, not all of it
+
+
+def _excerpt(line: str, column: int) -> tuple[str, int]:
+    """The part of `line` shown in a code frame and where the caret goes in it."""
+    if len(line) <= EXCERPT_WIDTH:
+        return line, column
+    start = max(0, min(column - EXCERPT_WIDTH // 2, len(line) - EXCERPT_WIDTH))
+    shown = line[start:start + EXCERPT_WIDTH]
+    prefix = "…" if start else ""
+    suffix = "…" if start + EXCERPT_WIDTH < len(line) else ""
+    return prefix + shown + suffix, column - start + len(prefix)
 
 
 def _source_lines(file: str) -> list[str]:

@@ -4,6 +4,7 @@ history, cancel, clock, tick and worker, plus SIGKILL recovery and several proce
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import os
 import random
@@ -745,3 +746,116 @@ def test_a_mistyped_clock_argument_creates_no_store(tmp_path: Path):
         result = run_jctl(*command, cwd=tmp_path)
         assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     assert not (tmp_path / ".jctl").exists()
+
+
+def wait_for_event(db: Path, journey_id: str, kind: str, process: subprocess.Popen[str]) -> None:
+    """Poll the store file (read-only) until the instance has an event of `kind` or the process has ended."""
+    import sqlite3
+
+    while process.poll() is None:
+        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)) as conn:
+            if conn.execute("SELECT 1 FROM events WHERE instance_id = ? AND type = ?", (journey_id, kind)).fetchone():
+                return
+        time.sleep(0.005)
+
+
+def test_sigkill_after_signal_received_never_applies_a_keyed_signal_twice(own: Store, slow_service):
+    """The key is committed with `signal.received`: a retry during the interrupted drive finishes it and replays,
+    a retry after `tick` finished it replays, and neither applies the payload a second time."""
+    server, _ = slow_service
+    spec = own.cwd / "tally.journey.yaml"
+    spec.write_text((RUNNER_CASES / "tally.journey.yaml.tmpl").read_text().replace(
+        "__BASE__", server.url_for("").rstrip("/")))
+    seed = random.randrange(1_000_000)
+    rng = random.Random(seed)
+    landed = 0
+    for attempt in range(4):
+        journey_id = own.run(spec, '{"rounds": 12}')["journeyId"]
+        process = own.popen("signal", journey_id, "-p", '{"add": 5}', "--idempotency-key", "K", "-f", "json")
+        wait_for_event(own.db, journey_id, "signal.received", process)
+        time.sleep(rng.uniform(0.0, 0.5))  # a random point of the drive (12 calls of 40 ms and their transitions)
+        killed = process.poll() is None
+        if killed:
+            process.send_signal(signal.SIGKILL)
+        process.communicate(timeout=30)
+        received = events_of(own.history(journey_id), "signal.received")
+        interrupted = killed and received and own.status(journey_id)["currentState"] != "ask"
+        landed += bool(interrupted)
+        retry_first = attempt % 2 == 0  # half the time the retry comes before any tick, half after
+        if retry_first:
+            retried = as_json(own("signal", journey_id, "-p", '{"add": 5}', "--idempotency-key", "K", "-f", "json",
+                                  code=0))
+        own("tick", "--until-idle", code=0)
+        again = as_json(own("signal", journey_id, "-p", '{"add": 5}', "--idempotency-key", "K", "-f", "json", code=0))
+        if retry_first:
+            assert retried == again, seed
+        history = own.history(journey_id)
+        assert len(events_of(history, "signal.received")) == 1, (seed, attempt)
+        assert [e["seq"] for e in history] == list(range(1, len(history) + 1)), seed
+        assert len(events_of(history, "state.completed", "call")) == 12, (seed, attempt)
+        status = own.status(journey_id)
+        assert status["currentState"] == "ask" and again["currentState"] == "ask", (seed, status, again)
+    print(f"seed {seed}: {landed} kill(s) between signal.received and the end of the drive")
+    assert landed >= 1, f"no kill landed inside the drive (seed {seed})"
+
+
+def test_run_with_an_idempotency_key_starts_once_and_replays_the_first_answer(own: Store):
+    first = own.run(APPROVAL, '{"orderId": "o-k"}', "--idempotency-key", "start-1")
+    again = own.run(APPROVAL, '{"orderId": "o-other"}', "--idempotency-key", "start-1")
+    assert again == first and first["currentState"] == "askApproval"
+    detached = own.run(APPROVAL, '{"orderId": "o-d"}', "--detach", "--idempotency-key", "start-2")
+    assert own.run(APPROVAL, '{"orderId": "o-d"}', "--detach", "--idempotency-key", "start-2") == detached
+    assert sorted(own.ids()) == sorted({first["journeyId"], detached["journeyId"]})
+    # a signal key equal to the start key is a different key: it is applied
+    signalled = as_json(own("signal", first["journeyId"], "-p", '{"approved": true}', "--idempotency-key", "start-1",
+                            "-f", "json", code=0))
+    assert signalled["phase"] == "SUCCEEDED"
+
+
+def test_a_store_reached_through_a_hard_link_is_refused_before_any_write(tmp_path: Path):
+    original = tmp_path / "a.db"
+    jctl("run", str(APPROVAL), "-i", '{"orderId": "o-1"}', db=original, cwd=tmp_path, code=0)
+    linked = tmp_path / "b.db"
+    os.link(original, linked)
+    before = original.read_bytes()
+    for path in (original, linked):
+        for command in (["run", str(APPROVAL), "-i", '{"orderId": "o-2"}'], ["list"], ["tick"]):
+            result = jctl(*command, db=path, cwd=tmp_path, code=1)
+            assert "hard link" in result.stderr and "internal error" not in result.stderr, result.stderr
+    assert original.read_bytes() == before and not (tmp_path / "b.db-wal").exists()
+
+
+def test_huge_integers_and_duplicate_keys_in_input_or_payload_are_usage_errors(own: Store, tmp_path: Path):
+    journey_id = start_approval(own, "o-digits")
+    huge = "1" * 5000
+    refused = [own("run", str(APPROVAL), "-i", f'{{"orderId": "o", "amount": {huge}}}', code=2),
+               own("signal", journey_id, "-p", f'{{"approved": true, "by": {huge}}}', code=2)]
+    assert all("digits" in result.stderr and "internal error" not in result.stderr for result in refused)
+    duplicated = tmp_path / "dup.json"
+    duplicated.write_text('{"orderId": "a",\n "orderId": "b"}')
+    for result in (own("run", str(APPROVAL), "-i", f"@{duplicated}", code=2),
+                   own("signal", journey_id, "-p", '{"approved": true, "approved": false}', code=2)):
+        assert "duplicate key" in result.stderr, result.stderr
+    assert own.ids() == [journey_id] and own.status(journey_id)["currentState"] == "askApproval"
+
+
+def test_ids_with_the_last_code_point_or_non_bmp_characters_are_unknown_not_internal_errors(shared: Store):
+    for odd in ("\U0010ffff", "ab\U0010ffff", "\U0001f600"):
+        assert "no instance id starts with" in shared("status", odd, code=1).stderr
+
+
+def test_a_damaged_instance_row_is_reported_and_the_others_still_served(own: Store):
+    import sqlite3
+
+    good = start_approval(own, "o-good")
+    bad = own.run(SLEEPER, '{"delay": "PT1M"}')["journeyId"]
+    with contextlib.closing(sqlite3.connect(own.db)) as conn, conn:
+        conn.execute("UPDATE instances SET context = '{\"broken' WHERE id = ?", (bad,))
+    listed = own("list", "-f", "json", code=0)
+    assert [row["journeyId"] for row in json.loads(listed.stdout)] == [good]
+    assert bad in listed.stderr and "damaged" in listed.stderr
+    assert "damaged" in own("status", bad, code=1).stderr
+    assert own.status(good)["currentState"] == "askApproval"
+    advanced = own("clock", "advance", "PT2M", code=0)
+    assert "damaged" in advanced.stdout + advanced.stderr
+    assert own("history", bad, code=0).stdout

@@ -149,3 +149,20 @@ def test_huge_file_is_refused_without_reading_it_all(tmp_path):
     found = json.loads(result.stdout)["diagnostics"]
     assert [d["rule"] for d in found] == ["yaml-syntax"] and "larger than 4 MB" in found[0]["message"]
     assert "larger than 4 MB" in run_jctl("validate", str(big), timeout=30).stdout  # the text renderer too
+
+
+def test_a_timeout_of_1e300_is_reported_as_out_of_range_not_as_a_string():
+    result = run_jctl("validate", str(CASES / "rules" / "timeout-out-of-range.journey.yaml"))
+    assert result.returncode == 1
+    lines = [line for line in result.stdout.splitlines() if line.lstrip().startswith("22:")]
+    assert lines and all("not a string" not in line for line in lines), result.stdout
+    assert any("out of range" in line for line in lines)
+
+
+def test_a_minified_spec_over_the_node_limit_is_reported_without_its_whole_line(tmp_path: Path):
+    states = ",".join(f'"s{i}": {{"type": "succeed"}}' for i in range(30000))
+    spec = tmp_path / "minified.journey.yaml"
+    spec.write_text('{"apiVersion": "v1", "kind": "Journey", "spec": {"start": "s0", "states": {' + states + "}}}")
+    result = run_jctl("validate", str(spec))
+    assert result.returncode in (1, 2) and "nodes" in result.stdout + result.stderr
+    assert max(len(line) for line in (result.stdout + result.stderr).splitlines()) < 400

@@ -205,3 +205,46 @@ def test_guard_refusals_surface_as_forbidden() -> None:
     with pytest.raises(ExpressionError) as raised:
         evaluate("dataweave", expr, {"context": {}}, EvalOptions(now=NOW))
     assert raised.value.kind == "forbidden" and "data mime types" in raised.value.message
+
+
+def jolt_doubling(steps: int) -> str:
+    """A chain of shifts that each copy the whole document twice: its size doubles with every step."""
+    import json
+
+    return json.dumps([{"operation": "shift", "spec": {"@": ["a", "b"]}}] * steps)
+
+
+def test_jolt_runs_under_the_deadline_and_the_worker_recovers() -> None:
+    options = EvalOptions(now=NOW, timeout_s=0.3)
+    with pytest.raises(ExpressionError) as raised:
+        evaluate("jolt", jolt_doubling(17), {"context": {"payload": "x" * 64}}, options)
+    assert raised.value.kind in ("timeout", "memory"), raised.value
+    spec = '[{"operation": "shift", "spec": {"context": {"a": "out"}}}]'
+    assert evaluate("jolt", spec, {"context": {"a": 1}}, options) == {"out": 1}
+
+
+def test_jolt_memory_bomb_is_capped() -> None:
+    options = EvalOptions(now=NOW, timeout_s=10, memory_mb=64)
+    with pytest.raises(ExpressionError) as raised:
+        evaluate("jolt", jolt_doubling(26), {"context": {"payload": "x" * 64}}, options)
+    assert raised.value.kind in ("memory", "timeout"), raised.value
+
+
+def test_a_dataweave_result_of_several_megabytes_comes_back() -> None:
+    """Up to the context limit (4 MB by default), a result is not cut by the worker's file-size cap."""
+    value = evaluate("dataweave", "(1 to 300000) map 'abcdefghij'", {"context": {}}, EvalOptions(now=NOW))
+    assert len(value) == 300000 and value[-1] == "abcdefghij"
+
+
+def test_worker_folders_of_a_killed_jctl_are_removed_on_the_next_start(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    orphan = tmp_path / f"jctl-expr-{dead.pid}-abc"
+    (orphan / "dw").mkdir(parents=True)
+    alive = tmp_path / f"jctl-expr-{__import__('os').getpid()}-def"
+    alive.mkdir()
+    assert worker.remove_orphaned_tmpdirs(tmp_path) == [orphan]
+    assert not orphan.exists() and alive.exists()

@@ -11,7 +11,8 @@ import httpx
 import pytest
 from werkzeug import Response
 
-from jctl.tasks.http import TaskError, build_call, execute, interpolate, redact_headers
+from jctl.redact import redact_headers
+from jctl.tasks.http import TaskError, build_call, execute, interpolate
 from jctl.tasks.mocks import MockError, mock_transport, validate_mocks
 from jctl.tasks.openapi_ops import OperationCatalog
 
@@ -217,3 +218,40 @@ def test_server_variables_take_their_default_values():
     assert server_url({"url": "https://plain.test/api"}) == "https://plain.test/api"
     with pytest.raises(OperationError, match="without a default"):
         server_url({"url": "https://{tenant}.test"})
+
+
+def test_credentials_in_the_url_are_redacted_in_the_record_and_error_messages(httpserver):
+    httpserver.expect_request("/login").respond_with_json({"ok": True})
+    base = httpserver.url_for("/login").replace("http://", "http://ann:pw-in-url@")
+    built, outcome = call({"method": "GET", "url": base + "?api_key=key-in-query&page=2&access_token=tok-q"})
+    assert "pw-in-url" not in json.dumps(outcome.record) and "key-in-query" not in json.dumps(outcome.record)
+    assert "tok-q" not in json.dumps(outcome.record) and "page=2" in outcome.record["url"]
+    assert "pw-in-url" in built.url  # only what is recorded is redacted: the request itself keeps them
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    _, failed = call({"method": "GET", "url": f"http://bob:pw-2@127.0.0.1:{port}/x?token=tok-2", "timeoutMs": 1000})
+    assert failed.result["error"]["type"] == "NETWORK"
+    everything = json.dumps([failed.result, failed.record])
+    assert "pw-2" not in everything and "tok-2" not in everything and f"127.0.0.1:{port}" in everything
+
+
+def test_broader_sensitive_header_names_are_redacted():
+    headers = {"X-Password": "p", "X-Client-Credential": "c", "Proxy-Authorization": "a", "X-Refresh-Token": "r",
+               "X-Signature": "s", "Accept": "a", "X-Request-Id": "id"}
+    assert redact_headers(headers) == {"X-Password": "***", "X-Client-Credential": "***",
+                                       "Proxy-Authorization": "***", "X-Refresh-Token": "***",
+                                       "X-Signature": "***", "Accept": "a", "X-Request-Id": "id"}
+
+
+def test_tokens_in_response_bodies_stay_out_of_the_record_and_cookies_out_of_the_result(httpserver):
+    body = {"access_token": "at-1", "refresh_token": "rt-1", "expires_in": 60, "user": {"password": "pw", "id": 7}}
+    httpserver.expect_request("/token").respond_with_json(
+        body, headers={"Set-Cookie": "sid=cookie-1", "X-Auth-Token": "xat-1", "X-Trace": "t"})
+    _, outcome = call({"method": "POST", "url": httpserver.url_for("/token")})
+    recorded = json.dumps(outcome.record)
+    assert all(secret not in recorded for secret in ("at-1", "rt-1", "pw", "cookie-1", "xat-1"))
+    assert outcome.record["result"]["body"]["expires_in"] == 60 and outcome.record["result"]["body"]["user"]["id"] == 7
+    assert outcome.result["body"] == body  # the journey still reads the token it asked for
+    assert outcome.result["headers"]["Set-Cookie"] == "***" and outcome.result["headers"]["X-Auth-Token"] == "***"
+    assert outcome.result["headers"]["X-Trace"] == "t"

@@ -142,7 +142,7 @@ def corpus_dir() -> Path:
 SILENT_ON_CORPUS = {
     "unknown-state", "unreachable-state", "no-terminal-path", "sync-start-timer", "schedule-interactive",
     "unknown-mapper", "unknown-policy", "unknown-subjourney", "interpolation-syntax", "invalid-identifier",
-    "unknown-lang", "unknown-task-kind", "relative-url", "reserved-field",
+    "unknown-lang", "unknown-task-kind", "relative-url", "reserved-field", "timeout-out-of-range",
 }
 
 

@@ -251,8 +251,10 @@ def test_advance_stops_a_zero_delay_loop_with_a_message(store: Store, tmp_path: 
     states = {"nap": {"type": "timer", "timer": {"duration": "PT0S"}, "next": "nap"}}
     runner = Runner(store, limits={"maxDueWorkPerTick": 30})
     runner.start(write_journey(tmp_path, states, "nap"), {})
+    target = store.now() + timedelta(seconds=1)
     lines = runner.advance(timedelta(seconds=1))
-    assert "stopped after" in lines[-1]
+    assert "stopped after 30 due items" in lines[-1] and f"short of {target.isoformat()}" in lines[-1]
+    assert f"the clock stays at {store.now().isoformat()}" in lines[-1] and store.now() < target
 
 
 def test_auto_advance_stops_a_zero_delay_loop_within_its_budget(store: Store, tmp_path: Path):
@@ -306,3 +308,14 @@ def test_parallel_race_between_a_wait_and_a_timer(store: Store, tmp_path: Path):
     late = runner.status(slow["journeyId"])
     assert late["output"] == {"timedOut": True}
     assert store.next_due_at() is None  # the losing branch's work is gone
+
+
+def test_cancel_waits_for_another_process_lease_instead_of_failing_at_once(store: Store, tmp_path: Path):
+    import socket
+
+    runner = Runner(store)
+    journey_id = runner.start(write_journey(tmp_path, APPROVAL_STATES, "askApproval"), {})["journeyId"]
+    other = f"{socket.gethostname()}:{os.getpid()}:other"  # a live process: only expiry frees its lease
+    assert store.acquire_lease(journey_id, other, ttl=timedelta(milliseconds=600))
+    outcome = runner.cancel(journey_id)
+    assert outcome["phase"] == "FAILED" and store.get_instance(journey_id).phase == "FAILED"

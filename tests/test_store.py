@@ -28,6 +28,7 @@ from jctl.store import (
     ClockError,
     ConflictError,
     Instance,
+    KeyRecord,
     NewDueWork,
     NewEvent,
     Store,
@@ -181,7 +182,7 @@ def test_commit_writes_instance_events_due_work_and_idempotency_together(store: 
         events=[NewEvent("exited", "a"), NewEvent("entered", "b", {"why": "timer"})],
         schedule=[NewDueWork("step-timeout", start + timedelta(minutes=1), "b", {"onTimeout": "c"})],
         cancel_due=["timer"],
-        idempotency=("key-1", {"status": "ok"}),
+        idempotency=KeyRecord("key-1", {"status": "ok"}),
     )
     assert moved.version == 1 and moved.updated_at == start + timedelta(seconds=2)
     assert store.get_instance(created.id) == moved
@@ -190,8 +191,8 @@ def test_commit_writes_instance_events_due_work_and_idempotency_together(store: 
     assert events[2].at == start + timedelta(seconds=2) and events[2].data == {"why": "timer"}
     due = store.due_work(start + timedelta(hours=1))
     assert [(w.kind, w.state, w.data) for w in due] == [("step-timeout", "b", {"onTimeout": "c"}), ("deadline", None, {})]
-    assert store.idempotent_response(created.id, "key-1") == {"status": "ok"}
-    assert store.idempotent_response(created.id, "key-2") is None
+    assert store.idempotency_record(created.id, "key-1").response == {"status": "ok"}
+    assert store.idempotency_record(created.id, "key-2") is None
 
 
 def test_cancel_due_true_removes_all_due_work_of_that_instance_only(store: Store) -> None:
@@ -216,22 +217,23 @@ def test_version_conflict_writes_nothing(store: Store) -> None:
         store.commit_transition(
             replace(created, definition={"changed": True}, context={"lost": True}), expected_version=0,
             events=[NewEvent("stale")], schedule=[NewDueWork("timer", store.now())], cancel_due=True,
-            idempotency=("k", {}),
+            idempotency=KeyRecord("k", {}),
         )
     assert snapshot(store.path) == before
 
 
 def test_reused_idempotency_key_and_failing_payload_write_nothing(store: Store) -> None:
     created = store.create_instance(make_instance(), [])
-    moved = store.commit_transition(created, expected_version=0, events=[NewEvent("a")], idempotency=("k", {"r": 1}))
+    moved = store.commit_transition(created, expected_version=0, events=[NewEvent("a")],
+                                    idempotency=KeyRecord("k", {"r": 1}))
     before = snapshot(store.path)
     with pytest.raises(ConflictError, match="idempotency key 'k' was already used"):
-        store.commit_transition(moved, expected_version=1, events=[NewEvent("b")], idempotency=("k", {"r": 2}))
+        store.commit_transition(moved, expected_version=1, events=[NewEvent("b")], idempotency=KeyRecord("k", {"r": 2}))
     # The events are serialised after the instance row is updated: the failure must roll that update back.
     with pytest.raises(StoreError, match="not JSON"):
         store.commit_transition(moved, expected_version=1, events=[NewEvent("b", data={"x": object()})])
     assert snapshot(store.path) == before
-    assert store.idempotent_response(created.id, "k") == {"r": 1}
+    assert store.idempotency_record(created.id, "k").response == {"r": 1}
 
 
 def test_commit_to_unknown_instance_is_reported(store: Store) -> None:
@@ -346,7 +348,7 @@ CRASHING_WRITER = """
     import random, sys
     from dataclasses import replace
     from datetime import timedelta
-    from jctl.store import Instance, NewDueWork, NewEvent, Store
+    from jctl.store import Instance, KeyRecord, NewDueWork, NewEvent, Store
 
     store = Store.open(sys.argv[1])
 
@@ -369,7 +371,7 @@ CRASHING_WRITER = """
             events=[NewEvent("exited", current.current_state), NewEvent("transition", f"s{version}", {"v": version})],
             schedule=[NewDueWork("timer", store.now() + timedelta(seconds=1), f"s{version}", {"version": version})],
             cancel_due=True,
-            idempotency=(f"step-{version}", {"version": version}),
+            idempotency=KeyRecord(f"step-{version}", {"version": version}),
         )
         if random.random() < 0.05:
             store.advance_clock(timedelta(milliseconds=10))
@@ -392,7 +394,7 @@ def assert_store_consistent(path: Path) -> int:
                    if w.instance_id == instance.id]
             assert [w.data["version"] for w in due] == [instance.version]
             for version in range(1, instance.version + 1):
-                assert store.idempotent_response(instance.id, f"step-{version}") == {"version": version}
+                assert store.idempotency_record(instance.id, f"step-{version}").response == {"version": version}
             transitions += instance.version
     return transitions
 
@@ -418,7 +420,7 @@ def test_sigkill_at_random_moments_leaves_a_consistent_store(tmp_path: Path) -> 
 RACER = """
     import json, sys, time
     from dataclasses import replace
-    from jctl.store import ConflictError, NewEvent, Store
+    from jctl.store import ConflictError, KeyRecord, NewEvent, Store
 
     path, target_id, mine_id, other_id, rounds, me = sys.argv[1:7]
     store = Store.open(path)
@@ -469,18 +471,18 @@ def test_two_processes_racing_for_each_version_exactly_one_wins(store: Store) ->
 SIGNALLER = """
     import sys
     from dataclasses import replace
-    from jctl.store import ConflictError, NewEvent, Store
+    from jctl.store import ConflictError, KeyRecord, NewEvent, Store
 
     path, target_id, me, count = sys.argv[1:5]
     store = Store.open(path)
     for n in range(int(count)):
         key = f"{me}-{n}"
-        while store.idempotent_response(target_id, key) is None:  # reload and retry until the signal is in
+        while store.idempotency_record(target_id, key) is None:  # reload and retry until the signal is in
             current = store.get_instance(target_id)
             try:
                 store.commit_transition(
                     replace(current, context={**current.context, key: True}), expected_version=current.version,
-                    events=[NewEvent("signal", data={"key": key})], idempotency=(key, {"accepted": key}),
+                    events=[NewEvent("signal", data={"key": key})], idempotency=KeyRecord(key, {"accepted": key}),
                 )
             except ConflictError:
                 pass

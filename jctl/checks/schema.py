@@ -207,12 +207,22 @@ def missing_field(error: ValidationError, path: DocPath, schema: dict[str, Any])
     return Finding(path, message, hint=hint, at="key")
 
 
+def _reads_as_number(text: str) -> bool:
+    import re
+
+    return re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+", text.strip()) is not None
+
+
 def value_message(error: ValidationError, path: DocPath) -> str:
     subject = describe(path)
     validator, expected, instance = error.validator, error.validator_value, error.instance
     if validator == "type":
         types = [expected] if isinstance(expected, str) else list(expected)
         wanted = " or ".join(TYPE_NAMES.get(name, name) for name in types)
+        if isinstance(instance, str) and {"integer", "number"} & set(types) and _reads_as_number(instance):
+            # YAML 1.1 leaves `1e300` (no dot) a string: say what it is, not "a string"
+            return (f"{subject} must be {wanted}; `{instance}` reads as a number but YAML keeps it as text, and "
+                    f"as a number it is out of range or not a whole number")
         return f"{subject} must be {wanted}, not {json_type(instance)}"
     if validator == "enum":
         return f"{subject} is {show(instance)}; allowed values: {', '.join(show(v) for v in expected)}"

@@ -195,6 +195,47 @@ def unknown_lang(spec: SpecFile) -> Iterator[Finding]:
             yield Finding(path + ("lang",), f"unknown expression language `{lang}`", hint)
 
 
+MAX_TIMEOUT_MS = 2**31 - 1  # about 24.8 days: what HTTP clients and sockets accept as one timeout
+NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+
+
+def _number(value: Any) -> float | None:
+    """A YAML number, or a string YAML 1.1 left unparsed although it reads as one (`1e300`)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str) and NUMBER.fullmatch(value.strip()):
+        return float(value)
+    return None
+
+
+def _max_schedulable_s() -> float:
+    from datetime import timezone
+
+    from jctl.clock import wall_now
+
+    return (datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc) - wall_now()).total_seconds()
+
+
+@check("timeout-out-of-range", "error", "A timeoutSec or timeoutMs is larger than the runner can schedule.")
+def timeout_out_of_range(spec: SpecFile) -> Iterator[Finding]:
+    for ref, block in iter_blocks(spec, ("wait", "webhook")):
+        for path, value in ((ref.path + (ref.type, "timeoutSec"), block.get("timeoutSec")),
+                            (ref.path + ("timeoutSec",), ref.state.get("timeoutSec"))):
+            amount = _number(value)
+            if amount is not None and amount > _max_schedulable_s():
+                yield Finding(path, f"timeoutSec `{value}` is out of range: a step timeout must fall before "
+                              "9999-12-31, the latest time the runner can schedule",
+                              "give a timeout in seconds that a person could answer in (for example 604800)")
+    for ref, task in iter_http_tasks(spec):
+        amount = _number(task.get("timeoutMs"))
+        if amount is not None and amount > MAX_TIMEOUT_MS:
+            yield Finding(ref.path + ("task", "timeoutMs"),
+                          f"timeoutMs `{task['timeoutMs']}` is out of range: at most {MAX_TIMEOUT_MS} (about 24.8 "
+                          "days)", "give the HTTP timeout in milliseconds, for example 10000")
+
+
 @check("relative-url", "error", "An httpCall url is not absolute (http:// or https://).")
 def relative_url(spec: SpecFile) -> Iterator[Finding]:
     for ref, task in iter_http_tasks(spec):

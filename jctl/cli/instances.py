@@ -34,13 +34,15 @@ def run(
     config: Path = typer.Option(None, "--config", metavar="FILE", help="Values for spec.platform.config keys (JSON/YAML file; "
                                 "env JCTL_CONFIG_<key> fills the rest)."),
     seed: str = typer.Option(None, "--seed", metavar="SEED", help="Make uuid() in expressions deterministic."),
+    idempotency_key: str = typer.Option(None, "--idempotency-key", metavar="KEY", help="Replays the first start on repeat."),
     output_format: Format = FORMAT_OPTION,
     db: Path = DB_OPTION,
     target: str = TARGET_OPTION,
 ) -> None:
     """Validate FILE and its input, create an instance and execute it until it ends or pauses."""
     views.text_argument(seed, "--seed")
-    input_document = read_json_argument(input_value, "input")
+    views.text_argument(idempotency_key, "--idempotency-key")
+    input_document = read_json_argument(input_value, "input", input_limit())
     mocks_document = _read_mocks(mocks) if mocks else None
     platform_config = read_json_argument(f"@{config}", "config") if config else None
     if platform_config is not None and not isinstance(platform_config, dict):
@@ -58,8 +60,15 @@ def run(
                                       auto_advance=auto_advance, platform_config=platform_config), output_format)
     runner = views.open_runner(db, uuid_seed=seed, platform_config=platform_config,
                                progress=output_format is Format.text)
-    envelope = runner.start(file, input_document, mocks=mocks_document, detach=detach, auto_advance=auto_advance)
+    envelope = runner.start(file, input_document, mocks=mocks_document, detach=detach, auto_advance=auto_advance,
+                            idempotency_key=idempotency_key)
     _finish(envelope, output_format)
+
+
+def input_limit() -> int:
+    from jctl.limits import Limits
+
+    return Limits.load().input
 
 
 def signal(
@@ -75,7 +84,7 @@ def signal(
     views.text_argument(instance_id, "instance id")
     views.text_argument(step, "--step")
     views.text_argument(idempotency_key, "--idempotency-key")
-    document = read_json_argument(payload, "payload")
+    document = read_json_argument(payload, "payload", input_limit())
     if target:
         from jctl.cli.temporal_target import call
 

@@ -58,22 +58,26 @@ def _indented(value: Any) -> str:
 _FLAT_MEMBERS = json.JSONEncoder(separators=(",\n  ", ": "), default=str).encode
 
 
-def read_json_argument(value: str, what: str) -> Any:
-    """Parse `JSON`, `@file.json` (or .yaml) or `-` (stdin) into a value; malformed input is a UsageError."""
+def read_json_argument(value: str, what: str, max_bytes: int | None = None) -> Any:
+    """Parse `JSON`, `@file.json` (or .yaml) or `-` (stdin) into a value; malformed input is a UsageError. With
+    `max_bytes` (the input limit), a file or stdin is never read past it and longer text is refused."""
     if value == "-":
-        text, source = sys.stdin.read(), "stdin"
+        text, source = _bounded_text(sys.stdin.buffer, max_bytes, "stdin", what), "stdin"
     elif value.startswith("@"):
         path = Path(value[1:])
         try:
-            text, source = path.read_text(encoding="utf-8"), str(path)
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"cannot read {what} file {path}: {getattr(exc, 'strerror', None) or exc}") from None
+            with path.open("rb") as stream:
+                text, source = _bounded_text(stream, max_bytes, str(path), what), str(path)
+        except OSError as exc:
+            raise UsageError(f"cannot read {what} file {path}: {exc.strerror or exc}") from None
         if path.suffix in (".yaml", ".yml"):
             return _finite(_yaml_value(text, source, what), source, what)
     else:
         text, source = value, f"--{what}"
+        if max_bytes is not None and len(text.encode("utf-8", "surrogatepass")) > max_bytes:
+            _over(len(text.encode("utf-8", "surrogatepass")), max_bytes, source, what)
     try:
-        return _finite(json.loads(text), source, what)
+        return _finite(json.loads(text, object_pairs_hook=_refuse_duplicates), source, what)
     except RecursionError:
         raise UsageError(f"{source}: {what} is nested deeper than {MAX_NESTING} levels") from None
     except json.JSONDecodeError as exc:
@@ -81,6 +85,44 @@ def read_json_argument(value: str, what: str) -> Any:
             f"{source}:{exc.lineno}:{exc.colno}: {what} is not valid JSON: {exc.msg}",
             hint="pass JSON inline, `@file.json`, or `-` to read stdin",
         ) from None
+    except _DuplicateKey as exc:
+        raise UsageError(f"{source}: {what} has a duplicate key {exc.args[0]!r}; JSON objects need unique keys",
+                         hint="keep one of the entries") from None
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        raise UsageError(f"{source}: {what} cannot be read: {str(exc).split(';')[0]}",
+                         hint="write such a number as a string") from None
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document: dict[str, Any] = {}
+    for key, item in pairs:
+        if key in document:
+            raise _DuplicateKey(key)
+        document[key] = item
+    return document
+
+
+def _bounded_text(stream: Any, max_bytes: int | None, source: str, what: str) -> str:
+    data: bytes = stream.read() if max_bytes is None else stream.read(max_bytes + 1)
+    if max_bytes is not None and len(data) > max_bytes:
+        _over(None, max_bytes, source, what)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"cannot read {what} from {source}: {exc}") from None
+
+
+def _over(size: int | None, max_bytes: int, source: str, what: str) -> None:
+    from jctl.limits import LimitExceeded, human, over_message
+
+    if size is None:
+        raise LimitExceeded(over_message(f"{source}: {what}", max_bytes + 1, max_bytes, "input")
+                            .replace(human(max_bytes + 1), f"more than {human(max_bytes)}"), "input")
+    raise LimitExceeded(over_message(f"{source}: {what}", size, max_bytes, "input"), "input")
 
 
 def _finite(value: Any, source: str, what: str) -> Any:

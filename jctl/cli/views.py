@@ -34,7 +34,8 @@ def open_runner(db: Path | None, *, uuid_seed: str | None = None, platform_confi
 
     out = _progress_printer() if progress else None
     runner = Runner(open_store(db), uuid_seed=uuid_seed, platform_config=platform_config, out=out,
-                    should_stop=should_stop)
+                    should_stop=should_stop, warn=lambda line: console(stderr=True).print(f"warning: {line}",
+                                                                                         markup=False))
     return GuardedRunner(runner)
 
 
@@ -55,9 +56,9 @@ class GuardedRunner:
         self._runner = runner
 
     def start(self, definition_path: Path, input: Any, *, mocks: dict[str, Any] | None, detach: bool,
-              auto_advance: bool) -> dict[str, Any]:
+              auto_advance: bool, idempotency_key: str | None = None) -> dict[str, Any]:
         return guarded(lambda: self._runner.start(definition_path, input, mocks=mocks, detach=detach,
-                                                 auto_advance=auto_advance))
+                                                 auto_advance=auto_advance, idempotency_key=idempotency_key))
 
     def signal(self, id_or_prefix: str, payload: Any, *, step: str | None,
                idempotency_key: str | None) -> dict[str, Any]:
@@ -175,6 +176,8 @@ def show_instances(phase: str | None, journey: str | None, limit: int, output_fo
         guarded(lambda: print_json_list(map(instance_summary, summaries)))
     else:
         print_instance_table(guarded(lambda: list(summaries)))
+    for problem in store.damaged:  # the other instances are listed; these are named
+        console(stderr=True).print(f"warning: {problem}", markup=False)
 
 
 def show_history(instance_id: str, output_format: str, db: Path | None) -> None:

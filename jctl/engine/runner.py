@@ -14,7 +14,19 @@ from jctl.engine.errors import InstanceBusy, NotCancellable, UnknownInstance
 from jctl.engine.interpreter import DEFAULT_MAX_TRANSITIONS, Interpreter, Seams
 from jctl.engine.start import plan_start
 from jctl.engine.transitions import Snapshot, StateError, Transition
-from jctl.store.models import AmbiguousInstance, ClockError, DueWork, Instance, NewDueWork
+from jctl.limits import WARN_FRACTION, Limits, json_size, over_message, warning_message
+from jctl.store.models import (
+    START_KEY_PREFIX,
+    AmbiguousInstance,
+    ClockError,
+    ConflictError,
+    DamagedInstance,
+    DueWork,
+    Instance,
+    KeyRecord,
+    NewDueWork,
+    NewEvent,
+)
 from jctl.store.models import UnknownInstance as StoreUnknownInstance
 from jctl.tasks.http import LazyClient
 
@@ -29,6 +41,7 @@ DEFAULT_LIMITS = {"maxTransitions": DEFAULT_MAX_TRANSITIONS, "maxAutoAdvanceStep
                   "maxDueWorkPerTick": 100_000}
 DUE_BATCH = 100  # due items read per query
 LEASE_PATIENCE_S = 30.0
+CANCEL_PATIENCE_S = 10.0
 FAR_FUTURE = datetime.max.replace(tzinfo=timezone.utc)  # "any time": the upper bound of a due-work query
 
 
@@ -39,7 +52,8 @@ class Runner:
     def __init__(self, store: Store, *, http_transport: httpx.BaseTransport | None = None,
                  expr_timeout_s: float = 5.0, uuid_seed: str | None = None, limits: dict[str, Any] | None = None,
                  platform_config: dict[str, Any] | None = None, out: Callable[[str], None] | None = None,
-                 should_stop: Callable[[], bool] | None = None):
+                 should_stop: Callable[[], bool] | None = None, data_limits: Limits | None = None,
+                 warn: Callable[[str], None] | None = None):
         from jctl.store.db import new_lease_owner
 
         self.store = store
@@ -53,18 +67,34 @@ class Runner:
         self.should_stop = should_stop or (lambda: False)
         self.owner = new_lease_owner()
         self._shared_client: LazyClient | None = None
+        self.data_limits = data_limits or Limits.load()  # every driver gets the same bounds on instance data
+        self.warn = warn or (lambda line: None)
 
     def _limit(self, name: str) -> int:
         return int(self.limits.get(name, DEFAULT_LIMITS[name]))
 
     # -- commands -------------------------------------------------------------------------------------------
     def start(self, definition_path: Path, input: dict[str, Any], *, mocks: dict[str, Any] | None = None,
-              detach: bool = False, auto_advance: bool = False) -> dict[str, Any]:
+              detach: bool = False, auto_advance: bool = False, idempotency_key: str | None = None) -> dict[str, Any]:
         """Create an instance of the spec at `definition_path` and run it until it ends or pauses (unless
-        `detach`); with `auto_advance`, skip the clock over its timers as well."""
+        `detach`); with `auto_advance`, skip the clock over its timers as well. A repeated idempotency key
+        replays the first start's answer (where it first paused) instead of starting another instance."""
+        if idempotency_key and (replay := self._start_replay(idempotency_key)) is not None:
+            return replay
+        warning = self._edge_warning(input, "the start input")
         plan = plan_start(Path(definition_path), input, mocks=mocks, supplied_config=self.platform_config,
                           now=self.store.now(), detach=detach)
-        created = self.store.create_instance(plan.instance, plan.events, plan.due)
+        if warning:
+            plan.events.append(warning)
+        key = None
+        if idempotency_key:
+            key = KeyRecord(idempotency_key, envelopes.start_response(plan.instance) if detach else None)
+        try:
+            created = self.store.create_instance(plan.instance, plan.events, plan.due, start_key=key)
+        except ConflictError:
+            if idempotency_key and (replay := self._start_replay(idempotency_key)) is not None:
+                return replay  # another process started with this key between our check and our insert
+            raise
         if detach:
             return envelopes.start_response(created)
         instance, _ = self._drive(created.id, lambda interp, snap: interp.run(snap), run_pending=True)
@@ -77,18 +107,51 @@ class Runner:
         """Deliver a payload to the active wait/webhook step and continue; a repeated idempotency key replays
         the first answer."""
         instance = self._get(id_or_prefix)
+        self._edge_warning(payload, "the payload")
         if not idempotency_key:
             return self._signal(instance, payload, step, None)
         # Hold the lease across check and delivery, so a retry racing the first delivery waits for it and then
         # replays its answer instead of finding the step already gone.
         self._wait_for_lease(instance.id)
         try:
-            replay = self.store.idempotent_response(instance.id, idempotency_key)
+            replay = self._answer_of(instance.id, idempotency_key)
             if replay is not None:
                 return replay
             return self._signal(self.store.get_instance(instance.id), payload, step, idempotency_key)
         finally:
             self.store.release_lease(instance.id, self.owner)
+
+    def _edge_warning(self, value: Any, what: str) -> NewEvent | None:
+        """Refuse a start input or payload over the input limit; warn (and return the history event) when it is
+        over a quarter of it."""
+        size = self.data_limits.check_edge(value, what)
+        if size * WARN_FRACTION <= self.data_limits.input:
+            return None
+        self.warn(warning_message(what, size, self.data_limits.input, "input"))
+        return NewEvent("limit.warning", None, {"limit": "input", "size": size, "max": self.data_limits.input})
+
+    def _start_replay(self, key: str) -> dict[str, Any] | None:
+        instance_id = self.store.started_by_key(key)
+        if instance_id is None:
+            return None
+        self._wait_for_lease(instance_id)
+        try:
+            return self._answer_of(instance_id, START_KEY_PREFIX + key)
+        finally:
+            self.store.release_lease(instance_id, self.owner)
+
+    def _answer_of(self, instance_id: str, key: str) -> dict[str, Any] | None:
+        """The answer recorded for `key` (under the caller's lease); when the process that used the key died
+        mid-drive, the drive is finished first, so the answer is the one the first call would have given."""
+        record = self.store.idempotency_record(instance_id, key)
+        if record is None or record.response is not None:
+            return record.response if record else None
+        self._drive(instance_id, lambda interp, snap: interp.run(snap), run_pending=True)
+        self._wait_for_lease(instance_id)  # _drive released it; the caller's `finally` releases it again
+        record = self.store.idempotency_record(instance_id, key)
+        if record is None or record.response is None:
+            raise InstanceBusy(f"the first call with idempotency key {key!r} is still running; try again")
+        return record.response
 
     def _signal(self, instance: Instance, payload: Any, step: str | None, idempotency_key: str | None) -> dict[str, Any]:
         interp = self._interpreter(instance, self._http_client(instance, {}))  # only checks: makes no call
@@ -98,10 +161,10 @@ class Runner:
                                idempotency_key=idempotency_key, project_var=project_var)
         return envelopes.envelope(instance, project_var)
 
-    def _wait_for_lease(self, instance_id: str) -> None:
+    def _wait_for_lease(self, instance_id: str, patience_s: float = LEASE_PATIENCE_S) -> None:
         import time
 
-        give_up = time.monotonic() + LEASE_PATIENCE_S
+        give_up = time.monotonic() + patience_s
         while not self.store.acquire_lease(instance_id, self.owner):
             if time.monotonic() > give_up:
                 raise InstanceBusy(f"instance {instance_id} is being advanced by another jctl process; try again")
@@ -117,7 +180,11 @@ class Runner:
         if not envelopes.cancellable(instance):
             raise NotCancellable(f"journey {instance.journey_name} declares spec.lifecycle.cancellable: false; "
                                  f"instance {instance.id} cannot be cancelled")
-        instance, _ = self._drive(instance.id, _cancel_if_running)
+        self._wait_for_lease(instance.id, CANCEL_PATIENCE_S)  # a drive in progress usually ends within seconds
+        try:
+            instance, _ = self._drive(instance.id, _cancel_if_running)
+        finally:
+            self.store.release_lease(instance.id, self.owner)
         return envelopes.journey_outcome(instance)
 
     def tick(self, *, until_idle: bool = False, auto_advance: bool = False) -> list[str]:
@@ -135,9 +202,12 @@ class Runner:
             lines.append(self._stopped_line(len(lines)))
         return lines
 
-    def _stopped_line(self, count: int) -> str:
-        return (f"stopped after {count} due items at {self.store.now().isoformat()}; "
-                f"a journey probably loops on a zero-delay timer")
+    def _stopped_line(self, count: int, target: datetime | None = None) -> str:
+        """What a bounded clock move did: how many items ran, where the clock stays, what it did not reach."""
+        short = f", short of {target.isoformat()}" if target is not None and target > self.store.now() else ""
+        return (f"stopped after {count} due items (the maxDueWorkPerTick bound): the clock stays at "
+                f"{self.store.now().isoformat()}{short}; a journey probably loops on a zero-delay timer, "
+                f"and the same command goes on from here")
 
     def _skippable(self, work: DueWork) -> bool:
         """Auto-advance skips idle time spent on timers, never the time a person has to answer a step."""
@@ -185,7 +255,7 @@ class Runner:
             if not ran:
                 break  # only busy instances have work due; leave it for the next tick
             if len(lines) >= limit:
-                lines.append(self._stopped_line(len(lines)))
+                lines.append(self._stopped_line(len(lines), target))
                 return lines
         if target > self.store.now() and not self.should_stop():
             self.store.set_clock(target)
@@ -224,6 +294,9 @@ class Runner:
         except StoreUnknownInstance:
             self.store.discard_due_work([work.id])
             return f"discarded {work.kind} of a missing instance {work.instance_id[:8]}"
+        except DamagedInstance as exc:  # it cannot run; the others must
+            self.store.discard_due_work([work.id])
+            return f"discarded {work.kind} of a damaged instance: {exc}"
         if instance.phase != "RUNNING":
             self.store.discard_due_work([work.id])
             return f"discarded stale {work.kind} of finished instance {instance.id[:8]}"
@@ -275,8 +348,12 @@ class Runner:
             interp = self._interpreter(instance, client)
             committed = 0
             for transition in drive(interp, snapshot_of(instance)):
+                transition = self._bounded(interp, instance, transition)
                 instance = self._commit(instance, transition, counters, run_pending, idempotency_key, project_var)
+                idempotency_key = None  # recorded with the drive's first transition (its `signal.received`)
                 committed += 1
+                if transition.halts:
+                    break  # the interpreter stops after a halt; a limit failure replaced what it would do next
                 run_pending = run_pending or not transition.halts
                 if not transition.halts and self.should_stop():
                     break  # a `run` job was committed with the transition, so the next tick resumes here
@@ -285,6 +362,37 @@ class Runner:
             if client is not None and client is not self._shared_client:
                 client.close()
             self.store.release_lease(instance_id, self.owner)
+
+    def _bounded(self, interp: Interpreter, instance: Instance, transition: Transition) -> Transition:
+        """The transition, or the instance's failure when it would take the context or the history over its limit
+        (the store keeps the context as it was, so it stays small); a warning event when the context grows past
+        a quarter of its limit."""
+        limits = self.data_limits
+        events = self.store.event_count(instance.id) + len(transition.events)
+        size = json_size(transition.snapshot.context)
+        state = transition.snapshot.current_state
+        if size > limits.context:
+            return self._over_limit(interp, instance, transition, "context", size, limits.context)
+        if events > limits.history_events:
+            return self._over_limit(interp, instance, transition, "history_events", events, limits.history_events)
+        if size * WARN_FRACTION > limits.context >= json_size(instance.context) * WARN_FRACTION:
+            self.warn(warning_message(f"the context of {instance.id[:8]}", size, limits.context, "context"))
+            warning = NewEvent("limit.warning", state, {"limit": "context", "size": size, "max": limits.context})
+            transition = replace(transition, events=[*transition.events, warning])
+        return transition
+
+    def _over_limit(self, interp: Interpreter, instance: Instance, transition: Transition, name: str, size: int,
+                    limit: int) -> Transition:
+        code = {"context": "CONTEXT_LIMIT_EXCEEDED", "history_events": "HISTORY_LIMIT_EXCEEDED"}[name]
+        what = "the context" if name == "context" else "the history"
+        reason = over_message(what, size, limit, name) if name == "context" else (
+            f"the history would hold {size} events, over the history-events limit of {limit}; raise it with "
+            f"JCTL_LIMIT_HISTORY_EVENTS or `history-events = ...` under [tool.jctl.limits]")
+        failure = interp.failed(snapshot_of(instance), {"code": code, "reason": reason})
+        crossed = NewEvent("limit.exceeded", transition.snapshot.current_state,
+                           {"limit": name, "size": size, "max": limit})
+        kept = transition.events if name == "context" else []
+        return replace(failure, events=[*kept, crossed, *failure.events])
 
     def _commit(self, instance: Instance, transition: Transition, counters: dict[str, int], run_pending: bool,
                 idempotency_key: str | None, project_var: str | None) -> Instance:
@@ -297,12 +405,17 @@ class Runner:
             cancel = [*(cancel or []), "run"]  # the run job kept the drive resumable; it has done its work
         elif not transition.halts and not run_pending:
             schedule.append(NewDueWork("run", self.store.now(), snap.current_state))
+        preview = replace(updated, updated_at=self.store.now())
         idempotency = None
-        if transition.halts and idempotency_key:
-            preview = replace(updated, updated_at=self.store.now())
-            idempotency = (idempotency_key, envelopes.envelope(preview, project_var))
+        if idempotency_key:  # pending until the drive halts, so a crash in between cannot lose the key
+            answer = envelopes.envelope(preview, project_var) if transition.halts else None
+            idempotency = KeyRecord(idempotency_key, answer, project_var)
+        settle = None
+        if transition.halts:  # answer the keys whose drive this transition ends (ours, or a killed process's)
+            settle = {k.key: envelopes.envelope(preview, k.project_var) for k in self.store.pending_keys(instance.id)}
         return self.store.commit_transition(updated, expected_version=instance.version, events=transition.events,
-                                            schedule=schedule, cancel_due=cancel, idempotency=idempotency)
+                                            schedule=schedule, cancel_due=cancel, idempotency=idempotency,
+                                            settle=settle)
 
     def _interpreter(self, instance: Instance, client: LazyClient) -> Interpreter:
         spec_path = instance.cursor.get("specPath")
@@ -318,9 +431,9 @@ class Runner:
             from jctl.tasks.mocks import mock_transport
 
             mocks = instance.mocks
-            return LazyClient(lambda: mock_transport(mocks, counters))
+            return LazyClient(lambda: mock_transport(mocks, counters), self.data_limits.http_body)
         if self._shared_client is None:
-            self._shared_client = LazyClient(lambda: self.http_transport)
+            self._shared_client = LazyClient(lambda: self.http_transport, self.data_limits.http_body)
         return self._shared_client
 
     def close(self) -> None:

@@ -1,6 +1,6 @@
 """Expression engines behind one small interface: compile checks for `jctl validate`, evaluation for the runner.
 
-DataWeave, JSONata and jq evaluate in isolated worker processes (deadline, memory cap); JOLT is native Python.
+DataWeave, JSONata, jq and JOLT evaluate in isolated worker processes (deadline, memory cap).
 """
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ def _evaluate(lang: str, expr: str, bindings: dict[str, Any], options: EvalOptio
 
         aliases = binding_rules.context_aliases(bindings)
         return dataweave.evaluate(expr, bindings, aliases, options, uuid_value, random_value)
-    if lang in ("jsonata", "jq"):
+    if lang in ("jsonata", "jq", "jolt"):
         from jctl.expr import worker
 
         request = {
@@ -137,10 +137,6 @@ def _evaluate(lang: str, expr: str, bindings: dict[str, Any], options: EvalOptio
 
             return json.loads(response["json"])
         raise ExpressionError.from_response(response)
-    if lang == "jolt":
-        from jctl.expr import jolt
-
-        return jolt.evaluate(expr, binding_rules.with_aliases(bindings))
     raise _unknown(lang)
 
 

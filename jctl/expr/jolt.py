@@ -50,6 +50,11 @@ def compile_check(expr: str) -> list[ExpressionError]:
     return []
 
 
+def evaluate_request(request: dict[str, Any]) -> Any:
+    """Evaluate a worker request (the worker holds the deadline and the memory cap)."""
+    return evaluate(request["expr"], request["document"])
+
+
 def evaluate(expr: str, document: Any) -> Any:
     try:
         steps = parse_spec(expr)

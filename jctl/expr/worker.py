@@ -28,6 +28,7 @@ _HEADER = struct.Struct(">I")
 MAX_MESSAGE = 256 * 1024 * 1024
 STARTUP_TIMEOUT_S = 60.0
 KINDS = ("dataweave", "python")
+TMP_PREFIX = "jctl-expr-"  # then the pid of the jctl process that owns the worker
 
 
 class WorkerDied(Exception):
@@ -77,7 +78,7 @@ class _Worker:
     """One worker process; starts warming up as soon as it is created."""
 
     def __init__(self, kind: str, memory_mb: int):
-        self.tmpdir = tempfile.mkdtemp(prefix="jctl-expr-")
+        self.tmpdir = tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{os.getpid()}-")
         repo_root = str(Path(__file__).resolve().parents[2])
         self.process = subprocess.Popen(
             [sys.executable, "-I", "-B", str(Path(__file__).resolve()), kind, repo_root, str(memory_mb), self.tmpdir],
@@ -168,11 +169,34 @@ _POOLS: dict[tuple[str, int], WorkerPool | DaemonPool] = {}
 _POOLS_LOCK = threading.Lock()
 
 
+def remove_orphaned_tmpdirs(root: Path | None = None) -> list[Path]:
+    """Worker folders whose jctl process is gone (it was killed before its atexit ran): removed."""
+    removed = []
+    for folder in Path(root or tempfile.gettempdir()).glob(f"{TMP_PREFIX}*"):
+        owner = folder.name[len(TMP_PREFIX):].split("-", 1)[0]
+        if owner.isdigit() and not _process_alive(int(owner)):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def pool(kind: str, memory_mb: int) -> WorkerPool | DaemonPool:
     """The pool this process evaluates with: its own workers, or with JCTL_EXPR_DAEMON=1 (what the command line
     sets) the shared warm service of `jctl.expr.daemon`."""
     with _POOLS_LOCK:
         key = (kind, memory_mb)
+        if not _POOLS:
+            remove_orphaned_tmpdirs()
         if key not in _POOLS:
             if os.environ.get("JCTL_EXPR_DAEMON") == "1":
                 from jctl.expr.daemon import DaemonPool
@@ -209,7 +233,9 @@ def _harden(kind: str, memory_mb: int) -> None:
         sys.exit(0)
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
+    # DataWeave spools results through its tmpdir: a file may be as large as the largest reply we accept, so any
+    # result within the context limit comes back, while a runaway writer still cannot fill the disk.
+    resource.setrlimit(resource.RLIMIT_FSIZE, (MAX_MESSAGE, MAX_MESSAGE))
     if kind == "python":
         # The Python engines have no heap option; the address-space cap makes a runaway allocation a MemoryError.
         limit = (memory_mb + 256) * 1024 * 1024
@@ -247,10 +273,11 @@ def _serve(kind: str, memory_mb: int, tmpdir: str) -> None:
 def _python_engine_reply(request: dict[str, Any]) -> dict[str, Any]:
     """Refuse what does not pass the compile check (forbidden forms included), else evaluate and answer JSON."""
     from jctl.expr import ExpressionError
+    from jctl.expr import jolt as jolt_engine
     from jctl.expr import jq as jq_engine
     from jctl.expr import jsonata as jsonata_engine
 
-    engine = jsonata_engine if request["lang"] == "jsonata" else jq_engine
+    engine = {"jsonata": jsonata_engine, "jolt": jolt_engine}.get(request["lang"], jq_engine)
     problems: list[ExpressionError] = engine.compile_check(request["expr"])
     if problems:
         return problems[0].as_response()

@@ -26,12 +26,15 @@ from jctl.store.migrations import migrate
 from jctl.store.models import (
     AmbiguousInstance,
     ClockError,
+    DamagedInstance,
     DueWork,
     Event,
     Instance,
     InstanceSummary,
+    KeyRecord,
     NewDueWork,
     NewEvent,
+    START_KEY_PREFIX,
     StoreError,
     UnknownInstance,
 )
@@ -66,6 +69,7 @@ class Store:
         self.path = path
         self.conn = conn
         self._lock = threading.RLock()
+        self.damaged: list[str] = []  # why rows the last `list_instances` skipped cannot be read
 
     @property
     def db(self) -> sqlite_utils.Database:
@@ -77,6 +81,7 @@ class Store:
     @classmethod
     def open(cls, path: Path | str | None = None) -> Store:
         target = Path(path) if path is not None else default_db_path()
+        _refuse_hard_links(target)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(
@@ -193,10 +198,27 @@ class Store:
     # -- instances ----------------------------------------------------------------------------------------------
 
     def create_instance(
-        self, instance: Instance, events: list[NewEvent], due: Iterable[NewDueWork] = ()
+        self, instance: Instance, events: list[NewEvent], due: Iterable[NewDueWork] = (),
+        start_key: KeyRecord | None = None,
     ) -> Instance:
-        """Insert a new instance (version 0) with its first history events and due work, atomically."""
-        return self.create_instances([(instance, events, list(due))])[0]
+        """Insert a new instance (version 0) with its first history events and due work, atomically; with
+        `start_key`, also the key's record (ConflictError when the key already started an instance)."""
+        if start_key is None:
+            return self.create_instances([(instance, events, list(due))])[0]
+        key = start_key
+
+        def create(conn: sqlite3.Connection) -> Instance:
+            created = rows.insert_instance(conn, instance, events, list(due))
+            rows.record_start_key(conn, key.key, created.id)
+            rows.record_idempotency(conn, created.id, _start_record(key), rows.clock_ms(conn))
+            return created
+
+        return self._write(create)
+
+    def started_by_key(self, key: str) -> str | None:
+        """The id of the instance a keyed start created, if any."""
+        found = self._query("SELECT instance_id FROM start_keys WHERE key = ?", (key,))
+        return str(found[0][0]) if found else None
 
     def create_instances(self, batch: Sequence[tuple[Instance, list[NewEvent], list[NewDueWork]]]) -> list[Instance]:
         """Create several instances in one transaction (imports, benchmarks)."""
@@ -209,14 +231,21 @@ class Store:
             found = self._query(f"{rows.INSTANCE_SELECT} WHERE i.id = ?", (self._resolve_id(id_or_prefix),))
         if not found:
             raise UnknownInstance(f"instance {id_or_prefix} no longer exists in {self.path}")
-        return rows.instance_from_row(found[0])
+        return rows.instance_from_row(found[0], self.path)
 
     def list_instances(
         self, phase: str | None = None, journey: str | None = None, limit: int | None = None
     ) -> list[Instance]:
         """Instances newest first, optionally only one phase and/or one journey name."""
         sql, params = _listing_query(rows.INSTANCE_SELECT, phase, journey, limit)
-        return [rows.instance_from_row(row) for row in self._query(sql, params)]
+        listed: list[Instance] = []
+        self.damaged = []
+        for row in self._query(sql, params):
+            try:
+                listed.append(rows.instance_from_row(row, self.path))
+            except DamagedInstance as exc:
+                self.damaged.append(str(exc))  # reported by the caller; the other instances are still listed
+        return listed
 
     def instance_summaries(
         self, phase: str | None = None, journey: str | None = None, limit: int | None = None
@@ -224,9 +253,14 @@ class Store:
         """What `list_instances` finds, as summaries streamed in batches: a listing of the whole store reads
         neither definitions nor contexts and never holds every row at once."""
         sql, params = _listing_query(rows.SUMMARY_SELECT, phase, journey, limit)
+        self.damaged = []
         cursor = self._retrying(lambda: self.conn.execute(sql, params))
         while batch := self._retrying(lambda: cursor.fetchmany(LISTING_BATCH)):
-            yield from map(rows.summary_from_row, batch)
+            for row in batch:
+                try:
+                    yield rows.summary_from_row(row, self.path)
+                except DamagedInstance as exc:
+                    self.damaged.append(str(exc))  # reported by the caller once the others are listed
 
     def _resolve_id(self, id_or_prefix: str) -> str:
         """The full id for an exact id or an unambiguous prefix, through the unique index on `id`."""
@@ -237,6 +271,8 @@ class Store:
         for wanted in dict.fromkeys((given, given.lower())):
             if self._query("SELECT 1 FROM instances WHERE id = ?", (wanted,)):
                 return wanted
+            if ord(wanted[-1]) >= 0x10FFFF:  # no code point after it to bound the range with
+                continue
             upper = wanted[:-1] + chr(ord(wanted[-1]) + 1)
             matches = [row[0] for row in self._query(
                 "SELECT id FROM instances WHERE id >= ? AND id < ? ORDER BY id LIMIT 6", (wanted, upper)
@@ -264,21 +300,25 @@ class Store:
         events: list[NewEvent],
         schedule: Iterable[NewDueWork] = (),
         cancel_due: bool | list[str] = False,
-        idempotency: tuple[str, dict[str, Any]] | None = None,
+        idempotency: KeyRecord | None = None,
+        settle: dict[str, dict[str, Any]] | None = None,
     ) -> Instance:
-        """Write the instance (version + 1), its events, due-work changes and idempotency record, or nothing."""
+        """Write the instance (version + 1), its events, due-work changes and idempotency records (a new one,
+        and the answers of pending keys in `settle`), or nothing."""
         schedule = list(schedule)
 
         def transition(conn: sqlite3.Connection) -> Instance:
             now_ms = rows.clock_ms(conn)
             if idempotency is not None:
-                rows.check_idempotency_free(conn, instance.id, idempotency[0])
+                rows.check_idempotency_free(conn, instance.id, idempotency.key)
             created_ms = rows.update_instance(conn, instance, expected_version, now_ms)
             rows.append_events(conn, instance.id, events, now_ms)
             rows.cancel_due(conn, instance.id, cancel_due)
             rows.insert_due(conn, instance.id, schedule)
             if idempotency is not None:
-                rows.record_idempotency(conn, instance.id, *idempotency, now_ms)
+                rows.record_idempotency(conn, instance.id, idempotency, now_ms)
+            if settle:
+                rows.settle_idempotency(conn, instance.id, settle)
             return dataclasses.replace(
                 instance,
                 version=expected_version + 1,
@@ -296,13 +336,21 @@ class Store:
         return [Event(instance_id, seq, from_epoch_ms(at_ms), kind, state, json.loads(data))
                 for seq, at_ms, kind, state, data in found]
 
-    def idempotent_response(self, instance_id: str, key: str) -> dict[str, Any] | None:
-        """The envelope stored when `key` was first used on the instance, or None for a new key."""
-        found = self._query("SELECT response FROM idempotency WHERE instance_id = ? AND key = ?", (instance_id, key))
-        if not found:
-            return None
-        response: dict[str, Any] = json.loads(found[0][0])
-        return response
+    def event_count(self, instance_id: str) -> int:
+        found = self._query("SELECT MAX(seq) FROM events WHERE instance_id = ?", (instance_id,))
+        return int(found[0][0] or 0)
+
+    def idempotency_record(self, instance_id: str, key: str) -> KeyRecord | None:
+        """What `key` answers on the instance, or None for a new key."""
+        found = self._query("SELECT key, response, pending, project_var FROM idempotency "
+                            "WHERE instance_id = ? AND key = ?", (instance_id, key))
+        return _key_record(found[0]) if found else None
+
+    def pending_keys(self, instance_id: str) -> list[KeyRecord]:
+        """Keys of the instance whose drive has not halted yet."""
+        found = self._query("SELECT key, response, pending, project_var FROM idempotency "
+                            "WHERE instance_id = ? AND pending = 1", (instance_id,))
+        return [_key_record(row) for row in found]
 
     # -- due work -----------------------------------------------------------------------------------------------
 
@@ -362,6 +410,28 @@ class Store:
         self._write(
             lambda conn: conn.execute("DELETE FROM leases WHERE instance_id = ? AND owner = ?", (instance_id, owner))
         )
+
+
+def _key_record(row: tuple[Any, ...]) -> KeyRecord:
+    key, response, pending, project_var = row
+    return KeyRecord(key, None if pending else json.loads(response), project_var)
+
+
+def _start_record(record: KeyRecord) -> KeyRecord:
+    """A start's key is stored under a prefix no signal key can have, so the two never answer for each other."""
+    return dataclasses.replace(record, key=START_KEY_PREFIX + record.key)
+
+
+def _refuse_hard_links(target: Path) -> None:
+    """SQLite finds its WAL and locks by path: two names of one file would each get their own WAL, and writes
+    acknowledged through one name would be lost through the other. Refused before SQLite touches the file."""
+    try:
+        links = target.stat().st_nlink
+    except OSError:
+        return  # a new store (or unreadable: connect reports it)
+    if links > 1:
+        raise StoreError(f"the store {target} has {links} hard links: SQLite would keep a separate write-ahead log "
+                         f"per name and lose writes; use one name for it (copy it with `cp` to make it independent)")
 
 
 # -- error classification and lease ownership ------------------------------------------------------------------

@@ -160,3 +160,13 @@ def due_work_ids_never_reused(db: sqlite_utils.Database) -> None:
     conn.execute("ALTER TABLE due_work_v2 RENAME TO due_work")
     conn.execute("CREATE INDEX due_work_by_due ON due_work (due_ms)")
     conn.execute("CREATE INDEX due_work_by_instance ON due_work (instance_id, kind)")
+
+
+@migration(3)
+def reliability_records(db: sqlite_utils.Database) -> None:
+    # An idempotency key is recorded with the step's first transition (pending) and answered when the drive halts,
+    # so a process killed in between leaves the key behind; keyed starts map their key to the instance created.
+    conn = db.conn
+    conn.execute("ALTER TABLE idempotency ADD COLUMN pending INTEGER NOT NULL DEFAULT 0")
+    conn.execute("ALTER TABLE idempotency ADD COLUMN project_var TEXT")
+    conn.execute("CREATE TABLE start_keys (key TEXT PRIMARY KEY, instance_id TEXT NOT NULL)")

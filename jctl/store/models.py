@@ -33,6 +33,10 @@ class ConflictError(StoreError):
     pass
 
 
+class DamagedInstance(StoreError):
+    """A stored instance row cannot be read (corrupt JSON): reported, the other instances stay usable."""
+
+
 class ClockError(StoreError):
     pass
 
@@ -111,3 +115,16 @@ class DueWork:
     due_at: datetime
     state: str | None
     data: dict[str, Any]
+
+
+START_KEY_PREFIX = "\x00start:"  # idempotency records of a keyed start; NUL cannot appear in a CLI or HTTP key
+
+
+@dataclass
+class KeyRecord:
+    """What an idempotency key answers: `response` is None while the drive it started is unfinished (a process
+    died after committing the step's first transition); the next holder of the lease finishes it first."""
+
+    key: str
+    response: dict[str, Any] | None
+    project_var: str | None = None

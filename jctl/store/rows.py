@@ -15,8 +15,10 @@ from typing import Any
 from jctl.clock import format_rfc3339, from_epoch_ms, to_epoch_ms
 from jctl.store.models import (
     ConflictError,
+    DamagedInstance,
     Instance,
     InstanceSummary,
+    KeyRecord,
     NewDueWork,
     NewEvent,
     StoreError,
@@ -164,7 +166,19 @@ def check_idempotency_free(conn: sqlite3.Connection, instance_id: str, key: str)
         )
 
 
-def instance_from_row(row: tuple[Any, ...]) -> Instance:
+def instance_from_row(row: tuple[Any, ...], store_path: object = "the store") -> Instance:
+    try:
+        return _instance_from_row(row)
+    except (ValueError, TypeError) as exc:
+        raise _damaged(row[0], store_path, exc) from None
+
+
+def _damaged(instance_id: str, store_path: object, exc: Exception) -> DamagedInstance:
+    return DamagedInstance(f"instance {instance_id} in {store_path} is damaged: a stored column is not valid JSON "
+                           f"({exc}); restore the store from a backup or delete that row")
+
+
+def _instance_from_row(row: tuple[Any, ...]) -> Instance:
     (instance_id, journey_name, kind, document, phase, current_state, cursor, context, output, error, tags,
      attributes, mocks, created_ms, updated_ms, version) = row
     return Instance(
@@ -187,14 +201,33 @@ def instance_from_row(row: tuple[Any, ...]) -> Instance:
     )
 
 
-def summary_from_row(row: tuple[Any, ...]) -> InstanceSummary:
+def summary_from_row(row: tuple[Any, ...], store_path: object = "the store") -> InstanceSummary:
     instance_id, journey_name, phase, current_state, created_ms, updated_ms, error = row
-    return InstanceSummary(instance_id, journey_name, phase, current_state, created_ms, updated_ms,
-                           json.loads(error) if error is not None else None)
+    try:
+        decoded_error = json.loads(error) if error is not None else None
+    except (ValueError, TypeError) as exc:
+        raise _damaged(instance_id, store_path, exc) from None
+    return InstanceSummary(instance_id, journey_name, phase, current_state, created_ms, updated_ms, decoded_error)
 
 
-def record_idempotency(conn: sqlite3.Connection, instance_id: str, key: str, response: dict[str, Any], at_ms: int) -> None:
+def record_idempotency(conn: sqlite3.Connection, instance_id: str, record: KeyRecord, at_ms: int) -> None:
     conn.execute(
-        "INSERT INTO idempotency (instance_id, key, response, at) VALUES (?, ?, ?, ?)",
-        (instance_id, key, dumps(response), format_rfc3339(from_epoch_ms(at_ms))),
+        "INSERT INTO idempotency (instance_id, key, response, at, pending, project_var) VALUES (?, ?, ?, ?, ?, ?)",
+        (instance_id, record.key, dumps(record.response), format_rfc3339(from_epoch_ms(at_ms)),
+         int(record.response is None), record.project_var),
     )
+
+
+def settle_idempotency(conn: sqlite3.Connection, instance_id: str, answers: dict[str, dict[str, Any]]) -> None:
+    """Store the answers of keys whose drive has just halted."""
+    conn.executemany(
+        "UPDATE idempotency SET response = ?, pending = 0 WHERE instance_id = ? AND key = ? AND pending = 1",
+        [(dumps(response), instance_id, key) for key, response in answers.items()],
+    )
+
+
+def record_start_key(conn: sqlite3.Connection, key: str, instance_id: str) -> None:
+    try:
+        conn.execute("INSERT INTO start_keys (key, instance_id) VALUES (?, ?)", (key, instance_id))
+    except sqlite3.IntegrityError as exc:
+        raise ConflictError(f"idempotency key {key!r} already started an instance") from exc

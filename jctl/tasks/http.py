@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from jctl.redact import redact_headers, redact_json, redact_text, redact_url
 from jctl.tasks.openapi_ops import OperationCatalog, OperationError
 
 if TYPE_CHECKING:
@@ -17,13 +18,16 @@ if TYPE_CHECKING:
 OPERATION_REF_EXTENSION = "jctl.operationRef"  # request extension: lets mocks match on the operationRef
 DEFAULT_TIMEOUT_MS = 10_000
 PLACEHOLDER = re.compile(r"\$\{\s*context((?:\.[A-Za-z0-9_\-]+)*)\s*\}")
-SENSITIVE_HEADER = re.compile(r"authorization|cookie|token|secret|key|auth", re.IGNORECASE)
 
 MapperEvaluator = Callable[[dict[str, Any]], Any]  # mapper {lang, expr} -> JSON value
 
 
 class TaskError(Exception):
     """The request cannot be built (missing interpolation variable, bad operationRef, bad body)."""
+
+
+class ResponseTooLarge(Exception):
+    """The response body is over the http-body limit: refused, never silently truncated."""
 
 
 class HttpClient(Protocol):
@@ -37,23 +41,59 @@ class LazyClient:
     """An httpx.Client created on the first request: building its SSL context costs ~15 ms, too much to pay on
     every timer or signal that makes no call."""
 
-    def __init__(self, make_transport: Callable[[], httpx.BaseTransport | None]):
+    def __init__(self, make_transport: Callable[[], httpx.BaseTransport | None], max_body: int | None = None):
         self._make_transport = make_transport  # None: httpx's real network transport
         self._client: httpx.Client | None = None
+        self.max_body = max_body  # the http-body limit: a longer body is never read into memory
 
     def request(self, method: str, url: str, *, headers: dict[str, str], content: bytes | None, timeout: float,
                 extensions: dict[str, Any]) -> httpx.Response:
-        if self._client is None:
-            import httpx
+        import httpx
 
+        if self._client is None:
             self._client = httpx.Client(transport=self._make_transport(), follow_redirects=False)
-        return self._client.request(method, url, headers=headers, content=content, timeout=timeout,
-                                    extensions=extensions)
+        request = self._client.build_request(method, url, headers=headers, content=content, timeout=timeout,
+                                             extensions=extensions)
+        response = self._client.send(request, stream=True)
+        try:
+            raw = _bounded_body(response, self.max_body)
+        finally:
+            response.close()
+        bounded = httpx.Response(response.status_code, headers=response.headers.raw, content=raw, request=request)
+        bounded.read()
+        if self.max_body is not None and len(bounded.content) > self.max_body:
+            raise ResponseTooLarge(_too_large(len(bounded.content), self.max_body))
+        return bounded
 
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
             self._client = None
+
+
+def _bounded_body(response: httpx.Response, max_body: int | None) -> bytes:
+    declared = response.headers.get("content-length", "")
+    if max_body is not None and declared.isdigit() and int(declared) > max_body:
+        raise ResponseTooLarge(_too_large(int(declared), max_body))
+    import httpx
+
+    chunks, total = [], 0
+    try:
+        for chunk in response.iter_raw():
+            total += len(chunk)
+            if max_body is not None and total > max_body:
+                raise ResponseTooLarge(_too_large(None, max_body))
+            chunks.append(chunk)
+    except httpx.StreamConsumed:  # a mock transport's response arrives already read, in memory
+        return response.content
+    return b"".join(chunks)
+
+
+def _too_large(size: int | None, limit: int) -> str:
+    from jctl.limits import human, over_message
+
+    message = over_message("the response body", size if size is not None else limit + 1, limit, "http_body")
+    return message if size is not None else message.replace(human(limit + 1), f"more than {human(limit)}")
 
 
 @dataclass
@@ -98,10 +138,6 @@ def set_header(headers: dict[str, str], name: str, value: str) -> None:
     for key in [key for key in headers if key.lower() == name.lower()]:
         del headers[key]
     headers[name] = value
-
-
-def redact_headers(headers: dict[str, str]) -> dict[str, str]:
-    return {k: ("***" if SENSITIVE_HEADER.search(k) else v) for k, v in headers.items()}
 
 
 def build_call(task: dict[str, Any], spec: dict[str, Any], context: dict[str, Any],
@@ -153,7 +189,7 @@ def execute(call: HttpCall, client: HttpClient) -> HttpOutcome:
     """Send the call with `client`; network errors and timeouts become result data."""
     import httpx
 
-    record: dict[str, Any] = {"method": call.method, "url": call.url, "headers": redact_headers(call.headers),
+    record: dict[str, Any] = {"method": call.method, "url": redact_url(call.url), "headers": redact_headers(call.headers),
                               "timeoutMs": call.timeout_ms}
     if call.operation_ref:
         record["operationRef"] = call.operation_ref
@@ -161,20 +197,22 @@ def execute(call: HttpCall, client: HttpClient) -> HttpOutcome:
         response = client.request(call.method, call.url, headers=call.headers, content=call.content,
                                   timeout=call.timeout_ms / 1000,
                                   extensions={OPERATION_REF_EXTENSION: call.operation_ref})
+    except ResponseTooLarge as exc:
+        result = {"ok": False, "error": {"type": "RESPONSE_TOO_LARGE", "message": _describe(exc, call)}}
     except httpx.TimeoutException as exc:
         result = {"ok": False, "error": {"type": "TIMEOUT", "message": _describe(exc, call)}}
     except httpx.HTTPError as exc:
         result = {"ok": False, "error": {"type": "NETWORK", "message": _describe(exc, call)}}
     else:
         result = {"status": response.status_code, "ok": 200 <= response.status_code < 300,
-                  "headers": _headers(response), "body": _parse_body(response)}
-    record["result"] = {k: v for k, v in result.items() if k != "headers"}
+                  "headers": redact_headers(_headers(response)), "body": _parse_body(response)}
+    record["result"] = {k: redact_json(v) for k, v in result.items() if k != "headers"}
     return HttpOutcome(result, record)
 
 
 def _describe(exc: Exception, call: HttpCall) -> str:
     text = str(exc) or type(exc).__name__
-    return f"{call.method} {call.url}: {text}"
+    return redact_text(f"{call.method} {call.url}: {text}", call.url)
 
 
 def _parse_body(response: httpx.Response) -> Any:
