@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,13 +47,21 @@ def wait_for(condition: object, seconds: float = 30.0) -> bool:
 
 
 @pytest.fixture
-def runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A private runtime folder for this test's daemons; they are stopped afterwards."""
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
-    (tmp_path / "run").mkdir()
-    yield tmp_path / "run"
-    for pid in daemon_pids(tmp_path / "run"):
+def runtime(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A private runtime folder for this test's daemons (short: a socket path has at most 107 bytes); they are
+    stopped afterwards."""
+    folder = Path(tempfile.mkdtemp(prefix="jctl-test-"))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(folder))
+    yield folder
+    for pid in daemon_pids(folder):
         os.kill(pid, signal.SIGKILL)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_runtime_folder_too_deep_for_a_socket_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_RUNTIME_DIR", "/tmp/" + "deep/" * 30)
+    assert daemon.runtime_dir() == Path("/tmp") / f"jctl-{os.getuid()}"
+    assert len(os.fsencode(daemon.socket_path())) <= daemon.MAX_SOCKET_PATH
 
 
 def test_evaluations_go_through_one_daemon_that_outlives_its_clients(runtime: Path) -> None:

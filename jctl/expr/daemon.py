@@ -33,9 +33,14 @@ POOLS_PER_KIND = 4  # commands evaluating at the same time each get a pool; beyo
 MAX_CONNECTIONS = 64  # commands connected at once; more wait for one to finish
 
 
+MAX_SOCKET_PATH = 100  # bytes; the kernel's limit for a Unix socket path is 107
+
+
 def runtime_dir() -> Path:
     base = os.environ.get("XDG_RUNTIME_DIR")
-    return Path(base) / "jctl" if base else Path("/tmp") / f"jctl-{os.getuid()}"
+    if base and len(os.fsencode(base)) + len("/jctl/expr-0123456789abcdef.sock") <= MAX_SOCKET_PATH:
+        return Path(base) / "jctl"
+    return Path("/tmp") / f"jctl-{os.getuid()}"  # no runtime folder, or one too deep for a socket path
 
 
 def socket_path() -> Path:
