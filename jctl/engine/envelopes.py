@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from jctl.engine.cursor import INPUT_STATES, paused_input_steps
+from jctl.engine.cursor import FRAME_KINDS, INPUT_STATES, paused_input_steps
 from jctl.store.models import Instance
 
 API = "/api/v1/journeys"
@@ -51,7 +51,7 @@ def active_steps(instance: Instance) -> list[str]:
     paused = instance.cursor.get("paused")
     if paused in INPUT_STATES:
         return [str(instance.current_state)]
-    if paused == "parallel":
+    if paused in FRAME_KINDS:
         return [state_id for _, state_id, _ in paused_input_steps(instance.cursor)]
     return []
 
@@ -64,7 +64,7 @@ def journey_status(instance: Instance, project_var: str | None = None) -> dict[s
     paused = instance.cursor.get("paused")
     if instance.phase == "RUNNING" and paused:
         body["waitingFor"] = paused  # local-runner extras: what the instance is paused at, which steps take input
-        if paused == "parallel":
+        if paused in FRAME_KINDS:
             body["activeSteps"] = active_steps(instance)
     if links_enabled(instance):
         links = {"self": _link(f"{API}/{instance.id}"), "result": _link(f"{API}/{instance.id}/result")}

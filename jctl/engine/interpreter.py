@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jctl.engine.cursor import INPUT_STATES, paused_input_steps, unpaused_cursor
+from jctl.engine.cursor import FRAME_KINDS, INPUT_STATES, paused_input_steps, unpaused_cursor
 from jctl.engine.errors import InvalidPayload, StepConflict
 from jctl.engine.states import StateExecutor
 from jctl.engine.transitions import Snapshot, Transition, input_next, timeout_next, timer_next
@@ -31,7 +31,7 @@ class SignalTarget:
     state_id: str
     state: dict[str, Any]
     kind: str  # wait | webhook
-    branch: str | None  # the parallel branch holding the step, if any
+    branch: str | None  # the path of the parallel branch or subjourney record holding the step, if any
 
 
 @dataclass
@@ -91,7 +91,7 @@ class Interpreter:
 
     def _signal_target(self, snap: Snapshot, step: str | None) -> SignalTarget:
         paused, current = snap.cursor.get("paused"), snap.current_state
-        if paused == "parallel":
+        if paused in FRAME_KINDS:
             return self._branch_signal_target(snap, step)
         if paused not in INPUT_STATES or current is None:
             where = f"paused at timer {current}" if paused == "timer" else f"at state {current}"
@@ -106,14 +106,19 @@ class Interpreter:
         active = paused_input_steps(snap.cursor)
         names = ", ".join(state_id for _, state_id, _ in active)
         if not active:
-            raise StepConflict(f"no step is waiting for input: the branches of parallel state {snap.current_state} "
-                               f"are paused at timers")
+            raise StepConflict(f"no step is waiting for input: the records of {snap.cursor.get('paused')} state "
+                               f"{snap.current_state} are paused at timers")
         if step is None and len(active) > 1:
-            raise StepConflict(f"several steps are active ({names}); name the one this payload is for")
-        chosen = next((entry for entry in active if step is None or entry[1] == step), None)
-        if chosen is None:
+            raise StepConflict(f"several steps are active ({names}); name the one this payload is for",
+                               hint="pass --step <step id>")
+        # a step is named by its id, or by `<branch path>/<id>` when branches share step ids
+        chosen = [entry for entry in active if step is None or step in (entry[1], f"{entry[0]}/{entry[1]}")]
+        if not chosen:
             raise StepConflict(f"step {step!r} is not active; the active steps are {names}")
-        branch, state_id, kind = chosen
+        if len(chosen) > 1:
+            paths = ", ".join(f"{path}/{state_id}" for path, state_id, _ in chosen)
+            raise StepConflict(f"step {step!r} is active in several branches; name one of {paths}")
+        branch, state_id, kind = chosen[0]
         state = self.executor.parallel.branch_state(snap.cursor, branch, state_id)
         return SignalTarget(state_id, state, kind, branch)
 
@@ -180,7 +185,7 @@ class Interpreter:
 
 
 def _paused_in_parallel(snap: Snapshot) -> bool:
-    return snap.phase == "RUNNING" and snap.cursor.get("paused") == "parallel"
+    return snap.phase == "RUNNING" and snap.cursor.get("paused") in FRAME_KINDS
 
 
 def _stale() -> Iterator[Transition]:

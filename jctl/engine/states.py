@@ -11,13 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 from jctl.clock import later
 from jctl.engine.parallel import ParallelState
-from jctl.engine.transitions import Snapshot, StateError, Transition, http_records
+from jctl.engine.transitions import Snapshot, StateError, Transition
 from jctl.store.models import NewDueWork, NewEvent
 
 if TYPE_CHECKING:
     from jctl.engine.interpreter import Interpreter
 
-PAUSING_TYPES = ("wait", "webhook", "timer")
 Handler = Callable[[str, dict[str, Any], Snapshot], Transition]
 
 
@@ -33,8 +32,8 @@ class StateExecutor:
         self.parallel = ParallelState(self)
 
     def execute(self, snap: Snapshot, states: dict[str, Any] | None = None, mode: str | None = None) -> Transition:
-        """mode None: a top-level state; "branch": inside a durable parallel branch (may pause); "sync": inside
-        a subjourney or a nested parallel, which must finish without pausing."""
+        """mode None: a top-level state; "branch": inside a parallel branch or a subjourney, at any depth (it may
+        pause: the enclosing frame keeps its position)."""
         states = self.interp.states if states is None else states
         state_id = snap.current_state
         state = states.get(state_id) if state_id is not None else None
@@ -49,9 +48,6 @@ class StateExecutor:
         try:
             if handler is None:
                 raise StateError("NOT_SUPPORTED", f"state type {kind!r} is not supported by the local runner")
-            if mode == "sync" and kind in PAUSING_TYPES:
-                raise StateError("NOT_SUPPORTED", f"{kind} states inside subjourneys or nested parallel branches "
-                                 f"are not supported by the local runner yet")
             return handler(str(state_id), state, snap)
         except StateError as exc:
             if mode:  # engine errors inside a branch or subjourney fail the whole run, not just the branch
@@ -193,47 +189,10 @@ class StateExecutor:
         return self.interp.failed(snap, error)
 
     def _parallel(self, state_id: str, state: dict[str, Any], snap: Snapshot) -> Transition:
-        return self.parallel.enter(state_id, state, snap, durable=self.mode is None)
+        return self.parallel.enter(state_id, state, snap)
 
     def _subjourney(self, state_id: str, state: dict[str, Any], snap: Snapshot) -> Transition:
-        block = state.get("subjourney") or {}
-        graph = (self.spec.get("subjourneys") or {}).get(block.get("ref"))
-        if not isinstance(graph, dict):
-            raise StateError("INVALID_SPEC", f"subjourney {block.get('ref')!r} is not in spec.subjourneys")
-        initial = self.evaluate(block["input"], snap.context, "subjourney.input") if block.get("input") else {}
-        if not isinstance(initial, dict):
-            raise StateError("EXPRESSION_ERROR", "subjourney input mapper must return an object")
-        phase, output, error, calls = self.run_local(graph.get("states") or {}, graph.get("start"), initial)
-        capture = (block.get("onFailure") or {}).get("behavior") == "capture"
-        if phase != "SUCCEEDED" and not capture:
-            return self.interp.failed(snap, error or {"code": "SUBJOURNEY_FAILED", "reason": ""})
-        context = dict(snap.context)
-        if block.get("resultVar"):
-            context[str(block["resultVar"])] = _subjourney_result(block, phase, output, error)
-        return self._step(snap, state_id, state, context, state.get("next"), subjourney={"phase": phase,
-                                                                                         "http": calls})
-
-    def run_local(self, states: dict[str, Any], start: Any,
-                  context: dict[str, Any]) -> tuple[str, Any, dict[str, Any] | None, list[Any]]:
-        """Run a nested graph to its end in memory: (phase, output, error, http records)."""
-        snap = Snapshot("RUNNING", start, context, {})
-        calls: list[Any] = []
-        for _ in range(self.interp.max_transitions):
-            transition = self.execute(snap, states, mode="sync")
-            calls += http_records(transition)
-            snap = transition.snapshot
-            if transition.halts:
-                return snap.phase, snap.output, snap.error, calls
-        return "FAILED", None, {"code": "TRANSITION_LIMIT", "reason": "nested graph did not finish"}, calls
-
-
-def _subjourney_result(block: dict[str, Any], phase: str, output: Any, error: dict[str, Any] | None) -> Any:
-    """What `resultVar` receives: the output, or with `resultKind: outcome` the whole outcome."""
-    succeeded = phase == "SUCCEEDED"
-    if block.get("resultKind") != "outcome":
-        return output if succeeded else None
-    return {"phase": phase, "terminationKind": "Success" if succeeded else "Fail",
-            "output": output if succeeded else None, "error": error or {"code": None, "reason": None}}
+        return self.parallel.enter_subjourney(state_id, state, snap)
 
 
 def write_target(context: dict[str, Any], attributes: dict[str, str], value: Any, target: Any,
