@@ -268,9 +268,9 @@ class ParallelState:
         nxt = parent.get("next")
         if not nxt:
             raise StateError("INVALID_SPEC", "has no next state")
-        data: dict[str, Any] = {"type": parent.get("type"), "next": nxt, "branches": summary(frame), **http}
+        completed: dict[str, Any] = {"type": parent.get("type"), "next": nxt, "branches": summary(frame), **http}
         after = replace(snap, context=value, current_state=str(nxt), cursor=cursor)
-        return Transition(after, [NewEvent("state.completed", state_id, data)], cancel_due=["timer", "step-timeout"])
+        return Transition(after, [NewEvent("state.completed", state_id, completed)], cancel_due=["timer", "step-timeout"])
 
 
 def _find(frame: dict[str, Any], name: str) -> dict[str, Any] | None:
