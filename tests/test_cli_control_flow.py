@@ -1,0 +1,194 @@
+"""The DSL's control flow through the real CLI: parallel joins (branch shape, anyOf/firstCompleted, errorPolicy),
+pauses inside nested parallels and subjourneys, several active steps at once."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import jsonata, write_journey
+from test_cli_runner import Store, as_json
+
+ASK = {"type": "wait", "wait": {"channel": "manual", "input": {"schema": {"type": "object"}}}}
+
+
+def wait(nxt: str) -> dict[str, Any]:
+    return {**ASK, "next": nxt}
+
+
+def timer(duration: str, nxt: str) -> dict[str, Any]:
+    return {"type": "timer", "timer": {"duration": duration}, "next": nxt}
+
+
+def setvar(name: str, expr: str, nxt: str) -> dict[str, Any]:
+    return {"type": "transform", "transform": {"mapper": jsonata(expr), "target": {"kind": "var"},
+                                               "resultVar": name}, "next": nxt}
+
+
+def branch(name: str, start: str, **states: Any) -> dict[str, Any]:
+    return {"name": name, "start": start, "states": {**states, "end": {"type": "succeed"}}}
+
+
+def parallel(branches: list[dict[str, Any]], nxt: str = "done", **join: Any) -> dict[str, Any]:
+    return {"type": "parallel", "parallel": {"branches": branches, "join": join}, "next": nxt}
+
+
+def journey(tmp_path: Path, states: dict[str, Any], start: str, **spec: Any) -> Path:
+    return write_journey(tmp_path, {**states, "done": {"type": "succeed"}}, start, **spec)
+
+
+@pytest.fixture
+def own(tmp_path: Path) -> Store:
+    return Store(tmp_path)
+
+
+def refused_unchanged(own: Store, journey_id: str, *args: str, says: str) -> None:
+    """A signal the engine must refuse (exit 1) without changing the instance or its history."""
+    before, history = own.status(journey_id), own.history(journey_id)
+    result = own("signal", journey_id, *args, code=1)
+    assert says in result.stderr, result.stderr
+    assert own.status(journey_id) == before and own.history(journey_id) == history
+
+
+RACE = {"race": parallel([branch("answer", "ask", ask=wait("keep"), keep=setvar("said", "context.payload.v", "end")),
+                          branch("sla", "nap", nap=timer("PT10M", "end"))],
+                         strategy="anyOf", resultVar="race",
+                         mapper=jsonata('{"answer": branches.answer.phase, "sla": branches.sla.phase, '
+                                        '"said": branches.answer.context.said, '
+                                        '"payload": branches.answer.context.payload}'))}
+
+
+def test_join_sees_every_branch_as_phase_output_error_context(own: Store, tmp_path: Path):
+    path = journey(tmp_path, RACE, "race")
+    started = own.run(path, "{}")
+    assert started["waitingFor"] == "parallel" and started["activeSteps"] == ["ask"]
+    outcome = as_json(own("signal", started["journeyId"], "-p", '{"v": 7}', "-f", "json", code=0))
+    assert outcome["output"]["race"] == {"answer": "SUCCEEDED", "sla": "CANCELLED", "said": 7, "payload": {"v": 7}}
+    assert as_json(own("clock", "-f", "json", code=0))["nextDueAt"] is None  # the losing timer's work is gone
+    assert own("clock", "advance", "PT1H", code=0).stdout.strip() == "nothing due"
+
+
+def test_the_timer_wins_and_a_late_signal_to_the_cancelled_branch_is_refused(own: Store, tmp_path: Path):
+    states = {**RACE, "race": {**RACE["race"], "next": "after"}, "after": wait("done")}
+    started = own.run(journey(tmp_path, states, "race"), "{}")
+    fired = own("clock", "advance", "PT10M", code=0).stdout
+    assert "fired timer nap" in fired and "-> after" in fired
+    assert own.status(started["journeyId"])["currentState"] == "after"
+    refused_unchanged(own, started["journeyId"], "-p", '{"v": 1}', "--step", "ask", says="not active")
+    outcome = as_json(own("signal", started["journeyId"], "-p", "{}", "-f", "json", code=0))
+    assert outcome["output"]["race"] == {"answer": "CANCELLED", "sla": "SUCCEEDED"}
+
+
+def failing_race(strategy: str, **join: Any) -> dict[str, Any]:
+    return {"race": parallel([branch("broken", "boom", boom={"type": "fail", "errorCode": "NOPE", "reason": "no"}),
+                              branch("answer", "ask", ask=wait("end"))], strategy=strategy, **join)}
+
+
+def test_first_completed_decides_on_a_failure_where_any_of_waits_for_a_success(own: Store, tmp_path: Path):
+    mapper = jsonata('{"broken": branches.broken.phase, "code": branches.broken.error.code, '
+                     '"answer": branches.answer.phase}')
+    first = own.run(journey(tmp_path, failing_race("firstCompleted", mapper=mapper, resultVar="r"), "race"), "{}")
+    assert first["phase"] == "SUCCEEDED"
+    assert first["output"]["r"] == {"broken": "FAILED", "code": "NOPE", "answer": "CANCELLED"}
+    anyof = own.run(journey(tmp_path, failing_race("anyOf", mapper=mapper, resultVar="r"), "race"), "{}")
+    assert anyof["phase"] == "RUNNING" and anyof["activeSteps"] == ["ask"]
+    outcome = as_json(own("signal", anyof["journeyId"], "-p", "{}", "-f", "json", code=0))
+    assert outcome["output"]["r"] == {"broken": "FAILED", "code": "NOPE", "answer": "SUCCEEDED"}
+
+
+def test_error_policies(own: Store, tmp_path: Path):
+    fast = own.run(journey(tmp_path, failing_race("allOf", errorPolicy="failFast"), "race"), "{}", code=1)
+    assert fast["phase"] == "FAILED" and fast["error"]["code"] == "BRANCH_FAILED"
+    assert "broken: NOPE no" in fast["error"]["reason"]
+    assert "already finished" in own("signal", fast["journeyId"], "-p", "{}", code=1).stderr
+    collect = own.run(journey(tmp_path, failing_race("allOf", errorPolicy="collectAll"), "race"), "{}")
+    assert collect["activeSteps"] == ["ask"]  # collectAll lets the other branches finish first
+    failed = as_json(own("signal", collect["journeyId"], "-p", "{}", "-f", "json", code=1))
+    assert failed["phase"] == "FAILED" and failed["error"]["code"] == "BRANCH_FAILED"
+    ignore = own.run(journey(tmp_path, failing_race("allOf", errorPolicy="ignoreErrors", resultVar="all"),
+                             "race"), "{}")
+    done = as_json(own("signal", ignore["journeyId"], "-p", '{"x": 1}', "-f", "json", code=0))
+    assert done["phase"] == "SUCCEEDED"
+    assert done["output"]["all"]["broken"]["phase"] == "FAILED"
+    assert done["output"]["all"]["answer"]["context"]["payload"] == {"x": 1}
+
+
+NESTED = {
+    "fan": parallel([
+        branch("outer", "inner", inner=parallel([branch("left", "askLeft", askLeft=wait("end")),
+                                                  branch("right", "nap", nap=timer("PT5M", "end"))],
+                                                 nxt="end", strategy="allOf")),
+        branch("sub", "call", call={"type": "subjourney", "subjourney": {
+            "ref": "approve", "resultVar": "approval", "resultKind": "outcome"}, "next": "end"}),
+    ], strategy="allOf", resultVar="all",
+        mapper=jsonata('{"outer": branches.outer.phase, "approval": branches.sub.context.approval}')),
+}
+APPROVE = {"approve": {"start": "askBoss", "states": {"askBoss": wait("ok"), "ok": {
+    "type": "succeed", "outputVar": "payload"}}}}
+
+
+def test_pauses_inside_nested_parallels_and_subjourneys(own: Store, tmp_path: Path):
+    path = journey(tmp_path, NESTED, "fan", subjourneys=APPROVE)
+    started = own.run(path, "{}")
+    journey_id = started["journeyId"]
+    assert sorted(started["activeSteps"]) == ["askBoss", "askLeft"]
+    assert {"askBoss", "askLeft"} <= set(started["_links"])
+    text = own("status", journey_id, code=0).stdout
+    assert "askBoss" in text and "askLeft" in text
+    refused_unchanged(own, journey_id, "-p", "{}", says="several steps are active")
+    refused_unchanged(own, journey_id, "-p", "{}", "--step", "nap", says="not active")
+    after = as_json(own("signal", journey_id, "-p", '{"boss": "yes"}', "--step", "askBoss", "-f", "json", code=0))
+    assert after["activeSteps"] == ["askLeft"] and "askBoss" not in after["_links"]
+    assert "fired timer nap" in own("clock", "advance", "PT5M", code=0).stdout
+    outcome = as_json(own("signal", journey_id, "-p", "{}", "--step", "outer/left/askLeft", "-f", "json", code=0))
+    assert outcome["phase"] == "SUCCEEDED", outcome
+    assert outcome["output"]["all"] == {"outer": "SUCCEEDED", "approval": {
+        "phase": "SUCCEEDED", "terminationKind": "Success", "output": {"boss": "yes"},
+        "error": {"code": None, "reason": None}}}
+    waiting = [e for e in own.history(journey_id) if e["type"] == "parallel.waiting"]
+    assert len(waiting[0]["data"]["branches"]) == 2
+    assert all("branches" not in e["data"] and e["data"]["changed"] for e in waiting[1:])
+
+
+SUBFLOW = {"start": "askAgent", "states": {
+    "askAgent": {**ASK, "next": "check"},
+    "check": {"type": "choice", "choices": [{"when": {"predicate": jsonata("context.payload.ok = true")},
+                                             "next": "yes"}], "default": "no"},
+    "yes": {"type": "succeed", "outputVar": "payload"},
+    "no": {"type": "fail", "errorCode": "AGENT_SAID_NO", "reason": "refused"}}}
+
+
+@pytest.mark.parametrize("behavior", ["propagate", "capture"])
+def test_a_subjourney_pauses_and_its_failure_propagates_or_is_captured(own: Store, tmp_path: Path, behavior: str):
+    states = {"sub": {"type": "subjourney", "subjourney": {
+        "ref": "agent", "input": {"mapper": jsonata('{"case": context.case}')}, "resultVar": "agent",
+        "onFailure": {"behavior": behavior}}, "next": "done"}}
+    path = journey(tmp_path, states, "sub", subjourneys={"agent": SUBFLOW})
+    yes = own.run(path, '{"case": 1}')
+    assert yes["waitingFor"] == "subjourney" and yes["activeSteps"] == ["askAgent"]
+    refused_unchanged(own, yes["journeyId"], "-p", "{}", "--step", "check", says="not active")
+    done = as_json(own("signal", yes["journeyId"], "-p", '{"ok": true}', "-f", "json", code=0))
+    assert done["phase"] == "SUCCEEDED" and done["output"]["agent"] == {"ok": True}
+    no = own.run(path, '{"case": 2}')
+    result = as_json(own("signal", no["journeyId"], "-p", '{"ok": false}', "--step", "askAgent", "-f", "json",
+                         code=1 if behavior == "propagate" else 0))
+    if behavior == "propagate":
+        assert result["phase"] == "FAILED" and result["error"]["code"] == "AGENT_SAID_NO"
+    else:
+        assert result["phase"] == "SUCCEEDED" and result["output"]["agent"] is None
+
+
+def test_a_step_timeout_inside_a_subjourney_fires_on_the_clock(own: Store, tmp_path: Path):
+    flow = {"start": "ask", "states": {"ask": {**ASK, "wait": {**ASK["wait"], "timeoutSec": 60, "onTimeout": "late"},
+                                               "next": "ok"},
+                                       "ok": {"type": "succeed"},
+                                       "late": {"type": "fail", "errorCode": "TOO_LATE", "reason": "late"}}}
+    states = {"sub": {"type": "subjourney", "subjourney": {"ref": "f", "resultVar": "r", "resultKind": "outcome",
+                                                           "onFailure": {"behavior": "capture"}}, "next": "done"}}
+    started = own.run(journey(tmp_path, states, "sub", subjourneys={"f": flow}), "{}")
+    assert "timed out step ask" in own("clock", "advance", "PT1M", code=0).stdout
+    outcome = own.status(started["journeyId"])
+    assert outcome["output"]["r"]["phase"] == "FAILED" and outcome["output"]["r"]["error"]["code"] == "TOO_LATE"
+    assert json.dumps(outcome)  # plain JSON all the way
