@@ -192,3 +192,56 @@ def test_a_step_timeout_inside_a_subjourney_fires_on_the_clock(own: Store, tmp_p
     outcome = own.status(started["journeyId"])
     assert outcome["output"]["r"]["phase"] == "FAILED" and outcome["output"]["r"]["error"]["code"] == "TOO_LATE"
     assert json.dumps(outcome)  # plain JSON all the way
+
+
+# -- the callback/SLA race of specs/examples/verification-race -----------------------------------------------------
+
+RACE_DIR = Path(__file__).resolve().parents[1] / "specs" / "examples" / "verification-race"
+RACE_SPEC, RACE_MOCKS = RACE_DIR / "verification-race.journey.yaml", RACE_DIR / "verification-race.mocks.yaml"
+
+
+def start_race(own: Store, case_id: str) -> str:
+    started = own.run(RACE_SPEC, json.dumps({"caseId": case_id}), "--mocks", str(RACE_MOCKS))
+    assert started["currentState"] == "callbackOrSla" and started["activeSteps"] == ["awaitCallback"]
+    return str(started["journeyId"])
+
+
+def urls(own: Store, journey_id: str) -> list[str]:
+    calls = []
+    for event in own.history(journey_id):
+        http = event["data"].get("http")
+        calls += [c["url"] for c in (http if isinstance(http, list) else [http] if http else [])]
+    return calls
+
+
+def test_race_callback_wins_and_the_sla_timer_never_fires(own: Store):
+    journey_id = start_race(own, "c-1")
+    outcome = as_json(own("signal", journey_id, "-p", '{"verdict": "PASS"}', "-f", "json", code=0))
+    assert outcome["output"] == {"status": "DOCUMENT_VERIFIED", "source": "callback"}
+    assert own("clock", "advance", "PT2H", code=0).stdout.strip() == "nothing due"
+    assert not [e for e in own.history(journey_id) if e["type"] in ("timer.fired", "branch.timer")]
+
+
+def test_race_sla_wins_a_late_callback_is_refused_and_a_recovery_poll_succeeds(own: Store):
+    journey_id = start_race(own, "recover-1")
+    assert own("clock", "advance", "PT10M", code=0).stdout.strip() == \
+        f"fired timer slaTimer for verification-race {journey_id[:8]} -> backoff"
+    refused_unchanged(own, journey_id, "-p", '{"verdict": "PASS"}', says="no step is waiting")
+    refused_unchanged(own, journey_id, "-p", '{"verdict": "PASS"}', "--step", "awaitCallback", says="no step")
+    fired = own("clock", "advance", "PT3M", code=0).stdout.splitlines()
+    assert fired == [f"fired timer backoff for verification-race {journey_id[:8]} -> backoff",
+                     f"fired timer backoff for verification-race {journey_id[:8]} -> SUCCEEDED"]
+    assert own.status(journey_id)["output"] == {"status": "DOCUMENT_VERIFIED", "source": "poll"}
+    assert urls(own, journey_id)[1:] == ["https://docs-primary.example.com/checks/recover-1"] * 2
+
+
+def test_race_sla_wins_and_the_fallback_provider_verifies(own: Store):
+    journey_id = start_race(own, "slow-1")
+    own("clock", "advance", "PT10M", code=0)
+    assert own("clock", "advance", "PT6M59S", code=0).stdout.count("fired timer backoff") == 2
+    assert own.status(journey_id)["currentState"] == "backoff"  # the third poll is due 4 minutes after the second
+    assert own("clock", "advance", "PT1S", code=0).stdout.strip().endswith("-> SUCCEEDED")
+    assert own.status(journey_id)["output"] == {"status": "DOCUMENT_VERIFIED", "source": "fallback"}
+    assert urls(own, journey_id)[1:] == ["https://docs-primary.example.com/checks/slow-1"] * 3 + [
+        "https://docs-fallback.example.com/verify/slow-1"]
+    assert "already finished" in own("signal", journey_id, "-p", '{"verdict": "PASS"}', code=1).stderr
