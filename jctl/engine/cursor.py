@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 INPUT_STATES = ("wait", "webhook")  # the pausing states that take a signal
-LEAF_PAUSES = ("wait", "webhook", "timer")
+LEAF_PAUSES = ("wait", "webhook", "timer", "retry")  # retry: an HTTP task waiting out its backoff
 FRAME_KINDS = ("parallel", "subjourney")  # composite states that keep paused records in a frame
 
 
@@ -38,4 +38,4 @@ def _input_steps(frame: dict[str, Any], prefix: str) -> list[tuple[str, str, str
 
 def unpaused_cursor(cursor: dict[str, Any]) -> dict[str, Any]:
     """The cursor with no pause and no frame bookkeeping left."""
-    return {**{k: v for k, v in cursor.items() if k not in FRAME_KINDS}, "paused": None}
+    return {**{k: v for k, v in cursor.items() if k not in FRAME_KINDS and k != "retry"}, "paused": None}

@@ -4,6 +4,7 @@ transitions up to the next pause or the end. Effects go only through the injecte
 from __future__ import annotations
 
 import copy
+import random as _random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -42,6 +43,7 @@ class Seams:
     http_client: HttpClient  # bound to the real or the mock transport
     now: Callable[[], datetime]
     platform: dict[str, Any] = field(default_factory=dict)
+    random: Callable[[str], float] = field(default=lambda key: _random.random())  # [0, 1) for a key; --seed fixes it
 
 
 class Interpreter:
@@ -145,6 +147,15 @@ class Interpreter:
         return self._continue(Transition(after, [NewEvent("step.timeout", state_id, {"next": nxt})],
                                          cancel_due=["step-timeout"]))
 
+    def retry_due(self, snap: Snapshot, state_id: str | None, branch: str | None = None) -> Iterator[Transition]:
+        """The backoff of an HTTP task's retry policy is over: make the next attempt."""
+        if branch is not None and _paused_in_parallel(snap):
+            return self._resume_branch(snap, branch, "retry", state_id)
+        current = snap.current_state
+        if snap.phase != "RUNNING" or snap.cursor.get("paused") != "retry" or current is None or current != state_id:
+            return _stale()
+        return _cancelling(self._run_from(replace(snap, cursor={**snap.cursor, "paused": None})), "retry")
+
     def deadline_reached(self, snap: Snapshot) -> Iterator[Transition]:
         if snap.phase != "RUNNING":
             return _stale()
@@ -186,6 +197,14 @@ class Interpreter:
 
 def _paused_in_parallel(snap: Snapshot) -> bool:
     return snap.phase == "RUNNING" and snap.cursor.get("paused") in FRAME_KINDS
+
+
+def _cancelling(transitions: Iterator[Transition], kind: str) -> Iterator[Transition]:
+    """The transitions, the first also discarding the fired due item of `kind`."""
+    for index, transition in enumerate(transitions):
+        if index == 0 and transition.cancel_due is not True:
+            transition.cancel_due = [*(transition.cancel_due or []), kind]
+        yield transition
 
 
 def _stale() -> Iterator[Transition]:

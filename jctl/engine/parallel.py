@@ -30,8 +30,9 @@ from jctl.store.models import NewDueWork, NewEvent
 if TYPE_CHECKING:
     from jctl.engine.states import StateExecutor
 
-DUE_OF_TRIGGER = {"timer": "timer", "step-timeout": "step-timeout", "signal": "step-timeout"}
-PAUSE_OF_TRIGGER = {"timer": ("timer",), "step-timeout": ("wait", "webhook"), "signal": ("wait", "webhook")}
+DUE_OF_TRIGGER = {"timer": "timer", "step-timeout": "step-timeout", "signal": "step-timeout", "retry": "retry"}
+PAUSE_OF_TRIGGER = {"timer": ("timer",), "step-timeout": ("wait", "webhook"), "signal": ("wait", "webhook"),
+                    "retry": ("retry",)}
 Result = tuple[str, Any]  # ("next", context) or ("fail", error)
 
 
@@ -157,11 +158,12 @@ class ParallelState:
 
         calls: list[Any] = []
         for _ in range(self.executor.interp.max_transitions):
-            snap = Snapshot("RUNNING", record["current"], record["context"], {"paused": None})
+            retry = {"retry": record["retry"]} if record.get("retry") else {}
+            snap = Snapshot("RUNNING", record["current"], record["context"], {"paused": None, **retry})
             transition = self.executor.execute(snap, states, mode="branch")
             calls += http_records(transition)
             after = transition.snapshot
-            record.update(current=after.current_state, context=after.context)
+            record.update(current=after.current_state, context=after.context, retry=after.cursor.get("retry"))
             if after.phase in TERMINAL_PHASES:
                 record.update(phase=after.phase, output=after.output, error=after.error, paused=None, due=[])
                 return calls
@@ -258,7 +260,7 @@ class ParallelState:
             data = {"branches": summary(frame)} if entering else {"changed": changed_summary(frame, changed)}
             event = NewEvent(f"{kind}.waiting", state_id, {**data, **http})
             return Transition(replace(snap, current_state=state_id, cursor=cursor), [event], collect_due(frame),
-                              cancel_due=["timer", "step-timeout"], halts=True)
+                              cancel_due=["timer", "step-timeout", "retry"], halts=True)
         outcome, value = self._result(frame, parent, snap.context)
         cursor = unpaused_cursor(snap.cursor)
         if outcome == "fail":
@@ -270,7 +272,8 @@ class ParallelState:
             raise StateError("INVALID_SPEC", "has no next state")
         completed: dict[str, Any] = {"type": parent.get("type"), "next": nxt, "branches": summary(frame), **http}
         after = replace(snap, context=value, current_state=str(nxt), cursor=cursor)
-        return Transition(after, [NewEvent("state.completed", state_id, completed)], cancel_due=["timer", "step-timeout"])
+        return Transition(after, [NewEvent("state.completed", state_id, completed)],
+                          cancel_due=["timer", "step-timeout", "retry"])
 
 
 def _find(frame: dict[str, Any], name: str) -> dict[str, Any] | None:
@@ -294,7 +297,9 @@ def _finish_record_frame(record: dict[str, Any], parent: dict[str, Any], result:
 
 def _pass_trigger(record: dict[str, Any], state: dict[str, Any], trigger: str, payload: Any) -> None:
     """Move a paused record past the state its trigger (timer, step-timeout, signal) was for."""
-    if trigger == "timer":
+    if trigger == "retry":
+        pass  # the task state runs again; record["retry"] holds the attempt it is at
+    elif trigger == "timer":
         record["current"] = timer_next(state)
     elif trigger == "step-timeout":
         record["current"] = timeout_next(state, record["paused"])

@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from jctl.store.db import Store
 
 Drive = Callable[[Interpreter, Snapshot], Iterator[Transition]]
-DUE_VERBS = {"run": "ran", "timer": "fired timer", "step-timeout": "timed out step", "deadline": "deadline reached"}
+DUE_VERBS = {"run": "ran", "timer": "fired timer", "step-timeout": "timed out step", "deadline": "deadline reached",
+             "retry": "retried task"}
 DEFAULT_LIMITS = {"maxTransitions": DEFAULT_MAX_TRANSITIONS, "maxAutoAdvanceSteps": 10_000,
                   "maxDueWorkPerTick": 100_000}
 DUE_BATCH = 100  # due items read per query
@@ -64,6 +65,8 @@ class Runner:
         `detach`); with `auto_advance`, skip the clock over its timers as well."""
         plan = plan_start(Path(definition_path), input, mocks=mocks, supplied_config=self.platform_config,
                           now=self.store.now(), detach=detach)
+        if self.uuid_seed is not None:
+            plan.instance.cursor["seed"] = self.uuid_seed  # later triggers, in other processes, draw jitter from it
         created = self.store.create_instance(plan.instance, plan.events, plan.due)
         if detach:
             return envelopes.start_response(created)
@@ -306,8 +309,8 @@ class Runner:
 
     def _interpreter(self, instance: Instance, client: LazyClient) -> Interpreter:
         spec_path = instance.cursor.get("specPath")
-        seams = Seams(evaluate=self._evaluator(), http_client=client,
-                      now=self.store.now, platform=platform_binding(instance))
+        seams = Seams(evaluate=self._evaluator(), http_client=client, now=self.store.now,
+                      platform=platform_binding(instance), random=_jitter(instance.cursor.get("seed")))
         return Interpreter(instance.definition, seams, spec_path=Path(spec_path) if spec_path else None,
                            max_transitions=self._limit("maxTransitions"))
 
@@ -360,6 +363,16 @@ def _evaluation_seed(seed: str, lang: str, expr: str, bindings: dict[str, Any]) 
     return hashlib.sha256(material.encode()).hexdigest()[:32]
 
 
+def _jitter(seed: Any) -> Callable[[str], float]:
+    """Retry jitter: with --seed a pure function of the seed and the attempt, random otherwise."""
+    import hashlib
+    import random
+
+    if seed is None:
+        return lambda key: random.random()
+    return lambda key: int(hashlib.sha256(f"{seed}:{key}".encode()).hexdigest()[:13], 16) / 16 ** 13
+
+
 def _cancel_if_running(interp: Interpreter, snap: Snapshot) -> Iterator[Transition]:
     """Another process may have ended the instance between the caller's check and the lease."""
     if snap.phase == "RUNNING":
@@ -377,6 +390,8 @@ def _drive_for(work: DueWork) -> Drive:
         return lambda interp, snap: interp.step_timed_out(snap, work.state, branch)
     if work.kind == "deadline":
         return lambda interp, snap: interp.deadline_reached(snap)
+    if work.kind == "retry":
+        return lambda interp, snap: interp.retry_due(snap, work.state, branch)
     return lambda interp, snap: iter(())
 
 

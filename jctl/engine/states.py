@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from jctl.clock import later
 from jctl.engine.parallel import ParallelState
+from jctl.engine.retries import plan_retry, without_retry
 from jctl.engine.transitions import Snapshot, StateError, Transition
 from jctl.store.models import NewDueWork, NewEvent
 
@@ -105,6 +106,10 @@ class StateExecutor:
         except TaskError as exc:
             raise StateError("TASK_ERROR", str(exc)) from None
         outcome = execute(call, self.seams.http_client)
+        retry = plan_retry(self, state_id, task, snap, outcome.result, outcome.record)
+        if retry is not None:
+            return retry
+        snap = without_retry(snap)
         attributes = snap.attributes
         if not call.notify and task.get("resultVar"):
             context[str(task["resultVar"])] = outcome.result
