@@ -240,7 +240,7 @@ def test_tick_auto_advance_never_skips_a_step_waiting_for_input(store: Store, tm
 
 def test_zero_delay_polling_loop_does_not_spin_a_tick_forever(store: Store, tmp_path: Path):
     states = {"nap": {"type": "timer", "timer": {"duration": "PT0S"}, "next": "nap"}}
-    runner = Runner(store, limits={"maxDueWorkPerTick": 20})
+    runner = Runner(store, limits={"maxDueWorkPerTick": 20, "maxInlineTimers": 0})
     journey_id = runner.start(write_journey(tmp_path, states, "nap"), {})["journeyId"]
     assert len(runner.tick()) == 1  # one pass: the timer due now, not the one it schedules
     assert len(runner.tick(until_idle=True)) == 20
@@ -249,7 +249,7 @@ def test_zero_delay_polling_loop_does_not_spin_a_tick_forever(store: Store, tmp_
 
 def test_advance_stops_a_zero_delay_loop_with_a_message(store: Store, tmp_path: Path):
     states = {"nap": {"type": "timer", "timer": {"duration": "PT0S"}, "next": "nap"}}
-    runner = Runner(store, limits={"maxDueWorkPerTick": 30})
+    runner = Runner(store, limits={"maxDueWorkPerTick": 30, "maxInlineTimers": 0})
     runner.start(write_journey(tmp_path, states, "nap"), {})
     lines = runner.advance(timedelta(seconds=1))
     assert "stopped after" in lines[-1]
@@ -260,7 +260,7 @@ def test_auto_advance_stops_a_zero_delay_loop_within_its_budget(store: Store, tm
     maxAutoAdvanceSteps steps: in effect forever."""
     states = {"nap": {"type": "timer", "timer": {"duration": "PT0S"}, "next": "nap"}}
     said: list[str] = []
-    runner = Runner(store, limits={"maxAutoAdvanceSteps": 25, "maxDueWorkPerTick": 40}, out=said.append)
+    runner = Runner(store, limits={"maxAutoAdvanceSteps": 25, "maxDueWorkPerTick": 40, "maxInlineTimers": 0}, out=said.append)
     journey_id = runner.start(write_journey(tmp_path, states, "nap"), {}, auto_advance=True)["journeyId"]
     assert store.get_instance(journey_id).phase == "RUNNING"
     assert len([e for e in store.history(journey_id) if e.type == "timer.fired"]) == 25
@@ -306,3 +306,15 @@ def test_parallel_race_between_a_wait_and_a_timer(store: Store, tmp_path: Path):
     late = runner.status(slow["journeyId"])
     assert late["output"] == {"timedOut": True}
     assert store.next_due_at() is None  # the losing branch's work is gone
+
+
+def test_already_due_timers_fire_within_the_trigger_up_to_a_bound(store: Store, tmp_path: Path):
+    states = {"nap": {"type": "timer", "timer": {"duration": "PT0S"}, "next": "nap"}}
+    runner = Runner(store, limits={"maxInlineTimers": 5})
+    journey_id = runner.start(write_journey(tmp_path, states, "nap"), {})["journeyId"]
+    fired = lambda: len([e for e in store.history(journey_id) if e.type == "timer.fired"])  # noqa: E731
+    assert fired() == 5 and store.get_instance(journey_id).cursor["paused"] == "timer"
+    assert len(runner.tick()) == 1 and fired() == 11  # the due one, then five more within the same drive
+    past = {"wake": {"type": "timer", "timer": {"until": "2000-01-01T00:00:00Z"}, "next": "done"},
+            "done": {"type": "succeed"}}
+    assert Runner(store).start(write_journey(tmp_path, past, "wake", name="past"), {})["phase"] == "SUCCEEDED"

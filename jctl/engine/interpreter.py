@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from jctl.tasks.http import HttpClient
 
 DEFAULT_MAX_TRANSITIONS = 100_000
+DEFAULT_MAX_INLINE_TIMERS = 100  # already-due timers fired within one trigger before the rest waits for a tick
 
 Evaluate = Callable[[str, str, dict[str, Any]], Any]
 
@@ -50,7 +51,7 @@ class Interpreter:
     """Turns a trigger (start, signal, timer, step timeout, deadline, cancel) into the transitions it causes."""
 
     def __init__(self, definition: dict[str, Any], seams: Seams, *, spec_path: Path | None = None,
-                 max_transitions: int = DEFAULT_MAX_TRANSITIONS):
+                 max_transitions: int = DEFAULT_MAX_TRANSITIONS, max_inline_timers: int = DEFAULT_MAX_INLINE_TIMERS):
         from jctl.tasks.openapi_ops import OperationCatalog
 
         self.spec = definition.get("spec") or {}
@@ -58,6 +59,7 @@ class Interpreter:
         self.seams = seams
         self.catalog = OperationCatalog(spec_path, self.spec.get("apis"))
         self.max_transitions = max_transitions
+        self.inline_timers_left = max_inline_timers
         self.executor = StateExecutor(self)
 
     # -- triggers -------------------------------------------------------------------------------------------
@@ -166,6 +168,14 @@ class Interpreter:
 
     def cancel(self, snap: Snapshot) -> Transition:
         return self.failed(snap, {"code": "JOURNEY_CANCELLED", "reason": "Cancelled by user"}, "journey.cancelled")
+
+    def take_inline_timer(self) -> bool:
+        """Whether a timer already due when reached may fire now, within this trigger (bounded, so a zero-delay
+        loop still hands over to the due-work budgets of tick and clock moves)."""
+        if self.inline_timers_left <= 0:
+            return False
+        self.inline_timers_left -= 1
+        return True
 
     # -- the loop -------------------------------------------------------------------------------------------
     def _resume_branch(self, snap: Snapshot, branch: str, trigger: str, state_id: str | None,

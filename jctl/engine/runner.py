@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from jctl.engine import envelopes
 from jctl.engine.errors import InstanceBusy, NotCancellable, UnknownInstance
-from jctl.engine.interpreter import DEFAULT_MAX_TRANSITIONS, Interpreter, Seams
+from jctl.engine.interpreter import DEFAULT_MAX_INLINE_TIMERS, DEFAULT_MAX_TRANSITIONS, Interpreter, Seams
 from jctl.engine.start import plan_start
 from jctl.engine.transitions import Snapshot, StateError, Transition
 from jctl.store.models import AmbiguousInstance, ClockError, DueWork, Instance, NewDueWork
@@ -27,7 +27,7 @@ Drive = Callable[[Interpreter, Snapshot], Iterator[Transition]]
 DUE_VERBS = {"run": "ran", "timer": "fired timer", "step-timeout": "timed out step", "deadline": "deadline reached",
              "retry": "retried task"}
 DEFAULT_LIMITS = {"maxTransitions": DEFAULT_MAX_TRANSITIONS, "maxAutoAdvanceSteps": 10_000,
-                  "maxDueWorkPerTick": 100_000}
+                  "maxDueWorkPerTick": 100_000, "maxInlineTimers": DEFAULT_MAX_INLINE_TIMERS}
 DUE_BATCH = 100  # due items read per query
 LEASE_PATIENCE_S = 30.0
 FAR_FUTURE = datetime.max.replace(tzinfo=timezone.utc)  # "any time": the upper bound of a due-work query
@@ -312,7 +312,8 @@ class Runner:
         seams = Seams(evaluate=self._evaluator(), http_client=client, now=self.store.now,
                       platform=platform_binding(instance), random=_jitter(instance.cursor.get("seed")))
         return Interpreter(instance.definition, seams, spec_path=Path(spec_path) if spec_path else None,
-                           max_transitions=self._limit("maxTransitions"))
+                           max_transitions=self._limit("maxTransitions"),
+                           max_inline_timers=self._limit("maxInlineTimers"))
 
     def _http_client(self, instance: Instance, counters: dict[str, int]) -> LazyClient:
         """Mocked instances get their own client over the mock transport (its counters are theirs); the others

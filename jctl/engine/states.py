@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from jctl.clock import later
 from jctl.engine.parallel import ParallelState
 from jctl.engine.retries import plan_retry, without_retry
-from jctl.engine.transitions import Snapshot, StateError, Transition
+from jctl.engine.transitions import Snapshot, StateError, Transition, timer_next
 from jctl.store.models import NewDueWork, NewEvent
 
 if TYPE_CHECKING:
@@ -177,8 +177,14 @@ class StateExecutor:
             due = later(self.seams.now(), parse_duration(text)) if field == "duration" else parse_rfc3339(text)
         except (ValueError, TypeError) as exc:
             raise StateError("INVALID_TIMER", f"timer.{field} {text!r} is not valid: {exc}") from None
-        after = replace(snap, cursor={**snap.cursor, "paused": "timer"})
         event = NewEvent("timer.scheduled", state_id, {"dueAt": format_rfc3339(due), field: text})
+        if due <= self.seams.now() and self.interp.take_inline_timer():
+            nxt = timer_next(state)  # already due (PT0S, `until` in the past): it fires within this trigger
+            if not nxt:
+                raise StateError("INVALID_SPEC", "has no next state")
+            fired = NewEvent("timer.fired", state_id, {"next": nxt, "alreadyDue": True})
+            return Transition(replace(snap, current_state=nxt), [event, fired])
+        after = replace(snap, cursor={**snap.cursor, "paused": "timer"})
         return Transition(after, [event], [NewDueWork("timer", due, state_id)], halts=True)
 
     def _succeed(self, state_id: str, state: dict[str, Any], snap: Snapshot) -> Transition:
