@@ -245,3 +245,43 @@ def test_race_sla_wins_and_the_fallback_provider_verifies(own: Store):
     assert urls(own, journey_id)[1:] == ["https://docs-primary.example.com/checks/slow-1"] * 3 + [
         "https://docs-fallback.example.com/verify/slow-1"]
     assert "already finished" in own("signal", journey_id, "-p", '{"verdict": "PASS"}', code=1).stderr
+
+
+# -- lifecycle: time budget, output schema, named outcomes --------------------------------------------------------
+
+
+def test_max_duration_clamps_step_and_http_timeouts_to_the_time_left(own: Store, tmp_path: Path):
+    states = {"nap": timer("PT58S", "call"),
+              "call": {"type": "task", "task": {"kind": "httpCall:v1", "method": "GET", "url": "https://x.example.com/",
+                                                "timeoutMs": 10000, "resultVar": "r"}, "next": "ask"},
+              "ask": {"type": "wait", "wait": {"channel": "manual", "input": {"schema": {"type": "object"}},
+                                               "timeoutSec": 3600, "onTimeout": "done"}, "next": "done"}}
+    mocks = tmp_path / "m.yaml"
+    mocks.write_text('mocks:\n  - match: {url: "https://x.example.com/"}\n    respond: {status: 200}\n')
+    path = journey(tmp_path, states, "nap", execution={"maxDurationSec": 60, "onTimeout": {
+        "errorCode": "OUT_OF_TIME", "reason": "budget"}})
+    journey_id = own.run(path, "{}", "--mocks", str(mocks))["journeyId"]
+    own("clock", "advance", "PT58S", code=0)
+    history = own.history(journey_id)
+    call = next(e for e in history if e["state"] == "call" and e["type"] == "state.completed")
+    assert call["data"]["http"]["timeoutMs"] == 2000
+    waiting = next(e for e in history if e["type"] == "step.waiting")
+    assert waiting["data"]["timeoutSec"] == 2 and waiting["data"]["configuredTimeoutSec"] == 3600
+    own("clock", "advance", "PT2S", code=0)
+    assert own.status(journey_id)["error"]["code"] == "OUT_OF_TIME"
+
+
+def test_output_schema_violations_are_recorded_and_outcomes_classify_the_result(own: Store, tmp_path: Path):
+    states = {"set": setvar("result", '{"status": context.status}', "finish"),
+              "finish": {"type": "succeed", "outputVar": "result"}}
+    spec = {"output": {"schema": {"type": "object", "properties": {"status": {"enum": ["OK"]}}}},
+            "outcomes": {"Fine": {"when": {"phase": "SUCCEEDED", "predicate": jsonata('output.status = "OK"')}},
+                         "Odd": {"when": {"phase": "SUCCEEDED"}}}}
+    path = journey(tmp_path, states, "set", **spec)
+    fine = own.run(path, '{"status": "OK"}')
+    assert fine["outcomeId"] == "Fine" and "outputViolations" not in fine
+    odd = own.run(path, '{"status": "MAYBE"}')
+    assert odd["phase"] == "SUCCEEDED" and odd["outcomeId"] == "Odd"
+    assert odd["outputViolations"] and "status" in odd["outputViolations"][0]
+    assert "outputViolations" in own("status", odd["journeyId"], code=0).stdout
+    assert [e for e in own.history(odd["journeyId"]) if e["type"] == "output.invalid"]

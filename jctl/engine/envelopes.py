@@ -10,7 +10,8 @@ from jctl.store.models import Instance
 
 API = "/api/v1/journeys"
 STATUS_RESERVED = {"journeyId", "journeyName", "phase", "currentState", "updatedAt", "tags", "attributes", "_links"}
-OUTCOME_RESERVED = {"journeyId", "journeyName", "phase", "status", "output", "error", "tags", "attributes", "_links"}
+OUTCOME_RESERVED = {"journeyId", "journeyName", "phase", "status", "output", "error", "tags", "attributes", "_links",
+                    "outcomeId", "outputViolations"}
 
 
 def _spec(instance: Instance) -> dict[str, Any]:
@@ -95,6 +96,10 @@ def journey_outcome(instance: Instance) -> dict[str, Any]:
                             "output": instance.output if instance.phase == "SUCCEEDED" else None}
     if instance.error:
         body["error"] = dict(instance.error)
+    if instance.cursor.get("outcomeId"):
+        body["outcomeId"] = instance.cursor["outcomeId"]  # spec.outcomes classification (dsl.md 20)
+    if instance.cursor.get("outputViolations"):
+        body["outputViolations"] = list(instance.cursor["outputViolations"])  # the output broke spec.output.schema
     body["tags"] = list(instance.tags)
     body["attributes"] = dict(instance.attributes)
     if links_enabled(instance):

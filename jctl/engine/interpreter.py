@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from jctl.engine.cursor import FRAME_KINDS, INPUT_STATES, paused_input_steps, unpaused_cursor
 from jctl.engine.errors import InvalidPayload, StepConflict
 from jctl.engine.states import StateExecutor
-from jctl.engine.transitions import Snapshot, Transition, input_next, timeout_next, timer_next
+from jctl.engine.transitions import Snapshot, StateError, Transition, input_next, timeout_next, timer_next
 from jctl.store.models import NewEvent
 
 if TYPE_CHECKING:
@@ -164,10 +164,50 @@ class Interpreter:
         on_timeout = (self.spec.get("execution") or {}).get("onTimeout") or {}
         error = {"code": str(on_timeout.get("errorCode") or "JOURNEY_TIMEOUT"),
                  "reason": str(on_timeout.get("reason") or "Overall execution time exceeded maxDurationSec")}
-        return iter([self.failed(snap, error, "deadline.reached")])
+        return iter([self.concluded(self.failed(snap, error, "deadline.reached"))])
 
     def cancel(self, snap: Snapshot) -> Transition:
-        return self.failed(snap, {"code": "JOURNEY_CANCELLED", "reason": "Cancelled by user"}, "journey.cancelled")
+        return self.concluded(self.failed(snap, {"code": "JOURNEY_CANCELLED", "reason": "Cancelled by user"},
+                                          "journey.cancelled"))
+
+    def concluded(self, transition: Transition) -> Transition:
+        """At the journey's end: check the output against spec.output.schema (violations are recorded and shown,
+        the phase stays) and classify the result by spec.outcomes (dsl.md 20, the first match in spec order)."""
+        snap = transition.snapshot
+        if snap.phase not in ("SUCCEEDED", "FAILED") or not transition.halts:
+            return transition
+        extra: dict[str, Any] = {}
+        schema = (self.spec.get("output") or {}).get("schema")
+        violations = schema_violations(schema, snap.output) if snap.phase == "SUCCEEDED" else []
+        if violations:
+            extra["outputViolations"] = violations
+            transition.events.append(NewEvent("output.invalid", snap.current_state, {"violations": violations}))
+        outcome_id, problem = self._outcome(snap)
+        if outcome_id:
+            extra["outcomeId"] = outcome_id
+            transition.events.append(NewEvent("outcome.classified", snap.current_state, {"outcomeId": outcome_id}))
+        if problem:
+            transition.events.append(NewEvent("outcome.error", snap.current_state, {"reason": problem}))
+        if extra:
+            transition.snapshot = replace(snap, cursor={**snap.cursor, **extra})
+        return transition
+
+    def _outcome(self, snap: Snapshot) -> tuple[str | None, str | None]:
+        for outcome_id, rule in (self.spec.get("outcomes") or {}).items():
+            when = (rule or {}).get("when") or {}
+            if when.get("phase") != snap.phase:
+                continue
+            predicate = when.get("predicate")
+            if predicate is None:
+                return str(outcome_id), None
+            try:
+                value = self.executor.evaluate(predicate, snap.context, f"outcomes.{outcome_id}", output=snap.output,
+                                               error=snap.error)
+            except StateError as exc:
+                return None, f"outcomes.{outcome_id}: {exc.reason}"
+            if value is True:
+                return str(outcome_id), None
+        return None, None
 
     def take_inline_timer(self) -> bool:
         """Whether a timer already due when reached may fire now, within this trigger (bounded, so a zero-delay
@@ -184,20 +224,20 @@ class Interpreter:
         return self._continue(resumed) if resumed else _stale()
 
     def _continue(self, first: Transition) -> Iterator[Transition]:
-        yield first
+        yield self.concluded(first)
         if not first.halts:
             yield from self._run_from(first.snapshot)
 
     def _run_from(self, snap: Snapshot) -> Iterator[Transition]:
         for _ in range(self.max_transitions):
-            transition = self.executor.execute(snap)
+            transition = self.concluded(self.executor.execute(snap))
             yield transition
             if transition.halts:
                 return
             snap = transition.snapshot
-        yield self.failed(snap, {"code": "TRANSITION_LIMIT", "reason": f"more than {self.max_transitions} "
-                                 f"transitions without pausing; the journey probably loops forever"},
-                          "journey.failed")
+        yield self.concluded(self.failed(snap, {"code": "TRANSITION_LIMIT", "reason": f"more than "
+                                                f"{self.max_transitions} transitions without pausing; the journey "
+                                                f"probably loops forever"}, "journey.failed"))
 
     def failed(self, snap: Snapshot, error: dict[str, Any], event_type: str = "journey.failed") -> Transition:
         after = replace(snap, phase="FAILED", error=error, cursor=unpaused_cursor(snap.cursor))

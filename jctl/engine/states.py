@@ -62,6 +62,20 @@ class StateExecutor:
         finally:
             self.mode = outer_mode
 
+    def clamp(self, timeout: int, units_per_second: int) -> int:
+        """A step or HTTP timeout clamped to the time left before spec.execution.maxDurationSec (dsl.md 2.4);
+        with no time left, the run is timed out instead of starting the operation."""
+        from jctl.clock import parse_rfc3339
+
+        budget = (self.spec.get("execution") or {}).get("maxDurationSec")
+        started = (self.seams.platform.get("run") or {}).get("startedAt")
+        if not isinstance(budget, int) or not isinstance(started, str):
+            return timeout
+        left = budget - (self.seams.now() - parse_rfc3339(started)).total_seconds()
+        if left <= 0:
+            raise StateError("JOURNEY_TIMEOUT", "no time is left of spec.execution.maxDurationSec")
+        return max(1, min(timeout, int(left * units_per_second)))
+
     # -- expressions ----------------------------------------------------------------------------------------
     def evaluate(self, expression: Any, context: dict[str, Any], where: str, **extra: Any) -> Any:
         mapper = self.resolve_mapper(expression, where)
@@ -105,6 +119,7 @@ class StateExecutor:
                               lambda body: self.evaluate(body, context, "task.body"))
         except TaskError as exc:
             raise StateError("TASK_ERROR", str(exc)) from None
+        call.timeout_ms = self.clamp(call.timeout_ms, 1000)
         outcome = execute(call, self.seams.http_client)
         retry = plan_retry(self, state_id, task, snap, outcome.result, outcome.record)
         if retry is not None:
@@ -151,15 +166,18 @@ class StateExecutor:
         block = state.get(kind) or {}
         context = {k: v for k, v in snap.context.items() if k != "payload"}
         schedule: list[NewDueWork] = []
-        timeout = block.get("timeoutSec", state.get("timeoutSec"))
-        if timeout:
+        configured = block.get("timeoutSec", state.get("timeoutSec"))
+        timeout, extra = configured, {}
+        if configured:
+            timeout = self.clamp(int(configured), 1)
+            extra = {"timeoutSec": timeout, **({"configuredTimeoutSec": configured} if timeout != configured else {})}
             try:
-                due = later(self.seams.now(), int(timeout))
+                due = later(self.seams.now(), timeout)
             except ValueError as exc:
                 raise StateError("INVALID_TIMEOUT", f"timeoutSec {timeout}: {exc}") from None
-            schedule.append(NewDueWork("step-timeout", due, state_id, {"seconds": int(timeout)}))
+            schedule.append(NewDueWork("step-timeout", due, state_id, {"seconds": timeout}))
         after = replace(snap, context=context, cursor={**snap.cursor, "paused": kind})
-        event = NewEvent("step.waiting", state_id, {"type": kind, **({"timeoutSec": timeout} if timeout else {})})
+        event = NewEvent("step.waiting", state_id, {"type": kind, **extra})
         return Transition(after, [event], schedule, halts=True)
 
     _webhook = _wait
