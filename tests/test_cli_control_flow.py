@@ -285,3 +285,57 @@ def test_output_schema_violations_are_recorded_and_outcomes_classify_the_result(
     assert odd["outputViolations"] and "status" in odd["outputViolations"][0]
     assert "outputViolations" in own("status", odd["journeyId"], code=0).stdout
     assert [e for e in own.history(odd["journeyId"]) if e["type"] == "output.invalid"]
+
+
+# -- compensation ---------------------------------------------------------------------------------------------------
+
+UNDO = "https://undo.example.com/charges"
+
+
+def compensated(tmp_path: Path, mode: str) -> tuple[Path, Path]:
+    states = {"route": {"type": "choice", "choices": [
+        {"when": {"predicate": jsonata('context.how = "fail"')}, "next": "boom"},
+        {"when": {"predicate": jsonata('context.how = "wait"')}, "next": "ask"}], "default": "finish"},
+        "boom": {"type": "fail", "errorCode": "CHARGE_FAILED", "reason": "declined"},
+        "ask": wait("finish"),
+        "finish": {"type": "succeed", "outputVar": "result"}}
+    compensation = {"mode": mode, "start": "undo", "alsoFor": [{"when": {"predicate": jsonata(
+        'output.partial = true')}}], "states": {
+        "undo": {"type": "task", "task": {"kind": "httpCall:v1", "method": "POST", "url": UNDO, "timeoutMs": 1000,
+                                          "body": {"mapper": jsonata('{"why": outcome.terminationKind}')},
+                                          "resultVar": "undone"}, "next": "note"},
+        "note": setvar("cause", '{"kind": outcome.terminationKind, "code": outcome.error.code, '
+                                '"at": outcome.terminatedAtState, "order": context.order}', "end"),
+        "end": {"type": "succeed", "outputVar": "cause"}}}
+    mocks = tmp_path / "undo.mocks.yaml"
+    mocks.write_text(f'mocks:\n  - match: {{url: "{UNDO}"}}\n    respond: {{status: 200}}\n')
+    return journey(tmp_path, states, "route", compensation=compensation), mocks
+
+
+def test_sync_compensation_runs_before_the_outcome_and_keeps_the_phase(own: Store, tmp_path: Path):
+    path, mocks = compensated(tmp_path, "sync")
+    failed = own.run(path, '{"how": "fail", "order": "o-1"}', "--mocks", str(mocks), code=1)
+    assert failed["phase"] == "FAILED" and failed["error"]["code"] == "CHARGE_FAILED"
+    assert failed["compensation"] == {"mode": "sync", "phase": "SUCCEEDED", "error": None, "output": {
+        "kind": "Fail", "code": "CHARGE_FAILED", "at": "boom", "order": "o-1"}}
+    done = next(e for e in own.history(failed["journeyId"]) if e["type"] == "compensation.completed")
+    assert done["data"]["http"][0]["url"] == UNDO
+    fine = own.run(path, '{"how": "ok", "result": {"partial": false}}', "--mocks", str(mocks))
+    assert fine["phase"] == "SUCCEEDED" and "compensation" not in fine
+    partial = own.run(path, '{"how": "ok", "result": {"partial": true}}', "--mocks", str(mocks))
+    assert partial["phase"] == "SUCCEEDED" and partial["compensation"]["output"]["kind"] == "Success"
+
+
+def test_async_compensation_is_a_linked_instance_after_a_cancel(own: Store, tmp_path: Path):
+    path, mocks = compensated(tmp_path, "async")
+    waiting = own.run(path, '{"how": "wait", "order": "o-2"}', "--mocks", str(mocks))
+    cancelled = as_json(own("cancel", waiting["journeyId"], "-f", "json", code=0))
+    assert cancelled["phase"] == "FAILED" and cancelled["error"]["code"] == "JOURNEY_CANCELLED"
+    linked = cancelled["compensation"]["journeyId"]
+    assert cancelled["compensation"]["mode"] == "async"
+    assert own.status(linked)["journeyName"] == "demo.compensation" and linked in own.ids()
+    assert "ran for demo.compensation" in own("tick", code=0).stdout
+    outcome = own.status(linked)
+    assert outcome["phase"] == "SUCCEEDED" and outcome["compensationOf"] == waiting["journeyId"]
+    assert outcome["output"] == {"kind": "Cancel", "code": "JOURNEY_CANCELLED", "at": "ask", "order": "o-2"}
+    assert own.status(waiting["journeyId"])["phase"] == "FAILED"  # compensation never changes the original

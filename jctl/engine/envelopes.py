@@ -11,7 +11,7 @@ from jctl.store.models import Instance
 API = "/api/v1/journeys"
 STATUS_RESERVED = {"journeyId", "journeyName", "phase", "currentState", "updatedAt", "tags", "attributes", "_links"}
 OUTCOME_RESERVED = {"journeyId", "journeyName", "phase", "status", "output", "error", "tags", "attributes", "_links",
-                    "outcomeId", "outputViolations"}
+                    "outcomeId", "outputViolations", "compensation", "compensationOf"}
 
 
 def _spec(instance: Instance) -> dict[str, Any]:
@@ -96,6 +96,10 @@ def journey_outcome(instance: Instance) -> dict[str, Any]:
                             "output": instance.output if instance.phase == "SUCCEEDED" else None}
     if instance.error:
         body["error"] = dict(instance.error)
+    if instance.cursor.get("compensation"):
+        body["compensation"] = dict(instance.cursor["compensation"])  # sync: its phase; async: the linked instance
+    if instance.cursor.get("compensationOf"):
+        body["compensationOf"] = instance.cursor["compensationOf"]
     if instance.cursor.get("outcomeId"):
         body["outcomeId"] = instance.cursor["outcomeId"]  # spec.outcomes classification (dsl.md 20)
     if instance.cursor.get("outputViolations"):

@@ -44,6 +44,7 @@ class Seams:
     http_client: HttpClient  # bound to the real or the mock transport
     now: Callable[[], datetime]
     platform: dict[str, Any] = field(default_factory=dict)
+    bindings: dict[str, Any] = field(default_factory=dict)  # extra read-only bindings, e.g. a compensation's outcome
     random: Callable[[str], float] = field(default=lambda key: _random.random())  # [0, 1) for a key; --seed fixes it
 
 
@@ -188,6 +189,11 @@ class Interpreter:
             transition.events.append(NewEvent("outcome.classified", snap.current_state, {"outcomeId": outcome_id}))
         if problem:
             transition.events.append(NewEvent("outcome.error", snap.current_state, {"reason": problem}))
+        from jctl.engine.compensation import compensate
+
+        compensation = compensate(self, transition)
+        if compensation:
+            extra["compensation"] = compensation
         if extra:
             transition.snapshot = replace(snap, cursor={**snap.cursor, **extra})
         return transition

@@ -58,7 +58,7 @@ class ParallelState:
         for record, branch in zip(frame["branches"], branches):
             if self._decided(frame, state):
                 break  # the join is decided: the branches not yet run are cancelled before they start
-            calls += self._advance(record, branch.get("states") or {})
+            calls += self.advance(record, branch.get("states") or {})
         return self._settle(snap, frame, state, calls, entering=True)
 
     def enter_subjourney(self, state_id: str, state: dict[str, Any], snap: Snapshot) -> Transition:
@@ -71,7 +71,7 @@ class ParallelState:
         if not isinstance(initial, dict):
             raise StateError("EXPRESSION_ERROR", "subjourney input mapper must return an object")
         record = _record(str(block.get("ref")), graph.get("start"), initial)
-        calls = self._advance(record, graph.get("states") or {})
+        calls = self.advance(record, graph.get("states") or {})
         frame = {"kind": "subjourney", "state": state_id, "branches": [record]}
         return self._settle(snap, frame, state, calls, entering=True)
 
@@ -119,7 +119,7 @@ class ParallelState:
                 return True
             _finish_record_frame(record, child_parent, self._result(child, child_parent, record["context"]))
         if record["phase"] == "RUNNING":
-            calls += self._advance(record, states)
+            calls += self.advance(record, states)
         return True
 
     # -- queries --------------------------------------------------------------------------------------------
@@ -152,7 +152,7 @@ class ParallelState:
         return {}
 
     # -- running records ------------------------------------------------------------------------------------
-    def _advance(self, record: dict[str, Any], states: dict[str, Any]) -> list[Any]:
+    def advance(self, record: dict[str, Any], states: dict[str, Any]) -> list[Any]:
         """Run one record until it ends or pauses, updating it; returns the HTTP call records."""
         from jctl.clock import format_rfc3339
 

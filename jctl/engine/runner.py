@@ -14,7 +14,7 @@ from jctl.engine.errors import InstanceBusy, NotCancellable, UnknownInstance
 from jctl.engine.interpreter import DEFAULT_MAX_INLINE_TIMERS, DEFAULT_MAX_TRANSITIONS, Interpreter, Seams
 from jctl.engine.start import plan_start
 from jctl.engine.transitions import Snapshot, StateError, Transition
-from jctl.store.models import AmbiguousInstance, ClockError, DueWork, Instance, NewDueWork
+from jctl.store.models import AmbiguousInstance, ClockError, DueWork, Instance, NewDueWork, NewEvent
 from jctl.store.models import UnknownInstance as StoreUnknownInstance
 from jctl.tasks.http import LazyClient
 
@@ -304,13 +304,33 @@ class Runner:
         if transition.halts and idempotency_key:
             preview = replace(updated, updated_at=self.store.now())
             idempotency = (idempotency_key, envelopes.envelope(preview, project_var))
-        return self.store.commit_transition(updated, expected_version=instance.version, events=transition.events,
-                                            schedule=schedule, cancel_due=cancel, idempotency=idempotency)
+        committed = self.store.commit_transition(updated, expected_version=instance.version, events=transition.events,
+                                                 schedule=schedule, cancel_due=cancel, idempotency=idempotency)
+        for request in transition.spawn:
+            self._start_linked(committed, request)
+        return committed
+
+    def _start_linked(self, parent: Instance, request: dict[str, Any]) -> None:
+        """Create a linked instance (an async compensation) due to run now; `tick` or the worker runs it."""
+        from jctl.clock import format_rfc3339
+
+        definition = request["definition"]
+        now = self.store.now()
+        cursor = {"specPath": parent.cursor.get("specPath"), "paused": None, "mockCounters": {},
+                  "startedAt": format_rfc3339(now), "platformConfig": parent.cursor.get("platformConfig") or {},
+                  "outcome": request["outcome"], "compensationOf": parent.id}
+        linked = Instance(id=request["id"], journey_name=definition["metadata"]["name"], kind="Journey",
+                          definition=definition, phase="RUNNING", current_state=definition["spec"]["start"],
+                          cursor=cursor, context=request["context"], tags=list(parent.tags), mocks=parent.mocks)
+        start = definition["spec"]["start"]
+        self.store.create_instance(linked, [NewEvent("journey.started", start, {"compensationOf": parent.id})],
+                                   [NewDueWork("run", now, start)])
 
     def _interpreter(self, instance: Instance, client: LazyClient) -> Interpreter:
         spec_path = instance.cursor.get("specPath")
         seams = Seams(evaluate=self._evaluator(), http_client=client, now=self.store.now,
-                      platform=platform_binding(instance), random=_jitter(instance.cursor.get("seed")))
+                      platform=platform_binding(instance), random=_jitter(instance.cursor.get("seed")),
+                      bindings={"outcome": instance.cursor["outcome"]} if "outcome" in instance.cursor else {})
         return Interpreter(instance.definition, seams, spec_path=Path(spec_path) if spec_path else None,
                            max_transitions=self._limit("maxTransitions"),
                            max_inline_timers=self._limit("maxInlineTimers"))

@@ -30,6 +30,7 @@ class StateExecutor:
         self.spec = interpreter.spec
         self.seams = interpreter.seams
         self.mode: str | None = None
+        self.bindings: dict[str, Any] = dict(interpreter.seams.bindings)
         self.parallel = ParallelState(self)
 
     def execute(self, snap: Snapshot, states: dict[str, Any] | None = None, mode: str | None = None) -> Transition:
@@ -81,7 +82,7 @@ class StateExecutor:
         mapper = self.resolve_mapper(expression, where)
         # `payload` is the step submission in scope (context.payload, dsl.md 10.2) unless the site binds its own
         bindings = {"context": context, "payload": context.get("payload"), "platform": self.seams.platform,
-                    "error": None, **extra}
+                    "error": None, **self.bindings, **extra}
         return self.seams.evaluate(str(mapper["lang"]), str(mapper["expr"]), bindings)
 
     def resolve_mapper(self, holder: Any, where: str) -> dict[str, Any]:
