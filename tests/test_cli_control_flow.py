@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from conftest import jsonata, write_journey
 from test_cli_runner import Store, as_json
 
@@ -339,3 +340,33 @@ def test_async_compensation_is_a_linked_instance_after_a_cancel(own: Store, tmp_
     assert outcome["phase"] == "SUCCEEDED" and outcome["compensationOf"] == waiting["journeyId"]
     assert outcome["output"] == {"kind": "Cancel", "code": "JOURNEY_CANCELLED", "at": "ask", "order": "o-2"}
     assert own.status(waiting["journeyId"])["phase"] == "FAILED"  # compensation never changes the original
+
+
+# -- metadata ---------------------------------------------------------------------------------------------------
+
+
+def test_metadata_bindings_limits_write_once_attributes_and_list_filters(own: Store, tmp_path: Path):
+    states = {"mark": {"type": "transform", "transform": {"mapper": jsonata('{"stage": context.stage}'),
+                                                          "target": {"kind": "attributes"}}, "next": "again"},
+              "again": {"type": "transform", "transform": {"mapper": jsonata('{"orderId": "other"}'),
+                                                           "target": {"kind": "attributes"}}, "next": "done"}}
+    bindings = {"tags": {"fromPayload": [{"path": "channel"}]},
+                "attributes": {"fromPayload": {"orderId": {"path": "order.id"}, "tenantId": {"path": "tenant"}}}}
+    path = journey(tmp_path, states, "mark", metadata={"bindings": bindings})
+    document = yaml.safe_load(path.read_text())
+    document["metadata"]["tags"] = ["billing"]
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    failed = own.run(path, '{"channel": "web", "order": {"id": "o-9"}, "tenant": "acme", "stage": "new"}', code=1)
+    assert failed["tags"] == ["billing", "web"]
+    assert failed["attributes"] == {"orderId": "o-9", "tenantId": "acme", "stage": "new"}
+    assert failed["error"]["code"] == "ATTRIBUTE_ALREADY_SET"  # attributes are write-once
+    other = own.run(path, '{"channel": "mobile", "tenant": "zeta", "stage": "x"}')["journeyId"]  # no orderId yet
+    listed = lambda *flags: [r["journeyId"] for r in as_json(own("list", *flags, "-f", "json", code=0))]  # noqa
+    assert listed("--tag", "web") == [failed["journeyId"]]
+    assert listed("--tag", "billing", "--attribute", "tenantId=zeta") == [other]
+    assert listed("--attribute", "orderId=o-9", "--attribute", "tenantId=acme") == [failed["journeyId"]]
+    assert listed("--tag", "nope") == []
+    assert "KEY=VALUE" in own("list", "--attribute", "novalue", code=2).stderr
+    before = own.ids()
+    result = own("run", str(path), "--input", json.dumps({"channel": "x" * 41}), code=2)
+    assert "metadata limits" in result.stderr and own.ids() == before

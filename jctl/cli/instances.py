@@ -97,14 +97,19 @@ def list_instances(
     phase: str = typer.Option(None, "--phase", metavar="PHASE", help="RUNNING, SUCCEEDED or FAILED."),
     journey: str = typer.Option(None, "--journey", metavar="NAME", help="Only instances of this journey name."),
     limit: int = typer.Option(50, "--limit", metavar="N", min=0, max=2**63 - 1, help="At most this many, newest first."),
+    tag: list[str] = typer.Option([], "--tag", metavar="TAG", help="Only instances with this tag (repeatable)."),
+    attribute: list[str] = typer.Option([], "--attribute", metavar="K=V",
+                                        help="Only instances whose attribute K is V (repeatable)."),
     output_format: Format = FORMAT_OPTION,
     db: Path = DB_OPTION,
 ) -> None:
     """List instances, newest first."""
     views.text_argument(journey, "--journey")
+    attributes = views.parse_pairs(attribute, "--attribute")
     store = views.open_store(db)
     phase_filter = views.parse_phase(phase) if phase else None
-    instances = views.guarded(lambda: store.list_instances(phase=phase_filter, journey=journey, limit=limit))
+    instances = views.guarded(lambda: store.list_instances(phase=phase_filter, journey=journey, limit=limit,
+                                                           tags=tag, attributes=attributes))
     if output_format is Format.json:
         print_json([views.instance_summary(instance) for instance in instances])
     else:

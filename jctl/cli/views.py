@@ -115,6 +115,18 @@ def text_argument(value: str | None, what: str) -> str | None:
     return value
 
 
+def parse_pairs(values: list[str], what: str) -> dict[str, str]:
+    """`K=V` flags as a dict; a usage error for one without `=` or with an empty key."""
+    pairs: dict[str, str] = {}
+    for value in values:
+        text_argument(value, what)
+        key, sep, rest = value.partition("=")
+        if not sep or not key:
+            raise UsageError(f"{what} {value!r} is not KEY=VALUE", hint=f"e.g. {what} tenantId=acme")
+        pairs[key] = rest
+    return pairs
+
+
 def parse_phase(phase: str) -> str:
     from jctl.store.models import PHASES
 

@@ -236,7 +236,14 @@ def write_target(context: dict[str, Any], attributes: dict[str, str], value: Any
         clashes = sorted(set(value) & set(attributes))
         if clashes:
             raise StateError("ATTRIBUTE_ALREADY_SET", f"attributes are write-once; already set: {', '.join(clashes)}")
-        return context, {**attributes, **{k: v if isinstance(v, str) else _json(v) for k, v in value.items()}}
+        from jctl.engine.metadata import MetadataError, check_attributes
+
+        written = {**attributes, **{str(k): v if isinstance(v, str) else _json(v) for k, v in value.items()}}
+        try:
+            check_attributes(written)
+        except MetadataError as exc:
+            raise StateError("ATTRIBUTE_LIMIT", str(exc)) from None
+        return context, written
     path = target.get("path")
     if kind == "var" or (not path and result_var):
         if not result_var:

@@ -12,7 +12,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -210,11 +210,20 @@ class Store:
         return rows.instance_from_row(found[0])
 
     def list_instances(
-        self, phase: str | None = None, journey: str | None = None, limit: int | None = None
+        self, phase: str | None = None, journey: str | None = None, limit: int | None = None,
+        tags: Sequence[str] = (), attributes: Mapping[str, str] | None = None,
     ) -> list[Instance]:
-        """Instances newest first, optionally only one phase and/or one journey name."""
+        """Instances newest first, optionally only one phase and/or one journey name, carrying every one of
+        `tags` and `attributes`."""
         where: list[str] = []
         params: list[object] = []
+        for tag in tags:
+            where.append("EXISTS (SELECT 1 FROM json_each(i.tags) WHERE json_each.value = ?)")
+            params.append(tag)
+        for key, value in (attributes or {}).items():
+            where.append("EXISTS (SELECT 1 FROM json_each(i.attributes) WHERE json_each.key = ? AND "
+                         "json_each.value = ?)")
+            params += [key, value]
         if phase is not None:
             where.append("i.phase = ?")
             params.append(phase)
