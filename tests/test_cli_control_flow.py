@@ -370,3 +370,32 @@ def test_metadata_bindings_limits_write_once_attributes_and_list_filters(own: St
     before = own.ids()
     result = own("run", str(path), "--input", json.dumps({"channel": "x" * 41}), code=2)
     assert "metadata limits" in result.stderr and own.ids() == before
+
+
+# -- errors: normalisers, Problem Details, the custom envelope ---------------------------------------------------
+
+
+def test_normaliser_by_mapper_ref_and_a_custom_error_envelope(own: Store, tmp_path: Path):
+    url = "https://orders.example.com/o"
+    states = {"call": {"type": "task", "task": {
+        "kind": "httpCall:v1", "method": "GET", "url": url, "timeoutMs": 1000, "resultVar": "api",
+        "errorMapping": {"mapperRef": "ordersApi", "target": {"kind": "var"}, "resultVar": "problem"}},
+        "next": "route"},
+        "route": {"type": "choice", "choices": [{"when": {"predicate": jsonata("context.api.ok = false")},
+                                                 "next": "broken"}], "default": "done"},
+        "broken": {"type": "fail", "errorCode": "urn:orders:unavailable", "reason": "orders are down"}}
+    errors = {"normalisers": {"ordersApi": {"mapper": jsonata(
+        '{"type": "urn:orders:" & $string(error.status), "detail": error.body.message}')}},
+        "envelope": {"format": "custom", "mapper": jsonata('{"fault": error.type, "text": error.title}')}}
+    mocks = tmp_path / "orders.mocks.yaml"
+    mocks.write_text(f'mocks:\n  - match: {{url: "{url}"}}\n    respond: {{status: 503, body: {{message: busy}}}}\n')
+    failed = own.run(journey(tmp_path, states, "call", errors=errors), "{}", "--mocks", str(mocks), code=1)
+    assert failed["problem"]["type"] == "urn:orders:unavailable" and failed["problem"]["title"] == "orders are down"
+    assert failed["errorBody"] == {"fault": "urn:orders:unavailable", "text": "orders are down"}
+    normalised = {**states, "broken": {"type": "succeed", "outputVar": "problem"}}
+    plain = own.run(journey(tmp_path, normalised, "call", errors={"normalisers": errors["normalisers"]}), "{}",
+                    "--mocks", str(mocks))
+    assert plain["output"] == {"type": "urn:orders:503", "detail": "busy"}  # `error` is the HTTP result there
+    plain = own.run(journey(tmp_path, states, "call", errors={"normalisers": errors["normalisers"]}), "{}",
+                    "--mocks", str(mocks), code=1)
+    assert "errorBody" not in plain and plain["problem"]["status"] == 500

@@ -11,7 +11,7 @@ from jctl.store.models import Instance
 API = "/api/v1/journeys"
 STATUS_RESERVED = {"journeyId", "journeyName", "phase", "currentState", "updatedAt", "tags", "attributes", "_links"}
 OUTCOME_RESERVED = {"journeyId", "journeyName", "phase", "status", "output", "error", "tags", "attributes", "_links",
-                    "outcomeId", "outputViolations", "compensation", "compensationOf"}
+                    "outcomeId", "outputViolations", "compensation", "compensationOf", "problem", "errorBody"}
 
 
 def _spec(instance: Instance) -> dict[str, Any]:
@@ -96,6 +96,10 @@ def journey_outcome(instance: Instance) -> dict[str, Any]:
                             "output": instance.output if instance.phase == "SUCCEEDED" else None}
     if instance.error:
         body["error"] = dict(instance.error)
+    if instance.cursor.get("problem"):
+        body["problem"] = dict(instance.cursor["problem"])  # the error as RFC 9457 Problem Details
+    if "errorBody" in instance.cursor:
+        body["errorBody"] = instance.cursor["errorBody"]  # spec.errors.envelope format custom
     if instance.cursor.get("compensation"):
         body["compensation"] = dict(instance.cursor["compensation"])  # sync: its phase; async: the linked instance
     if instance.cursor.get("compensationOf"):

@@ -183,6 +183,8 @@ class Interpreter:
         if violations:
             extra["outputViolations"] = violations
             transition.events.append(NewEvent("output.invalid", snap.current_state, {"violations": violations}))
+        if snap.phase == "FAILED" and snap.error:
+            extra.update(self._error_envelope(snap, transition))
         outcome_id, problem = self._outcome(snap)
         if outcome_id:
             extra["outcomeId"] = outcome_id
@@ -197,6 +199,22 @@ class Interpreter:
         if extra:
             transition.snapshot = replace(snap, cursor={**snap.cursor, **extra})
         return transition
+
+    def _error_envelope(self, snap: Snapshot, transition: Transition) -> dict[str, Any]:
+        """The error as RFC 9457 Problem Details (`problem`), and with spec.errors.envelope.format custom the
+        journey's error body from its mapper (`errorBody`), the one shape every error path of the journey has."""
+        error = snap.error or {}
+        problem = {"type": error.get("code"), "title": error.get("reason"), "status": error.get("status", 500),
+                   "instance": f"/api/v1/journeys/{(self.seams.platform.get('run') or {}).get('id')}"}
+        envelope = (self.spec.get("errors") or {}).get("envelope") or {}
+        if envelope.get("format") != "custom":
+            return {"problem": problem}
+        try:
+            body = self.executor.evaluate(envelope, snap.context, "errors.envelope", error=problem)
+        except StateError as exc:
+            transition.events.append(NewEvent("envelope.error", snap.current_state, {"reason": exc.reason}))
+            return {"problem": problem}
+        return {"problem": problem, "errorBody": body}
 
     def _outcome(self, snap: Snapshot) -> tuple[str | None, str | None]:
         for outcome_id, rule in (self.spec.get("outcomes") or {}).items():

@@ -88,15 +88,24 @@ class StateExecutor:
     def resolve_mapper(self, holder: Any, where: str) -> dict[str, Any]:
         """`{mapper: {lang, expr}}`, `{mapperRef: id}` or a bare `{lang, expr}`."""
         if isinstance(holder, dict) and "mapperRef" in holder:
-            mapper = (self.spec.get("mappers") or {}).get(holder["mapperRef"])
+            ref = holder["mapperRef"]
+            # an explicit id of spec.mappers, or of spec.errors.normalisers (dsl.md 5.7: used only when referenced)
+            mapper = (self.spec.get("mappers") or {}).get(ref) or self.normaliser(ref)
+            if isinstance(mapper, dict) and isinstance(mapper.get("mapper"), dict):
+                mapper = mapper["mapper"]
             if not isinstance(mapper, dict):
-                raise StateError("INVALID_SPEC", f"{where}: mapperRef {holder['mapperRef']!r} is not in spec.mappers")
+                raise StateError("INVALID_SPEC", f"{where}: mapperRef {ref!r} is not in spec.mappers or "
+                                                 f"spec.errors.normalisers")
             return mapper
         if isinstance(holder, dict) and isinstance(holder.get("mapper"), dict):
             holder = holder["mapper"]
         if not isinstance(holder, dict) or "lang" not in holder or "expr" not in holder:
             raise StateError("INVALID_SPEC", f"{where}: expected a mapper with lang and expr")
         return holder
+
+    def normaliser(self, ref: Any) -> dict[str, Any] | None:
+        found = ((self.spec.get("errors") or {}).get("normalisers") or {}).get(ref)
+        return found if isinstance(found, dict) else None
 
     # -- handlers -------------------------------------------------------------------------------------------
     def _step(self, snap: Snapshot, state_id: str, state: dict[str, Any], context: dict[str, Any],
@@ -133,7 +142,9 @@ class StateExecutor:
             if isinstance(mapping, dict) and outcome.result.get("ok") is False:
                 # payload is the stored result itself (its `error` says TIMEOUT or NETWORK); the `error` binding
                 # is the one that is null at this site (dsl.md 5.1, 10.2)
-                value = self.evaluate(mapping, context, "errorMapping", payload=outcome.result)
+                # a spec.errors normaliser is an error-handling site: there `error` is the low-level result
+                error = outcome.result if self.normaliser(mapping.get("mapperRef")) is not None else None
+                value = self.evaluate(mapping, context, "errorMapping", payload=outcome.result, error=error)
                 context, attributes = write_target(context, attributes, value, mapping.get("target"),
                                                    mapping.get("resultVar"))
         transition = self._step(snap, state_id, state, context, state.get("next"), http=outcome.record)
