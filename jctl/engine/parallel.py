@@ -80,9 +80,10 @@ class ParallelState:
                payload: Any = None) -> Transition | None:
         """Continue the record at `path` after its timer, step timeout or signal; None when the trigger is stale."""
         kind = snap.cursor.get("paused")
-        frame = copy.deepcopy(snap.cursor.get(str(kind))) if kind in FRAME_KINDS else None
+        frame = snap.cursor.get(str(kind)) if kind in FRAME_KINDS else None
         if not isinstance(frame, dict):
             return None
+        frame = _own_frame(frame)  # copied along the trigger's path only: a wide parallel is not copied whole
         parent = self.executor.interp.states.get(str(frame.get("state"))) or {}
         calls: list[Any] = []
         try:
@@ -98,7 +99,7 @@ class ParallelState:
 
     def _resume_in(self, frame: dict[str, Any], parent: dict[str, Any], path: list[str], trigger: str,
                    state_id: str | None, payload: Any, calls: list[Any]) -> bool:
-        record = _find(frame, path[0])
+        record = _own_record(frame, path[0])
         if record is None or record["phase"] != "RUNNING":
             return False
         states = self.child_states(parent, record["name"])
@@ -112,6 +113,7 @@ class ParallelState:
             child = record.get(kind) if kind in FRAME_KINDS else None
             if not isinstance(child, dict):
                 return False
+            child = record[kind] = _own_frame(child)
             child_parent = states.get(str(child.get("state"))) or {}
             if not self._resume_in(child, child_parent, path[1:], trigger, state_id, payload, calls):
                 return False
@@ -191,12 +193,10 @@ class ParallelState:
             decided = any(r["phase"] == "SUCCEEDED" for r in ended) or len(ended) == len(records)
         else:
             decided = len(ended) == len(records)
-        if decided:
-            for record in records:
-                if record["phase"] == "RUNNING":
-                    for kind in FRAME_KINDS:
-                        record.pop(kind, None)
-                    record.update(phase="CANCELLED", paused=None, due=[])
+        if decided:  # new record dicts: the old ones may be shared with the snapshot the trigger started from
+            frame["branches"] = [r if r["phase"] != "RUNNING" else
+                                 {**{k: v for k, v in r.items() if k not in FRAME_KINDS},
+                                  "phase": "CANCELLED", "paused": None, "due": []} for r in records]
         return decided
 
     def _result(self, frame: dict[str, Any], parent: dict[str, Any], context: dict[str, Any]) -> Result:
@@ -274,6 +274,21 @@ class ParallelState:
         after = replace(snap, context=value, current_state=str(nxt), cursor=cursor)
         return Transition(after, [NewEvent("state.completed", state_id, completed)],
                           cancel_due=["timer", "step-timeout", "retry"])
+
+
+def _own_frame(frame: dict[str, Any]) -> dict[str, Any]:
+    """A copy of the frame whose list of records may be changed (the records themselves are still shared)."""
+    return {**frame, "branches": list(frame.get("branches") or [])}
+
+
+def _own_record(frame: dict[str, Any], name: str) -> dict[str, Any] | None:
+    """The named record, replaced in `frame` (an owned frame) by a shallow copy that may be changed."""
+    for index, record in enumerate(frame["branches"]):
+        if record.get("name") == name:
+            frame["branches"][index] = copy.copy(record)
+            owned: dict[str, Any] = frame["branches"][index]
+            return owned
+    return None
 
 
 def _find(frame: dict[str, Any], name: str) -> dict[str, Any] | None:
