@@ -318,3 +318,21 @@ def test_already_due_timers_fire_within_the_trigger_up_to_a_bound(store: Store, 
     past = {"wake": {"type": "timer", "timer": {"until": "2000-01-01T00:00:00Z"}, "next": "done"},
             "done": {"type": "succeed"}}
     assert Runner(store).start(write_journey(tmp_path, past, "wake", name="past"), {})["phase"] == "SUCCEEDED"
+
+
+def test_a_wide_parallel_records_only_what_a_trigger_changed(store: Store, tmp_path: Path):
+    """Issue 17.5: each parallel.waiting used to carry every branch, so history grew with width x triggers."""
+    branches = [{"name": f"b{i}", "start": "nap", "states": {
+        "nap": {"type": "timer", "timer": {"duration": f"PT{i + 1}S"}, "next": "end"}, "end": {"type": "succeed"}}}
+        for i in range(60)]
+    states = {"fan": {"type": "parallel", "parallel": {"branches": branches, "join": {"strategy": "allOf"}},
+                      "next": "done"}, "done": {"type": "succeed"}}
+    runner = Runner(store)
+    journey_id = runner.start(write_journey(tmp_path, states, "fan"), {})["journeyId"]
+    runner.advance(timedelta(seconds=3))
+    waiting = [e for e in store.history(journey_id) if e.type == "parallel.waiting"]
+    assert len(waiting[0].data["branches"]) == 60
+    assert [e.data for e in waiting[1:]] == [{"changed": [{"branch": f"b{i}", "phase": "SUCCEEDED", "at": "end"}]}
+                                             for i in range(3)]
+    runner.advance(timedelta(minutes=1))
+    assert store.get_instance(journey_id).phase == "SUCCEEDED"
