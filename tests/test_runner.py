@@ -260,7 +260,8 @@ def test_auto_advance_stops_a_zero_delay_loop_within_its_budget(store: Store, tm
     maxAutoAdvanceSteps steps: in effect forever."""
     states = {"nap": {"type": "timer", "timer": {"duration": "PT0S"}, "next": "nap"}}
     said: list[str] = []
-    runner = Runner(store, limits={"maxAutoAdvanceSteps": 25, "maxDueWorkPerTick": 40, "maxInlineTimers": 0}, out=said.append)
+    runner = Runner(store, limits={"maxAutoAdvanceSteps": 25, "maxDueWorkPerTick": 40, "maxInlineTimers": 0},
+                    out=said.append)
     journey_id = runner.start(write_journey(tmp_path, states, "nap"), {}, auto_advance=True)["journeyId"]
     assert store.get_instance(journey_id).phase == "RUNNING"
     assert len([e for e in store.history(journey_id) if e.type == "timer.fired"]) == 25
