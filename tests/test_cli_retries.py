@@ -91,3 +91,22 @@ def test_the_default_policy_resolution(own: Store, tmp_path: Path):
     by_policies = own.run(spec(tmp_path), "{}", "--mocks", str(down))
     assert by_policies["waitingFor"] == "retry"
     assert json.dumps(by_policies)
+
+
+def test_a_retry_inside_a_parallel_branch_waits_on_the_clock(own: Store, tmp_path: Path):
+    flaky = mocks(tmp_path, {"status": 503}, {"status": 200, "body": {"ok": 2}})
+    task = {"kind": "httpCall:v1", "method": "GET", "url": FLAKY, "timeoutMs": 1000, "resultVar": "r",
+            "resiliencePolicyRef": "fixed"}
+    fixed = {**POLICIES["httpResilience"]["definitions"], "fixed": {
+        "maxAttempts": 2, "retryOn": ["HTTP_5XX"], "backoff": {"kind": "fixed", "baseDelayMs": 2000}}}
+    branch = {"name": "fetch", "start": "call", "states": {"call": {"type": "task", "task": task, "next": "end"},
+                                                           "end": {"type": "succeed", "outputVar": "r"}}}
+    states = {"fan": {"type": "parallel", "parallel": {"branches": [branch], "join": {
+        "strategy": "allOf", "mapper": {"lang": "jsonata", "expr": "branches.fetch.output.body"},
+        "resultVar": "got"}}, "next": "done"}, "done": {"type": "succeed", "outputVar": "got"}}
+    path = write_journey(tmp_path, states, "fan", policies={"httpResilience": {"definitions": fixed}})
+    started = own.run(path, "{}", "--mocks", str(flaky))
+    assert started["waitingFor"] == "parallel" and started["activeSteps"] == []
+    assert own("clock", "advance", "PT1S", code=0).stdout.strip() == "nothing due"
+    assert "retried task call" in own("clock", "advance", "PT1S", code=0).stdout
+    assert own.status(started["journeyId"])["output"] == {"ok": 2}
