@@ -406,15 +406,16 @@ def test_step_timeout_fires_on_the_simulated_clock(own: Store):
     assert expire[0]["data"]["http"]["url"].endswith("/cards/card-1/activation-codes/expire")
 
 
-def test_tick_runs_one_pass_and_until_idle_runs_what_becomes_due(own: Store):
+def test_tick_runs_what_is_due_and_an_already_due_timer_fires_in_the_same_call(own: Store):
     one = own.run(SLEEPER, '{"delay": "PT0S"}', "--detach")["journeyId"]
-    assert own("tick", code=0).stdout.strip() == f"ran for sleeper {one[:8]} -> nap"
-    assert own.status(one)["currentState"] == "nap"  # its zero-delay timer became due during the pass
-    assert "-> SUCCEEDED" in own("tick", code=0).stdout
-    two = own.run(SLEEPER, '{"delay": "PT0S"}', "--detach")["journeyId"]
-    assert own("tick", "--until-idle", code=0).stdout.splitlines() == [
-        f"ran for sleeper {two[:8]} -> nap", f"fired timer nap for sleeper {two[:8]} -> SUCCEEDED"]
+    assert own("tick", code=0).stdout.strip() == f"ran for sleeper {one[:8]} -> SUCCEEDED"
+    fired = [e for e in own.history(one) if e["type"] == "timer.fired"]
+    assert fired[0]["data"]["alreadyDue"] is True
+    past = own.run(SLEEPER, '{"delay": "PT0S"}')
+    assert past["phase"] == "SUCCEEDED" and past["output"]["status"] == "WOKE"  # within `run` itself
+    waiting = own.run(SLEEPER, '{"delay": "PT1M"}')["journeyId"]
     assert own("tick", "--until-idle", code=0).stdout.strip() == "nothing due"
+    assert own.status(waiting)["currentState"] == "nap"
 
 
 # -- where the store lives, colour ---------------------------------------------------------------------------------
@@ -578,7 +579,7 @@ def test_concurrent_ticks_run_each_due_item_once(own: Store):
     assert all(code == 0 and not err.strip() for code, _, err in outputs), outputs
     # a process that read the due list before another ran an item reports it as stale; only one runs it
     lines = [line for _, out, _ in outputs for line in out.splitlines() if line.startswith(("ran ", "fired "))]
-    assert len(lines) == len(set(lines)) == 16, outputs  # one run and one timer per instance
+    assert len(lines) == len(set(lines)) == 8, outputs  # one run per instance (its PT0S timer fires within it)
     for journey_id in own.ids():
         history = own.history(journey_id)
         steps = [(e["type"], e["state"]) for e in history]

@@ -240,7 +240,7 @@ def test_tick_auto_advance_never_skips_a_step_waiting_for_input(store: Store, tm
 
 def test_zero_delay_polling_loop_does_not_spin_a_tick_forever(store: Store, tmp_path: Path):
     states = {"nap": {"type": "timer", "timer": {"duration": "PT0S"}, "next": "nap"}}
-    runner = Runner(store, limits={"maxDueWorkPerTick": 20})
+    runner = Runner(store, limits={"maxDueWorkPerTick": 20, "maxInlineTimers": 0})
     journey_id = runner.start(write_journey(tmp_path, states, "nap"), {})["journeyId"]
     assert len(runner.tick()) == 1  # one pass: the timer due now, not the one it schedules
     assert len(runner.tick(until_idle=True)) == 20
@@ -249,7 +249,7 @@ def test_zero_delay_polling_loop_does_not_spin_a_tick_forever(store: Store, tmp_
 
 def test_advance_stops_a_zero_delay_loop_with_a_message(store: Store, tmp_path: Path):
     states = {"nap": {"type": "timer", "timer": {"duration": "PT0S"}, "next": "nap"}}
-    runner = Runner(store, limits={"maxDueWorkPerTick": 30})
+    runner = Runner(store, limits={"maxDueWorkPerTick": 30, "maxInlineTimers": 0})
     runner.start(write_journey(tmp_path, states, "nap"), {})
     target = store.now() + timedelta(seconds=1)
     lines = runner.advance(timedelta(seconds=1))
@@ -262,7 +262,8 @@ def test_auto_advance_stops_a_zero_delay_loop_within_its_budget(store: Store, tm
     maxAutoAdvanceSteps steps: in effect forever."""
     states = {"nap": {"type": "timer", "timer": {"duration": "PT0S"}, "next": "nap"}}
     said: list[str] = []
-    runner = Runner(store, limits={"maxAutoAdvanceSteps": 25, "maxDueWorkPerTick": 40}, out=said.append)
+    runner = Runner(store, limits={"maxAutoAdvanceSteps": 25, "maxDueWorkPerTick": 40, "maxInlineTimers": 0},
+                    out=said.append)
     journey_id = runner.start(write_journey(tmp_path, states, "nap"), {}, auto_advance=True)["journeyId"]
     assert store.get_instance(journey_id).phase == "RUNNING"
     assert len([e for e in store.history(journey_id) if e.type == "timer.fired"]) == 25
@@ -319,3 +320,33 @@ def test_cancel_waits_for_another_process_lease_instead_of_failing_at_once(store
     assert store.acquire_lease(journey_id, other, ttl=timedelta(milliseconds=600))
     outcome = runner.cancel(journey_id)
     assert outcome["phase"] == "FAILED" and store.get_instance(journey_id).phase == "FAILED"
+
+
+def test_already_due_timers_fire_within_the_trigger_up_to_a_bound(store: Store, tmp_path: Path):
+    states = {"nap": {"type": "timer", "timer": {"duration": "PT0S"}, "next": "nap"}}
+    runner = Runner(store, limits={"maxInlineTimers": 5})
+    journey_id = runner.start(write_journey(tmp_path, states, "nap"), {})["journeyId"]
+    fired = lambda: len([e for e in store.history(journey_id) if e.type == "timer.fired"])  # noqa: E731
+    assert fired() == 5 and store.get_instance(journey_id).cursor["paused"] == "timer"
+    assert len(runner.tick()) == 1 and fired() == 11  # the due one, then five more within the same drive
+    past = {"wake": {"type": "timer", "timer": {"until": "2000-01-01T00:00:00Z"}, "next": "done"},
+            "done": {"type": "succeed"}}
+    assert Runner(store).start(write_journey(tmp_path, past, "wake", name="past"), {})["phase"] == "SUCCEEDED"
+
+
+def test_a_wide_parallel_records_only_what_a_trigger_changed(store: Store, tmp_path: Path):
+    """Issue 17.5: each parallel.waiting used to carry every branch, so history grew with width x triggers."""
+    branches = [{"name": f"b{i}", "start": "nap", "states": {
+        "nap": {"type": "timer", "timer": {"duration": f"PT{i + 1}S"}, "next": "end"}, "end": {"type": "succeed"}}}
+        for i in range(60)]
+    states = {"fan": {"type": "parallel", "parallel": {"branches": branches, "join": {"strategy": "allOf"}},
+                      "next": "done"}, "done": {"type": "succeed"}}
+    runner = Runner(store)
+    journey_id = runner.start(write_journey(tmp_path, states, "fan"), {})["journeyId"]
+    runner.advance(timedelta(seconds=3))
+    waiting = [e for e in store.history(journey_id) if e.type == "parallel.waiting"]
+    assert len(waiting[0].data["branches"]) == 60
+    assert [e.data for e in waiting[1:]] == [{"changed": [{"branch": f"b{i}", "phase": "SUCCEEDED", "at": "end"}]}
+                                             for i in range(3)]
+    runner.advance(timedelta(minutes=1))
+    assert store.get_instance(journey_id).phase == "SUCCEEDED"

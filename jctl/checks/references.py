@@ -30,11 +30,15 @@ def _hint(name: str, known: list[str], where: str) -> str:
 @check("unknown-mapper", "error", "A mapperRef names no entry of spec.mappers.")
 def unknown_mapper(spec: SpecFile) -> Iterator[Finding]:
     known = _names(spec_body(spec).get("mappers"))
+    # an errorMapping may also name a spec.errors normaliser explicitly (dsl.md 5.7)
+    errors = spec_body(spec).get("errors")
+    normalisers = _names(errors.get("normalisers")) if isinstance(errors, dict) else []
     for path, node in walk(spec_body(spec), ("spec",)):
         if not isinstance(node, dict):
             continue
         name = node.get("mapperRef")
-        if isinstance(name, str) and name not in known:
+        allowed = known + normalisers if path and path[-1] == "errorMapping" else known
+        if isinstance(name, str) and name not in allowed:
             yield Finding(
                 path + ("mapperRef",),
                 f"mapperRef `{name}` is not defined in spec.mappers",

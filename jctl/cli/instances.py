@@ -130,6 +130,9 @@ def list_instances(
     phase: str = typer.Option(None, "--phase", metavar="PHASE", help="RUNNING, SUCCEEDED or FAILED."),
     journey: str = typer.Option(None, "--journey", metavar="NAME", help="Only instances of this journey name."),
     limit: int = typer.Option(50, "--limit", metavar="N", min=0, max=2**63 - 1, help="At most this many, newest first."),
+    tag: list[str] = typer.Option([], "--tag", metavar="TAG", help="Only instances with this tag (repeatable)."),
+    attribute: list[str] = typer.Option([], "--attribute", metavar="K=V",
+                                        help="Only instances whose attribute K is V (repeatable)."),
     output_format: Format = FORMAT_OPTION,
     db: Path = DB_OPTION,
     target: str = TARGET_OPTION,
@@ -142,7 +145,8 @@ def list_instances(
         phase_wanted = views.parse_phase(phase) if phase else None
         return temporal_target.list_instances(target, phase=phase_wanted, journey=journey, limit=limit,
                                               as_json=output_format is Format.json)
-    views.show_instances(phase, journey, limit, output_format.value, db)
+    views.show_instances(phase, journey, limit, output_format.value, db, tags=tag,
+                         attributes=views.parse_pairs(attribute, "--attribute"))
 
 
 def history(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -116,6 +116,18 @@ def text_argument(value: str | None, what: str) -> str | None:
     return value
 
 
+def parse_pairs(values: list[str], what: str) -> dict[str, str]:
+    """`K=V` flags as a dict; a usage error for one without `=` or with an empty key."""
+    pairs: dict[str, str] = {}
+    for value in values:
+        text_argument(value, what)
+        key, sep, rest = value.partition("=")
+        if not sep or not key:
+            raise UsageError(f"{what} {value!r} is not KEY=VALUE", hint=f"e.g. {what} tenantId=acme")
+        pairs[key] = rest
+    return pairs
+
+
 def parse_phase(phase: str) -> str:
     from jctl.store.models import PHASES
 
@@ -166,12 +178,14 @@ def show_status(instance_id: str, output_format: str, db: Path | None) -> None:
     print_result(envelope(instance), output_format)
 
 
-def show_instances(phase: str | None, journey: str | None, limit: int, output_format: str, db: Path | None) -> None:
-    """`jctl list`, newest first."""
+def show_instances(phase: str | None, journey: str | None, limit: int, output_format: str, db: Path | None, *,
+                   tags: Sequence[str] = (), attributes: Mapping[str, str] | None = None) -> None:
+    """`jctl list`, newest first, narrowed by phase, journey, tags and attributes."""
     text_argument(journey, "--journey")
     store = open_store(db)
     phase_filter = parse_phase(phase) if phase else None
-    summaries = guarded(lambda: store.instance_summaries(phase=phase_filter, journey=journey, limit=limit))
+    summaries = guarded(lambda: store.instance_summaries(phase=phase_filter, journey=journey, limit=limit,
+                                                         tags=tags, attributes=attributes))
     if output_format == "json":
         guarded(lambda: print_json_list(map(instance_summary, summaries)))
     else:

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from jctl.engine.cursor import INPUT_STATES, paused_input_steps
+from jctl.engine.cursor import FRAME_KINDS, INPUT_STATES, paused_input_steps
 from jctl.store.models import Instance
 
 API = "/api/v1/journeys"
 STATUS_RESERVED = {"journeyId", "journeyName", "phase", "currentState", "updatedAt", "tags", "attributes", "_links"}
-OUTCOME_RESERVED = {"journeyId", "journeyName", "phase", "status", "output", "error", "tags", "attributes", "_links"}
+OUTCOME_RESERVED = {"journeyId", "journeyName", "phase", "status", "output", "error", "tags", "attributes", "_links",
+                    "outcomeId", "outputViolations", "compensation", "compensationOf", "problem", "errorBody"}
 
 
 def _spec(instance: Instance) -> dict[str, Any]:
@@ -51,7 +52,7 @@ def active_steps(instance: Instance) -> list[str]:
     paused = instance.cursor.get("paused")
     if paused in INPUT_STATES:
         return [str(instance.current_state)]
-    if paused == "parallel":
+    if paused in FRAME_KINDS:
         return [state_id for _, state_id, _ in paused_input_steps(instance.cursor)]
     return []
 
@@ -64,7 +65,7 @@ def journey_status(instance: Instance, project_var: str | None = None) -> dict[s
     paused = instance.cursor.get("paused")
     if instance.phase == "RUNNING" and paused:
         body["waitingFor"] = paused  # local-runner extras: what the instance is paused at, which steps take input
-        if paused == "parallel":
+        if paused in FRAME_KINDS:
             body["activeSteps"] = active_steps(instance)
     if links_enabled(instance):
         links = {"self": _link(f"{API}/{instance.id}"), "result": _link(f"{API}/{instance.id}/result")}
@@ -95,6 +96,18 @@ def journey_outcome(instance: Instance) -> dict[str, Any]:
                             "output": instance.output if instance.phase == "SUCCEEDED" else None}
     if instance.error:
         body["error"] = dict(instance.error)
+    if instance.cursor.get("problem"):
+        body["problem"] = dict(instance.cursor["problem"])  # the error as RFC 9457 Problem Details
+    if "errorBody" in instance.cursor:
+        body["errorBody"] = instance.cursor["errorBody"]  # spec.errors.envelope format custom
+    if instance.cursor.get("compensation"):
+        body["compensation"] = dict(instance.cursor["compensation"])  # sync: its phase; async: the linked instance
+    if instance.cursor.get("compensationOf"):
+        body["compensationOf"] = instance.cursor["compensationOf"]
+    if instance.cursor.get("outcomeId"):
+        body["outcomeId"] = instance.cursor["outcomeId"]  # spec.outcomes classification (dsl.md 20)
+    if instance.cursor.get("outputViolations"):
+        body["outputViolations"] = list(instance.cursor["outputViolations"])  # the output broke spec.output.schema
     body["tags"] = list(instance.tags)
     body["attributes"] = dict(instance.attributes)
     if links_enabled(instance):

@@ -4,22 +4,24 @@ transitions up to the next pause or the end. Effects go only through the injecte
 from __future__ import annotations
 
 import copy
+import random as _random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jctl.engine.cursor import INPUT_STATES, paused_input_steps, unpaused_cursor
+from jctl.engine.cursor import FRAME_KINDS, INPUT_STATES, paused_input_steps, unpaused_cursor
 from jctl.engine.errors import InvalidPayload, StepConflict
 from jctl.engine.states import StateExecutor
-from jctl.engine.transitions import Snapshot, Transition, input_next, timeout_next, timer_next
+from jctl.engine.transitions import Snapshot, StateError, Transition, input_next, timeout_next, timer_next
 from jctl.store.models import NewEvent
 
 if TYPE_CHECKING:
     from jctl.tasks.http import HttpClient
 
 DEFAULT_MAX_TRANSITIONS = 100_000
+DEFAULT_MAX_INLINE_TIMERS = 100  # already-due timers fired within one trigger before the rest waits for a tick
 
 Evaluate = Callable[[str, str, dict[str, Any]], Any]
 
@@ -31,7 +33,7 @@ class SignalTarget:
     state_id: str
     state: dict[str, Any]
     kind: str  # wait | webhook
-    branch: str | None  # the parallel branch holding the step, if any
+    branch: str | None  # the path of the parallel branch or subjourney record holding the step, if any
 
 
 @dataclass
@@ -42,13 +44,15 @@ class Seams:
     http_client: HttpClient  # bound to the real or the mock transport
     now: Callable[[], datetime]
     platform: dict[str, Any] = field(default_factory=dict)
+    bindings: dict[str, Any] = field(default_factory=dict)  # extra read-only bindings, e.g. a compensation's outcome
+    random: Callable[[str], float] = field(default=lambda key: _random.random())  # [0, 1) for a key; --seed fixes it
 
 
 class Interpreter:
     """Turns a trigger (start, signal, timer, step timeout, deadline, cancel) into the transitions it causes."""
 
     def __init__(self, definition: dict[str, Any], seams: Seams, *, spec_path: Path | None = None,
-                 max_transitions: int = DEFAULT_MAX_TRANSITIONS):
+                 max_transitions: int = DEFAULT_MAX_TRANSITIONS, max_inline_timers: int = DEFAULT_MAX_INLINE_TIMERS):
         from jctl.tasks.openapi_ops import OperationCatalog
 
         self.spec = definition.get("spec") or {}
@@ -56,6 +60,7 @@ class Interpreter:
         self.seams = seams
         self.catalog = OperationCatalog(spec_path, self.spec.get("apis"))
         self.max_transitions = max_transitions
+        self.inline_timers_left = max_inline_timers
         self.executor = StateExecutor(self)
 
     # -- triggers -------------------------------------------------------------------------------------------
@@ -91,7 +96,7 @@ class Interpreter:
 
     def _signal_target(self, snap: Snapshot, step: str | None) -> SignalTarget:
         paused, current = snap.cursor.get("paused"), snap.current_state
-        if paused == "parallel":
+        if paused in FRAME_KINDS:
             return self._branch_signal_target(snap, step)
         if paused not in INPUT_STATES or current is None:
             where = f"paused at timer {current}" if paused == "timer" else f"at state {current}"
@@ -106,14 +111,19 @@ class Interpreter:
         active = paused_input_steps(snap.cursor)
         names = ", ".join(state_id for _, state_id, _ in active)
         if not active:
-            raise StepConflict(f"no step is waiting for input: the branches of parallel state {snap.current_state} "
-                               f"are paused at timers")
+            raise StepConflict(f"no step is waiting for input: the records of {snap.cursor.get('paused')} state "
+                               f"{snap.current_state} are paused at timers")
         if step is None and len(active) > 1:
-            raise StepConflict(f"several steps are active ({names}); name the one this payload is for")
-        chosen = next((entry for entry in active if step is None or entry[1] == step), None)
-        if chosen is None:
+            raise StepConflict(f"several steps are active ({names}); name the one this payload is for",
+                               hint="pass --step <step id>")
+        # a step is named by its id, or by `<branch path>/<id>` when branches share step ids
+        chosen = [entry for entry in active if step is None or step in (entry[1], f"{entry[0]}/{entry[1]}")]
+        if not chosen:
             raise StepConflict(f"step {step!r} is not active; the active steps are {names}")
-        branch, state_id, kind = chosen
+        if len(chosen) > 1:
+            paths = ", ".join(f"{path}/{state_id}" for path, state_id, _ in chosen)
+            raise StepConflict(f"step {step!r} is active in several branches; name one of {paths}")
+        branch, state_id, kind = chosen[0]
         state = self.executor.parallel.branch_state(snap.cursor, branch, state_id)
         return SignalTarget(state_id, state, kind, branch)
 
@@ -140,16 +150,96 @@ class Interpreter:
         return self._continue(Transition(after, [NewEvent("step.timeout", state_id, {"next": nxt})],
                                          cancel_due=["step-timeout"]))
 
+    def retry_due(self, snap: Snapshot, state_id: str | None, branch: str | None = None) -> Iterator[Transition]:
+        """The backoff of an HTTP task's retry policy is over: make the next attempt."""
+        if branch is not None and _paused_in_parallel(snap):
+            return self._resume_branch(snap, branch, "retry", state_id)
+        current = snap.current_state
+        if snap.phase != "RUNNING" or snap.cursor.get("paused") != "retry" or current is None or current != state_id:
+            return _stale()
+        return _cancelling(self._run_from(replace(snap, cursor={**snap.cursor, "paused": None})), "retry")
+
     def deadline_reached(self, snap: Snapshot) -> Iterator[Transition]:
         if snap.phase != "RUNNING":
             return _stale()
         on_timeout = (self.spec.get("execution") or {}).get("onTimeout") or {}
         error = {"code": str(on_timeout.get("errorCode") or "JOURNEY_TIMEOUT"),
                  "reason": str(on_timeout.get("reason") or "Overall execution time exceeded maxDurationSec")}
-        return iter([self.failed(snap, error, "deadline.reached")])
+        return iter([self.concluded(self.failed(snap, error, "deadline.reached"))])
 
     def cancel(self, snap: Snapshot) -> Transition:
-        return self.failed(snap, {"code": "JOURNEY_CANCELLED", "reason": "Cancelled by user"}, "journey.cancelled")
+        return self.concluded(self.failed(snap, {"code": "JOURNEY_CANCELLED", "reason": "Cancelled by user"},
+                                          "journey.cancelled"))
+
+    def concluded(self, transition: Transition) -> Transition:
+        """At the journey's end: check the output against spec.output.schema (violations are recorded and shown,
+        the phase stays) and classify the result by spec.outcomes (dsl.md 20, the first match in spec order)."""
+        snap = transition.snapshot
+        if snap.phase not in ("SUCCEEDED", "FAILED") or not transition.halts:
+            return transition
+        extra: dict[str, Any] = {}
+        schema = (self.spec.get("output") or {}).get("schema")
+        violations = schema_violations(schema, snap.output) if snap.phase == "SUCCEEDED" else []
+        if violations:
+            extra["outputViolations"] = violations
+            transition.events.append(NewEvent("output.invalid", snap.current_state, {"violations": violations}))
+        if snap.phase == "FAILED" and snap.error:
+            extra.update(self._error_envelope(snap, transition))
+        outcome_id, problem = self._outcome(snap)
+        if outcome_id:
+            extra["outcomeId"] = outcome_id
+            transition.events.append(NewEvent("outcome.classified", snap.current_state, {"outcomeId": outcome_id}))
+        if problem:
+            transition.events.append(NewEvent("outcome.error", snap.current_state, {"reason": problem}))
+        from jctl.engine.compensation import compensate
+
+        compensation = compensate(self, transition)
+        if compensation:
+            extra["compensation"] = compensation
+        if extra:
+            transition.snapshot = replace(snap, cursor={**snap.cursor, **extra})
+        return transition
+
+    def _error_envelope(self, snap: Snapshot, transition: Transition) -> dict[str, Any]:
+        """The error as RFC 9457 Problem Details (`problem`), and with spec.errors.envelope.format custom the
+        journey's error body from its mapper (`errorBody`), the one shape every error path of the journey has."""
+        error = snap.error or {}
+        problem = {"type": error.get("code"), "title": error.get("reason"), "status": error.get("status", 500),
+                   "instance": f"/api/v1/journeys/{(self.seams.platform.get('run') or {}).get('id')}"}
+        envelope = (self.spec.get("errors") or {}).get("envelope") or {}
+        if envelope.get("format") != "custom":
+            return {"problem": problem}
+        try:
+            body = self.executor.evaluate(envelope, snap.context, "errors.envelope", error=problem)
+        except StateError as exc:
+            transition.events.append(NewEvent("envelope.error", snap.current_state, {"reason": exc.reason}))
+            return {"problem": problem}
+        return {"problem": problem, "errorBody": body}
+
+    def _outcome(self, snap: Snapshot) -> tuple[str | None, str | None]:
+        for outcome_id, rule in (self.spec.get("outcomes") or {}).items():
+            when = (rule or {}).get("when") or {}
+            if when.get("phase") != snap.phase:
+                continue
+            predicate = when.get("predicate")
+            if predicate is None:
+                return str(outcome_id), None
+            try:
+                value = self.executor.evaluate(predicate, snap.context, f"outcomes.{outcome_id}", output=snap.output,
+                                               error=snap.error)
+            except StateError as exc:
+                return None, f"outcomes.{outcome_id}: {exc.reason}"
+            if value is True:
+                return str(outcome_id), None
+        return None, None
+
+    def take_inline_timer(self) -> bool:
+        """Whether a timer already due when reached may fire now, within this trigger (bounded, so a zero-delay
+        loop still hands over to the due-work budgets of tick and clock moves)."""
+        if self.inline_timers_left <= 0:
+            return False
+        self.inline_timers_left -= 1
+        return True
 
     # -- the loop -------------------------------------------------------------------------------------------
     def _resume_branch(self, snap: Snapshot, branch: str, trigger: str, state_id: str | None,
@@ -158,20 +248,20 @@ class Interpreter:
         return self._continue(resumed) if resumed else _stale()
 
     def _continue(self, first: Transition) -> Iterator[Transition]:
-        yield first
+        yield self.concluded(first)
         if not first.halts:
             yield from self._run_from(first.snapshot)
 
     def _run_from(self, snap: Snapshot) -> Iterator[Transition]:
         for _ in range(self.max_transitions):
-            transition = self.executor.execute(snap)
+            transition = self.concluded(self.executor.execute(snap))
             yield transition
             if transition.halts:
                 return
             snap = transition.snapshot
-        yield self.failed(snap, {"code": "TRANSITION_LIMIT", "reason": f"more than {self.max_transitions} "
-                                 f"transitions without pausing; the journey probably loops forever"},
-                          "journey.failed")
+        yield self.concluded(self.failed(snap, {"code": "TRANSITION_LIMIT", "reason": f"more than "
+                                                f"{self.max_transitions} transitions without pausing; the journey "
+                                                f"probably loops forever"}, "journey.failed"))
 
     def failed(self, snap: Snapshot, error: dict[str, Any], event_type: str = "journey.failed") -> Transition:
         after = replace(snap, phase="FAILED", error=error, cursor=unpaused_cursor(snap.cursor))
@@ -180,7 +270,15 @@ class Interpreter:
 
 
 def _paused_in_parallel(snap: Snapshot) -> bool:
-    return snap.phase == "RUNNING" and snap.cursor.get("paused") == "parallel"
+    return snap.phase == "RUNNING" and snap.cursor.get("paused") in FRAME_KINDS
+
+
+def _cancelling(transitions: Iterator[Transition], kind: str) -> Iterator[Transition]:
+    """The transitions, the first also discarding the fired due item of `kind`."""
+    for index, transition in enumerate(transitions):
+        if index == 0 and transition.cancel_due is not True:
+            transition.cancel_due = [*(transition.cancel_due or []), kind]
+        yield transition
 
 
 def _stale() -> Iterator[Transition]:

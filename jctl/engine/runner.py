@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from jctl.engine import envelopes
 from jctl.engine.errors import InstanceBusy, NotCancellable, UnknownInstance
-from jctl.engine.interpreter import DEFAULT_MAX_TRANSITIONS, Interpreter, Seams
+from jctl.engine.interpreter import DEFAULT_MAX_INLINE_TIMERS, DEFAULT_MAX_TRANSITIONS, Interpreter, Seams
 from jctl.engine.start import plan_start
 from jctl.engine.transitions import Snapshot, StateError, Transition
 from jctl.limits import WARN_FRACTION, Limits, json_size, over_message, warning_message
@@ -36,9 +36,10 @@ if TYPE_CHECKING:
     from jctl.store.db import Store
 
 Drive = Callable[[Interpreter, Snapshot], Iterator[Transition]]
-DUE_VERBS = {"run": "ran", "timer": "fired timer", "step-timeout": "timed out step", "deadline": "deadline reached"}
+DUE_VERBS = {"run": "ran", "timer": "fired timer", "step-timeout": "timed out step", "deadline": "deadline reached",
+             "retry": "retried task"}
 DEFAULT_LIMITS = {"maxTransitions": DEFAULT_MAX_TRANSITIONS, "maxAutoAdvanceSteps": 10_000,
-                  "maxDueWorkPerTick": 100_000}
+                  "maxDueWorkPerTick": 100_000, "maxInlineTimers": DEFAULT_MAX_INLINE_TIMERS}
 DUE_BATCH = 100  # due items read per query
 LEASE_PATIENCE_S = 30.0
 CANCEL_PATIENCE_S = 10.0
@@ -84,6 +85,8 @@ class Runner:
         warning = self._edge_warning(input, "the start input")
         plan = plan_start(Path(definition_path), input, mocks=mocks, supplied_config=self.platform_config,
                           now=self.store.now(), detach=detach)
+        if self.uuid_seed is not None:
+            plan.instance.cursor["seed"] = self.uuid_seed  # later triggers, in other processes, draw jitter from it
         if warning:
             plan.events.append(warning)
         key = None
@@ -413,16 +416,37 @@ class Runner:
         settle = None
         if transition.halts:  # answer the keys whose drive this transition ends (ours, or a killed process's)
             settle = {k.key: envelopes.envelope(preview, k.project_var) for k in self.store.pending_keys(instance.id)}
-        return self.store.commit_transition(updated, expected_version=instance.version, events=transition.events,
-                                            schedule=schedule, cancel_due=cancel, idempotency=idempotency,
-                                            settle=settle)
+        committed = self.store.commit_transition(updated, expected_version=instance.version, events=transition.events,
+                                                 schedule=schedule, cancel_due=cancel, idempotency=idempotency,
+                                                 settle=settle)
+        for request in transition.spawn:
+            self._start_linked(committed, request)
+        return committed
+
+    def _start_linked(self, parent: Instance, request: dict[str, Any]) -> None:
+        """Create a linked instance (an async compensation) due to run now; `tick` or the worker runs it."""
+        from jctl.clock import format_rfc3339
+
+        definition = request["definition"]
+        now = self.store.now()
+        cursor = {"specPath": parent.cursor.get("specPath"), "paused": None, "mockCounters": {},
+                  "startedAt": format_rfc3339(now), "platformConfig": parent.cursor.get("platformConfig") or {},
+                  "outcome": request["outcome"], "compensationOf": parent.id}
+        linked = Instance(id=request["id"], journey_name=definition["metadata"]["name"], kind="Journey",
+                          definition=definition, phase="RUNNING", current_state=definition["spec"]["start"],
+                          cursor=cursor, context=request["context"], tags=list(parent.tags), mocks=parent.mocks)
+        start = definition["spec"]["start"]
+        self.store.create_instance(linked, [NewEvent("journey.started", start, {"compensationOf": parent.id})],
+                                   [NewDueWork("run", now, start)])
 
     def _interpreter(self, instance: Instance, client: LazyClient) -> Interpreter:
         spec_path = instance.cursor.get("specPath")
-        seams = Seams(evaluate=self._evaluator(), http_client=client,
-                      now=self.store.now, platform=platform_binding(instance))
+        seams = Seams(evaluate=self._evaluator(), http_client=client, now=self.store.now,
+                      platform=platform_binding(instance), random=_jitter(instance.cursor.get("seed")),
+                      bindings={"outcome": instance.cursor["outcome"]} if "outcome" in instance.cursor else {})
         return Interpreter(instance.definition, seams, spec_path=Path(spec_path) if spec_path else None,
-                           max_transitions=self._limit("maxTransitions"))
+                           max_transitions=self._limit("maxTransitions"),
+                           max_inline_timers=self._limit("maxInlineTimers"))
 
     def _http_client(self, instance: Instance, counters: dict[str, int]) -> LazyClient:
         """Mocked instances get their own client over the mock transport (its counters are theirs); the others
@@ -473,6 +497,16 @@ def _evaluation_seed(seed: str, lang: str, expr: str, bindings: dict[str, Any]) 
     return hashlib.sha256(material.encode()).hexdigest()[:32]
 
 
+def _jitter(seed: Any) -> Callable[[str], float]:
+    """Retry jitter: with --seed a pure function of the seed and the attempt, random otherwise."""
+    import hashlib
+    import random
+
+    if seed is None:
+        return lambda key: random.random()
+    return lambda key: int(hashlib.sha256(f"{seed}:{key}".encode()).hexdigest()[:13], 16) / 16 ** 13
+
+
 def _cancel_if_running(interp: Interpreter, snap: Snapshot) -> Iterator[Transition]:
     """Another process may have ended the instance between the caller's check and the lease."""
     if snap.phase == "RUNNING":
@@ -490,6 +524,8 @@ def _drive_for(work: DueWork) -> Drive:
         return lambda interp, snap: interp.step_timed_out(snap, work.state, branch)
     if work.kind == "deadline":
         return lambda interp, snap: interp.deadline_reached(snap)
+    if work.kind == "retry":
+        return lambda interp, snap: interp.retry_due(snap, work.state, branch)
     return lambda interp, snap: iter(())
 
 

@@ -36,6 +36,7 @@ def plan_start(definition_path: Path, input: Any, *, mocks: dict[str, Any] | Non
     spec = definition.get("spec") or {}
     _check_input(spec, input)
     instance = _new_instance(definition_path, definition, input, _checked_mocks(mocks), now)
+    instance.tags, instance.attributes = _start_metadata(definition, input)
     instance.cursor["platformConfig"] = resolve_platform_config(spec, supplied_config)  # later triggers reuse it
     due = [NewDueWork("run", now, spec.get("start"))]
     max_duration = (spec.get("execution") or {}).get("maxDurationSec")
@@ -89,6 +90,16 @@ def _check_input(spec: dict[str, Any], input: Any) -> None:
     violations = schema_violations((spec.get("input") or {}).get("schema"), input)
     if violations:
         raise InvalidInput("the input does not match spec.input.schema; no instance was created", violations)
+
+
+def _start_metadata(definition: dict[str, Any], input: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
+    from jctl.engine.metadata import MetadataError, start_metadata
+
+    try:
+        return start_metadata(definition, input)
+    except MetadataError as exc:
+        raise InvalidInput(f"the start would exceed the metadata limits; no instance was created: {exc}",
+                           [str(exc)]) from None
 
 
 def _checked_mocks(mocks: dict[str, Any] | None) -> dict[str, Any] | None:

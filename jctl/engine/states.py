@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 from jctl.clock import later
 from jctl.engine.parallel import ParallelState
+from jctl.engine.retries import plan_retry, without_retry
 from jctl.engine.support import unsupported_in
-from jctl.engine.transitions import Snapshot, StateError, Transition, http_records
+from jctl.engine.transitions import Snapshot, StateError, Transition, http_records, timer_next
 from jctl.store.models import NewDueWork, NewEvent
 
 if TYPE_CHECKING:
     from jctl.engine.interpreter import Interpreter
 
-PAUSING_TYPES = ("wait", "webhook", "timer")
 Handler = Callable[[str, dict[str, Any], Snapshot], Transition]
 
 
@@ -31,11 +31,12 @@ class StateExecutor:
         self.spec = interpreter.spec
         self.seams = interpreter.seams
         self.mode: str | None = None
+        self.bindings: dict[str, Any] = dict(interpreter.seams.bindings)
         self.parallel = ParallelState(self)
 
     def execute(self, snap: Snapshot, states: dict[str, Any] | None = None, mode: str | None = None) -> Transition:
-        """mode None: a top-level state; "branch": inside a durable parallel branch (may pause); "sync": inside
-        a subjourney or a nested parallel, which must finish without pausing."""
+        """mode None: a top-level state; "branch": inside a parallel branch or a subjourney, at any depth (it may
+        pause: the enclosing frame keeps its position)."""
         states = self.interp.states if states is None else states
         state_id = snap.current_state
         state = states.get(state_id) if state_id is not None else None
@@ -53,9 +54,6 @@ class StateExecutor:
             missing = unsupported_in(self.spec, state)
             if missing:
                 raise StateError("NOT_SUPPORTED", missing)
-            if mode == "sync" and kind in PAUSING_TYPES:
-                raise StateError("NOT_SUPPORTED", f"{kind} states inside subjourneys or nested parallel branches "
-                                 f"are not supported by the local runner yet")
             return handler(str(state_id), state, snap)
         except StateError as exc:
             if mode:  # engine errors inside a branch or subjourney fail the whole run, not just the branch
@@ -69,26 +67,49 @@ class StateExecutor:
         finally:
             self.mode = outer_mode
 
+    def clamp(self, timeout: int, units_per_second: int) -> int:
+        """A step or HTTP timeout clamped to the time left before spec.execution.maxDurationSec (dsl.md 2.4);
+        with no time left, the run is timed out instead of starting the operation."""
+        from jctl.clock import parse_rfc3339
+
+        budget = (self.spec.get("execution") or {}).get("maxDurationSec")
+        started = (self.seams.platform.get("run") or {}).get("startedAt")
+        if not isinstance(budget, int) or not isinstance(started, str):
+            return timeout
+        left = budget - (self.seams.now() - parse_rfc3339(started)).total_seconds()
+        if left <= 0:
+            raise StateError("JOURNEY_TIMEOUT", "no time is left of spec.execution.maxDurationSec")
+        return max(1, min(timeout, int(left * units_per_second)))
+
     # -- expressions ----------------------------------------------------------------------------------------
     def evaluate(self, expression: Any, context: dict[str, Any], where: str, **extra: Any) -> Any:
         mapper = self.resolve_mapper(expression, where)
         # `payload` is the step submission in scope (context.payload, dsl.md 10.2) unless the site binds its own
         bindings = {"context": context, "payload": context.get("payload"), "platform": self.seams.platform,
-                    "error": None, **extra}
+                    "error": None, **self.bindings, **extra}
         return self.seams.evaluate(str(mapper["lang"]), str(mapper["expr"]), bindings)
 
     def resolve_mapper(self, holder: Any, where: str) -> dict[str, Any]:
         """`{mapper: {lang, expr}}`, `{mapperRef: id}` or a bare `{lang, expr}`."""
         if isinstance(holder, dict) and "mapperRef" in holder:
-            mapper = (self.spec.get("mappers") or {}).get(holder["mapperRef"])
+            ref = holder["mapperRef"]
+            # an explicit id of spec.mappers, or of spec.errors.normalisers (dsl.md 5.7: used only when referenced)
+            mapper = (self.spec.get("mappers") or {}).get(ref) or self.normaliser(ref)
+            if isinstance(mapper, dict) and isinstance(mapper.get("mapper"), dict):
+                mapper = mapper["mapper"]
             if not isinstance(mapper, dict):
-                raise StateError("INVALID_SPEC", f"{where}: mapperRef {holder['mapperRef']!r} is not in spec.mappers")
+                raise StateError("INVALID_SPEC", f"{where}: mapperRef {ref!r} is not in spec.mappers or "
+                                                 f"spec.errors.normalisers")
             return mapper
         if isinstance(holder, dict) and isinstance(holder.get("mapper"), dict):
             holder = holder["mapper"]
         if not isinstance(holder, dict) or "lang" not in holder or "expr" not in holder:
             raise StateError("INVALID_SPEC", f"{where}: expected a mapper with lang and expr")
         return holder
+
+    def normaliser(self, ref: Any) -> dict[str, Any] | None:
+        found = ((self.spec.get("errors") or {}).get("normalisers") or {}).get(ref)
+        return found if isinstance(found, dict) else None
 
     # -- handlers -------------------------------------------------------------------------------------------
     def _step(self, snap: Snapshot, state_id: str, state: dict[str, Any], context: dict[str, Any],
@@ -112,7 +133,12 @@ class StateExecutor:
                               lambda body: self.evaluate(body, context, "task.body"))
         except TaskError as exc:
             raise StateError("TASK_ERROR", str(exc)) from None
+        call.timeout_ms = self.clamp(call.timeout_ms, 1000)
         outcome = execute(call, self.seams.http_client)
+        retry = plan_retry(self, state_id, task, snap, outcome.result, outcome.record)
+        if retry is not None:
+            return retry
+        snap = without_retry(snap)
         attributes = snap.attributes
         if not call.notify and task.get("resultVar"):
             context[str(task["resultVar"])] = outcome.result
@@ -120,7 +146,9 @@ class StateExecutor:
             if isinstance(mapping, dict) and outcome.result.get("ok") is False:
                 # payload is the stored result itself (its `error` says TIMEOUT or NETWORK); the `error` binding
                 # is the one that is null at this site (dsl.md 5.1, 10.2)
-                value = self.evaluate(mapping, context, "errorMapping", payload=outcome.result)
+                # a spec.errors normaliser is an error-handling site: there `error` is the low-level result
+                error = outcome.result if self.normaliser(mapping.get("mapperRef")) is not None else None
+                value = self.evaluate(mapping, context, "errorMapping", payload=outcome.result, error=error)
                 context, attributes = write_target(context, attributes, value, mapping.get("target"),
                                                    mapping.get("resultVar"))
         transition = self._step(snap, state_id, state, context, state.get("next"), http=outcome.record)
@@ -154,15 +182,18 @@ class StateExecutor:
         block = state.get(kind) or {}
         context = {k: v for k, v in snap.context.items() if k != "payload"}
         schedule: list[NewDueWork] = []
-        timeout = block.get("timeoutSec", state.get("timeoutSec"))
-        if timeout:
+        configured = block.get("timeoutSec", state.get("timeoutSec"))
+        timeout, extra = configured, {}
+        if configured:
+            timeout = self.clamp(int(configured), 1)
+            extra = {"timeoutSec": timeout, **({"configuredTimeoutSec": configured} if timeout != configured else {})}
             try:
-                due = later(self.seams.now(), int(timeout))
+                due = later(self.seams.now(), timeout)
             except ValueError as exc:
                 raise StateError("INVALID_TIMEOUT", f"timeoutSec {timeout}: {exc}") from None
-            schedule.append(NewDueWork("step-timeout", due, state_id, {"seconds": int(timeout)}))
+            schedule.append(NewDueWork("step-timeout", due, state_id, {"seconds": timeout}))
         after = replace(snap, context=context, cursor={**snap.cursor, "paused": kind})
-        event = NewEvent("step.waiting", state_id, {"type": kind, **({"timeoutSec": timeout} if timeout else {})})
+        event = NewEvent("step.waiting", state_id, {"type": kind, **extra})
         return Transition(after, [event], schedule, halts=True)
 
     _webhook = _wait
@@ -180,8 +211,14 @@ class StateExecutor:
             due = later(self.seams.now(), parse_duration(text)) if field == "duration" else parse_rfc3339(text)
         except (ValueError, TypeError) as exc:
             raise StateError("INVALID_TIMER", f"timer.{field} {text!r} is not valid: {exc}") from None
-        after = replace(snap, cursor={**snap.cursor, "paused": "timer"})
         event = NewEvent("timer.scheduled", state_id, {"dueAt": format_rfc3339(due), field: text})
+        if due <= self.seams.now() and self.interp.take_inline_timer():
+            nxt = timer_next(state)  # already due (PT0S, `until` in the past): it fires within this trigger
+            if not nxt:
+                raise StateError("INVALID_SPEC", "has no next state")
+            fired = NewEvent("timer.fired", state_id, {"next": nxt, "alreadyDue": True})
+            return Transition(replace(snap, current_state=nxt), [event, fired])
+        after = replace(snap, cursor={**snap.cursor, "paused": "timer"})
         return Transition(after, [event], [NewDueWork("timer", due, state_id)], halts=True)
 
     def _succeed(self, state_id: str, state: dict[str, Any], snap: Snapshot) -> Transition:
@@ -197,47 +234,10 @@ class StateExecutor:
         return self.interp.failed(snap, error)
 
     def _parallel(self, state_id: str, state: dict[str, Any], snap: Snapshot) -> Transition:
-        return self.parallel.enter(state_id, state, snap, durable=self.mode is None)
+        return self.parallel.enter(state_id, state, snap)
 
     def _subjourney(self, state_id: str, state: dict[str, Any], snap: Snapshot) -> Transition:
-        block = state.get("subjourney") or {}
-        graph = (self.spec.get("subjourneys") or {}).get(block.get("ref"))
-        if not isinstance(graph, dict):
-            raise StateError("INVALID_SPEC", f"subjourney {block.get('ref')!r} is not in spec.subjourneys")
-        initial = self.evaluate(block["input"], snap.context, "subjourney.input") if block.get("input") else {}
-        if not isinstance(initial, dict):
-            raise StateError("EXPRESSION_ERROR", "subjourney input mapper must return an object")
-        phase, output, error, calls = self.run_local(graph.get("states") or {}, graph.get("start"), initial)
-        capture = (block.get("onFailure") or {}).get("behavior") == "capture"
-        if phase != "SUCCEEDED" and not capture:
-            return self.interp.failed(snap, error or {"code": "SUBJOURNEY_FAILED", "reason": ""})
-        context = dict(snap.context)
-        if block.get("resultVar"):
-            context[str(block["resultVar"])] = _subjourney_result(block, phase, output, error)
-        return self._step(snap, state_id, state, context, state.get("next"), subjourney={"phase": phase,
-                                                                                         "http": calls})
-
-    def run_local(self, states: dict[str, Any], start: Any,
-                  context: dict[str, Any]) -> tuple[str, Any, dict[str, Any] | None, list[Any]]:
-        """Run a nested graph to its end in memory: (phase, output, error, http records)."""
-        snap = Snapshot("RUNNING", start, context, {})
-        calls: list[Any] = []
-        for _ in range(self.interp.max_transitions):
-            transition = self.execute(snap, states, mode="sync")
-            calls += http_records(transition)
-            snap = transition.snapshot
-            if transition.halts:
-                return snap.phase, snap.output, snap.error, calls
-        return "FAILED", None, {"code": "TRANSITION_LIMIT", "reason": "nested graph did not finish"}, calls
-
-
-def _subjourney_result(block: dict[str, Any], phase: str, output: Any, error: dict[str, Any] | None) -> Any:
-    """What `resultVar` receives: the output, or with `resultKind: outcome` the whole outcome."""
-    succeeded = phase == "SUCCEEDED"
-    if block.get("resultKind") != "outcome":
-        return output if succeeded else None
-    return {"phase": phase, "terminationKind": "Success" if succeeded else "Fail",
-            "output": output if succeeded else None, "error": error or {"code": None, "reason": None}}
+        return self.parallel.enter_subjourney(state_id, state, snap)
 
 
 def write_target(context: dict[str, Any], attributes: dict[str, str], value: Any, target: Any,
@@ -251,7 +251,14 @@ def write_target(context: dict[str, Any], attributes: dict[str, str], value: Any
         clashes = sorted(set(value) & set(attributes))
         if clashes:
             raise StateError("ATTRIBUTE_ALREADY_SET", f"attributes are write-once; already set: {', '.join(clashes)}")
-        return context, {**attributes, **{k: v if isinstance(v, str) else _json(v) for k, v in value.items()}}
+        from jctl.engine.metadata import MetadataError, check_attributes
+
+        written = {**attributes, **{str(k): v if isinstance(v, str) else _json(v) for k, v in value.items()}}
+        try:
+            check_attributes(written)
+        except MetadataError as exc:
+            raise StateError("ATTRIBUTE_LIMIT", str(exc)) from None
+        return context, written
     path = target.get("path")
     if kind == "var" or (not path and result_var):
         if not result_var:

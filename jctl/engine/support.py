@@ -11,15 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 NOT_SUPPORTED: dict[str, str] = {
-    "spec.compensation": "global compensation journey (section 2.5)",
-    "spec.metadata.bindings": "tags and attributes bound from the start payload (section 2.8.4)",
-    "spec.policies.httpResilience.default": "a default HTTP resilience policy (retries, circuit breaking; section 13)",
     "spec.policies.httpClientAuth.default": "a default outbound HTTP auth policy (section 19)",
-    "spec.defaults.tasks.resiliencePolicyRef": "a default resilience policy for every task (section 13)",
-    "spec.outcomes": "named outcomes classifying the terminal result (section 20)",
     "spec.cookies": "the cookie jar: Set-Cookie is not kept and no Cookie header is sent (section 22)",
-    "spec.errors.envelope.mapper": "a custom error envelope mapper (section 24)",
-    "task.resiliencePolicyRef": "a resilience policy on an HTTP task (retries, circuit breaking; section 13)",
     "task.auth": "outbound HTTP auth on a task (httpClientAuth policies, section 19)",
     "task.cookies": "attaching cookie-jar cookies to an HTTP task (section 22.3)",
     "task.kind=kafkaPublish:v1": "the Kafka publish task plugin (section 5.2)",

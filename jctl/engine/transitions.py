@@ -34,6 +34,7 @@ class Transition:
     schedule: list[NewDueWork] = field(default_factory=list)
     cancel_due: bool | list[str] = False
     halts: bool = False  # the interpreter stops after this one (paused or terminal)
+    spawn: list[dict[str, Any]] = field(default_factory=list)  # linked instances to start once this is committed
 
 
 class StateError(Exception):

@@ -12,7 +12,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -234,10 +234,12 @@ class Store:
         return rows.instance_from_row(found[0], self.path)
 
     def list_instances(
-        self, phase: str | None = None, journey: str | None = None, limit: int | None = None
+        self, phase: str | None = None, journey: str | None = None, limit: int | None = None,
+        tags: Sequence[str] = (), attributes: Mapping[str, str] | None = None,
     ) -> list[Instance]:
-        """Instances newest first, optionally only one phase and/or one journey name."""
-        sql, params = _listing_query(rows.INSTANCE_SELECT, phase, journey, limit)
+        """Instances newest first, optionally only one phase and/or one journey name, carrying every one of
+        `tags` and `attributes`."""
+        sql, params = _listing_query(rows.INSTANCE_SELECT, phase, journey, limit, tags, attributes)
         listed: list[Instance] = []
         self.damaged = []
         for row in self._query(sql, params):
@@ -248,11 +250,12 @@ class Store:
         return listed
 
     def instance_summaries(
-        self, phase: str | None = None, journey: str | None = None, limit: int | None = None
+        self, phase: str | None = None, journey: str | None = None, limit: int | None = None,
+        tags: Sequence[str] = (), attributes: Mapping[str, str] | None = None,
     ) -> Iterator[InstanceSummary]:
         """What `list_instances` finds, as summaries streamed in batches: a listing of the whole store reads
         neither definitions nor contexts and never holds every row at once."""
-        sql, params = _listing_query(rows.SUMMARY_SELECT, phase, journey, limit)
+        sql, params = _listing_query(rows.SUMMARY_SELECT, phase, journey, limit, tags, attributes)
         self.damaged = []
         cursor = self._retrying(lambda: self.conn.execute(sql, params))
         while batch := self._retrying(lambda: cursor.fetchmany(LISTING_BATCH)):
@@ -437,10 +440,18 @@ def _refuse_hard_links(target: Path) -> None:
 # -- error classification and lease ownership ------------------------------------------------------------------
 
 
-def _listing_query(select: str, phase: str | None, journey: str | None, limit: int | None) -> tuple[str, list[object]]:
-    """`select` narrowed to a phase and/or journey name, newest first, at most `limit` rows."""
+def _listing_query(select: str, phase: str | None, journey: str | None, limit: int | None, tags: Sequence[str],
+                   attributes: Mapping[str, str] | None) -> tuple[str, list[object]]:
+    """`select` narrowed to a phase, a journey name, instances carrying every one of `tags` and `attributes`;
+    newest first, at most `limit` rows."""
     where: list[str] = []
     params: list[object] = []
+    for tag in tags:
+        where.append("EXISTS (SELECT 1 FROM json_each(i.tags) WHERE json_each.value = ?)")
+        params.append(tag)
+    for key, value in (attributes or {}).items():
+        where.append("EXISTS (SELECT 1 FROM json_each(i.attributes) WHERE json_each.key = ? AND json_each.value = ?)")
+        params += [key, value]
     if phase is not None:
         where.append("i.phase = ?")
         params.append(phase)
