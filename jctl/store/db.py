@@ -304,6 +304,40 @@ class Store:
         response: dict[str, Any] = json.loads(found[0][0])
         return response
 
+    # -- serving: start idempotency and retention -----------------------------------------------------------------
+
+    def start_replay(self, journey_name: str, key: str) -> tuple[int, dict[str, Any]] | None:
+        """The HTTP status and body first answered to a start with this Idempotency-Key, or None for a new key."""
+        found = self._query("SELECT status, response FROM start_idempotency WHERE journey_name = ? AND key = ?",
+                            (journey_name, key))
+        if not found:
+            return None
+        response: dict[str, Any] = json.loads(found[0][1])
+        return int(found[0][0]), response
+
+    def record_start(self, journey_name: str, key: str, instance_id: str, status: int,
+                     response: dict[str, Any]) -> None:
+        self._write(lambda conn: conn.execute(
+            "INSERT OR IGNORE INTO start_idempotency (journey_name, key, instance_id, status, response, at_ms) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (journey_name, key, instance_id, status, json.dumps(response), rows.clock_ms(conn))))
+
+    def purge_finished(self, older_than: datetime) -> list[str]:
+        """Delete instances that finished (SUCCEEDED/FAILED) before `older_than` with everything they own;
+        returns their ids."""
+        cutoff_ms = to_epoch_ms(older_than)
+
+        def purge(conn: sqlite3.Connection) -> list[str]:
+            ids = [row[0] for row in conn.execute(
+                "SELECT id FROM instances WHERE phase IN ('SUCCEEDED', 'FAILED') AND updated_ms < ?", (cutoff_ms,))]
+            for table, column in (("events", "instance_id"), ("due_work", "instance_id"),
+                                  ("idempotency", "instance_id"), ("leases", "instance_id"),
+                                  ("start_idempotency", "instance_id"), ("instances", "id")):
+                conn.executemany(f"DELETE FROM {table} WHERE {column} = ?", [(i,) for i in ids])
+            return ids
+
+        return self._write(purge)
+
     # -- due work -----------------------------------------------------------------------------------------------
 
     def next_due_at(self) -> datetime | None:

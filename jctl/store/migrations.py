@@ -160,3 +160,15 @@ def due_work_ids_never_reused(db: sqlite_utils.Database) -> None:
     conn.execute("ALTER TABLE due_work_v2 RENAME TO due_work")
     conn.execute("CREATE INDEX due_work_by_due ON due_work (due_ms)")
     conn.execute("CREATE INDEX due_work_by_instance ON due_work (instance_id, kind)")
+
+
+@migration(6)
+def serve_start_keys_and_retention(db: sqlite_utils.Database) -> None:
+    # `jctl serve`: an Idempotency-Key on a start belongs to the journey name (no instance exists yet), and the
+    # answer it got is replayed; finished instances are purged by their last update, hence the index.
+    db.table("start_idempotency").create(
+        {"journey_name": str, "key": str, "instance_id": str, "status": int, "response": str, "at_ms": int},
+        pk=("journey_name", "key"),
+        not_null={"instance_id", "status", "response", "at_ms"},
+    )
+    db.table("instances").create_index(["phase", "updated_ms"], index_name="instances_by_phase_updated")
