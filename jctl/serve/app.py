@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from jctl.store.models import Instance
 
 API = "/api/v1/journeys"
-PURGE_EVERY_TICKS = 50
 
 
 def create_app(settings: ServeSettings, catalog: Catalog | None = None) -> Starlette:
@@ -201,7 +200,7 @@ class JourneysApi:
             simulated = self.settings.simulated_clock
             with contextlib.suppress(Exception):  # a failing tick is logged and retried, never ends the server
                 await self.engine.call(lambda r: r.tick(until_idle=True) if simulated else r.catch_up(wall_now()))
-                if count % PURGE_EVERY_TICKS == 0:
+                if count % self.settings.purge_every_ticks == 0:
                     await self.engine.call(self.purge)
             count += 1
             await asyncio.sleep(self.settings.tick_interval_s)

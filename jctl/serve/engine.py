@@ -28,6 +28,7 @@ class ServeSettings:
     simulated_clock: bool = False
     retention: timedelta = timedelta(days=7)
     tick_interval_s: float = 0.2
+    purge_every_ticks: int = 50  # retention purge cadence, in ticks
     max_body_bytes: int = 1 << 20
     extra: dict[str, Any] = field(default_factory=dict)
 
