@@ -10,6 +10,7 @@ import typer
 
 from jctl.cli import views
 from jctl.cli.output import print_json, read_json_argument
+from jctl.cli.remote import TARGET_OPTION
 from jctl.errors import EXIT_FINDINGS, EXIT_OK
 
 DB_OPTION = typer.Option(None, "--db", envvar="JCTL_DB", metavar="PATH", help="Store file (default .jctl/jctl.db; env JCTL_DB).")
@@ -33,11 +34,18 @@ def run(
                                 "env JCTL_CONFIG_<key> fills the rest)."),
     seed: str = typer.Option(None, "--seed", metavar="SEED", help="Make uuid() in expressions deterministic."),
     output_format: Format = FORMAT_OPTION,
+    target: str = TARGET_OPTION,
     db: Path = DB_OPTION,
 ) -> None:
     """Validate FILE and its input, create an instance and execute it until it ends or pauses."""
     views.text_argument(seed, "--seed")
     input_document = read_json_argument(input_value, "input")
+    if target:
+        from jctl.cli import remote
+
+        remote.refuse_local_only(**{"--mocks": mocks, "--detach": detach, "--auto-advance": auto_advance,
+                                    "--config": config, "--seed": seed})
+        _finish(remote.with_target(target, lambda t: t.start(file, input_document)), output_format)
     mocks_document = _read_mocks(mocks) if mocks else None
     platform_config = read_json_argument(f"@{config}", "config") if config else None
     if platform_config is not None and not isinstance(platform_config, dict):
@@ -56,6 +64,7 @@ def signal(
     step: str = typer.Option(None, "--step", metavar="STATE", help="The wait/webhook state to feed (inferred when one is active)."),
     idempotency_key: str = typer.Option(None, "--idempotency-key", metavar="KEY", help="Replays the first answer on repeat."),
     output_format: Format = FORMAT_OPTION,
+    target: str = TARGET_OPTION,
     db: Path = DB_OPTION,
 ) -> None:
     """Deliver a step submission to a paused wait/webhook state and continue the journey."""
@@ -63,6 +72,11 @@ def signal(
     views.text_argument(step, "--step")
     views.text_argument(idempotency_key, "--idempotency-key")
     document = read_json_argument(payload, "payload")
+    if target:
+        from jctl.cli import remote
+
+        _finish(remote.with_target(target, lambda t: t.signal(instance_id, document, step=step,
+                                                              idempotency_key=idempotency_key)), output_format)
     runner = views.open_runner(db, progress=output_format is Format.text)
     envelope = runner.signal(instance_id, document, step=step, idempotency_key=idempotency_key)
     _finish(envelope, output_format)
@@ -71,12 +85,17 @@ def signal(
 def status(
     instance_id: str = typer.Argument(..., metavar="ID", help="Instance id (a unique prefix is enough)."),
     output_format: Format = FORMAT_OPTION,
+    target: str = TARGET_OPTION,
     db: Path = DB_OPTION,
 ) -> None:
     """Show where an instance stands."""
     from jctl.engine.envelopes import envelope
 
     views.text_argument(instance_id, "instance id")
+    if target:
+        from jctl.cli import remote
+
+        _finish(remote.with_target(target, lambda t: t.status(instance_id)), output_format, exit_on_failure=False)
     store = views.open_store(db)  # a read: no runner, no engines, so it starts fast
     instance = views.guarded(lambda: store.get_instance(instance_id))
     _finish(envelope(instance), output_format, exit_on_failure=False)
@@ -85,10 +104,15 @@ def status(
 def cancel(
     instance_id: str = typer.Argument(..., metavar="ID", help="Instance id (a unique prefix is enough)."),
     output_format: Format = FORMAT_OPTION,
+    target: str = TARGET_OPTION,
     db: Path = DB_OPTION,
 ) -> None:
     """Cancel a running instance (JOURNEY_CANCELLED); its timers are discarded. Idempotent."""
     views.text_argument(instance_id, "instance id")
+    if target:
+        from jctl.cli import remote
+
+        _finish(remote.with_target(target, lambda t: t.cancel(instance_id)), output_format, exit_on_failure=False)
     runner = views.open_runner(db)
     _finish(runner.cancel(instance_id), output_format, exit_on_failure=False)
 
@@ -98,12 +122,19 @@ def list_instances(
     journey: str = typer.Option(None, "--journey", metavar="NAME", help="Only instances of this journey name."),
     limit: int = typer.Option(50, "--limit", metavar="N", min=0, max=2**63 - 1, help="At most this many, newest first."),
     output_format: Format = FORMAT_OPTION,
+    target: str = TARGET_OPTION,
     db: Path = DB_OPTION,
 ) -> None:
     """List instances, newest first."""
     views.text_argument(journey, "--journey")
-    store = views.open_store(db)
     phase_filter = views.parse_phase(phase) if phase else None
+    if target:
+        from jctl.cli import remote
+
+        rows = remote.with_target(target, lambda t: t.list(phase=phase_filter, journey=journey, limit=limit))
+        print_json(rows) if output_format is Format.json else remote.print_rows(rows)
+        return
+    store = views.open_store(db)
     instances = views.guarded(lambda: store.list_instances(phase=phase_filter, journey=journey, limit=limit))
     if output_format is Format.json:
         print_json([views.instance_summary(instance) for instance in instances])
@@ -114,10 +145,17 @@ def list_instances(
 def history(
     instance_id: str = typer.Argument(..., metavar="ID", help="Instance id (a unique prefix is enough)."),
     output_format: Format = FORMAT_OPTION,
+    target: str = TARGET_OPTION,
     db: Path = DB_OPTION,
 ) -> None:
     """Every transition, HTTP call (auth headers redacted), signal and timer of an instance."""
     views.text_argument(instance_id, "instance id")
+    if target:
+        from jctl.cli import remote
+
+        documents = remote.with_target(target, lambda t: t.history(instance_id))
+        print_json(documents) if output_format is Format.json else remote.print_events(documents)
+        return
     store = views.open_store(db)
     events = views.guarded(lambda: store.history(instance_id))
     if output_format is Format.json:

@@ -47,11 +47,13 @@ def create_app(settings: ServeSettings, catalog: Catalog | None = None) -> Starl
 
     routes = [
         Route(f"{API}/{{journeyName}}/start", api.start, methods=["POST"]),
-        Route(API, api.list, methods=["GET"]),
+        Route(API, api.list_journeys, methods=["GET"]),
         Route(f"{API}/{{journeyId}}", api.status, methods=["GET"]),
         Route(f"{API}/{{journeyId}}/result", api.result, methods=["GET"]),
         Route(f"{API}/{{journeyId}}/steps/{{stepId}}", api.step, methods=["POST"]),
         Route("/_jctl/clock", api.clock, methods=["GET", "POST"]),
+        Route("/_jctl/instances", api.summaries, methods=["GET"]),
+        Route("/_jctl/instances/{journeyId}/history", api.history, methods=["GET"]),
     ]
     app = Starlette(routes=routes, lifespan=lifespan,
                     exception_handlers={HttpProblem: _problem, 404: _not_found, 405: _not_allowed,
@@ -118,7 +120,7 @@ class JourneysApi:
         body = await self.run(lambda runner: runner.signal(instance.id, document, step=step, idempotency_key=key))
         return JSONResponse(body)
 
-    async def list(self, request: Request) -> Response:
+    async def list_journeys(self, request: Request) -> Response:
         from jctl.engine.envelopes import journey_status
 
         query = request.query_params
@@ -140,6 +142,27 @@ class JourneysApi:
 
         instances = await self.run(select)
         return JSONResponse({"items": [journey_status(i) for i in instances], "nextPageToken": None})
+
+    async def summaries(self, request: Request) -> Response:
+        """`jctl list --target`: the rows `jctl list --format json` prints locally."""
+        from jctl.cli.views import instance_summary
+
+        query = request.query_params
+        phase, limit = query.get("phase"), query.get("limit", "50")
+        if (phase is not None and phase not in ("RUNNING", "SUCCEEDED", "FAILED")) or not limit.isdigit():
+            raise_problem(400, "BAD_QUERY", "Invalid query", "phase is RUNNING, SUCCEEDED or FAILED; limit a number")
+        journey = query.get("journeyName")
+        found = await self.run(lambda runner: runner.store.list_instances(phase=phase, journey=journey,
+                                                                          limit=int(limit)))
+        return JSONResponse({"items": [instance_summary(i) for i in found]})
+
+    async def history(self, request: Request) -> Response:
+        """`jctl history --target`: the events `jctl history --format json` prints locally."""
+        from jctl.cli.views import event_document
+
+        instance = await self.instance(request.path_params["journeyId"])
+        events = await self.run(lambda runner: runner.store.history(instance.id))
+        return JSONResponse({"items": [event_document(e) for e in events]})
 
     async def clock(self, request: Request) -> Response:
         from jctl.clock import format_rfc3339
