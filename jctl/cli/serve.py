@@ -25,6 +25,7 @@ def serve(
     db: Path = DB_OPTION,
 ) -> None:
     """Serve the Journeys API (start, status, result, steps, cancel, list) for every valid journey under DIR."""
+    import signal
     import sys
 
     import uvicorn
@@ -57,5 +58,7 @@ def serve(
         sys.stderr.write(f"warning: listening on {host}: nothing authenticates callers except the journeys' own "
                          f"inbound auth tasks\n")
     app = AccessLog(create_app(settings, catalog))
+    # uvicorn shuts down gracefully on SIGTERM, then re-raises it to the previous handler: make that a clean exit
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning", timeout_graceful_shutdown=30,
                 lifespan="on")

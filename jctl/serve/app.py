@@ -44,6 +44,7 @@ def create_app(settings: ServeSettings, catalog: Catalog | None = None) -> Starl
             with contextlib.suppress(asyncio.CancelledError):
                 await ticker
             await asyncio.to_thread(engine.close)
+            sys.stderr.write("jctl serve: stopped; every transition in flight was committed\n")
 
     routes = [
         Route(f"{API}/{{journeyName}}/start", api.start, methods=["POST"]),
