@@ -289,8 +289,10 @@ async def _not_found(request: Request, exc: Exception) -> Response:
 
 
 async def _not_allowed(request: Request, exc: Exception) -> Response:
+    allow = dict(getattr(exc, "headers", None) or {})  # RFC 9110: a 405 lists the methods that are allowed
     return problem_response(HttpProblem(405, "METHOD_NOT_ALLOWED", "Method not allowed",
-                                        f"{request.method} is not allowed on {request.url.path}"), request.url.path)
+                                        f"{request.method} is not allowed on {request.url.path}", headers=allow),
+                            request.url.path)
 
 
 async def _internal(request: Request, exc: Exception) -> Response:

@@ -31,7 +31,7 @@ def from_engine_error(error: Exception) -> HttpProblem:
     """The HTTP status for each engine/store refusal (none of them changed the store)."""
     from jctl.engine import errors as engine
     from jctl.errors import JctlError, UsageError
-    from jctl.store.models import ClockError, StoreError
+    from jctl.store.models import AmbiguousInstance, ClockError, StoreError
     from jctl.store.models import UnknownInstance as StoreUnknown
 
     details = error.details if isinstance(error, JctlError) else []
@@ -46,8 +46,10 @@ def from_engine_error(error: Exception) -> HttpProblem:
         return HttpProblem(409, "NOT_CANCELLABLE", "Journey is not cancellable", message)
     if isinstance(error, engine.StepConflict):
         return HttpProblem(409, "STEP_NOT_ACTIVE", "Journey is not in a compatible state for this step", message)
-    if isinstance(error, (engine.UnknownInstance, StoreUnknown)):
-        return HttpProblem(404, "JOURNEY_NOT_FOUND", "Journey instance not found", message)
+    if isinstance(error, (engine.UnknownInstance, StoreUnknown, AmbiguousInstance)):
+        # the API takes whole ids: a prefix matching several instances is not found, and names none of them
+        return HttpProblem(404, "JOURNEY_NOT_FOUND", "Journey instance not found",
+                           "no journey instance has this id; ids come from the start response")
     if isinstance(error, engine.InstanceBusy):
         return HttpProblem(409, "INSTANCE_BUSY", "Journey instance is being advanced elsewhere", message,
                            headers={"Retry-After": "1"})
