@@ -58,3 +58,25 @@ def test_serve_refuses_a_folder_without_valid_journeys(tmp_path: Path) -> None:
                            "--db", str(tmp_path / "jctl.db")], capture_output=True, text=True,
                           env=dict(os.environ, PYTHONPATH=str(REPO)), timeout=120)
     assert done.returncode == 2 and "no valid journey to serve" in done.stderr
+
+
+def test_gc_purges_only_instances_finished_before_the_retention(tmp_path: Path) -> None:
+    from conftest import run_jctl
+
+    db = str(tmp_path / "jctl.db")
+
+    def run(*args: str) -> str:
+        done = run_jctl(*args, "--db", db)
+        assert done.returncode in (0, 1), done.stderr
+        return done.stdout
+
+    finished = json.loads(run("run", str(EXPENSE), "-i", '{"claimId": "a", "amount": 1}', "-f", "json"))["journeyId"]
+    run("cancel", finished)
+    running = json.loads(run("run", str(EXPENSE), "-i", '{"claimId": "b", "amount": 1}', "-f", "json"))["journeyId"]
+    assert json.loads(run("gc", "--older-than", "PT1H", "-f", "json")) == {"purged": []}  # still inside retention
+    run("clock", "advance", "PT2H")
+    assert json.loads(run("gc", "--older-than", "PT1H", "-f", "json")) == {"purged": [finished]}
+    listed = [row["journeyId"] for row in json.loads(run("list", "-f", "json"))]
+    assert running in listed and finished not in listed
+    bad = run_jctl("gc", "--older-than", "soon", "--db", db)
+    assert bad.returncode == 2 and "--older-than" in bad.stderr

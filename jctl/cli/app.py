@@ -9,7 +9,7 @@ import sys
 import typer
 
 from jctl import __version__
-from jctl.cli import instances, serve, time_commands, validate
+from jctl.cli import gc, instances, serve, time_commands, validate
 from jctl.errors import EXIT_INTERNAL, JctlError
 
 app = typer.Typer(
@@ -46,6 +46,7 @@ app.add_typer(time_commands.clock_app, name="clock")
 app.command("tick")(time_commands.tick)
 app.command("worker")(time_commands.worker)
 app.command("serve")(serve.serve)
+app.command("gc")(gc.gc)
 
 
 def main() -> None:
