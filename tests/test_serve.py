@@ -91,9 +91,11 @@ def test_async_start_is_202_with_location_and_the_server_runs_it(client: httpx.C
 def test_start_idempotency_key_replays_and_never_starts_twice(client: httpx.Client, db: Path) -> None:
     first = start(client, "expense-approval", CLAIM, **{"Idempotency-Key": "start-k1"})
     before = instance_count(db)
-    again = start(client, "expense-approval", {**CLAIM, "amount": 1}, **{"Idempotency-Key": "start-k1"})
+    again = start(client, "expense-approval", CLAIM, **{"Idempotency-Key": "start-k1"})
     assert again.status_code == first.status_code == 200
     assert again.json() == first.json()
+    reused = start(client, "expense-approval", {**CLAIM, "amount": 1}, **{"Idempotency-Key": "start-k1"})
+    assert_problem(reused, 409, "IDEMPOTENCY_KEY_REUSED")
     assert instance_count(db) == before
 
 

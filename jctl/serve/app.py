@@ -79,15 +79,20 @@ class JourneysApi:
         path, sync = self.catalog.journeys[name], self.catalog.start_mode(name) == "sync"
         mocks = self.settings.mocks
 
+        fingerprint = request_hash(document)
+
         def start(runner: Runner) -> tuple[int, dict[str, Any]]:
             if key is not None:
                 replay = runner.store.start_replay(name, key)
+                if replay is not None and replay[0] != fingerprint:
+                    raise HttpProblem(409, "IDEMPOTENCY_KEY_REUSED", "Idempotency-Key reused with another body",
+                                      f"key {key!r} was first used with a different request body; use a new key")
                 if replay is not None:
-                    return replay
+                    return replay[1], replay[2]
             body = runner.start(path, document, mocks=mocks, detach=not sync)
             status = 200 if sync else 202
             if key is not None:
-                runner.store.record_start(name, key, str(body["journeyId"]), status, body)
+                runner.store.record_start(name, key, fingerprint, str(body["journeyId"]), status, body)
             return status, body
 
         status, body = await self.run(start)
@@ -222,10 +227,12 @@ class JourneysApi:
         count = 0
         while not self.engine.stopping.is_set():
             simulated = self.settings.simulated_clock
-            with contextlib.suppress(Exception):  # a failing tick is logged and retried, never ends the server
+            try:  # a failing tick is logged and retried, never ends the server
                 await self.engine.call(lambda r: r.tick(until_idle=True) if simulated else r.catch_up(wall_now()))
                 if count % self.settings.purge_every_ticks == 0:
                     await self.engine.call(self.purge)
+            except Exception as error:
+                sys.stderr.write(f"jctl serve: tick failed, retrying: {type(error).__name__}: {error}\n")
             count += 1
             await asyncio.sleep(self.settings.tick_interval_s)
 
@@ -254,6 +261,12 @@ def idempotency_key(request: Request) -> str | None:
     if key is not None and not (0 < len(key) <= 255):
         raise_problem(400, "BAD_IDEMPOTENCY_KEY", "Invalid Idempotency-Key", "a key has 1 to 255 characters")
     return key
+
+
+def request_hash(document: Any) -> str:
+    import hashlib
+
+    return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
 
 
 def metadata_headers(instance: Instance) -> dict[str, str]:

@@ -306,21 +306,22 @@ class Store:
 
     # -- serving: start idempotency and retention -----------------------------------------------------------------
 
-    def start_replay(self, journey_name: str, key: str) -> tuple[int, dict[str, Any]] | None:
-        """The HTTP status and body first answered to a start with this Idempotency-Key, or None for a new key."""
-        found = self._query("SELECT status, response FROM start_idempotency WHERE journey_name = ? AND key = ?",
-                            (journey_name, key))
+    def start_replay(self, journey_name: str, key: str) -> tuple[str, int, dict[str, Any]] | None:
+        """The request hash, HTTP status and body first answered to a start with this Idempotency-Key, or None
+        for a new key."""
+        found = self._query("SELECT request_hash, status, response FROM start_idempotency "
+                            "WHERE journey_name = ? AND key = ?", (journey_name, key))
         if not found:
             return None
-        response: dict[str, Any] = json.loads(found[0][1])
-        return int(found[0][0]), response
+        response: dict[str, Any] = json.loads(found[0][2])
+        return str(found[0][0]), int(found[0][1]), response
 
-    def record_start(self, journey_name: str, key: str, instance_id: str, status: int,
+    def record_start(self, journey_name: str, key: str, request_hash: str, instance_id: str, status: int,
                      response: dict[str, Any]) -> None:
         self._write(lambda conn: conn.execute(
-            "INSERT OR IGNORE INTO start_idempotency (journey_name, key, instance_id, status, response, at_ms) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (journey_name, key, instance_id, status, json.dumps(response), rows.clock_ms(conn))))
+            "INSERT OR IGNORE INTO start_idempotency "
+            "(journey_name, key, request_hash, instance_id, status, response, at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (journey_name, key, request_hash, instance_id, status, json.dumps(response), rows.clock_ms(conn))))
 
     def purge_finished(self, older_than: datetime) -> list[str]:
         """Delete instances that finished (SUCCEEDED/FAILED) before `older_than` with everything they own;
