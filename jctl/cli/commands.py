@@ -6,7 +6,7 @@ from __future__ import annotations
 import typer
 
 from jctl import __version__
-from jctl.cli import instances, time_commands, validate
+from jctl.cli import gc, instances, serve, time_commands, validate
 
 app = typer.Typer(
     name="jctl",
@@ -41,3 +41,5 @@ app.command("cancel")(instances.cancel)
 app.add_typer(time_commands.clock_app, name="clock")
 app.command("tick")(time_commands.tick)
 app.command("worker")(time_commands.worker)
+app.command("serve")(serve.serve)
+app.command("gc")(gc.gc)

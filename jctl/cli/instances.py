@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,8 @@ from typing import Any
 import typer
 
 from jctl.cli import views
-from jctl.cli.output import read_json_argument
+from jctl.cli.output import print_json, read_json_argument
+from jctl.cli.remote import TARGET_OPTION, is_temporal
 from jctl.errors import EXIT_FINDINGS, EXIT_OK
 
 DB_OPTION = typer.Option(None, "--db", envvar="JCTL_DB", metavar="PATH", help="Store file (default .jctl/jctl.db; env JCTL_DB).")
@@ -21,8 +23,6 @@ class Format(str, Enum):
 
 
 FORMAT_OPTION = typer.Option(Format.text, "--format", "-f", help="Output format.")
-TARGET_OPTION = typer.Option(None, "--target", metavar="URL", help="Run against a Temporal cluster, "
-                             "temporal://HOST:PORT/NAMESPACE (needs jctl[temporal]).")
 
 
 def run(
@@ -49,6 +49,13 @@ def run(
         from jctl.errors import UsageError
 
         raise UsageError(f"{config}: a platform config file is a mapping of spec.platform.config keys to values")
+    if target and not is_temporal(target):
+        from jctl.cli import remote
+
+        remote.refuse_local_only(**{"--mocks": mocks, "--detach": detach, "--auto-advance": auto_advance,
+                                    "--config": config, "--seed": seed})
+        _finish(remote.with_target(target, lambda t: t.start(file, input_document, idempotency_key=idempotency_key)),
+                output_format)
     if target:
         from jctl.cli import temporal_target
 
@@ -86,10 +93,8 @@ def signal(
     views.text_argument(idempotency_key, "--idempotency-key")
     document = read_json_argument(payload, "payload", input_limit())
     if target:
-        from jctl.cli.temporal_target import call
-
-        _finish(call(target, lambda t: t.signal(instance_id, document, step=step, idempotency_key=idempotency_key)),
-                output_format)
+        _finish(_on_target(target, lambda t: t.signal(instance_id, document, step=step,
+                                                      idempotency_key=idempotency_key)), output_format)
     runner = views.open_runner(db, progress=output_format is Format.text)
     envelope = runner.signal(instance_id, document, step=step, idempotency_key=idempotency_key)
     _finish(envelope, output_format)
@@ -103,10 +108,8 @@ def status(
 ) -> None:
     """Show where an instance stands."""
     if target:
-        from jctl.cli.temporal_target import call
-
         views.text_argument(instance_id, "instance id")
-        _finish(call(target, lambda t: t.status(instance_id)), output_format, exit_on_failure=False)
+        _finish(_on_target(target, lambda t: t.status(instance_id)), output_format, exit_on_failure=False)
     views.show_status(instance_id, output_format.value, db)
 
 
@@ -119,9 +122,7 @@ def cancel(
     """Cancel a running instance (JOURNEY_CANCELLED); its timers are discarded. Idempotent."""
     views.text_argument(instance_id, "instance id")
     if target:
-        from jctl.cli.temporal_target import call
-
-        _finish(call(target, lambda t: t.cancel(instance_id)), output_format, exit_on_failure=False)
+        _finish(_on_target(target, lambda t: t.cancel(instance_id)), output_format, exit_on_failure=False)
     runner = views.open_runner(db)
     _finish(runner.cancel(instance_id), output_format, exit_on_failure=False)
 
@@ -139,12 +140,17 @@ def list_instances(
 ) -> None:
     """List instances, newest first."""
     if target:
-        from jctl.cli import temporal_target
-
         views.text_argument(journey, "--journey")
         phase_wanted = views.parse_phase(phase) if phase else None
-        return temporal_target.list_instances(target, phase=phase_wanted, journey=journey, limit=limit,
-                                              as_json=output_format is Format.json)
+        if is_temporal(target):
+            from jctl.cli import temporal_target
+
+            return temporal_target.list_instances(target, phase=phase_wanted, journey=journey, limit=limit,
+                                                  as_json=output_format is Format.json)
+        from jctl.cli import remote
+
+        rows = remote.with_target(target, lambda t: t.list(phase=phase_wanted, journey=journey, limit=limit))
+        return print_json(rows) if output_format is Format.json else remote.print_rows(rows)
     views.show_instances(phase, journey, limit, output_format.value, db, tags=tag,
                          attributes=views.parse_pairs(attribute, "--attribute"))
 
@@ -157,11 +163,27 @@ def history(
 ) -> None:
     """Every transition, HTTP call (auth headers redacted), signal and timer of an instance."""
     if target:
-        from jctl.cli import temporal_target
-
         views.text_argument(instance_id, "instance id")
-        return temporal_target.history(target, instance_id, as_json=output_format is Format.json)
+        if is_temporal(target):
+            from jctl.cli import temporal_target
+
+            return temporal_target.history(target, instance_id, as_json=output_format is Format.json)
+        from jctl.cli import remote
+
+        documents = remote.with_target(target, lambda t: t.history(instance_id))
+        return print_json(documents) if output_format is Format.json else remote.print_events(documents)
     views.show_history(instance_id, output_format.value, db)
+
+
+def _on_target(url: str, command: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
+    """One envelope from a remote engine: a Temporal cluster, or a Journeys API (`jctl serve`, JourneyForge)."""
+    if is_temporal(url):
+        from jctl.cli.temporal_target import call
+
+        return call(url, command)
+    from jctl.cli import remote
+
+    return remote.with_target(url, command)
 
 
 def _read_mocks(path: Path) -> dict[str, Any]:

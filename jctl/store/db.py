@@ -355,6 +355,41 @@ class Store:
                             "WHERE instance_id = ? AND pending = 1", (instance_id,))
         return [_key_record(row) for row in found]
 
+    # -- serving: start idempotency and retention -----------------------------------------------------------------
+
+    def start_replay(self, journey_name: str, key: str) -> tuple[str, int, dict[str, Any]] | None:
+        """The request hash, HTTP status and body first answered to a start with this Idempotency-Key, or None
+        for a new key."""
+        found = self._query("SELECT request_hash, status, response FROM start_idempotency "
+                            "WHERE journey_name = ? AND key = ?", (journey_name, key))
+        if not found:
+            return None
+        response: dict[str, Any] = json.loads(found[0][2])
+        return str(found[0][0]), int(found[0][1]), response
+
+    def record_start(self, journey_name: str, key: str, request_hash: str, instance_id: str, status: int,
+                     response: dict[str, Any]) -> None:
+        self._write(lambda conn: conn.execute(
+            "INSERT OR IGNORE INTO start_idempotency "
+            "(journey_name, key, request_hash, instance_id, status, response, at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (journey_name, key, request_hash, instance_id, status, json.dumps(response), rows.clock_ms(conn))))
+
+    def purge_finished(self, older_than: datetime) -> list[str]:
+        """Delete instances that finished (SUCCEEDED/FAILED) before `older_than` with everything they own;
+        returns their ids."""
+        cutoff_ms = to_epoch_ms(older_than)
+
+        def purge(conn: sqlite3.Connection) -> list[str]:
+            ids = [row[0] for row in conn.execute(
+                "SELECT id FROM instances WHERE phase IN ('SUCCEEDED', 'FAILED') AND updated_ms < ?", (cutoff_ms,))]
+            for table, column in (("events", "instance_id"), ("due_work", "instance_id"),
+                                  ("idempotency", "instance_id"), ("leases", "instance_id"),
+                                  ("start_idempotency", "instance_id"), ("instances", "id")):
+                conn.executemany(f"DELETE FROM {table} WHERE {column} = ?", [(i,) for i in ids])
+            return ids
+
+        return self._write(purge)
+
     # -- due work -----------------------------------------------------------------------------------------------
 
     def next_due_at(self) -> datetime | None:

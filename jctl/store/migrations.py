@@ -170,3 +170,16 @@ def reliability_records(db: sqlite_utils.Database) -> None:
     conn.execute("ALTER TABLE idempotency ADD COLUMN pending INTEGER NOT NULL DEFAULT 0")
     conn.execute("ALTER TABLE idempotency ADD COLUMN project_var TEXT")
     conn.execute("CREATE TABLE start_keys (key TEXT PRIMARY KEY, instance_id TEXT NOT NULL)")
+
+
+@migration(6)
+def serve_start_keys_and_retention(db: sqlite_utils.Database) -> None:
+    # `jctl serve`: an Idempotency-Key on a start belongs to the journey name (no instance exists yet), and the
+    # answer it got is replayed; finished instances are purged by their last update, hence the index.
+    db.table("start_idempotency").create(
+        {"journey_name": str, "key": str, "request_hash": str, "instance_id": str, "status": int, "response": str,
+         "at_ms": int},
+        pk=("journey_name", "key"),
+        not_null={"request_hash", "instance_id", "status", "response", "at_ms"},
+    )
+    db.table("instances").create_index(["phase", "updated_ms"], index_name="instances_by_phase_updated")

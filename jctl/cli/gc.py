@@ -1,0 +1,33 @@
+"""`jctl gc`: purge finished instances past their retention, offline (what `jctl serve` does as it runs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from jctl.cli.instances import DB_OPTION, FORMAT_OPTION, Format
+
+
+def gc(
+    older_than: str = typer.Option("P7D", "--older-than", metavar="DURATION",
+                                   help="Purge instances that finished longer ago than this (ISO 8601, store clock)."),
+    output_format: Format = FORMAT_OPTION,
+    db: Path = DB_OPTION,
+) -> None:
+    """Delete SUCCEEDED/FAILED instances (with their history) that finished before now minus DURATION."""
+    from jctl.cli import views
+    from jctl.cli.output import print_json
+    from jctl.clock import parse_duration
+    from jctl.errors import UsageError
+
+    try:
+        keep = parse_duration(older_than)
+    except ValueError as error:
+        raise UsageError(f"--older-than {older_than}: {error}") from None
+    store = views.open_store(db)
+    purged = views.guarded(lambda: store.purge_finished(store.now() - keep))
+    if output_format is Format.json:
+        print_json({"purged": purged})
+    else:
+        typer.echo(f"purged {len(purged)} finished instance(s)")

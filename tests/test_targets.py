@@ -1,0 +1,89 @@
+"""`--target URL` / JCTL_TARGET: instance commands over the Journeys API of a real `jctl serve`, with the same
+envelopes and exit codes as against the local store."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import run_jctl
+from serving import free_port, running_server
+
+from jctl.serve.engine import ServeSettings
+
+REPO = Path(__file__).resolve().parents[1]
+SPEC = REPO / "specs" / "examples" / "expense-approval" / "expense-approval.journey.yaml"
+CLAIM = '{"claimId": "c-9", "amount": 10}'
+VOLATILE = {"journeyId", "updatedAt", "_links", "createdAt", "at"}
+
+
+@pytest.fixture(scope="module")
+def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    settings = ServeSettings(folders=[SPEC.parent], db=tmp_path_factory.mktemp("target") / "jctl.db",
+                             simulated_clock=True, tick_interval_s=0.05)
+    with running_server(settings) as base:
+        yield base
+
+
+def jctl_json(*args: str, env: dict[str, str] | None = None, code: int = 0) -> Any:
+    done = run_jctl(*args, "--format", "json", env=env)
+    assert done.returncode == code, done.stderr
+    return json.loads(done.stdout)
+
+
+def stable(document: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in document.items() if key not in VOLATILE}
+
+
+def test_run_signal_status_history_list_match_the_local_store(target: str, tmp_path: Path) -> None:
+    local_db = str(tmp_path / "local.db")
+    remote = jctl_json("run", str(SPEC), "--input", CLAIM, "--target", target)
+    local = jctl_json("run", str(SPEC), "--input", CLAIM, "--db", local_db)
+    assert stable(remote) == stable(local) and remote["currentState"] == "awaitManagerDecision"
+    journey_id = remote["journeyId"]
+
+    payload = '{"decision": "APPROVE", "manager": "ann"}'
+    signalled = jctl_json("signal", journey_id, "--payload", payload, env={"JCTL_TARGET": target})
+    local_signalled = jctl_json("signal", local["journeyId"], "--payload", payload, "--db", local_db)
+    assert stable(signalled) == stable(local_signalled) and signalled["phase"] == "SUCCEEDED"
+    assert stable(jctl_json("status", journey_id, "--target", target)) == stable(signalled)
+
+    history = jctl_json("history", journey_id, "--target", target)
+    local_history = jctl_json("history", local["journeyId"], "--db", local_db)
+    assert [(e["type"], e["state"]) for e in history] == [(e["type"], e["state"]) for e in local_history]
+    rows = jctl_json("list", "--phase", "SUCCEEDED", "--target", target)
+    assert journey_id in [row["journeyId"] for row in rows] and {row["phase"] for row in rows} == {"SUCCEEDED"}
+    text = run_jctl("list", "--target", target)
+    assert text.returncode == 0 and journey_id[:12] in text.stdout
+
+
+def test_cancel_and_refusals_keep_the_local_exit_codes(target: str) -> None:
+    journey_id = jctl_json("run", str(SPEC), "--input", CLAIM, "--target", target)["journeyId"]
+    bad_payload = run_jctl("signal", journey_id, "--payload", '{"decision": "MAYBE"}', "--target", target)
+    assert bad_payload.returncode == 1 and "decision" in bad_payload.stderr
+    cancelled = jctl_json("cancel", journey_id, "--target", target)
+    assert cancelled["phase"] == "FAILED" and cancelled["error"]["code"] == "JOURNEY_CANCELLED"
+    late = run_jctl("signal", journey_id, "--payload", "{}", "--step", "awaitManagerDecision", "--target", target)
+    assert late.returncode == 1
+    bad_input = run_jctl("run", str(SPEC), "--input", '{"claimId": 3}', "--target", target)
+    assert bad_input.returncode == 2 and "amount" in bad_input.stderr
+    unknown = run_jctl("status", "feedface", "--target", target)
+    assert unknown.returncode == 1 and "feedface" in unknown.stderr
+
+
+@pytest.mark.parametrize(("url", "words"), [
+    (f"http://127.0.0.1:{free_port()}", "cannot reach the target"),
+    ("temporal://localhost:7233", "not available"),
+    ("ftp://example.com", "not a URL jctl can drive"),
+])
+def test_unusable_targets_are_a_clear_usage_error(url: str, words: str) -> None:
+    done = run_jctl("status", "abc", "--target", url)
+    assert done.returncode == 2 and words in done.stderr and "Traceback" not in done.stderr
+
+
+def test_local_only_flags_are_refused_with_a_target(target: str) -> None:
+    done = run_jctl("run", str(SPEC), "--input", CLAIM, "--detach", "--target", target)
+    assert done.returncode == 2 and "--detach" in done.stderr
