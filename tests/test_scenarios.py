@@ -87,3 +87,24 @@ def test_scenarios_run_in_parallel_give_the_same_history_as_in_one_process(tmp_p
 def test_published_schema_matches_the_packaged_one() -> None:
     assert (REPO / "specs" / "scenario.schema.json").read_text() == \
         (REPO / "jctl" / "data" / "scenario.schema.json").read_text()
+
+
+def test_graph_draws_every_state_and_transition_in_mermaid_and_dot() -> None:
+    journey = EXAMPLE / "expense-approval.journey.yaml"
+    mermaid = run_jctl("graph", str(journey))
+    assert mermaid.returncode == 0, mermaid.stderr
+    assert mermaid.stdout.startswith("flowchart TD")
+    assert 'routeDecision{"routeDecision<br/><i>choice</i>"}' in mermaid.stdout
+    assert 'escalated(["escalated<br/><i>fail</i>"])' in mermaid.stdout
+    assert 'awaitManagerDecision -->|"onTimeout"| escalated' in mermaid.stdout
+    dot = run_jctl("graph", str(REPO / "specs/examples/identity-check/identity-check.journey.yaml"), "-f", "dot")
+    assert 'subgraph cluster_primaryOrSla_sla__ { label="primaryOrSla/sla";' in dot.stdout
+    assert "routeVerdict -> notVerified" in dot.stdout
+
+
+def test_coverage_graph_marks_uncovered_transitions(tmp_path: Path) -> None:
+    path = _write(tmp_path, FAILING.replace(", published: [{ topic: claims }]", ""))
+    run_jctl("test", str(path), "--coverage-graph", str(tmp_path / "graphs"), "--jobs", "1")
+    drawn = (tmp_path / "graphs" / "expense-approval.mmd").read_text()
+    assert 'routeDecision -.->|"default"| rejected' in drawn
+    assert 'routeDecision -->|"choices[0]"| approve' in drawn

@@ -46,6 +46,7 @@ app.add_typer(time_commands.clock_app, name="clock")
 app.command("tick")(time_commands.tick)
 app.command("worker")(time_commands.worker)
 app.command("test")(scenarios.test)
+app.command("graph")(scenarios.graph)
 
 
 def main() -> None:

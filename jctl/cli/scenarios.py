@@ -21,6 +21,8 @@ def test(
     output_format: TestFormat = typer.Option(TestFormat.text, "--format", "-f", help="Output format."),
     min_coverage: float = typer.Option(0.0, "--min-coverage", metavar="P", min=0, max=100,
                                        help="Fail when a journey's coverage is below P percent."),
+    coverage_graph: Path = typer.Option(None, "--coverage-graph", metavar="DIR",
+                                        help="Write one Mermaid diagram per journey, uncovered transitions dashed."),
     jobs: int = typer.Option(min(2, os.cpu_count() or 1), "--jobs", "-j", min=1, max=64, help="Worker processes."),
 ) -> None:
     """Run *.scenario.yaml scenarios, each in its own temporary store, and report results and coverage."""
@@ -32,6 +34,13 @@ def test(
     scenarios = [s for f in files for s in load_scenarios(f)]
     results = run_all(scenarios, jobs)
     coverage = measure(results)
+    if coverage_graph is not None:
+        from jctl.graph import mermaid
+
+        coverage_graph.mkdir(parents=True, exist_ok=True)
+        for journey in coverage:
+            name = journey.journey.name.removesuffix(".yaml").removesuffix(".journey")
+            (coverage_graph / f"{name}.mmd").write_text(mermaid(journey, journey.uncovered_edges()), encoding="utf-8")
     below = [c for c in coverage if c.percent < min_coverage]
     if output_format is TestFormat.json:
         from jctl.cli.output import print_json
@@ -54,3 +63,23 @@ def _result_json(result: Any) -> dict[str, Any]:
             "passed": result.passed, "failures": result.failures, "error": result.error,
             "failedStepLine": result.failed_step_line, "seconds": round(result.seconds, 3),
             "lastTransitions": result.last_transitions()}
+
+
+class GraphFormat(str, Enum):
+    mermaid = "mermaid"
+    dot = "dot"
+
+
+def graph(
+    file: Path = typer.Argument(..., metavar="FILE", help="The journey spec to draw."),
+    output_format: GraphFormat = typer.Option(GraphFormat.mermaid, "--format", "-f", help="Diagram language."),
+) -> None:
+    """Print the journey's state machine as a Mermaid or Graphviz DOT diagram."""
+    from jctl.errors import UsageError
+    from jctl.graph import render
+    from jctl.spec.loader import LoadError
+
+    try:
+        typer.echo(render(file, output_format.value), nl=False)
+    except LoadError as exc:
+        raise UsageError(f"{file}:{exc.line}:{exc.column}: {exc.message}", hint=exc.hint) from None

@@ -51,4 +51,4 @@ def junit_xml(results: Sequence[Any]) -> str:
             ET.SubElement(case, "failure", message=result.failures[0]).text = detail
         if result.error:
             ET.SubElement(case, "error", message=result.error.splitlines()[0]).text = result.error
-    return ET.tostring(ET.ElementTree(suite).getroot(), encoding="unicode")
+    return ET.tostring(suite, encoding="unicode")
