@@ -21,10 +21,13 @@ def _types(path: Path) -> dict[str, str]:
     return {ref.state_id: str(ref.type) for ref in iter_states(load_document(path).data)}
 
 
-def mermaid(model: JourneyCoverage, missing: Iterable[Edge] = ()) -> str:
-    """`flowchart TD`; edges in `missing` (uncovered) are dashed."""
+def mermaid(model: JourneyCoverage, missing: Iterable[Edge] = (), current: str | None = None) -> str:
+    """`flowchart TD`; edges in `missing` (uncovered) are dashed; with `current`, the covered (taken) edges and
+    states are highlighted and the current state marked."""
     types, gaps = _types(model.journey), set(missing)
     lines = ["flowchart TD"]
+    if current is not None:
+        lines += ["  classDef taken stroke:#2a7,stroke-width:3px", "  classDef current fill:#fd5,stroke:#a60,stroke-width:3px"]
     scopes = sorted({n.scope for n in model.nodes if n.scope != "spec"})
     for node in model.nodes:
         if node.scope == "spec":
@@ -37,7 +40,25 @@ def mermaid(model: JourneyCoverage, missing: Iterable[Edge] = ()) -> str:
         arrow = "-.->" if edge in gaps else "-->"
         label = "" if edge.label == "next" else f"|\"{edge.label}\"|"
         lines.append(f"  {_node_id(edge.scope, edge.source)} {arrow}{label} {_node_id(edge.scope, edge.target)}")
+    if current is not None:
+        lines += _highlights(model, current)
     return "\n".join(lines) + "\n"
+
+
+def _highlights(model: JourneyCoverage, current: str) -> list[str]:
+    lines = [f"  linkStyle {index} stroke:#2a7,stroke-width:3px"
+             for index, edge in enumerate(model.edges) if edge in model.covered_edges]
+    lines += [f"  class {_node_id(n.scope, n.state)} {'current' if n.state == current else 'taken'}"
+              for n in model.nodes if n in model.covered_nodes or n.state == current]
+    return lines
+
+
+def instance_diagram(spec_path: Path, events: Iterable[tuple[str, str | None, dict[str, object]]],
+                     current: str) -> str:
+    """The journey's diagram with the path an instance took (from its history) and where it stands."""
+    model = journey_model(spec_path)
+    model.record(events)
+    return mermaid(model, current=current)
 
 
 def _mermaid_node(scope: str, state: str, kind: str) -> str:

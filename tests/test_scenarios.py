@@ -108,3 +108,17 @@ def test_coverage_graph_marks_uncovered_transitions(tmp_path: Path) -> None:
     drawn = (tmp_path / "graphs" / "expense-approval.mmd").read_text()
     assert 'routeDecision -.->|"default"| rejected' in drawn
     assert 'routeDecision -->|"choices[0]"| approve' in drawn
+
+
+def test_status_graph_highlights_the_path_taken_and_the_current_state(tmp_path: Path) -> None:
+    db = str(tmp_path / "store.db")
+    started = run_jctl("run", str(EXAMPLE / "expense-approval.journey.yaml"), "--mocks",
+                       str(EXAMPLE / "expense-approval.mocks.yaml"), "-i", '{"claimId": "x", "amount": 3}',
+                       "-f", "json", "--db", db)
+    instance = json.loads(started.stdout)["journeyId"]
+    for command in ("status", "history"):
+        drawn = run_jctl(command, instance, "--graph", "--db", db)
+        assert drawn.returncode == 0, drawn.stderr
+        assert "class registerClaim taken" in drawn.stdout
+        assert "class awaitManagerDecision current" in drawn.stdout
+        assert "linkStyle 0 stroke" in drawn.stdout and "linkStyle 1 " not in drawn.stdout

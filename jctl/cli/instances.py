@@ -20,6 +20,7 @@ class Format(str, Enum):
     json = "json"
 
 
+GRAPH_OPTION = typer.Option(False, "--graph", help="Print the journey as a Mermaid diagram with the path taken highlighted.")
 FORMAT_OPTION = typer.Option(Format.text, "--format", "-f", help="Output format.")
 
 
@@ -72,6 +73,7 @@ def status(
     instance_id: str = typer.Argument(..., metavar="ID", help="Instance id (a unique prefix is enough)."),
     output_format: Format = FORMAT_OPTION,
     db: Path = DB_OPTION,
+    graph: bool = GRAPH_OPTION,
 ) -> None:
     """Show where an instance stands."""
     from jctl.engine.envelopes import envelope
@@ -79,6 +81,9 @@ def status(
     views.text_argument(instance_id, "instance id")
     store = views.open_store(db)  # a read: no runner, no engines, so it starts fast
     instance = views.guarded(lambda: store.get_instance(instance_id))
+    if graph:
+        _print_graph(store, instance)
+        return
     _finish(envelope(instance), output_format, exit_on_failure=False)
 
 
@@ -115,15 +120,32 @@ def history(
     instance_id: str = typer.Argument(..., metavar="ID", help="Instance id (a unique prefix is enough)."),
     output_format: Format = FORMAT_OPTION,
     db: Path = DB_OPTION,
+    graph: bool = GRAPH_OPTION,
 ) -> None:
     """Every transition, HTTP call (auth headers redacted), signal and timer of an instance."""
     views.text_argument(instance_id, "instance id")
     store = views.open_store(db)
     events = views.guarded(lambda: store.history(instance_id))
+    if graph:
+        _print_graph(store, views.guarded(lambda: store.get_instance(instance_id)))
+        return
     if output_format is Format.json:
         print_json([views.event_document(event) for event in events])
     else:
         views.print_history(events)
+
+
+def _print_graph(store: Any, instance: Any) -> None:
+    from jctl.errors import UsageError
+    from jctl.graph import instance_diagram
+
+    spec_path = instance.cursor.get("specPath")
+    if not spec_path or not Path(spec_path).is_file():
+        raise UsageError(f"the spec of instance {instance.id} ({spec_path or 'unknown'}) is no longer readable",
+                         hint="--graph draws the journey from its spec file")
+    events = [(e.type, e.state, e.data) for e in store.history(instance.id)]
+    current = instance.current_state if instance.phase == "RUNNING" else (events[-1][1] if events else None)
+    typer.echo(instance_diagram(Path(spec_path), events, current or ""), nl=False)
 
 
 def _read_mocks(path: Path) -> dict[str, Any]:
