@@ -45,7 +45,11 @@ def run_all(scenarios: list[Scenario], jobs: int) -> list[ScenarioResult]:
     """Every scenario's result, in the given order; `jobs` > 1 spreads them over worker processes."""
     if jobs <= 1 or len(scenarios) <= 1:
         return [run_scenario(s) for s in scenarios]
-    with ProcessPoolExecutor(max_workers=min(jobs, len(scenarios))) as pool:
+    import multiprocessing
+
+    # spawn, not fork: a forked worker would inherit the parent's expression-engine workers and open handles
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=min(jobs, len(scenarios)), mp_context=context) as pool:
         return list(pool.map(run_scenario, scenarios))
 
 
