@@ -6,7 +6,7 @@ from __future__ import annotations
 import typer
 
 from jctl import __version__
-from jctl.cli import gc, instances, serve, time_commands, validate
+from jctl.cli import gc, instances, scenarios, serve, time_commands, validate
 
 app = typer.Typer(
     name="jctl",
@@ -43,3 +43,5 @@ app.command("tick")(time_commands.tick)
 app.command("worker")(time_commands.worker)
 app.command("serve")(serve.serve)
 app.command("gc")(gc.gc)
+app.command("test")(scenarios.test)
+app.command("graph")(scenarios.graph)

@@ -22,6 +22,7 @@ class Format(str, Enum):
     json = "json"
 
 
+GRAPH_OPTION = typer.Option(False, "--graph", help="Print the journey as a Mermaid diagram with the path taken highlighted.")
 FORMAT_OPTION = typer.Option(Format.text, "--format", "-f", help="Output format.")
 
 
@@ -105,11 +106,14 @@ def status(
     output_format: Format = FORMAT_OPTION,
     db: Path = DB_OPTION,
     target: str = TARGET_OPTION,
+    graph: bool = GRAPH_OPTION,
 ) -> None:
     """Show where an instance stands."""
     if target:
         views.text_argument(instance_id, "instance id")
         _finish(_on_target(target, lambda t: t.status(instance_id)), output_format, exit_on_failure=False)
+    if graph:
+        return _graph_of(instance_id, db)
     views.show_status(instance_id, output_format.value, db)
 
 
@@ -160,6 +164,7 @@ def history(
     output_format: Format = FORMAT_OPTION,
     db: Path = DB_OPTION,
     target: str = TARGET_OPTION,
+    graph: bool = GRAPH_OPTION,
 ) -> None:
     """Every transition, HTTP call (auth headers redacted), signal and timer of an instance."""
     if target:
@@ -172,6 +177,8 @@ def history(
 
         documents = remote.with_target(target, lambda t: t.history(instance_id))
         return print_json(documents) if output_format is Format.json else remote.print_events(documents)
+    if graph:
+        return _graph_of(instance_id, db)
     views.show_history(instance_id, output_format.value, db)
 
 
@@ -184,6 +191,25 @@ def _on_target(url: str, command: Callable[[Any], dict[str, Any]]) -> dict[str, 
     from jctl.cli import remote
 
     return remote.with_target(url, command)
+
+
+def _graph_of(instance_id: str, db: Path | None) -> None:
+    views.text_argument(instance_id, "instance id")
+    store = views.open_store(db)
+    _print_graph(store, views.guarded(lambda: store.get_instance(instance_id)))
+
+
+def _print_graph(store: Any, instance: Any) -> None:
+    from jctl.errors import UsageError
+    from jctl.graph import instance_diagram
+
+    spec_path = instance.cursor.get("specPath")
+    if not spec_path or not Path(spec_path).is_file():
+        raise UsageError(f"the spec of instance {instance.id} ({spec_path or 'unknown'}) is no longer readable",
+                         hint="--graph draws the journey from its spec file")
+    events = [(e.type, e.state, e.data) for e in store.history(instance.id)]
+    current = instance.current_state if instance.phase == "RUNNING" else (events[-1][1] if events else None)
+    typer.echo(instance_diagram(Path(spec_path), events, current or ""), nl=False)
 
 
 def _read_mocks(path: Path) -> dict[str, Any]:
