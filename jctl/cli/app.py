@@ -9,7 +9,7 @@ import sys
 import typer
 
 from jctl import __version__
-from jctl.cli import instances, time_commands, validate
+from jctl.cli import instances, plugin_commands, time_commands, validate
 from jctl.errors import EXIT_INTERNAL, JctlError
 
 app = typer.Typer(
@@ -45,6 +45,7 @@ app.command("cancel")(instances.cancel)
 app.add_typer(time_commands.clock_app, name="clock")
 app.command("tick")(time_commands.tick)
 app.command("worker")(time_commands.worker)
+app.command("outbox")(plugin_commands.outbox)
 
 
 def main() -> None:

@@ -42,6 +42,7 @@ class Seams:
     http_client: HttpClient  # bound to the real or the mock transport
     now: Callable[[], datetime]
     platform: dict[str, Any] = field(default_factory=dict)
+    cache_get: Callable[[str], tuple[bool, Any]] = lambda key: (False, None)  # cache:v1 reads (store-backed)
 
 
 class Interpreter:

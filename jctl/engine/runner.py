@@ -302,12 +302,13 @@ class Runner:
             preview = replace(updated, updated_at=self.store.now())
             idempotency = (idempotency_key, envelopes.envelope(preview, project_var))
         return self.store.commit_transition(updated, expected_version=instance.version, events=transition.events,
-                                            schedule=schedule, cancel_due=cancel, idempotency=idempotency)
+                                            schedule=schedule, cancel_due=cancel, idempotency=idempotency,
+                                            writes=transition.writes)
 
     def _interpreter(self, instance: Instance, client: LazyClient) -> Interpreter:
         spec_path = instance.cursor.get("specPath")
         seams = Seams(evaluate=self._evaluator(), http_client=client,
-                      now=self.store.now, platform=platform_binding(instance))
+                      now=self.store.now, platform=platform_binding(instance), cache_get=self.store.cache_get)
         return Interpreter(instance.definition, seams, spec_path=Path(spec_path) if spec_path else None,
                            max_transitions=self._limit("maxTransitions"))
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from jctl.store.models import NewDueWork, NewEvent
+from jctl.store.models import NewDueWork, NewEvent, StoreWrite
 
 TERMINAL_PHASES = ("SUCCEEDED", "FAILED")
 
@@ -34,6 +34,7 @@ class Transition:
     schedule: list[NewDueWork] = field(default_factory=list)
     cancel_due: bool | list[str] = False
     halts: bool = False  # the interpreter stops after this one (paused or terminal)
+    writes: list[StoreWrite] = field(default_factory=list)  # task plugin effects (outbox, cache), same commit
 
 
 class StateError(Exception):

@@ -31,7 +31,9 @@ from jctl.store.models import (
     Instance,
     NewDueWork,
     NewEvent,
+    OutboxEntry,
     StoreError,
+    StoreWrite,
     UnknownInstance,
 )
 
@@ -265,6 +267,7 @@ class Store:
         schedule: Iterable[NewDueWork] = (),
         cancel_due: bool | list[str] = False,
         idempotency: tuple[str, dict[str, Any]] | None = None,
+        writes: Sequence[StoreWrite] = (),
     ) -> Instance:
         """Write the instance (version + 1), its events, due-work changes and idempotency record, or nothing."""
         schedule = list(schedule)
@@ -277,6 +280,7 @@ class Store:
             rows.append_events(conn, instance.id, events, now_ms)
             rows.cancel_due(conn, instance.id, cancel_due)
             rows.insert_due(conn, instance.id, schedule)
+            rows.apply_writes(conn, instance.id, writes, now_ms)
             if idempotency is not None:
                 rows.record_idempotency(conn, instance.id, *idempotency, now_ms)
             return dataclasses.replace(
@@ -303,6 +307,27 @@ class Store:
             return None
         response: dict[str, Any] = json.loads(found[0][0])
         return response
+
+    # -- plugin tables ------------------------------------------------------------------------------------------
+
+    def outbox(self, topic: str | None = None, instance_id: str | None = None) -> list[OutboxEntry]:
+        """Published records oldest first, optionally one topic and/or one instance."""
+        where: list[str] = []
+        params: list[Any] = []
+        for column, wanted in (("topic", topic), ("instance_id", instance_id)):
+            if wanted is not None:
+                where.append(f"{column} = ?")
+                params.append(wanted)
+        sql = "SELECT seq, instance_id, state, at_ms, topic, key, headers, value FROM outbox"
+        sql += (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY seq"
+        return [OutboxEntry(seq, owner, state, from_epoch_ms(at_ms), name, key, json.loads(headers), json.loads(value))
+                for seq, owner, state, at_ms, name, key, headers, value in self._query(sql, params)]
+
+    def cache_get(self, key: str) -> tuple[bool, Any]:
+        """(found, value) for a cache key; an entry past its expiry on the simulated clock is not found."""
+        found = self._query("SELECT value FROM cache WHERE key = ? AND expires_ms > (SELECT now_ms FROM clock)",
+                            (key,))
+        return (True, json.loads(found[0][0])) if found else (False, None)
 
     # -- due work -----------------------------------------------------------------------------------------------
 

@@ -160,3 +160,17 @@ def due_work_ids_never_reused(db: sqlite_utils.Database) -> None:
     conn.execute("ALTER TABLE due_work_v2 RENAME TO due_work")
     conn.execute("CREATE INDEX due_work_by_due ON due_work (due_ms)")
     conn.execute("CREATE INDEX due_work_by_instance ON due_work (instance_id, kind)")
+
+
+@migration(4)
+def plugin_tables(db: sqlite_utils.Database) -> None:
+    # The kafkaPublish:v1 outbox and the cache:v1 entries; both written in the transaction of the transition.
+    conn = db.conn
+    conn.execute(
+        "CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, instance_id TEXT NOT NULL, state TEXT, "
+        "at TEXT NOT NULL, at_ms INTEGER NOT NULL, topic TEXT NOT NULL, key TEXT, headers TEXT NOT NULL, "
+        "value TEXT NOT NULL)"
+    )
+    conn.execute("CREATE INDEX outbox_by_topic ON outbox (topic, seq)")
+    conn.execute("CREATE TABLE cache (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_ms INTEGER NOT NULL, "
+                 "written_at TEXT NOT NULL)")

@@ -99,3 +99,40 @@ class DueWork:
     due_at: datetime
     state: str | None
     data: dict[str, Any]
+
+
+@dataclass
+class OutboxRecord:
+    """A record a kafkaPublish:v1 task wrote; committed with the transition that published it."""
+
+    topic: str
+    value: Any
+    key: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    state: str | None = None  # the task state that published it
+
+
+@dataclass
+class CachePut:
+    """A cache:v1 put; committed with its transition, so a rolled-back step leaves the cache as it was."""
+
+    key: str
+    value: Any
+    ttl_seconds: int
+
+
+StoreWrite = OutboxRecord | CachePut
+
+
+@dataclass
+class OutboxEntry:
+    """An outbox record as stored."""
+
+    seq: int
+    instance_id: str
+    state: str | None
+    at: datetime
+    topic: str
+    key: str | None
+    headers: dict[str, str]
+    value: Any

@@ -14,6 +14,8 @@ from typing import Any
 
 from jctl.clock import format_rfc3339, from_epoch_ms, to_epoch_ms
 from jctl.store.models import (
+    OutboxRecord,
+    StoreWrite,
     ConflictError,
     Instance,
     NewDueWork,
@@ -190,3 +192,20 @@ def record_idempotency(conn: sqlite3.Connection, instance_id: str, key: str, res
         "INSERT INTO idempotency (instance_id, key, response, at) VALUES (?, ?, ?, ?)",
         (instance_id, key, dumps(response), format_rfc3339(from_epoch_ms(at_ms))),
     )
+
+
+def apply_writes(conn: sqlite3.Connection, instance_id: str, writes: Sequence[StoreWrite], now_ms: int) -> None:
+    """Plugin effects of one transition (outbox records, cache puts), in its transaction."""
+    at = format_rfc3339(from_epoch_ms(now_ms))
+    for write in writes:
+        if isinstance(write, OutboxRecord):
+            conn.execute(
+                "INSERT INTO outbox (instance_id, state, at, at_ms, topic, key, headers, value) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (instance_id, write.state, at, now_ms, write.topic, write.key, dumps(write.headers), dumps(write.value)),
+            )
+        else:
+            conn.execute(
+                "INSERT OR REPLACE INTO cache (key, value, expires_ms, written_at) VALUES (?, ?, ?, ?)",
+                (write.key, dumps(write.value), now_ms + write.ttl_seconds * 1000, at),
+            )
