@@ -38,7 +38,8 @@ class XmlDecode:
             raise PluginError("XML_DECODE_ERROR", f"context.{source} must be an XML string; it is {shown}",
                               PARSE_ERROR)
         decoded = decode(text)
-        target = task.get("target") if isinstance(task.get("target"), dict) else {}
+        target = task.get("target")
+        target = target if isinstance(target, dict) else {}
         context = dict(call.context)
         if target.get("kind") == "var":
             context[str(task["resultVar"])] = decoded
