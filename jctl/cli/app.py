@@ -46,6 +46,7 @@ app.add_typer(time_commands.clock_app, name="clock")
 app.command("tick")(time_commands.tick)
 app.command("worker")(time_commands.worker)
 app.command("outbox")(plugin_commands.outbox)
+app.add_typer(plugin_commands.schedules_app, name="schedules")
 
 
 def main() -> None:

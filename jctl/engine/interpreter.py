@@ -43,6 +43,8 @@ class Seams:
     now: Callable[[], datetime]
     platform: dict[str, Any] = field(default_factory=dict)
     cache_get: Callable[[str], tuple[bool, Any]] = lambda key: (False, None)  # cache:v1 reads (store-backed)
+    # schedule:v1 onExisting: ids of the ACTIVE bindings with an identity (journey, version, subject, start)
+    active_schedules: Callable[[str, str, str | None, str], list[str]] = lambda *identity: []
 
 
 class Interpreter:

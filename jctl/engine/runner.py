@@ -219,6 +219,10 @@ class Runner:
 
     def _run_due(self, work: DueWork) -> str | None:
         """Run one due item; None when its instance is leased by another runner (left for later)."""
+        if work.kind == "schedule-run":  # keyed by schedule binding, not by instance
+            from jctl.engine.scheduled import fire_scheduled_run
+
+            return fire_scheduled_run(self, work)
         try:
             instance = self.store.get_instance(work.instance_id)
         except StoreUnknownInstance:
@@ -308,7 +312,8 @@ class Runner:
     def _interpreter(self, instance: Instance, client: LazyClient) -> Interpreter:
         spec_path = instance.cursor.get("specPath")
         seams = Seams(evaluate=self._evaluator(), http_client=client,
-                      now=self.store.now, platform=platform_binding(instance), cache_get=self.store.cache_get)
+                      now=self.store.now, platform=platform_binding(instance), cache_get=self.store.cache_get,
+                      active_schedules=self.store.active_schedules)
         return Interpreter(instance.definition, seams, spec_path=Path(spec_path) if spec_path else None,
                            max_transitions=self._limit("maxTransitions"))
 

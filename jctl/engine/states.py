@@ -132,7 +132,8 @@ class StateExecutor:
             raise StateError("NOT_SUPPORTED", f"task kind {task.get('kind')!r} is not supported by the local runner")
         context = copy.deepcopy(snap.context)
         call = TaskCall(state_id, task, context, lambda site, where: self.evaluate(site, context, where),
-                        self.seams.now, self.seams.cache_get, self.interp.catalog.spec_path)
+                        self.seams.now, self.seams.cache_get, self.interp.catalog.spec_path, self.seams.platform,
+                        self.seams.active_schedules, self.interp.states)
         try:
             outcome = plugin.run(call)
         except PluginError as exc:

@@ -164,7 +164,8 @@ def due_work_ids_never_reused(db: sqlite_utils.Database) -> None:
 
 @migration(4)
 def plugin_tables(db: sqlite_utils.Database) -> None:
-    # The kafkaPublish:v1 outbox and the cache:v1 entries; both written in the transaction of the transition.
+    # The kafkaPublish:v1 outbox, the cache:v1 entries and the schedule:v1 bindings; all written in the
+    # transaction of the transition that produced them.
     conn = db.conn
     conn.execute(
         "CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, instance_id TEXT NOT NULL, state TEXT, "
@@ -174,3 +175,10 @@ def plugin_tables(db: sqlite_utils.Database) -> None:
     conn.execute("CREATE INDEX outbox_by_topic ON outbox (topic, seq)")
     conn.execute("CREATE TABLE cache (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_ms INTEGER NOT NULL, "
                  "written_at TEXT NOT NULL)")
+    conn.execute(
+        "CREATE TABLE schedules (id TEXT PRIMARY KEY, journey_name TEXT NOT NULL, journey_version TEXT NOT NULL, "
+        "subject_id TEXT, start_state TEXT NOT NULL, interval TEXT NOT NULL, max_runs INTEGER NOT NULL, "
+        "runs_executed INTEGER NOT NULL, next_run_ms INTEGER, status TEXT NOT NULL, creator TEXT NOT NULL, "
+        "last_run TEXT, last_context TEXT NOT NULL, created_ms INTEGER NOT NULL)"
+    )
+    conn.execute("CREATE INDEX schedules_by_identity ON schedules (journey_name, journey_version, start_state)")

@@ -121,7 +121,43 @@ class CachePut:
     ttl_seconds: int
 
 
-StoreWrite = OutboxRecord | CachePut
+@dataclass
+class ScheduleWrite:
+    """A schedule:v1 binding to create, or (upsert) to update in place, with its first run as due work."""
+
+    journey_name: str
+    journey_version: str
+    subject_id: str | None
+    start_state: str
+    first_run: datetime
+    interval: str
+    max_runs: int
+    last_context: dict[str, Any]
+    on_existing: str  # fail | upsert | addAnother (fail is checked by the task before it writes)
+    binding_id: str = ""  # filled when written
+
+
+@dataclass
+class ScheduleBinding:
+    """A stored schedule binding; `status` ACTIVE, COMPLETED (maxRuns reached) or CANCELLED."""
+
+    id: str
+    journey_name: str
+    journey_version: str
+    subject_id: str | None
+    start_state: str
+    interval: str
+    max_runs: int
+    runs_executed: int
+    next_run: datetime | None
+    status: str
+    creator: str  # the instance whose definition, mocks and platform config scheduled runs use
+    last_run: str | None
+    last_context: dict[str, Any]
+    created_at: datetime
+
+
+StoreWrite = OutboxRecord | CachePut | ScheduleWrite
 
 
 @dataclass

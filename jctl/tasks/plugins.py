@@ -19,6 +19,7 @@ PLUGIN_MODULES = {
     "kafkaPublish:v1": "jctl.tasks.kafka_publish",
     "cache:v1": "jctl.tasks.cache",
     "xmlDecode:v1": "jctl.tasks.xml_decode",
+    "schedule:v1": "jctl.tasks.schedule",
 }
 
 
@@ -33,6 +34,9 @@ class TaskCall:
     now: Callable[[], datetime]
     cache_get: Callable[[str], tuple[bool, Any]]
     spec_path: Path | None = None
+    platform: dict[str, Any] = field(default_factory=dict)  # the `platform` binding (journey name, version, run)
+    active_schedules: Callable[[str, str, str | None, str], list[str]] = lambda *identity: []
+    states: dict[str, Any] = field(default_factory=dict)  # the spec's top-level states
 
 
 @dataclass
