@@ -21,6 +21,8 @@ class Format(str, Enum):
 
 
 FORMAT_OPTION = typer.Option(Format.text, "--format", "-f", help="Output format.")
+SECRETS_OPTION = typer.Option(None, "--secrets", envvar="JCTL_SECRETS", metavar="FILE",
+                              help="YAML mapping of secretRef to value for auth policies (env JCTL_SECRETS).")
 
 
 def run(
@@ -32,6 +34,7 @@ def run(
     config: Path = typer.Option(None, "--config", metavar="FILE", help="Values for spec.platform.config keys (JSON/YAML file; "
                                 "env JCTL_CONFIG_<key> fills the rest)."),
     seed: str = typer.Option(None, "--seed", metavar="SEED", help="Make uuid() in expressions deterministic."),
+    secrets: Path = SECRETS_OPTION,
     output_format: Format = FORMAT_OPTION,
     db: Path = DB_OPTION,
 ) -> None:
@@ -45,7 +48,7 @@ def run(
 
         raise UsageError(f"{config}: a platform config file is a mapping of spec.platform.config keys to values")
     runner = views.open_runner(db, uuid_seed=seed, platform_config=platform_config,
-                               progress=output_format is Format.text)
+                               progress=output_format is Format.text, secrets=secrets)
     envelope = runner.start(file, input_document, mocks=mocks_document, detach=detach, auto_advance=auto_advance)
     _finish(envelope, output_format)
 
@@ -55,6 +58,7 @@ def signal(
     payload: str = typer.Option(..., "--payload", "-p", metavar="JSON|@FILE|-", help="Step payload: JSON, @file.json, or - for stdin."),
     step: str = typer.Option(None, "--step", metavar="STATE", help="The wait/webhook state to feed (inferred when one is active)."),
     idempotency_key: str = typer.Option(None, "--idempotency-key", metavar="KEY", help="Replays the first answer on repeat."),
+    secrets: Path = SECRETS_OPTION,
     output_format: Format = FORMAT_OPTION,
     db: Path = DB_OPTION,
 ) -> None:
@@ -63,7 +67,7 @@ def signal(
     views.text_argument(step, "--step")
     views.text_argument(idempotency_key, "--idempotency-key")
     document = read_json_argument(payload, "payload")
-    runner = views.open_runner(db, progress=output_format is Format.text)
+    runner = views.open_runner(db, progress=output_format is Format.text, secrets=secrets)
     envelope = runner.signal(instance_id, document, step=step, idempotency_key=idempotency_key)
     _finish(envelope, output_format)
 

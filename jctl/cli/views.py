@@ -29,12 +29,14 @@ def open_store(db: Path | None) -> Store:
 
 
 def open_runner(db: Path | None, *, uuid_seed: str | None = None, platform_config: dict[str, Any] | None = None,
-                progress: bool = False, should_stop: Callable[[], bool] | None = None) -> GuardedRunner:
+                progress: bool = False, should_stop: Callable[[], bool] | None = None,
+                secrets: Path | None = None) -> GuardedRunner:
     from jctl.engine.runner import Runner
+    from jctl.secrets import load_secrets
 
     out = _progress_printer() if progress else None
     runner = Runner(open_store(db), uuid_seed=uuid_seed, platform_config=platform_config, out=out,
-                    should_stop=should_stop)
+                    should_stop=should_stop, secrets=load_secrets(secrets))
     return GuardedRunner(runner)
 
 

@@ -18,6 +18,7 @@ from jctl.store.models import NewEvent
 
 if TYPE_CHECKING:
     from jctl.tasks.http import HttpClient
+    from jctl.tasks.outbound_auth import OutboundAuth
 
 DEFAULT_MAX_TRANSITIONS = 100_000
 
@@ -45,6 +46,7 @@ class Seams:
     cache_get: Callable[[str], tuple[bool, Any]] = lambda key: (False, None)  # cache:v1 reads (store-backed)
     # schedule:v1 onExisting: ids of the ACTIVE bindings with an identity (journey, version, subject, start)
     active_schedules: Callable[[str, str, str | None, str], list[str]] = lambda *identity: []
+    http_auth: OutboundAuth | None = None  # auth.policyRef of HTTP tasks (dsl.md 19), with the local secrets
 
 
 class Interpreter:

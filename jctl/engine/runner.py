@@ -21,7 +21,9 @@ from jctl.tasks.http import LazyClient
 if TYPE_CHECKING:
     import httpx
 
+    from jctl.secrets import Secrets
     from jctl.store.db import Store
+    from jctl.tasks.outbound_auth import OutboundAuth
 
 Drive = Callable[[Interpreter, Snapshot], Iterator[Transition]]
 DUE_VERBS = {"run": "ran", "timer": "fired timer", "step-timeout": "timed out step", "deadline": "deadline reached"}
@@ -39,8 +41,10 @@ class Runner:
     def __init__(self, store: Store, *, http_transport: httpx.BaseTransport | None = None,
                  expr_timeout_s: float = 5.0, uuid_seed: str | None = None, limits: dict[str, Any] | None = None,
                  platform_config: dict[str, Any] | None = None, out: Callable[[str], None] | None = None,
-                 should_stop: Callable[[], bool] | None = None):
+                 should_stop: Callable[[], bool] | None = None, secrets: Secrets | None = None):
+        from jctl.secrets import Secrets
         from jctl.store.db import new_lease_owner
+        from jctl.tasks.outbound_auth import TokenCache
 
         self.store = store
         self.http_transport = http_transport
@@ -53,6 +57,8 @@ class Runner:
         self.should_stop = should_stop or (lambda: False)
         self.owner = new_lease_owner()
         self._shared_client: LazyClient | None = None
+        self.secrets = secrets or Secrets()
+        self.token_cache = TokenCache()  # OAuth2 access tokens, reused across the instances this runner drives
 
     def _limit(self, name: str) -> int:
         return int(self.limits.get(name, DEFAULT_LIMITS[name]))
@@ -313,9 +319,16 @@ class Runner:
         spec_path = instance.cursor.get("specPath")
         seams = Seams(evaluate=self._evaluator(), http_client=client,
                       now=self.store.now, platform=platform_binding(instance), cache_get=self.store.cache_get,
-                      active_schedules=self.store.active_schedules)
+                      active_schedules=self.store.active_schedules, http_auth=self._http_auth(instance))
         return Interpreter(instance.definition, seams, spec_path=Path(spec_path) if spec_path else None,
                            max_transitions=self._limit("maxTransitions"))
+
+    def _http_auth(self, instance: Instance) -> OutboundAuth:
+        from jctl.tasks.outbound_auth import OutboundAuth, mtls_client_factory
+
+        mtls = None if instance.mocks is not None or self.http_transport is not None else mtls_client_factory()
+        return OutboundAuth(instance.definition.get("spec") or {}, self.secrets, self.store.now, self.token_cache,
+                            mtls)
 
     def _http_client(self, instance: Instance, counters: dict[str, int]) -> LazyClient:
         """Mocked instances get their own client over the mock transport (its counters are theirs); the others

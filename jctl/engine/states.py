@@ -96,7 +96,7 @@ class StateExecutor:
         return Transition(replace(snap, context=context, current_state=str(nxt)), [event])
 
     def _task(self, state_id: str, state: dict[str, Any], snap: Snapshot) -> Transition:
-        from jctl.tasks.http import TaskError, build_call, execute
+        from jctl.tasks.http import TaskError, build_call
 
         task = state.get("task") or {}
         if task.get("kind") != "httpCall:v1":
@@ -107,7 +107,7 @@ class StateExecutor:
                               lambda body: self.evaluate(body, context, "task.body"))
         except TaskError as exc:
             raise StateError("TASK_ERROR", str(exc)) from None
-        outcome = execute(call, self.seams.http_client)
+        outcome = self._send(task, call)
         attributes = snap.attributes
         if not call.notify and task.get("resultVar"):
             context[str(task["resultVar"])] = outcome.result
@@ -121,6 +121,17 @@ class StateExecutor:
         transition = self._step(snap, state_id, state, context, state.get("next"), http=outcome.record)
         transition.snapshot.attributes = attributes
         return transition
+
+    def _send(self, task: dict[str, Any], call: Any) -> Any:
+        from jctl.tasks.http import execute
+        from jctl.tasks.outbound_auth import AuthError
+
+        if self.seams.http_auth is None:
+            return execute(call, self.seams.http_client)
+        try:
+            return self.seams.http_auth.execute(task, call, self.seams.http_client)
+        except AuthError as exc:
+            raise StateError(exc.code, exc.reason) from None
 
     def _plugin_task(self, state_id: str, state: dict[str, Any], task: dict[str, Any], snap: Snapshot) -> Transition:
         """Any other task kind runs through its plugin (jctl/tasks/plugins.py); its store writes (outbox, cache)
