@@ -21,6 +21,13 @@ class Format(str, Enum):
 
 
 FORMAT_OPTION = typer.Option(Format.text, "--format", "-f", help="Output format.")
+HEADER_OPTION = typer.Option(None, "--header", "-H", metavar="NAME=VALUE",
+                             help="Inbound request header for auth tasks (repeatable; never stored).")
+CLIENT_CERT_OPTION = typer.Option(None, "--client-cert", metavar="FILE",
+                                  help="Inbound client certificate chain (PEM, leaf first) for mtlsValidate:v1.")
+PLUGIN_CONFIG_OPTION = typer.Option(None, "--plugin-config", envvar="JCTL_PLUGIN_CONFIG", metavar="FILE",
+                                    help="Plugin profiles (jwtValidate, apiKeyValidate, mtlsValidate) as YAML "
+                                    "(env JCTL_PLUGIN_CONFIG).")
 SECRETS_OPTION = typer.Option(None, "--secrets", envvar="JCTL_SECRETS", metavar="FILE",
                               help="YAML mapping of secretRef to value for auth policies (env JCTL_SECRETS).")
 
@@ -35,11 +42,15 @@ def run(
                                 "env JCTL_CONFIG_<key> fills the rest)."),
     seed: str = typer.Option(None, "--seed", metavar="SEED", help="Make uuid() in expressions deterministic."),
     secrets: Path = SECRETS_OPTION,
+    header: list[str] = HEADER_OPTION,
+    client_cert: Path = CLIENT_CERT_OPTION,
+    plugin_config: Path = PLUGIN_CONFIG_OPTION,
     output_format: Format = FORMAT_OPTION,
     db: Path = DB_OPTION,
 ) -> None:
     """Validate FILE and its input, create an instance and execute it until it ends or pauses."""
     views.text_argument(seed, "--seed")
+    request = views.inbound_request(header, client_cert)
     input_document = read_json_argument(input_value, "input")
     mocks_document = _read_mocks(mocks) if mocks else None
     platform_config = read_json_argument(f"@{config}", "config") if config else None
@@ -48,8 +59,9 @@ def run(
 
         raise UsageError(f"{config}: a platform config file is a mapping of spec.platform.config keys to values")
     runner = views.open_runner(db, uuid_seed=seed, platform_config=platform_config,
-                               progress=output_format is Format.text, secrets=secrets)
-    envelope = runner.start(file, input_document, mocks=mocks_document, detach=detach, auto_advance=auto_advance)
+                               progress=output_format is Format.text, secrets=secrets, plugin_config=plugin_config)
+    envelope = runner.start(file, input_document, mocks=mocks_document, detach=detach, auto_advance=auto_advance,
+                            request=request)
     _finish(envelope, output_format)
 
 
@@ -59,6 +71,9 @@ def signal(
     step: str = typer.Option(None, "--step", metavar="STATE", help="The wait/webhook state to feed (inferred when one is active)."),
     idempotency_key: str = typer.Option(None, "--idempotency-key", metavar="KEY", help="Replays the first answer on repeat."),
     secrets: Path = SECRETS_OPTION,
+    header: list[str] = HEADER_OPTION,
+    client_cert: Path = CLIENT_CERT_OPTION,
+    plugin_config: Path = PLUGIN_CONFIG_OPTION,
     output_format: Format = FORMAT_OPTION,
     db: Path = DB_OPTION,
 ) -> None:
@@ -67,8 +82,10 @@ def signal(
     views.text_argument(step, "--step")
     views.text_argument(idempotency_key, "--idempotency-key")
     document = read_json_argument(payload, "payload")
-    runner = views.open_runner(db, progress=output_format is Format.text, secrets=secrets)
-    envelope = runner.signal(instance_id, document, step=step, idempotency_key=idempotency_key)
+    request = views.inbound_request(header, client_cert)
+    runner = views.open_runner(db, progress=output_format is Format.text, secrets=secrets,
+                               plugin_config=plugin_config)
+    envelope = runner.signal(instance_id, document, step=step, idempotency_key=idempotency_key, request=request)
     _finish(envelope, output_format)
 
 

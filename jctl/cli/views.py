@@ -17,6 +17,7 @@ from jctl.errors import FindingsError, JctlError, UsageError
 if TYPE_CHECKING:
     from jctl.engine.runner import Runner
     from jctl.store import Event, Instance, Store
+    from jctl.tasks.inbound import InboundRequest
 
 T = TypeVar("T")
 
@@ -30,14 +31,39 @@ def open_store(db: Path | None) -> Store:
 
 def open_runner(db: Path | None, *, uuid_seed: str | None = None, platform_config: dict[str, Any] | None = None,
                 progress: bool = False, should_stop: Callable[[], bool] | None = None,
-                secrets: Path | None = None) -> GuardedRunner:
+                secrets: Path | None = None, plugin_config: Path | None = None) -> GuardedRunner:
     from jctl.engine.runner import Runner
     from jctl.secrets import load_secrets
+    from jctl.tasks.plugins import load_plugin_config
 
     out = _progress_printer() if progress else None
     runner = Runner(open_store(db), uuid_seed=uuid_seed, platform_config=platform_config, out=out,
-                    should_stop=should_stop, secrets=load_secrets(secrets))
+                    should_stop=should_stop, secrets=load_secrets(secrets),
+                    plugin_config=load_plugin_config(plugin_config))
     return GuardedRunner(runner)
+
+
+def inbound_request(headers: list[str] | None, client_cert: Path | None) -> InboundRequest | None:
+    """The request `--header K=V` (repeatable) and `--client-cert FILE` describe, or None without either."""
+    from jctl.errors import UsageError
+    from jctl.tasks.inbound import InboundRequest
+
+    if not headers and client_cert is None:
+        return None
+    parsed: dict[str, str] = {}
+    for item in headers or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"--header {item.split('=')[0]!r}...: write it as NAME=VALUE",
+                             hint="for example --header 'Authorization=Bearer <token>'")
+        parsed[name.strip()] = value
+    cert = None
+    if client_cert is not None:
+        try:
+            cert = client_cert.read_bytes()
+        except OSError as exc:
+            raise UsageError(f"cannot read --client-cert {client_cert}: {exc.strerror or exc}") from None
+    return InboundRequest(parsed, {}, cert)
 
 
 def _progress_printer() -> Callable[[str], None]:
@@ -57,13 +83,14 @@ class GuardedRunner:
         self._runner = runner
 
     def start(self, definition_path: Path, input: Any, *, mocks: dict[str, Any] | None, detach: bool,
-              auto_advance: bool) -> dict[str, Any]:
+              auto_advance: bool, request: InboundRequest | None = None) -> dict[str, Any]:
         return guarded(lambda: self._runner.start(definition_path, input, mocks=mocks, detach=detach,
-                                                 auto_advance=auto_advance))
+                                                 auto_advance=auto_advance, request=request))
 
     def signal(self, id_or_prefix: str, payload: Any, *, step: str | None,
-               idempotency_key: str | None) -> dict[str, Any]:
-        return guarded(lambda: self._runner.signal(id_or_prefix, payload, step=step, idempotency_key=idempotency_key))
+               idempotency_key: str | None, request: InboundRequest | None = None) -> dict[str, Any]:
+        return guarded(lambda: self._runner.signal(id_or_prefix, payload, step=step, idempotency_key=idempotency_key,
+                                                  request=request))
 
     def cancel(self, id_or_prefix: str) -> dict[str, Any]:
         return guarded(lambda: self._runner.cancel(id_or_prefix))

@@ -19,6 +19,7 @@ from jctl.store.models import NewEvent
 if TYPE_CHECKING:
     from jctl.tasks.http import HttpClient
     from jctl.tasks.outbound_auth import OutboundAuth
+    from jctl.tasks.plugins import PluginEnvironment
 
 DEFAULT_MAX_TRANSITIONS = 100_000
 
@@ -47,6 +48,7 @@ class Seams:
     # schedule:v1 onExisting: ids of the ACTIVE bindings with an identity (journey, version, subject, start)
     active_schedules: Callable[[str, str, str | None, str], list[str]] = lambda *identity: []
     http_auth: OutboundAuth | None = None  # auth.policyRef of HTTP tasks (dsl.md 19), with the local secrets
+    plugin_env: PluginEnvironment | None = None  # inbound request, plugin config and secrets for task plugins
 
 
 class Interpreter:

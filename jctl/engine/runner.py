@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from jctl.secrets import Secrets
     from jctl.store.db import Store
+    from jctl.tasks.inbound import InboundRequest
     from jctl.tasks.outbound_auth import OutboundAuth
 
 Drive = Callable[[Interpreter, Snapshot], Iterator[Transition]]
@@ -41,7 +42,8 @@ class Runner:
     def __init__(self, store: Store, *, http_transport: httpx.BaseTransport | None = None,
                  expr_timeout_s: float = 5.0, uuid_seed: str | None = None, limits: dict[str, Any] | None = None,
                  platform_config: dict[str, Any] | None = None, out: Callable[[str], None] | None = None,
-                 should_stop: Callable[[], bool] | None = None, secrets: Secrets | None = None):
+                 should_stop: Callable[[], bool] | None = None, secrets: Secrets | None = None,
+                 plugin_config: tuple[dict[str, Any], Path | None] = ({}, None)):
         from jctl.secrets import Secrets
         from jctl.store.db import new_lease_owner
         from jctl.tasks.outbound_auth import TokenCache
@@ -59,13 +61,15 @@ class Runner:
         self._shared_client: LazyClient | None = None
         self.secrets = secrets or Secrets()
         self.token_cache = TokenCache()  # OAuth2 access tokens, reused across the instances this runner drives
+        self.plugin_config = plugin_config
+        self.request: InboundRequest | None = None  # the inbound request of the start/signal being driven
 
     def _limit(self, name: str) -> int:
         return int(self.limits.get(name, DEFAULT_LIMITS[name]))
 
     # -- commands -------------------------------------------------------------------------------------------
     def start(self, definition_path: Path, input: dict[str, Any], *, mocks: dict[str, Any] | None = None,
-              detach: bool = False, auto_advance: bool = False) -> dict[str, Any]:
+              detach: bool = False, auto_advance: bool = False, request: InboundRequest | None = None) -> dict[str, Any]:
         """Create an instance of the spec at `definition_path` and run it until it ends or pauses (unless
         `detach`); with `auto_advance`, skip the clock over its timers as well."""
         plan = plan_start(Path(definition_path), input, mocks=mocks, supplied_config=self.platform_config,
@@ -73,18 +77,22 @@ class Runner:
         created = self.store.create_instance(plan.instance, plan.events, plan.due)
         if detach:
             return envelopes.start_response(created)
-        instance, _ = self._drive(created.id, lambda interp, snap: interp.run(snap), run_pending=True)
+        self.request = request  # only this drive sees the caller's request; it is never stored
+        try:
+            instance, _ = self._drive(created.id, lambda interp, snap: interp.run(snap), run_pending=True)
+        finally:
+            self.request = None
         if auto_advance:
             instance = self._auto_advance(instance.id)
         return envelopes.envelope(instance)
 
     def signal(self, id_or_prefix: str, payload: Any, *, step: str | None = None,
-               idempotency_key: str | None = None) -> dict[str, Any]:
+               idempotency_key: str | None = None, request: InboundRequest | None = None) -> dict[str, Any]:
         """Deliver a payload to the active wait/webhook step and continue; a repeated idempotency key replays
         the first answer."""
         instance = self._get(id_or_prefix)
         if not idempotency_key:
-            return self._signal(instance, payload, step, None)
+            return self._signal(instance, payload, step, None, request)
         # Hold the lease across check and delivery, so a retry racing the first delivery waits for it and then
         # replays its answer instead of finding the step already gone.
         self._wait_for_lease(instance.id)
@@ -92,16 +100,21 @@ class Runner:
             replay = self.store.idempotent_response(instance.id, idempotency_key)
             if replay is not None:
                 return replay
-            return self._signal(self.store.get_instance(instance.id), payload, step, idempotency_key)
+            return self._signal(self.store.get_instance(instance.id), payload, step, idempotency_key, request)
         finally:
             self.store.release_lease(instance.id, self.owner)
 
-    def _signal(self, instance: Instance, payload: Any, step: str | None, idempotency_key: str | None) -> dict[str, Any]:
+    def _signal(self, instance: Instance, payload: Any, step: str | None, idempotency_key: str | None,
+                request: InboundRequest | None = None) -> dict[str, Any]:
         interp = self._interpreter(instance, self._http_client(instance, {}))  # only checks: makes no call
         target = interp.check_signal(snapshot_of(instance), payload, step)  # raises before anything changes
         project_var = ((target.state.get(target.kind) or {}).get("response") or {}).get("outputVar")
-        instance, _ = self._drive(instance.id, lambda i, s: i.signal(s, payload, step),
-                               idempotency_key=idempotency_key, project_var=project_var)
+        self.request = request
+        try:
+            instance, _ = self._drive(instance.id, lambda i, s: i.signal(s, payload, step),
+                                   idempotency_key=idempotency_key, project_var=project_var)
+        finally:
+            self.request = None
         return envelopes.envelope(instance, project_var)
 
     def _wait_for_lease(self, instance_id: str) -> None:
@@ -316,10 +329,13 @@ class Runner:
                                             writes=transition.writes)
 
     def _interpreter(self, instance: Instance, client: LazyClient) -> Interpreter:
+        from jctl.tasks.plugins import PluginEnvironment
+
         spec_path = instance.cursor.get("specPath")
         seams = Seams(evaluate=self._evaluator(), http_client=client,
                       now=self.store.now, platform=platform_binding(instance), cache_get=self.store.cache_get,
-                      active_schedules=self.store.active_schedules, http_auth=self._http_auth(instance))
+                      active_schedules=self.store.active_schedules, http_auth=self._http_auth(instance),
+                      plugin_env=PluginEnvironment(self.request, *self.plugin_config, self.secrets))
         return Interpreter(instance.definition, seams, spec_path=Path(spec_path) if spec_path else None,
                            max_transitions=self._limit("maxTransitions"))
 

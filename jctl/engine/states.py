@@ -136,15 +136,17 @@ class StateExecutor:
     def _plugin_task(self, state_id: str, state: dict[str, Any], task: dict[str, Any], snap: Snapshot) -> Transition:
         """Any other task kind runs through its plugin (jctl/tasks/plugins.py); its store writes (outbox, cache)
         ride on the transition so they commit with it."""
-        from jctl.tasks.plugins import PluginError, TaskCall, plugin_for
+        from jctl.tasks.plugins import PluginEnvironment, PluginError, TaskCall, plugin_for
 
         plugin = plugin_for(task.get("kind"))
         if plugin is None:
             raise StateError("NOT_SUPPORTED", f"task kind {task.get('kind')!r} is not supported by the local runner")
         context = copy.deepcopy(snap.context)
+        env = self.seams.plugin_env or PluginEnvironment()
         call = TaskCall(state_id, task, context, lambda site, where: self.evaluate(site, context, where),
                         self.seams.now, self.seams.cache_get, self.interp.catalog.spec_path, self.seams.platform,
-                        self.seams.active_schedules, self.interp.states)
+                        self.seams.active_schedules, self.interp.states, env.request, env.config, env.config_dir,
+                        env.secrets)
         try:
             outcome = plugin.run(call)
         except PluginError as exc:

@@ -9,9 +9,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+from jctl.secrets import Secrets
 from jctl.store.models import StoreWrite
+
+if TYPE_CHECKING:
+    from jctl.tasks.inbound import InboundRequest
 
 IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"
 
@@ -20,6 +24,9 @@ PLUGIN_MODULES = {
     "cache:v1": "jctl.tasks.cache",
     "xmlDecode:v1": "jctl.tasks.xml_decode",
     "schedule:v1": "jctl.tasks.schedule",
+    "jwtValidate:v1": "jctl.tasks.jwt_validate",
+    "apiKeyValidate:v1": "jctl.tasks.api_key_validate",
+    "mtlsValidate:v1": "jctl.tasks.mtls_validate",
 }
 
 
@@ -37,6 +44,10 @@ class TaskCall:
     platform: dict[str, Any] = field(default_factory=dict)  # the `platform` binding (journey name, version, run)
     active_schedules: Callable[[str, str, str | None, str], list[str]] = lambda *identity: []
     states: dict[str, Any] = field(default_factory=dict)  # the spec's top-level states
+    request: InboundRequest | None = None  # the inbound request of the command driving the instance, if any
+    plugin_config: dict[str, Any] = field(default_factory=dict)  # profiles etc., per plugin id
+    plugin_config_dir: Path | None = None
+    secrets: Secrets = field(default_factory=Secrets)
 
 
 @dataclass
@@ -108,3 +119,40 @@ def load_schema_ref(ref: str, spec_path: Path | None) -> Any:
             raise PluginError("INVALID_SPEC", f"schema reference {ref!r}: {pointer} is not in {target.name}")
         value = value[part]
     return value
+
+
+@dataclass
+class PluginEnvironment:
+    """What the runner gives plugins beyond the instance: the inbound request of the driving command, the
+    plugin config file (profiles per plugin id) and the local secrets."""
+
+    request: InboundRequest | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+    config_dir: Path | None = None
+    secrets: Secrets = field(default_factory=Secrets)
+
+
+def load_plugin_config(path: Path | None) -> tuple[dict[str, Any], Path | None]:
+    """The plugin config file given, else JCTL_PLUGIN_CONFIG, else none: a YAML mapping of plugin id (jwtValidate,
+    apiKeyValidate, mtlsValidate) to its settings; a bad file is a usage error."""
+    import os
+
+    import yaml
+
+    from jctl.errors import UsageError
+
+    if path is None:
+        configured = os.environ.get("JCTL_PLUGIN_CONFIG", "").strip()
+        if not configured:
+            return {}, None
+        path = Path(configured).expanduser()
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read plugin config {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    except yaml.YAMLError as exc:
+        raise UsageError(f"{path}: the plugin config is not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"{path}: the plugin config is a mapping of plugin id to settings, "
+                         f"for example `jwtValidate: {{profiles: {{default: {{...}}}}}}`")
+    return data, path.resolve().parent
