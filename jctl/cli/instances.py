@@ -92,14 +92,20 @@ def signal(
 def status(
     instance_id: str = typer.Argument(..., metavar="ID", help="Instance id (a unique prefix is enough)."),
     output_format: Format = FORMAT_OPTION,
+    header: list[str] = HEADER_OPTION,
+    client_cert: Path = CLIENT_CERT_OPTION,
+    secrets: Path = SECRETS_OPTION,
+    plugin_config: Path = PLUGIN_CONFIG_OPTION,
     db: Path = DB_OPTION,
 ) -> None:
-    """Show where an instance stands."""
+    """Show where an instance stands (with --header/--client-cert, through the journey's read access guard)."""
     from jctl.engine.envelopes import envelope
 
     views.text_argument(instance_id, "instance id")
+    request = views.inbound_request(header, client_cert)
     store = views.open_store(db)  # a read: no runner, no engines, so it starts fast
     instance = views.guarded(lambda: store.get_instance(instance_id))
+    views.enforce_read_guard(db, instance, request, secrets, plugin_config, instance_id)
     _finish(envelope(instance), output_format, exit_on_failure=False)
 
 
@@ -135,11 +141,20 @@ def list_instances(
 def history(
     instance_id: str = typer.Argument(..., metavar="ID", help="Instance id (a unique prefix is enough)."),
     output_format: Format = FORMAT_OPTION,
+    header: list[str] = HEADER_OPTION,
+    client_cert: Path = CLIENT_CERT_OPTION,
+    secrets: Path = SECRETS_OPTION,
+    plugin_config: Path = PLUGIN_CONFIG_OPTION,
     db: Path = DB_OPTION,
 ) -> None:
-    """Every transition, HTTP call (auth headers redacted), signal and timer of an instance."""
+    """Every transition, HTTP call (auth headers redacted), signal and timer of an instance (with
+    --header/--client-cert, through the journey's read access guard)."""
     views.text_argument(instance_id, "instance id")
+    request = views.inbound_request(header, client_cert)
     store = views.open_store(db)
+    if request is not None:
+        views.enforce_read_guard(db, views.guarded(lambda: store.get_instance(instance_id)), request, secrets,
+                                 plugin_config, instance_id)
     events = views.guarded(lambda: store.history(instance_id))
     if output_format is Format.json:
         print_json([views.event_document(event) for event in events])

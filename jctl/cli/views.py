@@ -66,6 +66,26 @@ def inbound_request(headers: list[str] | None, client_cert: Path | None) -> Inbo
     return InboundRequest(parsed, {}, cert)
 
 
+def enforce_read_guard(db: Path | None, instance: Instance, request: InboundRequest | None,
+                       secrets: Path | None, plugin_config: Path | None, given_id: str) -> None:
+    """With an inbound identity, a journey's spec.access.read.guardRef decides whether it may be read; a denial
+    looks exactly like an unknown id (dsl.md 23.1)."""
+    from jctl.engine.access import guard_ref, read_allowed
+    from jctl.store import UnknownInstance
+
+    if request is None or guard_ref(instance) is None:
+        return
+    runner = open_runner(db, secrets=secrets, plugin_config=plugin_config)._runner
+    store = runner.store
+    if not guarded(lambda: read_allowed(runner, instance, request)):
+        guarded(lambda: _raise(UnknownInstance(f"no instance id starts with {given_id!r} in {store.path}; list "
+                                               f"instances to find the id")))
+
+
+def _raise(exc: Exception) -> None:
+    raise exc
+
+
 def _progress_printer() -> Callable[[str], None]:
     err = console(stderr=True)
 
