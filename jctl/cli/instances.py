@@ -106,7 +106,10 @@ def status(
     store = views.open_store(db)  # a read: no runner, no engines, so it starts fast
     instance = views.guarded(lambda: store.get_instance(instance_id))
     views.enforce_read_guard(db, instance, request, secrets, plugin_config, instance_id)
-    _finish(envelope(instance), output_format, exit_on_failure=False)
+    from jctl.masking import definition_paths, masked_envelope
+
+    shown = masked_envelope(envelope(instance), definition_paths(instance.definition))
+    _finish(shown, output_format, exit_on_failure=False)
 
 
 def cancel(
@@ -156,6 +159,12 @@ def history(
         views.enforce_read_guard(db, views.guarded(lambda: store.get_instance(instance_id)), request, secrets,
                                  plugin_config, instance_id)
     events = views.guarded(lambda: store.history(instance_id))
+    from dataclasses import replace
+
+    from jctl.masking import definition_paths, masked_event_data
+
+    paths = definition_paths(views.guarded(lambda: store.get_instance(instance_id)).definition)
+    events = [replace(event, data=masked_event_data(event.data, paths)) for event in events]
     if output_format is Format.json:
         print_json([views.event_document(event) for event in events])
     else:
