@@ -25,6 +25,7 @@ CHECK_MODULES = (
     "jctl.checks.references",
     "jctl.checks.values",
     "jctl.checks.style",
+    "jctl.checks.plugins",
     "jctl.checks.crossfile",
     "jctl.checks.openapi",
     "jctl.checks.arazzo",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import typer
 
 from jctl import __version__
-from jctl.cli import gc, instances, scenarios, serve, time_commands, validate
+from jctl.cli import gc, instances, plugin_commands, scenarios, serve, time_commands, validate
 
 app = typer.Typer(
     name="jctl",
@@ -45,3 +45,5 @@ app.command("serve")(serve.serve)
 app.command("gc")(gc.gc)
 app.command("test")(scenarios.test)
 app.command("graph")(scenarios.graph)
+app.command("outbox")(plugin_commands.outbox)
+app.add_typer(plugin_commands.schedules_app, name="schedules")

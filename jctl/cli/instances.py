@@ -24,6 +24,15 @@ class Format(str, Enum):
 
 GRAPH_OPTION = typer.Option(False, "--graph", help="Print the journey as a Mermaid diagram with the path taken highlighted.")
 FORMAT_OPTION = typer.Option(Format.text, "--format", "-f", help="Output format.")
+HEADER_OPTION = typer.Option(None, "--header", "-H", metavar="NAME=VALUE",
+                             help="Inbound request header for auth tasks (repeatable; never stored).")
+CLIENT_CERT_OPTION = typer.Option(None, "--client-cert", metavar="FILE",
+                                  help="Inbound client certificate chain (PEM, leaf first) for mtlsValidate:v1.")
+PLUGIN_CONFIG_OPTION = typer.Option(None, "--plugin-config", envvar="JCTL_PLUGIN_CONFIG", metavar="FILE",
+                                    help="Plugin profiles (jwtValidate, apiKeyValidate, mtlsValidate) as YAML "
+                                    "(env JCTL_PLUGIN_CONFIG).")
+SECRETS_OPTION = typer.Option(None, "--secrets", envvar="JCTL_SECRETS", metavar="FILE",
+                              help="YAML mapping of secretRef to value for auth policies (env JCTL_SECRETS).")
 
 
 def run(
@@ -36,6 +45,10 @@ def run(
                                 "env JCTL_CONFIG_<key> fills the rest)."),
     seed: str = typer.Option(None, "--seed", metavar="SEED", help="Make uuid() in expressions deterministic."),
     idempotency_key: str = typer.Option(None, "--idempotency-key", metavar="KEY", help="Replays the first start on repeat."),
+    secrets: Path = SECRETS_OPTION,
+    header: list[str] = HEADER_OPTION,
+    client_cert: Path = CLIENT_CERT_OPTION,
+    plugin_config: Path = PLUGIN_CONFIG_OPTION,
     output_format: Format = FORMAT_OPTION,
     db: Path = DB_OPTION,
     target: str = TARGET_OPTION,
@@ -44,6 +57,7 @@ def run(
     views.text_argument(seed, "--seed")
     views.text_argument(idempotency_key, "--idempotency-key")
     input_document = read_json_argument(input_value, "input", input_limit())
+    request = views.inbound_request(header, client_cert)
     mocks_document = _read_mocks(mocks) if mocks else None
     platform_config = read_json_argument(f"@{config}", "config") if config else None
     if platform_config is not None and not isinstance(platform_config, dict):
@@ -67,9 +81,9 @@ def run(
         _finish(temporal_target.start(target, file, input_document, mocks=mocks_document, detach=detach,
                                       auto_advance=auto_advance, platform_config=platform_config), output_format)
     runner = views.open_runner(db, uuid_seed=seed, platform_config=platform_config,
-                               progress=output_format is Format.text)
+                               progress=output_format is Format.text, secrets=secrets, plugin_config=plugin_config)
     envelope = runner.start(file, input_document, mocks=mocks_document, detach=detach, auto_advance=auto_advance,
-                            idempotency_key=idempotency_key)
+                            idempotency_key=idempotency_key, request=request)
     _finish(envelope, output_format)
 
 
@@ -84,6 +98,10 @@ def signal(
     payload: str = typer.Option(..., "--payload", "-p", metavar="JSON|@FILE|-", help="Step payload: JSON, @file.json, or - for stdin."),
     step: str = typer.Option(None, "--step", metavar="STATE", help="The wait/webhook state to feed (inferred when one is active)."),
     idempotency_key: str = typer.Option(None, "--idempotency-key", metavar="KEY", help="Replays the first answer on repeat."),
+    secrets: Path = SECRETS_OPTION,
+    header: list[str] = HEADER_OPTION,
+    client_cert: Path = CLIENT_CERT_OPTION,
+    plugin_config: Path = PLUGIN_CONFIG_OPTION,
     output_format: Format = FORMAT_OPTION,
     db: Path = DB_OPTION,
     target: str = TARGET_OPTION,
@@ -96,25 +114,32 @@ def signal(
     if target:
         _finish(_on_target(target, lambda t: t.signal(instance_id, document, step=step,
                                                       idempotency_key=idempotency_key)), output_format)
-    runner = views.open_runner(db, progress=output_format is Format.text)
-    envelope = runner.signal(instance_id, document, step=step, idempotency_key=idempotency_key)
+    request = views.inbound_request(header, client_cert)
+    runner = views.open_runner(db, progress=output_format is Format.text, secrets=secrets,
+                               plugin_config=plugin_config)
+    envelope = runner.signal(instance_id, document, step=step, idempotency_key=idempotency_key, request=request)
     _finish(envelope, output_format)
 
 
 def status(
     instance_id: str = typer.Argument(..., metavar="ID", help="Instance id (a unique prefix is enough)."),
     output_format: Format = FORMAT_OPTION,
+    header: list[str] = HEADER_OPTION,
+    client_cert: Path = CLIENT_CERT_OPTION,
+    secrets: Path = SECRETS_OPTION,
+    plugin_config: Path = PLUGIN_CONFIG_OPTION,
     db: Path = DB_OPTION,
     target: str = TARGET_OPTION,
     graph: bool = GRAPH_OPTION,
 ) -> None:
-    """Show where an instance stands."""
+    """Show where an instance stands (with --header/--client-cert, through the journey's read access guard)."""
     if target:
         views.text_argument(instance_id, "instance id")
         _finish(_on_target(target, lambda t: t.status(instance_id)), output_format, exit_on_failure=False)
     if graph:
         return _graph_of(instance_id, db)
-    views.show_status(instance_id, output_format.value, db)
+    views.show_status(instance_id, output_format.value, db,
+                      views.ReadGuard(views.inbound_request(header, client_cert), secrets, plugin_config))
 
 
 def cancel(
@@ -162,11 +187,16 @@ def list_instances(
 def history(
     instance_id: str = typer.Argument(..., metavar="ID", help="Instance id (a unique prefix is enough)."),
     output_format: Format = FORMAT_OPTION,
+    header: list[str] = HEADER_OPTION,
+    client_cert: Path = CLIENT_CERT_OPTION,
+    secrets: Path = SECRETS_OPTION,
+    plugin_config: Path = PLUGIN_CONFIG_OPTION,
     db: Path = DB_OPTION,
     target: str = TARGET_OPTION,
     graph: bool = GRAPH_OPTION,
 ) -> None:
-    """Every transition, HTTP call (auth headers redacted), signal and timer of an instance."""
+    """Every transition, HTTP call (auth headers redacted), signal and timer of an instance (with
+    --header/--client-cert, through the journey's read access guard)."""
     if target:
         views.text_argument(instance_id, "instance id")
         if is_temporal(target):
@@ -179,7 +209,8 @@ def history(
         return print_json(documents) if output_format is Format.json else remote.print_events(documents)
     if graph:
         return _graph_of(instance_id, db)
-    views.show_history(instance_id, output_format.value, db)
+    views.show_history(instance_id, output_format.value, db,
+                       views.ReadGuard(views.inbound_request(header, client_cert), secrets, plugin_config))
 
 
 def _on_target(url: str, command: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from jctl.cli.output import console, print_json, print_json_list
 from jctl.errors import FindingsError, JctlError, UsageError
@@ -17,6 +17,7 @@ from jctl.errors import FindingsError, JctlError, UsageError
 if TYPE_CHECKING:
     from jctl.engine.runner import Runner
     from jctl.store import Event, Instance, InstanceSummary, Store
+    from jctl.tasks.inbound import InboundRequest
 
 T = TypeVar("T")
 
@@ -29,14 +30,61 @@ def open_store(db: Path | None) -> Store:
 
 
 def open_runner(db: Path | None, *, uuid_seed: str | None = None, platform_config: dict[str, Any] | None = None,
-                progress: bool = False, should_stop: Callable[[], bool] | None = None) -> GuardedRunner:
+                progress: bool = False, should_stop: Callable[[], bool] | None = None,
+                secrets: Path | None = None, plugin_config: Path | None = None) -> GuardedRunner:
     from jctl.engine.runner import Runner
+    from jctl.secrets import load_secrets
+    from jctl.tasks.plugins import load_plugin_config
 
     out = _progress_printer() if progress else None
     runner = Runner(open_store(db), uuid_seed=uuid_seed, platform_config=platform_config, out=out,
                     should_stop=should_stop, warn=lambda line: console(stderr=True).print(f"warning: {line}",
-                                                                                         markup=False))
+                                                                                         markup=False),
+                    secrets=load_secrets(secrets), plugin_config=load_plugin_config(plugin_config))
     return GuardedRunner(runner)
+
+
+def inbound_request(headers: list[str] | None, client_cert: Path | None) -> InboundRequest | None:
+    """The request `--header K=V` (repeatable) and `--client-cert FILE` describe, or None without either."""
+    from jctl.errors import UsageError
+    from jctl.tasks.inbound import InboundRequest
+
+    if not headers and client_cert is None:
+        return None
+    parsed: dict[str, str] = {}
+    for item in headers or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"--header {item.split('=')[0]!r}...: write it as NAME=VALUE",
+                             hint="for example --header 'Authorization=Bearer <token>'")
+        parsed[name.strip()] = value
+    cert = None
+    if client_cert is not None:
+        try:
+            cert = client_cert.read_bytes()
+        except OSError as exc:
+            raise UsageError(f"cannot read --client-cert {client_cert}: {exc.strerror or exc}") from None
+    return InboundRequest(parsed, {}, cert)
+
+
+def enforce_read_guard(db: Path | None, instance: Instance, request: InboundRequest | None,
+                       secrets: Path | None, plugin_config: Path | None, given_id: str) -> None:
+    """With an inbound identity, a journey's spec.access.read.guardRef decides whether it may be read; a denial
+    looks exactly like an unknown id (dsl.md 23.1)."""
+    from jctl.engine.access import guard_ref, read_allowed
+    from jctl.store import UnknownInstance
+
+    if request is None or guard_ref(instance) is None:
+        return
+    runner = open_runner(db, secrets=secrets, plugin_config=plugin_config)._runner
+    store = runner.store
+    if not guarded(lambda: read_allowed(runner, instance, request)):
+        guarded(lambda: _raise(UnknownInstance(f"no instance id starts with {given_id!r} in {store.path}; list "
+                                               f"instances to find the id")))
+
+
+def _raise(exc: Exception) -> None:
+    raise exc
 
 
 def _progress_printer() -> Callable[[str], None]:
@@ -56,13 +104,16 @@ class GuardedRunner:
         self._runner = runner
 
     def start(self, definition_path: Path, input: Any, *, mocks: dict[str, Any] | None, detach: bool,
-              auto_advance: bool, idempotency_key: str | None = None) -> dict[str, Any]:
+              auto_advance: bool, idempotency_key: str | None = None,
+              request: InboundRequest | None = None) -> dict[str, Any]:
         return guarded(lambda: self._runner.start(definition_path, input, mocks=mocks, detach=detach,
-                                                 auto_advance=auto_advance, idempotency_key=idempotency_key))
+                                                 auto_advance=auto_advance, idempotency_key=idempotency_key,
+                                                 request=request))
 
     def signal(self, id_or_prefix: str, payload: Any, *, step: str | None,
-               idempotency_key: str | None) -> dict[str, Any]:
-        return guarded(lambda: self._runner.signal(id_or_prefix, payload, step=step, idempotency_key=idempotency_key))
+               idempotency_key: str | None, request: InboundRequest | None = None) -> dict[str, Any]:
+        return guarded(lambda: self._runner.signal(id_or_prefix, payload, step=step, idempotency_key=idempotency_key,
+                                                  request=request))
 
     def cancel(self, id_or_prefix: str) -> dict[str, Any]:
         return guarded(lambda: self._runner.cancel(id_or_prefix))
@@ -168,14 +219,31 @@ def event_document(event: Event) -> dict[str, Any]:
             "data": event.data}
 
 
-def show_status(instance_id: str, output_format: str, db: Path | None) -> None:
-    """`jctl status`: a read, so no runner and no engines (it is the command scripts poll)."""
+class ReadGuard(NamedTuple):
+    """Who reads (`--header`/`--client-cert`), for a journey's spec.access.read.guardRef; no request, no guard."""
+
+    request: InboundRequest | None = None
+    secrets: Path | None = None
+    plugin_config: Path | None = None
+
+
+def _readable(store: Store, db: Path | None, instance_id: str, guard: ReadGuard) -> Instance:
+    instance = guarded(lambda: store.get_instance(instance_id))
+    if guard.request is not None:
+        enforce_read_guard(db, instance, guard.request, guard.secrets, guard.plugin_config, instance_id)
+    return instance
+
+
+def show_status(instance_id: str, output_format: str, db: Path | None, guard: ReadGuard = ReadGuard()) -> None:
+    """`jctl status`: a read, so no runner and no engines (it is the command scripts poll); fields the journey's
+    schemas mark secret are masked."""
     from jctl.engine.envelopes import envelope
+    from jctl.masking import definition_paths, masked_envelope
 
     text_argument(instance_id, "instance id")
     store = open_store(db)
-    instance = guarded(lambda: store.get_instance(instance_id))
-    print_result(envelope(instance), output_format)
+    instance = _readable(store, db, instance_id, guard)
+    print_result(masked_envelope(envelope(instance), definition_paths(instance.definition)), output_format)
 
 
 def show_instances(phase: str | None, journey: str | None, limit: int, output_format: str, db: Path | None, *,
@@ -194,11 +262,17 @@ def show_instances(phase: str | None, journey: str | None, limit: int, output_fo
         console(stderr=True).print(f"warning: {problem}", markup=False)
 
 
-def show_history(instance_id: str, output_format: str, db: Path | None) -> None:
-    """`jctl history`: every event of an instance, oldest first."""
+def show_history(instance_id: str, output_format: str, db: Path | None, guard: ReadGuard = ReadGuard()) -> None:
+    """`jctl history`: every event of an instance, oldest first, secret-marked fields masked."""
+    from dataclasses import replace
+
+    from jctl.masking import definition_paths, masked_event_data
+
     text_argument(instance_id, "instance id")
     store = open_store(db)
-    events = guarded(lambda: store.history(instance_id))
+    paths = definition_paths(_readable(store, db, instance_id, guard).definition)
+    events = [replace(event, data=masked_event_data(event.data, paths))
+              for event in guarded(lambda: store.history(instance_id))]
     if output_format == "json":
         print_json([event_document(event) for event in events])
     else:

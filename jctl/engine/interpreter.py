@@ -19,6 +19,8 @@ from jctl.store.models import NewEvent
 
 if TYPE_CHECKING:
     from jctl.tasks.http import HttpClient
+    from jctl.tasks.outbound_auth import OutboundAuth
+    from jctl.tasks.plugins import PluginEnvironment
 
 DEFAULT_MAX_TRANSITIONS = 100_000
 DEFAULT_MAX_INLINE_TIMERS = 100  # already-due timers fired within one trigger before the rest waits for a tick
@@ -46,6 +48,11 @@ class Seams:
     platform: dict[str, Any] = field(default_factory=dict)
     bindings: dict[str, Any] = field(default_factory=dict)  # extra read-only bindings, e.g. a compensation's outcome
     random: Callable[[str], float] = field(default=lambda key: _random.random())  # [0, 1) for a key; --seed fixes it
+    cache_get: Callable[[str], tuple[bool, Any]] = lambda key: (False, None)  # cache:v1 reads (store-backed)
+    # schedule:v1 onExisting: ids of the ACTIVE bindings with an identity (journey, version, subject, start)
+    active_schedules: Callable[[str, str, str | None, str], list[str]] = lambda *identity: []
+    http_auth: OutboundAuth | None = None  # auth.policyRef of HTTP tasks (dsl.md 19), with the local secrets
+    plugin_env: PluginEnvironment | None = None  # inbound request, plugin config and secrets for task plugins
 
 
 class Interpreter:

@@ -33,7 +33,10 @@ from jctl.tasks.http import LazyClient
 if TYPE_CHECKING:
     import httpx
 
+    from jctl.secrets import Secrets
     from jctl.store.db import Store
+    from jctl.tasks.inbound import InboundRequest
+    from jctl.tasks.outbound_auth import OutboundAuth
 
 Drive = Callable[[Interpreter, Snapshot], Iterator[Transition]]
 DUE_VERBS = {"run": "ran", "timer": "fired timer", "step-timeout": "timed out step", "deadline": "deadline reached",
@@ -54,8 +57,11 @@ class Runner:
                  expr_timeout_s: float = 5.0, uuid_seed: str | None = None, limits: dict[str, Any] | None = None,
                  platform_config: dict[str, Any] | None = None, out: Callable[[str], None] | None = None,
                  should_stop: Callable[[], bool] | None = None, data_limits: Limits | None = None,
-                 warn: Callable[[str], None] | None = None):
+                 warn: Callable[[str], None] | None = None, secrets: Secrets | None = None,
+                 plugin_config: tuple[dict[str, Any], Path | None] = ({}, None)):
+        from jctl.secrets import Secrets
         from jctl.store.db import new_lease_owner
+        from jctl.tasks.outbound_auth import TokenCache
 
         self.store = store
         self.http_transport = http_transport
@@ -70,13 +76,18 @@ class Runner:
         self._shared_client: LazyClient | None = None
         self.data_limits = data_limits or Limits.load()  # every driver gets the same bounds on instance data
         self.warn = warn or (lambda line: None)
+        self.secrets = secrets or Secrets()
+        self.token_cache = TokenCache()  # OAuth2 access tokens, reused across the instances this runner drives
+        self.plugin_config = plugin_config
+        self.request: InboundRequest | None = None  # the inbound request of the start/signal being driven
 
     def _limit(self, name: str) -> int:
         return int(self.limits.get(name, DEFAULT_LIMITS[name]))
 
     # -- commands -------------------------------------------------------------------------------------------
     def start(self, definition_path: Path, input: dict[str, Any], *, mocks: dict[str, Any] | None = None,
-              detach: bool = False, auto_advance: bool = False, idempotency_key: str | None = None) -> dict[str, Any]:
+              detach: bool = False, auto_advance: bool = False, idempotency_key: str | None = None,
+              request: InboundRequest | None = None) -> dict[str, Any]:
         """Create an instance of the spec at `definition_path` and run it until it ends or pauses (unless
         `detach`); with `auto_advance`, skip the clock over its timers as well. A repeated idempotency key
         replays the first start's answer (where it first paused) instead of starting another instance."""
@@ -100,19 +111,23 @@ class Runner:
             raise
         if detach:
             return envelopes.start_response(created)
-        instance, _ = self._drive(created.id, lambda interp, snap: interp.run(snap), run_pending=True)
+        self.request = request  # only this drive sees the caller's request; it is never stored
+        try:
+            instance, _ = self._drive(created.id, lambda interp, snap: interp.run(snap), run_pending=True)
+        finally:
+            self.request = None
         if auto_advance:
             instance = self._auto_advance(instance.id)
         return envelopes.envelope(instance)
 
     def signal(self, id_or_prefix: str, payload: Any, *, step: str | None = None,
-               idempotency_key: str | None = None) -> dict[str, Any]:
+               idempotency_key: str | None = None, request: InboundRequest | None = None) -> dict[str, Any]:
         """Deliver a payload to the active wait/webhook step and continue; a repeated idempotency key replays
         the first answer."""
         instance = self._get(id_or_prefix)
         self._edge_warning(payload, "the payload")
         if not idempotency_key:
-            return self._signal(instance, payload, step, None)
+            return self._signal(instance, payload, step, None, request)
         # Hold the lease across check and delivery, so a retry racing the first delivery waits for it and then
         # replays its answer instead of finding the step already gone.
         self._wait_for_lease(instance.id)
@@ -120,7 +135,7 @@ class Runner:
             replay = self._answer_of(instance.id, idempotency_key)
             if replay is not None:
                 return replay
-            return self._signal(self.store.get_instance(instance.id), payload, step, idempotency_key)
+            return self._signal(self.store.get_instance(instance.id), payload, step, idempotency_key, request)
         finally:
             self.store.release_lease(instance.id, self.owner)
 
@@ -156,12 +171,17 @@ class Runner:
             raise InstanceBusy(f"the first call with idempotency key {key!r} is still running; try again")
         return record.response
 
-    def _signal(self, instance: Instance, payload: Any, step: str | None, idempotency_key: str | None) -> dict[str, Any]:
+    def _signal(self, instance: Instance, payload: Any, step: str | None, idempotency_key: str | None,
+                request: InboundRequest | None = None) -> dict[str, Any]:
         interp = self._interpreter(instance, self._http_client(instance, {}))  # only checks: makes no call
         target = interp.check_signal(snapshot_of(instance), payload, step)  # raises before anything changes
         project_var = ((target.state.get(target.kind) or {}).get("response") or {}).get("outputVar")
-        instance, _ = self._drive(instance.id, lambda i, s: i.signal(s, payload, step),
-                               idempotency_key=idempotency_key, project_var=project_var)
+        self.request = request
+        try:
+            instance, _ = self._drive(instance.id, lambda i, s: i.signal(s, payload, step),
+                                   idempotency_key=idempotency_key, project_var=project_var)
+        finally:
+            self.request = None
         return envelopes.envelope(instance, project_var)
 
     def _wait_for_lease(self, instance_id: str, patience_s: float = LEASE_PATIENCE_S) -> None:
@@ -292,6 +312,10 @@ class Runner:
 
     def _run_due(self, work: DueWork) -> str | None:
         """Run one due item; None when its instance is leased by another runner (left for later)."""
+        if work.kind == "schedule-run":  # keyed by schedule binding, not by instance
+            from jctl.engine.scheduled import fire_scheduled_run
+
+            return fire_scheduled_run(self, work)
         try:
             instance = self.store.get_instance(work.instance_id)
         except StoreUnknownInstance:
@@ -418,7 +442,7 @@ class Runner:
             settle = {k.key: envelopes.envelope(preview, k.project_var) for k in self.store.pending_keys(instance.id)}
         committed = self.store.commit_transition(updated, expected_version=instance.version, events=transition.events,
                                                  schedule=schedule, cancel_due=cancel, idempotency=idempotency,
-                                                 settle=settle)
+                                                 settle=settle, writes=transition.writes)
         for request in transition.spawn:
             self._start_linked(committed, request)
         return committed
@@ -440,13 +464,25 @@ class Runner:
                                    [NewDueWork("run", now, start)])
 
     def _interpreter(self, instance: Instance, client: LazyClient) -> Interpreter:
+        from jctl.tasks.plugins import PluginEnvironment
+
         spec_path = instance.cursor.get("specPath")
         seams = Seams(evaluate=self._evaluator(), http_client=client, now=self.store.now,
                       platform=platform_binding(instance), random=_jitter(instance.cursor.get("seed")),
-                      bindings={"outcome": instance.cursor["outcome"]} if "outcome" in instance.cursor else {})
+                      bindings={"outcome": instance.cursor["outcome"]} if "outcome" in instance.cursor else {},
+                      cache_get=self.store.cache_get, active_schedules=self.store.active_schedules,
+                      http_auth=self._http_auth(instance),
+                      plugin_env=PluginEnvironment(self.request, *self.plugin_config, self.secrets))
         return Interpreter(instance.definition, seams, spec_path=Path(spec_path) if spec_path else None,
                            max_transitions=self._limit("maxTransitions"),
                            max_inline_timers=self._limit("maxInlineTimers"))
+
+    def _http_auth(self, instance: Instance) -> OutboundAuth:
+        from jctl.tasks.outbound_auth import OutboundAuth, mtls_client_factory
+
+        mtls = None if instance.mocks is not None or self.http_transport is not None else mtls_client_factory()
+        return OutboundAuth(instance.definition.get("spec") or {}, self.secrets, self.store.now, self.token_cache,
+                            mtls)
 
     def _http_client(self, instance: Instance, counters: dict[str, int]) -> LazyClient:
         """Mocked instances get their own client over the mock transport (its counters are theirs); the others

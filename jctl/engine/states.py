@@ -121,12 +121,11 @@ class StateExecutor:
         return Transition(replace(snap, context=context, current_state=str(nxt)), [event])
 
     def _task(self, state_id: str, state: dict[str, Any], snap: Snapshot) -> Transition:
-        from jctl.tasks.http import TaskError, build_call, execute
+        from jctl.tasks.http import TaskError, build_call
 
         task = state.get("task") or {}
         if task.get("kind") != "httpCall:v1":
-            raise StateError("NOT_SUPPORTED", f"task kind {task.get('kind')!r} is not supported by the local "
-                             f"runner yet (only httpCall:v1)")
+            return self._plugin_task(state_id, state, task, snap)
         context = dict(snap.context)
         try:
             call = build_call(task, self.spec, context, self.interp.catalog,
@@ -134,7 +133,7 @@ class StateExecutor:
         except TaskError as exc:
             raise StateError("TASK_ERROR", str(exc)) from None
         call.timeout_ms = self.clamp(call.timeout_ms, 1000)
-        outcome = execute(call, self.seams.http_client)
+        outcome = self._send(task, call)
         retry = plan_retry(self, state_id, task, snap, outcome.result, outcome.record)
         if retry is not None:
             return retry
@@ -153,6 +152,42 @@ class StateExecutor:
                                                    mapping.get("resultVar"))
         transition = self._step(snap, state_id, state, context, state.get("next"), http=outcome.record)
         transition.snapshot.attributes = attributes
+        return transition
+
+    def _send(self, task: dict[str, Any], call: Any) -> Any:
+        from jctl.tasks.http import execute
+        from jctl.tasks.outbound_auth import AuthError
+
+        if self.seams.http_auth is None:
+            return execute(call, self.seams.http_client)
+        try:
+            return self.seams.http_auth.execute(task, call, self.seams.http_client)
+        except AuthError as exc:
+            raise StateError(exc.code, exc.reason) from None
+
+    def _plugin_task(self, state_id: str, state: dict[str, Any], task: dict[str, Any], snap: Snapshot) -> Transition:
+        """Any other task kind runs through its plugin (jctl/tasks/plugins.py); its store writes (outbox, cache)
+        ride on the transition so they commit with it."""
+        from jctl.tasks.plugins import PluginEnvironment, PluginError, TaskCall, plugin_for
+
+        plugin = plugin_for(task.get("kind"))
+        if plugin is None:
+            raise StateError("NOT_SUPPORTED", f"task kind {task.get('kind')!r} is not supported by the local runner")
+        context = copy.deepcopy(snap.context)
+        env = self.seams.plugin_env or PluginEnvironment()
+        call = TaskCall(state_id, task, context, lambda site, where: self.evaluate(site, context, where),
+                        self.seams.now, self.seams.cache_get, self.interp.catalog.spec_path, self.seams.platform,
+                        self.seams.active_schedules, self.interp.states, env.request, env.config, env.config_dir,
+                        env.secrets)
+        try:
+            outcome = plugin.run(call)
+        except PluginError as exc:
+            raise StateError(exc.code, exc.reason) from None
+        if outcome.writes and self.mode is not None:
+            raise StateError("NOT_SUPPORTED", f"{task.get('kind')} inside a parallel branch or subjourney is not "
+                             f"supported by the local runner yet (its store writes need a top-level step)")
+        transition = self._step(snap, state_id, state, outcome.context, state.get("next"), **outcome.record)
+        transition.writes = list(outcome.writes)
         return transition
 
     def _choice(self, state_id: str, state: dict[str, Any], snap: Snapshot) -> Transition:

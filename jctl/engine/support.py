@@ -11,17 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 NOT_SUPPORTED: dict[str, str] = {
-    "spec.policies.httpClientAuth.default": "a default outbound HTTP auth policy (section 19)",
     "spec.cookies": "the cookie jar: Set-Cookie is not kept and no Cookie header is sent (section 22)",
-    "task.auth": "outbound HTTP auth on a task (httpClientAuth policies, section 19)",
     "task.cookies": "attaching cookie-jar cookies to an HTTP task (section 22.3)",
-    "task.kind=kafkaPublish:v1": "the Kafka publish task plugin (section 5.2)",
-    "task.kind=xmlDecode:v1": "the XML decode task plugin (section 5.3)",
-    "task.kind=schedule:v1": "the schedule task plugin (section 5.4)",
-    "task.kind=cache:v1": "the cache task plugin (section 15)",
-    "task.kind=jwtValidate:v1": "the JWT validation task plugin (section 18.6)",
-    "task.kind=mtlsValidate:v1": "the mTLS validation task plugin (section 18.7)",
-    "task.kind=apiKeyValidate:v1": "the API key validation task plugin (section 18.8)",
 }
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from jctl.store.models import NewDueWork, NewEvent
+from jctl.store.models import NewDueWork, NewEvent, StoreWrite
 
 TERMINAL_PHASES = ("SUCCEEDED", "FAILED")
 
@@ -35,6 +35,7 @@ class Transition:
     cancel_due: bool | list[str] = False
     halts: bool = False  # the interpreter stops after this one (paused or terminal)
     spawn: list[dict[str, Any]] = field(default_factory=list)  # linked instances to start once this is committed
+    writes: list[StoreWrite] = field(default_factory=list)  # task plugin effects (outbox, cache), same commit
 
 
 class StateError(Exception):

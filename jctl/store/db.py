@@ -35,7 +35,10 @@ from jctl.store.models import (
     NewDueWork,
     NewEvent,
     START_KEY_PREFIX,
+    OutboxEntry,
+    ScheduleBinding,
     StoreError,
+    StoreWrite,
     UnknownInstance,
 )
 
@@ -305,6 +308,7 @@ class Store:
         cancel_due: bool | list[str] = False,
         idempotency: KeyRecord | None = None,
         settle: dict[str, dict[str, Any]] | None = None,
+        writes: Sequence[StoreWrite] = (),
     ) -> Instance:
         """Write the instance (version + 1), its events, due-work changes and idempotency records (a new one,
         and the answers of pending keys in `settle`), or nothing."""
@@ -318,6 +322,7 @@ class Store:
             rows.append_events(conn, instance.id, events, now_ms)
             rows.cancel_due(conn, instance.id, cancel_due)
             rows.insert_due(conn, instance.id, schedule)
+            rows.apply_writes(conn, instance.id, writes, now_ms)
             if idempotency is not None:
                 rows.record_idempotency(conn, instance.id, idempotency, now_ms)
             if settle:
@@ -389,6 +394,83 @@ class Store:
             return ids
 
         return self._write(purge)
+
+    # -- plugin tables ------------------------------------------------------------------------------------------
+
+    def outbox(self, topic: str | None = None, instance_id: str | None = None) -> list[OutboxEntry]:
+        """Published records oldest first, optionally one topic and/or one instance."""
+        where: list[str] = []
+        params: list[Any] = []
+        for column, wanted in (("topic", topic), ("instance_id", instance_id)):
+            if wanted is not None:
+                where.append(f"{column} = ?")
+                params.append(wanted)
+        sql = "SELECT seq, instance_id, state, at_ms, topic, key, headers, value FROM outbox"
+        sql += (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY seq"
+        return [OutboxEntry(seq, owner, state, from_epoch_ms(at_ms), name, key, json.loads(headers), json.loads(value))
+                for seq, owner, state, at_ms, name, key, headers, value in self._query(sql, params)]
+
+    def cache_get(self, key: str) -> tuple[bool, Any]:
+        """(found, value) for a cache key; an entry past its expiry on the simulated clock is not found."""
+        found = self._query("SELECT value FROM cache WHERE key = ? AND expires_ms > (SELECT now_ms FROM clock)",
+                            (key,))
+        return (True, json.loads(found[0][0])) if found else (False, None)
+
+    def schedules(self) -> list[ScheduleBinding]:
+        """Every schedule binding, oldest first."""
+        found = self._query(f"SELECT {rows.SCHEDULE_COLUMNS} FROM schedules ORDER BY created_ms, id")
+        return [rows.schedule_from_row(row) for row in found]
+
+    def schedule(self, id_or_prefix: str) -> ScheduleBinding:
+        """The binding with this id, or the only one whose id starts with it."""
+        given = id_or_prefix.strip()
+        found = self._query(f"SELECT {rows.SCHEDULE_COLUMNS} FROM schedules WHERE id = ? OR id LIKE ? "
+                            f"ORDER BY id = ? DESC LIMIT 2", (given, given.replace("%", "") + "%", given))
+        if not found or not given:
+            raise UnknownInstance(f"no schedule binding id starts with {id_or_prefix!r} in {self.path}; "
+                                  f"`jctl schedules` lists them")
+        if len(found) > 1 and found[0][0] != given:
+            raise AmbiguousInstance(f"{id_or_prefix!r} matches several schedule bindings; give more characters")
+        return rows.schedule_from_row(found[0])
+
+    def active_schedules(self, name: str, version: str, subject: str | None, start: str) -> list[str]:
+        """Ids of the ACTIVE bindings with this identity key."""
+        return self._retrying(lambda: rows.matching_schedules(self.conn, name, version, subject, start))
+
+    def cancel_schedule(self, binding_id: str) -> bool:
+        """Stop an ACTIVE binding (no further runs); False when it had already ended."""
+
+        def cancel(conn: sqlite3.Connection) -> bool:
+            changed = conn.execute("UPDATE schedules SET status = 'CANCELLED', next_run_ms = NULL "
+                                   "WHERE id = ? AND status = 'ACTIVE'", (binding_id,)).rowcount
+            conn.execute("DELETE FROM due_work WHERE instance_id = ? AND kind = 'schedule-run'", (binding_id,))
+            return bool(changed)
+
+        return self._write(cancel)
+
+    def fire_schedule(self, work_id: int, binding: ScheduleBinding, instance: Instance, events: list[NewEvent],
+                      due: list[NewDueWork], next_run: datetime | None) -> Instance | None:
+        """Start one scheduled run: the new instance, the binding's run count, last run and next run, and the
+        due item swapped for the next one, in one transaction. None (and the item dropped) when the binding has
+        ended or moved on since it was read."""
+
+        def fire(conn: sqlite3.Connection) -> Instance | None:
+            conn.execute("DELETE FROM due_work WHERE id = ?", (work_id,))
+            runs = conn.execute("SELECT runs_executed FROM schedules WHERE id = ? AND status = 'ACTIVE'",
+                                (binding.id,)).fetchone()
+            if runs is None or runs[0] != binding.runs_executed:
+                return None
+            created = rows.insert_instance(conn, instance, events, due)
+            done = binding.runs_executed + 1 >= binding.max_runs or next_run is None
+            conn.execute("UPDATE schedules SET runs_executed = runs_executed + 1, last_run = ?, last_context = ?, "
+                         "next_run_ms = ?, status = ? WHERE id = ?",
+                         (created.id, rows.dumps(instance.context), None if done or next_run is None else to_epoch_ms(next_run),
+                          "COMPLETED" if done else "ACTIVE", binding.id))
+            if not done and next_run is not None:
+                rows.insert_due(conn, binding.id, [NewDueWork("schedule-run", next_run, binding.start_state)])
+            return created
+
+        return self._write(fire)
 
     # -- due work -----------------------------------------------------------------------------------------------
 

@@ -172,6 +172,28 @@ def reliability_records(db: sqlite_utils.Database) -> None:
     conn.execute("CREATE TABLE start_keys (key TEXT PRIMARY KEY, instance_id TEXT NOT NULL)")
 
 
+@migration(4)
+def plugin_tables(db: sqlite_utils.Database) -> None:
+    # The kafkaPublish:v1 outbox, the cache:v1 entries and the schedule:v1 bindings; all written in the
+    # transaction of the transition that produced them.
+    conn = db.conn
+    conn.execute(
+        "CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, instance_id TEXT NOT NULL, state TEXT, "
+        "at TEXT NOT NULL, at_ms INTEGER NOT NULL, topic TEXT NOT NULL, key TEXT, headers TEXT NOT NULL, "
+        "value TEXT NOT NULL)"
+    )
+    conn.execute("CREATE INDEX outbox_by_topic ON outbox (topic, seq)")
+    conn.execute("CREATE TABLE cache (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_ms INTEGER NOT NULL, "
+                 "written_at TEXT NOT NULL)")
+    conn.execute(
+        "CREATE TABLE schedules (id TEXT PRIMARY KEY, journey_name TEXT NOT NULL, journey_version TEXT NOT NULL, "
+        "subject_id TEXT, start_state TEXT NOT NULL, interval TEXT NOT NULL, max_runs INTEGER NOT NULL, "
+        "runs_executed INTEGER NOT NULL, next_run_ms INTEGER, status TEXT NOT NULL, creator TEXT NOT NULL, "
+        "last_run TEXT, last_context TEXT NOT NULL, created_ms INTEGER NOT NULL)"
+    )
+    conn.execute("CREATE INDEX schedules_by_identity ON schedules (journey_name, journey_version, start_state)")
+
+
 @migration(6)
 def serve_start_keys_and_retention(db: sqlite_utils.Database) -> None:
     # `jctl serve`: an Idempotency-Key on a start belongs to the journey name (no instance exists yet), and the

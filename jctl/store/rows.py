@@ -14,6 +14,10 @@ from typing import Any
 
 from jctl.clock import format_rfc3339, from_epoch_ms, to_epoch_ms
 from jctl.store.models import (
+    OutboxRecord,
+    ScheduleBinding,
+    ScheduleWrite,
+    StoreWrite,
     ConflictError,
     DamagedInstance,
     Instance,
@@ -239,3 +243,66 @@ def record_start_key(conn: sqlite3.Connection, key: str, instance_id: str) -> No
         conn.execute("INSERT INTO start_keys (key, instance_id) VALUES (?, ?)", (key, instance_id))
     except sqlite3.IntegrityError as exc:
         raise ConflictError(f"idempotency key {key!r} already started an instance") from exc
+
+
+def apply_writes(conn: sqlite3.Connection, instance_id: str, writes: Sequence[StoreWrite], now_ms: int) -> None:
+    """Plugin effects of one transition (outbox records, cache puts), in its transaction."""
+    at = format_rfc3339(from_epoch_ms(now_ms))
+    for write in writes:
+        if isinstance(write, OutboxRecord):
+            conn.execute(
+                "INSERT INTO outbox (instance_id, state, at, at_ms, topic, key, headers, value) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (instance_id, write.state, at, now_ms, write.topic, write.key, dumps(write.headers), dumps(write.value)),
+            )
+        elif isinstance(write, ScheduleWrite):
+            write.binding_id = write_schedule(conn, instance_id, write, now_ms)
+        else:
+            conn.execute(
+                "INSERT OR REPLACE INTO cache (key, value, expires_ms, written_at) VALUES (?, ?, ?, ?)",
+                (write.key, dumps(write.value), now_ms + write.ttl_seconds * 1000, at),
+            )
+
+
+SCHEDULE_COLUMNS = ("id, journey_name, journey_version, subject_id, start_state, interval, max_runs, runs_executed, "
+                    "next_run_ms, status, creator, last_run, last_context, created_ms")
+
+
+def schedule_from_row(row: Sequence[Any]) -> ScheduleBinding:
+    (binding_id, name, version, subject, start, interval, max_runs, runs, next_ms, status, creator, last_run,
+     last_context, created_ms) = row
+    return ScheduleBinding(binding_id, name, version, subject, start, interval, max_runs, runs,
+                           from_epoch_ms(next_ms) if next_ms is not None else None, status, creator, last_run,
+                           json.loads(last_context), from_epoch_ms(created_ms))
+
+
+def matching_schedules(conn: sqlite3.Connection, name: str, version: str, subject: str | None,
+                       start: str) -> list[str]:
+    """Ids of the ACTIVE bindings with this identity key (journey name, version, subject, start state)."""
+    found = conn.execute(
+        "SELECT id FROM schedules WHERE journey_name = ? AND journey_version = ? AND subject_id IS ? "
+        "AND start_state = ? AND status = 'ACTIVE' ORDER BY created_ms, id", (name, version, subject, start))
+    return [row[0] for row in found]
+
+
+def write_schedule(conn: sqlite3.Connection, instance_id: str, write: ScheduleWrite, now_ms: int) -> str:
+    """Create the binding (or update the matching one for upsert) and put its first run in due_work."""
+    import secrets
+
+    existing = matching_schedules(conn, write.journey_name, write.journey_version, write.subject_id,
+                                  write.start_state) if write.on_existing == "upsert" else []
+    first_ms = to_epoch_ms(write.first_run)
+    if existing:
+        binding_id = existing[0]
+        conn.execute("UPDATE schedules SET interval = ?, max_runs = ?, next_run_ms = ?, last_context = ?, "
+                     "creator = ? WHERE id = ?",
+                     (write.interval, write.max_runs, first_ms, dumps(write.last_context), instance_id, binding_id))
+        conn.execute("DELETE FROM due_work WHERE instance_id = ? AND kind = 'schedule-run'", (binding_id,))
+    else:
+        binding_id = "sch-" + secrets.token_hex(6)
+        conn.execute(
+            f"INSERT INTO schedules ({SCHEDULE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, 'ACTIVE', ?, NULL, ?, ?)",
+            (binding_id, write.journey_name, write.journey_version, write.subject_id, write.start_state,
+             write.interval, write.max_runs, first_ms, instance_id, dumps(write.last_context), now_ms))
+    insert_due(conn, binding_id, [NewDueWork("schedule-run", write.first_run, write.start_state)])
+    return binding_id

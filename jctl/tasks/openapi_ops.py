@@ -44,6 +44,10 @@ class OperationCatalog:
         self._apis = apis or {}
         self._documents: dict[str, dict[str, Any]] = {}
 
+    @property
+    def spec_path(self) -> Path | None:
+        return self._spec_path
+
     def resolve(self, operation_ref: str) -> Operation:
         """The operation `<apiName>.<operationId>` names; OperationError says what is missing."""
         api, _, operation_id = operation_ref.partition(".")

@@ -1,0 +1,49 @@
+"""Scheduled runs (schedule:v1, dsl.md 5.4): when the simulated clock reaches a binding's next run, a new
+instance of the scheduling journey starts at the binding's `start` state with the binding's evolving context
+(the final context of the previous run once it has finished), until `maxRuns` runs have started."""
+
+from __future__ import annotations
+
+import copy
+from typing import TYPE_CHECKING
+
+from jctl.clock import format_rfc3339, later, parse_duration
+from jctl.store.models import DueWork, Instance, NewDueWork, NewEvent, UnknownInstance, new_instance_id
+
+if TYPE_CHECKING:
+    from jctl.engine.runner import Runner
+
+
+def fire_scheduled_run(runner: Runner, work: DueWork) -> str:
+    """Start the run `work` (a `schedule-run` due item keyed by binding id) stands for and drive it."""
+    store = runner.store
+    try:
+        binding = store.schedule(work.instance_id)
+        creator = store.get_instance(binding.creator)
+    except UnknownInstance:
+        store.discard_due_work([work.id])
+        return f"discarded schedule run of a missing binding {work.instance_id}"
+    context = binding.last_context
+    if binding.last_run:
+        previous = store.get_instance(binding.last_run)
+        if previous.phase != "RUNNING":
+            context = previous.context  # the evolving lastContext: the previous run's final context
+    now = store.now()
+    run_number = binding.runs_executed + 1
+    cursor = {"specPath": creator.cursor.get("specPath"), "paused": None, "mockCounters": {},
+              "startedAt": format_rfc3339(now), "platformConfig": creator.cursor.get("platformConfig") or {},
+              "schedule": {"binding": binding.id, "run": run_number}}
+    instance = Instance(id=new_instance_id(), journey_name=creator.journey_name, kind=creator.kind,
+                        definition=creator.definition, phase="RUNNING", current_state=binding.start_state,
+                        cursor=cursor, context=copy.deepcopy(context), tags=list(creator.tags), mocks=creator.mocks)
+    event = NewEvent("journey.started", binding.start_state,
+                     {"input": context, "schedule": binding.id, "run": run_number, "detached": False})
+    next_run = later(work.due_at, parse_duration(binding.interval))
+    created = store.fire_schedule(work.id, binding, instance, [event],
+                                  [NewDueWork("run", now, binding.start_state)], next_run)
+    if created is None:
+        return f"discarded stale schedule run of binding {binding.id}"
+    after, _ = runner._drive(created.id, lambda interp, snap: interp.run(snap), run_pending=True)
+    where = after.current_state if after.phase == "RUNNING" else after.phase
+    return (f"started scheduled run {run_number}/{binding.max_runs} of {binding.journey_name} "
+            f"({binding.id}) {created.id[:8]} -> {where}")
