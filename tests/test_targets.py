@@ -75,12 +75,12 @@ def test_cancel_and_refusals_keep_the_local_exit_codes(target: str) -> None:
 
 
 @pytest.mark.parametrize(("url", "words"), [
-    (f"http://127.0.0.1:{free_port()}", "cannot reach the target"),
-    ("temporal://localhost:7233", "not available"),
+    ("http://127.0.0.1:{port}", "cannot reach the target"),
+    ("temporal://127.0.0.1:{port}/default", "cannot reach Temporal"),
     ("ftp://example.com", "not a URL jctl can drive"),
 ])
 def test_unusable_targets_are_a_clear_usage_error(url: str, words: str) -> None:
-    done = run_jctl("status", "abc", "--target", url)
+    done = run_jctl("status", "abc", "--target", url.format(port=free_port()))  # a port nobody listens on
     assert done.returncode == 2 and words in done.stderr and "Traceback" not in done.stderr
 
 

@@ -26,8 +26,8 @@ from jctl.temporal.workflow import WORKFLOW_NAME
 T = TypeVar("T")
 
 
-class TemporalUnavailable(FindingsError):
-    """The cluster cannot be reached."""
+class TemporalUnavailable(UsageError):
+    """The cluster cannot be reached (exit 2, like an unreachable Journeys API)."""
 
 
 def parse_target(url: str) -> tuple[str, str, str]:
