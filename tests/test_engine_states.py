@@ -110,11 +110,14 @@ def test_expression_failure_fails_the_instance_with_a_clear_error(runner: Runner
     assert outcome["error"]["code"] == "EXPRESSION_ERROR" and "broken" in outcome["error"]["reason"]
 
 
-def test_unsupported_task_kind_fails_clearly(runner: Runner, tmp_path: Path):
-    states = {"publish": {"type": "task", "task": {"kind": "kafkaPublish:v1", "topic": "t",
-                                                   "value": {"mapper": jsonata("context")}}, "next": "done"},
-              "done": {"type": "succeed"}}
-    outcome = runner.start(write_journey(tmp_path, states, "publish"), {})
+def test_a_plugin_the_runner_cannot_place_fails_clearly(runner: Runner, tmp_path: Path):
+    """A publish inside a parallel branch has no top-level step to commit its record with: refused, not lost."""
+    publish = {"type": "task", "task": {"kind": "kafkaPublish:v1", "topic": "t", "value": {"mapper": jsonata("context")}},
+               "next": "end"}
+    branch = {"name": "b", "start": "publish", "states": {"publish": publish, "end": {"type": "succeed"}}}
+    states = {"fan": {"type": "parallel", "parallel": {"branches": [branch], "join": {"strategy": "allOf"}},
+                      "next": "done"}, "done": {"type": "succeed"}}
+    outcome = runner.start(write_journey(tmp_path, states, "fan"), {})
     assert outcome["error"]["code"] == "NOT_SUPPORTED" and "kafkaPublish:v1" in outcome["error"]["reason"]
 
 

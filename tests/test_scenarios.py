@@ -34,7 +34,7 @@ def test_failing_expectation_shows_expected_actual_and_last_transitions(tmp_path
     assert result.returncode == 1, result.stderr
     assert f"{path}:8: phase: expected FAILED, got SUCCEEDED" in result.stdout
     assert "error: expected EXPENSE_REJECTED, got None" in result.stdout
-    assert "records published: not available" in result.stdout
+    assert "published {'topic': 'claims'}: expected at least 1 record(s), got 0" in result.stdout
     assert "state.completed routeDecision -> approve" in result.stdout
     assert "0 passed, 1 failed" in result.stdout
 
@@ -122,3 +122,30 @@ def test_status_graph_highlights_the_path_taken_and_the_current_state(tmp_path: 
         assert "class registerClaim taken" in drawn.stdout
         assert "class awaitManagerDecision current" in drawn.stdout
         assert "linkStyle 0 stroke" in drawn.stdout and "linkStyle 1 " not in drawn.stdout
+
+
+def test_published_records_are_matched_by_topic_key_and_count(tmp_path: Path) -> None:
+    from tests.conftest import jsonata, write_journey
+
+    write_journey(tmp_path, {
+        "announce": {"type": "task", "task": {"kind": "kafkaPublish:v1", "topic": "orders", "key": "${context.id}",
+                                              "value": {"mapper": jsonata('{"id": id}')}}, "next": "done"},
+        "done": {"type": "succeed"}}, "announce", name="publisher")
+    path = tmp_path / "publisher.scenario.yaml"
+    path.write_text("""journey: publisher.journey.yaml
+scenarios:
+  - name: announces the order once
+    input: { id: o-1 }
+    steps:
+      - expect: { phase: SUCCEEDED, published: [{ topic: orders, key: o-1, count: 1 }] }
+  - name: expects a topic it never publishes to
+    input: { id: o-2 }
+    steps:
+      - expect: { published: [{ topic: audit }, { topic: orders, count: 2 }] }
+""")
+    result = run_jctl("test", str(path), "--jobs", "1")
+    assert result.returncode == 1
+    assert "PASS publisher.scenario.yaml::announces the order once" in result.stdout
+    assert "published {'topic': 'audit'}: expected at least 1 record(s), got 0" in result.stdout
+    assert "published {'topic': 'orders', 'count': 2}: expected 2 record(s), got 1" in result.stdout
+    assert "1 passed, 1 failed" in result.stdout

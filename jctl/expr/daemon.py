@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from jctl.expr.worker import WorkerDied, WorkerPool, _read_message, _write_message
+from jctl.expr.worker import STARTUP_TIMEOUT_S, WorkerDied, WorkerPool, _read_message, _write_message
 
 CONNECT_PATIENCE_S = 10.0  # a new daemon is listening within this (it starts no engine before the first request)
 DEFAULT_IDLE_S = 600.0
@@ -84,20 +84,35 @@ class DaemonPool:
     def _ask_daemon(self, payload: dict[str, Any], timeout_s: float) -> dict[str, Any]:
         envelope = {"kind": self.kind, "memory_mb": self.memory_mb, "timeout_s": timeout_s, "request": payload}
         with self._lock:
-            connection = self._connect()
             try:
-                _write_message(connection.fileno(), envelope)
-                # the daemon kills a worker at its deadline; this bound only guards against a daemon that hangs
-                answer = _read_message(connection.fileno(), time.monotonic() + timeout_s + CONNECT_PATIENCE_S)
-            except (OSError, EOFError, TimeoutError, ValueError):
-                self.close()
-                raise WorkerDied("the expression service stopped answering", timed_out=False) from None
+                answer = self._exchange(envelope, timeout_s)
+            except (OSError, EOFError, ValueError):
+                # a daemon that went away since our last request (killed, or replaced by a newer build); the
+                # expression is pure, so asking a fresh daemon again is safe
+                try:
+                    answer = self._exchange(envelope, timeout_s)
+                except (OSError, EOFError, ValueError):
+                    raise WorkerDied("the expression service stopped answering", timed_out=False) from None
         if "died" in answer:
             died = answer["died"]
             raise WorkerDied("the expression worker died", timed_out=bool(died.get("timed_out")),
                              returncode=died.get("returncode"))
         response: dict[str, Any] = answer["response"]
         return response
+
+    def _exchange(self, envelope: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+        connection = self._connect()
+        try:
+            _write_message(connection.fileno(), envelope)
+            # the daemon kills a worker at its deadline (after the worker's start-up); this bound only guards
+            # against a daemon that hangs
+            return _read_message(connection.fileno(), time.monotonic() + STARTUP_TIMEOUT_S + timeout_s + 5)
+        except TimeoutError:
+            self.close()
+            raise WorkerDied("the expression service stopped answering", timed_out=False) from None
+        except (OSError, EOFError, ValueError):
+            self.close()
+            raise
 
     def _connect(self) -> socket.socket:
         if self._connection is None:

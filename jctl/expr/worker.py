@@ -7,6 +7,7 @@ call cannot be interrupted); a warm spare takes over so the next evaluation does
 from __future__ import annotations
 
 import atexit
+import functools
 import json
 import os
 import select
@@ -18,6 +19,7 @@ import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -80,7 +82,7 @@ class _Worker:
     def __init__(self, kind: str, memory_mb: int):
         self.tmpdir = tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{os.getpid()}-")
         repo_root = str(Path(__file__).resolve().parents[2])
-        self.process = subprocess.Popen(
+        self.process = _start_process(
             [sys.executable, "-I", "-B", str(Path(__file__).resolve()), kind, repo_root, str(memory_mb), self.tmpdir],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             env={}, cwd=self.tmpdir, close_fds=True,
@@ -121,6 +123,20 @@ class _Worker:
                     pass
         shutil.rmtree(self.tmpdir, ignore_errors=True)
         return returncode
+
+
+def _start_process(*args: Any, **kwargs: Any) -> subprocess.Popen[Any]:
+    """Popen from a thread that lives as long as this process. A worker's parent-death signal (PR_SET_PDEATHSIG)
+    follows the thread that started it, not the process: a worker started from a short-lived thread (a server's
+    request handler, a Temporal activity, a daemon's connection) would be killed when that thread ends."""
+    if threading.current_thread() is threading.main_thread():
+        return subprocess.Popen(*args, **kwargs)
+    return _spawner().submit(subprocess.Popen, *args, **kwargs).result()
+
+
+@functools.lru_cache(maxsize=1)
+def _spawner() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="jctl-worker-spawner")
 
 
 class WorkerPool:

@@ -9,9 +9,6 @@ from typing import Any
 
 from jctl.store.models import Event, Instance
 
-OUTBOX_MISSING = "records published: not available — this jctl has no Kafka outbox to inspect yet"
-
-
 def check(expect: dict[str, Any], instance: Instance, events: list[Event]) -> list[str]:
     """Every failed expectation of one `expect:` step, as `what: expected X, got Y`."""
     failures: list[str] = []
@@ -100,8 +97,18 @@ def _http(expected: Any, _: Instance, events: list[Event]) -> Iterator[str]:
             yield f"http {method} {want['url']}: expected at least one call, got none"
 
 
-def _published(expected: Any, _: Instance, __: list[Event]) -> Iterator[str]:
-    yield OUTBOX_MISSING
+def _published(expected: Any, _: Instance, events: list[Event]) -> Iterator[str]:
+    """Records the journey's kafkaPublish:v1 tasks published, as their history events record them (the outbox
+    rows are written in the same commit)."""
+    records = [event.data["published"] for event in events
+               if isinstance(event.data, dict) and isinstance(event.data.get("published"), dict)]
+    for wanted in expected:
+        matching = [record for record in records if record.get("topic") == wanted["topic"]
+                    and ("key" not in wanted or record.get("key") == wanted["key"])]
+        count = wanted.get("count")
+        if len(matching) != count if count is not None else not matching:
+            shown = count if count is not None else "at least 1"
+            yield f"published {wanted}: expected {shown} record(s), got {len(matching)} (all published: {records})"
 
 
 CHECKERS: dict[str, Callable[[Any, Instance, list[Event]], Iterator[str]]] = {

@@ -336,6 +336,14 @@ class Store:
 
         return self._write(transition)
 
+    def definition_of(self, id_or_prefix: str) -> dict[str, Any]:
+        """The definition an instance runs, read without its other columns (which may be damaged)."""
+        instance_id = self._resolve_id(id_or_prefix)
+        (document,), = self._query("SELECT d.document FROM instances i JOIN definitions d "
+                                   "ON d.hash = i.definition_hash WHERE i.id = ?", (instance_id,))
+        definition: dict[str, Any] = json.loads(document)
+        return definition
+
     def history(self, id_or_prefix: str) -> list[Event]:
         instance_id = self._resolve_id(id_or_prefix)
         found = self._query(
