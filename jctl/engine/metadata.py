@@ -1,10 +1,10 @@
-"""Instance tags and attributes (dsl.md 2.8, 21): start-time bindings from the start payload and the built-in
-MetadataLimits every tag and attribute write is held to. (Header and baggage bindings come with the inbound
-request support of `run`/`signal`.)"""
+"""Instance tags and attributes (dsl.md 2.8, 21): start-time bindings from the start payload, the start request's
+headers and its W3C `baggage` header, and the built-in MetadataLimits every tag and attribute write is held to."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 LIMITS = {"definitionTags": {"maxCount": 10}, "instanceTags": {"maxCount": 16, "maxLength": 40},
@@ -15,9 +15,11 @@ class MetadataError(ValueError):
     """Tags or attributes beyond MetadataLimits, or bindings of the wrong shape."""
 
 
-def start_metadata(definition: dict[str, Any], payload: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
-    """The instance's tags (metadata.tags, then payload tag bindings) and attributes (payload attribute bindings),
-    checked against the limits; a MetadataError (the start is refused) when they are exceeded."""
+def start_metadata(definition: dict[str, Any], payload: dict[str, Any],
+                   headers: Mapping[str, str] | None = None) -> tuple[list[str], dict[str, str]]:
+    """The instance's tags (metadata.tags, then the payload, header and baggage tag bindings) and attributes (the
+    payload, header and baggage attribute bindings), checked against the limits; a MetadataError (the start is
+    refused) when they are exceeded."""
     tags = [str(t) for t in (definition.get("metadata") or {}).get("tags") or []]
     if len(tags) > LIMITS["definitionTags"]["maxCount"]:
         raise MetadataError(f"metadata.tags has {len(tags)} tags; at most {LIMITS['definitionTags']['maxCount']}")
@@ -31,9 +33,37 @@ def start_metadata(definition: dict[str, Any], payload: dict[str, Any]) -> tuple
         value = _at(payload, str((entry or {}).get("path") or ""))
         if value is not None:
             attributes[str(name)] = value if isinstance(value, str) else json.dumps(value)
+    sources = {"fromHeaders": ("header", _by_name(headers or {})), "fromBaggage": ("key", _baggage(headers or {}))}
+    for block, (field, values) in sources.items():
+        for entry in (bindings.get("tags") or {}).get(block) or []:
+            value = values.get(str((entry or {}).get(field) or "").lower())
+            if value and value not in tags:
+                tags.append(value)
+        for name, entry in ((bindings.get("attributes") or {}).get(block) or {}).items():
+            value = values.get(str((entry or {}).get(field) or "").lower())
+            if value is not None:
+                attributes[str(name)] = value
     check_tags(tags)
     check_attributes(attributes)
     return tags, attributes
+
+
+def _by_name(headers: Mapping[str, str]) -> dict[str, str]:
+    """Headers by lower-cased name (HTTP header names are case-insensitive)."""
+    return {name.lower(): value for name, value in headers.items()}
+
+
+def _baggage(headers: Mapping[str, str]) -> dict[str, str]:
+    """The members of a W3C `baggage` header (`k1=v1;prop,k2=v2`), values percent-decoded, keys as given lower-cased
+    for lookup; malformed members are skipped."""
+    from urllib.parse import unquote
+
+    members: dict[str, str] = {}
+    for member in (_by_name(headers).get("baggage") or "").split(","):
+        key, equals, value = member.split(";", 1)[0].partition("=")
+        if equals and key.strip():
+            members[key.strip().lower()] = unquote(value.strip())
+    return members
 
 
 def check_tags(tags: list[str]) -> None:

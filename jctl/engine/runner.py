@@ -95,7 +95,7 @@ class Runner:
             return replay
         warning = self._edge_warning(input, "the start input")
         plan = plan_start(Path(definition_path), input, mocks=mocks, supplied_config=self.platform_config,
-                          now=self.store.now(), detach=detach)
+                          now=self.store.now(), detach=detach, headers=request.headers if request else None)
         if self.uuid_seed is not None:
             plan.instance.cursor["seed"] = self.uuid_seed  # later triggers, in other processes, draw jitter from it
         if warning:

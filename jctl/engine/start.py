@@ -4,6 +4,7 @@ the platform config, and the instance with its first history event and due work.
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -28,7 +29,8 @@ class StartPlan:
 
 
 def plan_start(definition_path: Path, input: Any, *, mocks: dict[str, Any] | None,
-               supplied_config: dict[str, Any], now: datetime, detach: bool) -> StartPlan:
+               supplied_config: dict[str, Any], now: datetime, detach: bool,
+               headers: Mapping[str, str] | None = None) -> StartPlan:
     """Check everything a start needs (raising before anything is stored) and build the new instance."""
     from jctl.engine.platform import resolve_platform_config
 
@@ -36,7 +38,7 @@ def plan_start(definition_path: Path, input: Any, *, mocks: dict[str, Any] | Non
     spec = definition.get("spec") or {}
     _check_input(spec, input)
     instance = _new_instance(definition_path, definition, input, _checked_mocks(mocks), now)
-    instance.tags, instance.attributes = _start_metadata(definition, input)
+    instance.tags, instance.attributes = _start_metadata(definition, input, headers)
     instance.cursor["platformConfig"] = resolve_platform_config(spec, supplied_config)  # later triggers reuse it
     due = [NewDueWork("run", now, spec.get("start"))]
     max_duration = (spec.get("execution") or {}).get("maxDurationSec")
@@ -92,11 +94,12 @@ def _check_input(spec: dict[str, Any], input: Any) -> None:
         raise InvalidInput("the input does not match spec.input.schema; no instance was created", violations)
 
 
-def _start_metadata(definition: dict[str, Any], input: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
+def _start_metadata(definition: dict[str, Any], input: dict[str, Any],
+                    headers: Mapping[str, str] | None) -> tuple[list[str], dict[str, str]]:
     from jctl.engine.metadata import MetadataError, start_metadata
 
     try:
-        return start_metadata(definition, input)
+        return start_metadata(definition, input, headers)
     except MetadataError as exc:
         raise InvalidInput(f"the start would exceed the metadata limits; no instance was created: {exc}",
                            [str(exc)]) from None

@@ -18,6 +18,7 @@ from starlette.routing import Route
 from jctl.serve.catalog import Catalog, load_catalog
 from jctl.serve.engine import EngineThread, ServeSettings
 from jctl.serve.problems import HttpProblem, from_engine_error, problem_response
+from jctl.tasks.inbound import InboundRequest
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -80,6 +81,7 @@ class JourneysApi:
         mocks = self.settings.mocks
 
         fingerprint = request_hash(document)
+        inbound = InboundRequest(headers=dict(request.headers), query=dict(request.query_params))  # §2.8 bindings
 
         def start(runner: Runner) -> tuple[int, dict[str, Any]]:
             if key is not None:
@@ -89,7 +91,7 @@ class JourneysApi:
                                       f"key {key!r} was first used with a different request body; use a new key")
                 if replay is not None:
                     return replay[1], replay[2]
-            body = runner.start(path, document, mocks=mocks, detach=not sync)
+            body = runner.start(path, document, mocks=mocks, detach=not sync, request=inbound)
             status = 200 if sync else 202
             if key is not None:
                 runner.store.record_start(name, key, fingerprint, str(body["journeyId"]), status, body)
