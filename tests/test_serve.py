@@ -99,6 +99,17 @@ def test_start_idempotency_key_replays_and_never_starts_twice(client: httpx.Clie
     assert instance_count(db) == before
 
 
+def test_a_keyed_start_whose_answer_was_not_recorded_is_not_started_again(client: httpx.Client, db: Path) -> None:
+    """The server died between creating the instance and recording the key's answer: the retry replays it."""
+    first = start(client, "expense-approval", CLAIM, **{"Idempotency-Key": "start-crash"})
+    with sqlite3.connect(db) as conn:
+        conn.execute("DELETE FROM start_idempotency WHERE key = 'start-crash'")
+    before = instance_count(db)
+    again = start(client, "expense-approval", CLAIM, **{"Idempotency-Key": "start-crash"})
+    assert again.status_code == 200 and again.json()["journeyId"] == first.json()["journeyId"]
+    assert instance_count(db) == before
+
+
 def test_step_idempotency_key_replays_the_first_answer(client: httpx.Client) -> None:
     journey_id = start(client, "expense-approval", CLAIM).json()["journeyId"]
     url, key = f"{API}/{journey_id}/steps/awaitManagerDecision", {"Idempotency-Key": "step-k1"}

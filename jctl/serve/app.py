@@ -91,7 +91,10 @@ class JourneysApi:
                                       f"key {key!r} was first used with a different request body; use a new key")
                 if replay is not None:
                     return replay[1], replay[2]
-            body = runner.start(path, document, mocks=mocks, detach=not sync, request=inbound)
+            # the runner records the key with the instance it creates, so a crash before `record_start` below can
+            # never lead to a second instance: the retry replays the first one
+            body = runner.start(path, document, mocks=mocks, detach=not sync, request=inbound,
+                                idempotency_key=f"{name}/{key}" if key is not None else None)
             status = 200 if sync else 202
             if key is not None:
                 runner.store.record_start(name, key, fingerprint, str(body["journeyId"]), status, body)
