@@ -125,9 +125,9 @@ class Runner:
         """Deliver a payload to the active wait/webhook step and continue; a repeated idempotency key replays
         the first answer."""
         instance = self._get(id_or_prefix)
-        self._edge_warning(payload, "the payload")
+        warning = self._edge_warning(payload, "the payload")
         if not idempotency_key:
-            return self._signal(instance, payload, step, None, request)
+            return self._signal(instance, payload, step, None, request, warning)
         # Hold the lease across check and delivery, so a retry racing the first delivery waits for it and then
         # replays its answer instead of finding the step already gone.
         self._wait_for_lease(instance.id)
@@ -135,7 +135,8 @@ class Runner:
             replay = self._answer_of(instance.id, idempotency_key)
             if replay is not None:
                 return replay
-            return self._signal(self.store.get_instance(instance.id), payload, step, idempotency_key, request)
+            return self._signal(self.store.get_instance(instance.id), payload, step, idempotency_key, request,
+                                warning)
         finally:
             self.store.release_lease(instance.id, self.owner)
 
@@ -172,13 +173,13 @@ class Runner:
         return record.response
 
     def _signal(self, instance: Instance, payload: Any, step: str | None, idempotency_key: str | None,
-                request: InboundRequest | None = None) -> dict[str, Any]:
+                request: InboundRequest | None = None, warning: NewEvent | None = None) -> dict[str, Any]:
         interp = self._interpreter(instance, self._http_client(instance, {}))  # only checks: makes no call
         target = interp.check_signal(snapshot_of(instance), payload, step)  # raises before anything changes
         project_var = ((target.state.get(target.kind) or {}).get("response") or {}).get("outputVar")
         self.request = request
         try:
-            instance, _ = self._drive(instance.id, lambda i, s: i.signal(s, payload, step),
+            instance, _ = self._drive(instance.id, lambda i, s: _noted(i.signal(s, payload, step), warning),
                                    idempotency_key=idempotency_key, project_var=project_var)
         finally:
             self.request = None
@@ -569,6 +570,15 @@ def _due_label(work: DueWork) -> str:
     """`fired timer reminder`, `ran`, ...: what running the item did, for tick and worker output."""
     verb = DUE_VERBS.get(work.kind, work.kind)
     return f"{verb} {work.state}" if work.state and work.kind != "run" else verb
+
+
+def _noted(transitions: Iterator[Transition], event: NewEvent | None) -> Iterator[Transition]:
+    """The transitions, the first carrying `event` too (a payload's limit warning lands with `signal.received`)."""
+    for transition in transitions:
+        if event is not None:
+            transition.events.append(event)
+            event = None
+        yield transition
 
 
 def snapshot_of(instance: Instance) -> Snapshot:
