@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from jctl.engine.cookies import RETURNED_KEY, masked_line
 from jctl.engine.cursor import FRAME_KINDS, INPUT_STATES, paused_input_steps
 from jctl.store.models import Instance
 
 API = "/api/v1/journeys"
 STATUS_RESERVED = {"journeyId", "journeyName", "phase", "currentState", "updatedAt", "tags", "attributes", "_links"}
 OUTCOME_RESERVED = {"journeyId", "journeyName", "phase", "status", "output", "error", "tags", "attributes", "_links",
-                    "outcomeId", "outputViolations", "compensation", "compensationOf", "problem", "errorBody"}
+                    "outcomeId", "outputViolations", "compensation", "compensationOf", "problem", "errorBody", "setCookie"}
 
 
 def _spec(instance: Instance) -> dict[str, Any]:
@@ -108,6 +109,8 @@ def journey_outcome(instance: Instance) -> dict[str, Any]:
         body["outcomeId"] = instance.cursor["outcomeId"]  # spec.outcomes classification (dsl.md 20)
     if instance.cursor.get("outputViolations"):
         body["outputViolations"] = list(instance.cursor["outputViolations"])  # the output broke spec.output.schema
+    if returned_cookies(instance):  # dsl.md 22.4; the values go out only as Set-Cookie headers (jctl serve)
+        body["setCookie"] = [masked_line(line) for line in returned_cookies(instance)]
     body["tags"] = list(instance.tags)
     body["attributes"] = dict(instance.attributes)
     if links_enabled(instance):
@@ -118,6 +121,12 @@ def journey_outcome(instance: Instance) -> dict[str, Any]:
     if isinstance(projected, dict):
         body.update({k: v for k, v in projected.items() if k not in OUTCOME_RESERVED})
     return body
+
+
+def returned_cookies(instance: Instance) -> list[str]:
+    """The Set-Cookie lines spec.cookies.returnToClient selected when the run succeeded (dsl.md 22.4)."""
+    lines = instance.cursor.get(RETURNED_KEY) if instance.phase == "SUCCEEDED" else None
+    return [str(line) for line in lines] if isinstance(lines, list) else []
 
 
 def envelope(instance: Instance, project_var: str | None = None) -> dict[str, Any]:

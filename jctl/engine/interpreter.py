@@ -181,9 +181,9 @@ class Interpreter:
     def concluded(self, transition: Transition) -> Transition:
         """At the journey's end: check the output against spec.output.schema (violations are recorded and shown,
         the phase stays) and classify the result by spec.outcomes (dsl.md 20, the first match in spec order)."""
-        snap = transition.snapshot
-        if snap.phase not in ("SUCCEEDED", "FAILED") or not transition.halts:
+        if transition.snapshot.phase not in ("SUCCEEDED", "FAILED") or not transition.halts:
             return transition
+        snap = transition.snapshot = self._close_jar(transition.snapshot)
         extra: dict[str, Any] = {}
         schema = (self.spec.get("output") or {}).get("schema")
         violations = schema_violations(schema, snap.output) if snap.phase == "SUCCEEDED" else []
@@ -206,6 +206,22 @@ class Interpreter:
         if extra:
             transition.snapshot = replace(snap, cursor={**snap.cursor, **extra})
         return transition
+
+    def _close_jar(self, snap: Snapshot) -> Snapshot:
+        """The jar ends with the run (dsl.md 22.1); a run that succeeded keeps the Set-Cookie lines
+        returnToClient selects (22.4) for the response that carries its outcome."""
+        from jctl.engine.cookies import CURSOR_KEY, RETURNED_KEY, CookieJar
+
+        if CURSOR_KEY not in snap.cursor:
+            return snap
+        cursor = {key: value for key, value in snap.cursor.items() if key != CURSOR_KEY}
+        returned = (self.spec.get("cookies") or {}).get("returnToClient")
+        jar = CookieJar.of(self.spec, snap.cursor)
+        if snap.phase == "SUCCEEDED" and isinstance(returned, dict) and jar is not None:
+            lines = jar.set_cookie_lines(returned, self.seams.now())
+            if lines:
+                cursor[RETURNED_KEY] = lines
+        return replace(snap, cursor=cursor)
 
     def _error_envelope(self, snap: Snapshot, transition: Transition) -> dict[str, Any]:
         """The error as RFC 9457 Problem Details (`problem`), and with spec.errors.envelope.format custom the
@@ -251,8 +267,11 @@ class Interpreter:
     # -- the loop -------------------------------------------------------------------------------------------
     def _resume_branch(self, snap: Snapshot, branch: str, trigger: str, state_id: str | None,
                        payload: Any = None) -> Iterator[Transition]:
+        from jctl.engine.cookies import CookieJar
+
+        self.executor.jar = CookieJar.of(self.spec, snap.cursor)
         resumed = self.executor.parallel.resume(snap, branch, trigger, state_id, payload)
-        return self._continue(resumed) if resumed else _stale()
+        return self._continue(self.executor.keep_jar(resumed)) if resumed else _stale()
 
     def _continue(self, first: Transition) -> Iterator[Transition]:
         yield self.concluded(first)

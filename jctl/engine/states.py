@@ -10,6 +10,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from jctl.clock import later
+from jctl.engine.cookies import CURSOR_KEY, CookieJar, jar_config
 from jctl.engine.parallel import ParallelState
 from jctl.engine.retries import plan_retry, without_retry
 from jctl.engine.support import unsupported_in
@@ -33,10 +34,24 @@ class StateExecutor:
         self.mode: str | None = None
         self.bindings: dict[str, Any] = dict(interpreter.seams.bindings)
         self.parallel = ParallelState(self)
+        self.jar: CookieJar | None = None  # the run's cookie jar while a top-level state runs (dsl.md 22)
 
     def execute(self, snap: Snapshot, states: dict[str, Any] | None = None, mode: str | None = None) -> Transition:
         """mode None: a top-level state; "branch": inside a parallel branch or a subjourney, at any depth (it may
-        pause: the enclosing frame keeps its position)."""
+        pause: the enclosing frame keeps its position). A top-level state loads the run's cookie jar from the
+        cursor and leaves it, changed by the HTTP tasks it ran at any depth, in its transition's cursor."""
+        if mode is not None:
+            return self._execute(snap, states, mode)
+        self.jar = CookieJar.of(self.spec, snap.cursor)
+        return self.keep_jar(self._execute(snap, states, None))
+
+    def keep_jar(self, transition: Transition) -> Transition:
+        if self.jar is not None:
+            after = transition.snapshot
+            transition.snapshot = replace(after, cursor={**after.cursor, CURSOR_KEY: self.jar.state()})
+        return transition
+
+    def _execute(self, snap: Snapshot, states: dict[str, Any] | None, mode: str | None) -> Transition:
         states = self.interp.states if states is None else states
         state_id = snap.current_state
         state = states.get(state_id) if state_id is not None else None
@@ -133,7 +148,11 @@ class StateExecutor:
         except TaskError as exc:
             raise StateError("TASK_ERROR", str(exc)) from None
         call.timeout_ms = self.clamp(call.timeout_ms, 1000)
+        attached = self._attach_cookies(task, call)
         outcome = self._send(task, call)
+        cookies = {**attached, **self._keep_cookies(call, outcome)}
+        if cookies:
+            outcome.record["cookies"] = cookies
         retry = plan_retry(self, state_id, task, snap, outcome.result, outcome.record)
         if retry is not None:
             return retry
@@ -153,6 +172,32 @@ class StateExecutor:
         transition = self._step(snap, state_id, state, context, state.get("next"), http=outcome.record)
         transition.snapshot.attributes = attributes
         return transition
+
+    def _run_jar(self) -> CookieJar | None:
+        if self.jar is None and jar_config(self.spec) is not None:
+            self.jar = CookieJar.of(self.spec, {})  # a sync compensation run after a cancel: no state loaded one
+        return self.jar
+
+    def _attach_cookies(self, task: dict[str, Any], call: Any) -> dict[str, Any]:
+        """dsl.md 22.3: jar cookies go out unless the task opts out or the request has its own Cookie header."""
+        from jctl.tasks.http import has_header
+
+        jar = self._run_jar()
+        options = task.get("cookies") if isinstance(task.get("cookies"), dict) else {}
+        if jar is None or options.get("useJar", True) is False or has_header(call.headers, "Cookie"):
+            return {}
+        header, names = jar.cookie_header(call.url, self.seams.now())
+        if header is None:
+            return {}
+        call.headers["Cookie"] = header
+        return {"attached": names}
+
+    def _keep_cookies(self, call: Any, outcome: Any) -> dict[str, Any]:
+        """dsl.md 22.2: a response's Set-Cookie lines fill the jar, except a notify call's."""
+        jar = self._run_jar()
+        if jar is None or call.notify or not outcome.set_cookies:
+            return {}
+        return jar.ingest(call.url, outcome.set_cookies, self.seams.now()).record()
 
     def _send(self, task: dict[str, Any], call: Any) -> Any:
         from jctl.tasks.http import execute

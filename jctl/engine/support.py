@@ -10,10 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-NOT_SUPPORTED: dict[str, str] = {
-    "spec.cookies": "the cookie jar: Set-Cookie is not kept and no Cookie header is sent (section 22)",
-    "task.cookies": "attaching cookie-jar cookies to an HTTP task (section 22.3)",
-}
+NOT_SUPPORTED: dict[str, str] = {}
 
 
 def unsupported_in(spec: dict[str, Any], state: dict[str, Any]) -> str | None:

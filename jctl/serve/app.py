@@ -102,7 +102,7 @@ class JourneysApi:
 
         status, body = await self.run(start)
         headers = {"Location": f"{API}/{body['journeyId']}"} if status == 202 else {}
-        return JSONResponse(body, status_code=status, headers=headers)
+        return await self.with_cookies(JSONResponse(body, status_code=status, headers=headers), body)
 
     async def status(self, request: Request) -> Response:
         from jctl.engine.envelopes import journey_status
@@ -118,7 +118,7 @@ class JourneysApi:
             raise_problem(409, "NOT_TERMINAL", "Journey not terminal yet",
                           f"journey {instance.id} is RUNNING at {instance.current_state}; poll "
                           f"{API}/{instance.id} until its phase is SUCCEEDED or FAILED")
-        return JSONResponse(journey_outcome(instance), headers=metadata_headers(instance))
+        return add_set_cookies(JSONResponse(journey_outcome(instance), headers=metadata_headers(instance)), instance)
 
     async def step(self, request: Request) -> Response:
         journey_id, step = request.path_params["journeyId"], request.path_params["stepId"]
@@ -129,7 +129,7 @@ class JourneysApi:
         document = await self.json_body(request)
         key = idempotency_key(request)
         body = await self.run(lambda runner: runner.signal(instance.id, document, step=step, idempotency_key=key))
-        return JSONResponse(body)
+        return await self.with_cookies(JSONResponse(body), body)
 
     async def list_journeys(self, request: Request) -> Response:
         from jctl.engine.envelopes import journey_status
@@ -195,6 +195,12 @@ class JourneysApi:
             raise
         except Exception as error:
             raise from_engine_error(error) from None
+
+    async def with_cookies(self, response: Response, body: dict[str, Any]) -> Response:
+        """A response carrying a succeeded run's outcome also carries the cookies returnToClient selected."""
+        if body.get("phase") != "SUCCEEDED" or not body.get("setCookie"):
+            return response
+        return add_set_cookies(response, await self.instance(str(body["journeyId"])))
 
     async def instance(self, journey_id: str) -> Instance:
         instance: Instance = await self.run(lambda runner: runner.store.get_instance(journey_id))
@@ -270,6 +276,16 @@ def request_hash(document: Any) -> str:
     import hashlib
 
     return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
+
+
+def add_set_cookies(response: Response, instance: Instance) -> Response:
+    """dsl.md 22.4: one Set-Cookie header per cookie spec.cookies.returnToClient returns (the body lists them
+    masked)."""
+    from jctl.engine.envelopes import returned_cookies
+
+    for line in returned_cookies(instance):
+        response.headers.append("set-cookie", line)
+    return response
 
 
 def metadata_headers(instance: Instance) -> dict[str, str]:

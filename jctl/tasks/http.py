@@ -111,6 +111,7 @@ class HttpCall:
 class HttpOutcome:
     result: dict[str, Any]
     record: dict[str, Any] = field(default_factory=dict)
+    set_cookies: list[str] = field(default_factory=list)  # every Set-Cookie line, for the run's cookie jar
 
 
 def interpolate(text: str, context: dict[str, Any]) -> str:
@@ -193,6 +194,7 @@ def execute(call: HttpCall, client: HttpClient) -> HttpOutcome:
                               "timeoutMs": call.timeout_ms}
     if call.operation_ref:
         record["operationRef"] = call.operation_ref
+    set_cookies: list[str] = []
     try:
         response = client.request(call.method, call.url, headers=call.headers, content=call.content,
                                   timeout=call.timeout_ms / 1000,
@@ -206,8 +208,9 @@ def execute(call: HttpCall, client: HttpClient) -> HttpOutcome:
     else:
         result = {"status": response.status_code, "ok": 200 <= response.status_code < 300,
                   "headers": redact_headers(_headers(response)), "body": _parse_body(response)}
+        set_cookies = response.headers.get_list("set-cookie")
     record["result"] = {k: redact_json(v) for k, v in result.items() if k != "headers"}
-    return HttpOutcome(result, record)
+    return HttpOutcome(result, record, set_cookies)
 
 
 def _describe(exc: Exception, call: HttpCall) -> str:

@@ -67,8 +67,15 @@ def _check_response(response: dict[str, Any], where: str) -> None:
     status = response.get("status", 200)
     if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
         raise MockError(f"{where}: status must be an HTTP status code (100-599), got {status!r}")
-    if not isinstance(response.get("headers") or {}, dict):
-        raise MockError(f"{where}: headers must be a mapping of header names to values")
+    headers = response.get("headers") or {}
+    if not isinstance(headers, dict) or any(isinstance(v, (dict, list)) and not _value_list(v)
+                                            for v in headers.values()):
+        raise MockError(f"{where}: headers must be a mapping of header names to values "
+                        f"(a list of values repeats the header, as several Set-Cookie lines do)")
+
+
+def _value_list(value: Any) -> bool:
+    return isinstance(value, list) and all(not isinstance(item, (dict, list)) for item in value)
 
 
 def _matches(match: dict[str, Any], method: str, url: str, operation_ref: str | None) -> bool:
@@ -110,7 +117,9 @@ def _respond(response: dict[str, Any], request: httpx.Request) -> httpx.Response
         raise httpx.ReadTimeout("mocked timeout", request=request)
     if response.get("error") == "NETWORK":
         raise httpx.ConnectError("mocked network error", request=request)
-    headers = {str(k): str(v) for k, v in (response.get("headers") or {}).items()}
+    headers = {str(k): str(v) for k, v in (response.get("headers") or {}).items() if not isinstance(v, list)}
+    repeated = [(str(k), str(item)) for k, v in (response.get("headers") or {}).items() if isinstance(v, list)
+                for item in v]
     body = response.get("body")
     if body is None:
         content = b""
@@ -122,4 +131,4 @@ def _respond(response: dict[str, Any], request: httpx.Request) -> httpx.Response
         content = json.dumps(body).encode()
         if not has_header(headers, "Content-Type"):
             headers["Content-Type"] = "application/json"
-    return httpx.Response(int(response.get("status", 200)), headers=headers, content=content)
+    return httpx.Response(int(response.get("status", 200)), headers=[*headers.items(), *repeated], content=content)
