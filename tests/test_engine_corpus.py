@@ -10,7 +10,6 @@ import pytest
 
 from jctl.engine.errors import InvalidSpec
 from jctl.engine.runner import Runner
-from jctl.engine.support import NOT_SUPPORTED
 from jctl.store import Store
 
 
@@ -120,11 +119,8 @@ def test_http_cookie_jar_succeeds_with_mocked_login(corpus_dir: Path, runner: Ru
     if refused_by_lint(runner, path):
         return
     outcome = runner.start(path, {}, mocks=mocks)
-    if "spec.cookies" in NOT_SUPPORTED:  # until the cookie jar exists the run must refuse, not drop the cookie
-        assert outcome["phase"] == "FAILED" and outcome["error"]["code"] == "NOT_SUPPORTED", outcome
-        assert "spec.cookies" in outcome["error"]["reason"]
-        return
     assert outcome["phase"] == "SUCCEEDED" and outcome["output"]["body"] == {"name": "Ada"}
+    assert outcome["setCookie"] == ["session=***; Domain=api.example.com; Path=/"]
 
 
 def test_sync_wrapper_wait_loops_until_done_and_times_out(corpus_dir: Path, runner: Runner):

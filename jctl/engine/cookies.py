@@ -146,7 +146,8 @@ class CookieJar:
 
     # -- filling (dsl.md 22.2) ------------------------------------------------------------------------------
     def ingest(self, url: str, set_cookie_lines: list[str], now: datetime) -> Ingested:
-        from http.cookiejar import parse_ns_headers
+        # the parser CookieJar.make_cookies uses for Set-Cookie; stable since Python 2, absent from the stubs
+        from http.cookiejar import parse_ns_headers  # type: ignore[attr-defined]
 
         parts = urlsplit(url)
         host = (parts.hostname or "").lower()

@@ -183,8 +183,9 @@ class StateExecutor:
         from jctl.tasks.http import has_header
 
         jar = self._run_jar()
-        options = task.get("cookies") if isinstance(task.get("cookies"), dict) else {}
-        if jar is None or options.get("useJar", True) is False or has_header(call.headers, "Cookie"):
+        options = task.get("cookies")
+        opted_out = isinstance(options, dict) and options.get("useJar") is False
+        if jar is None or opted_out or has_header(call.headers, "Cookie"):
             return {}
         header, names = jar.cookie_header(call.url, self.seams.now())
         if header is None:
