@@ -248,3 +248,39 @@ def test_serve_returns_the_selected_cookies_as_set_cookie_headers(cookie_service
         assert lines[0] == "session=s1; Domain=127.0.0.1; Path=/"
         assert lines[1].startswith("short=t1; Domain=127.0.0.1; Path=/; Expires=") and len(lines) == 2
         assert response.json()["setCookie"][0] == "session=***; Domain=127.0.0.1; Path=/"
+
+
+def test_parallel_branches_share_the_run_jar_across_a_paused_branch(tmp_path: Path):
+    from jctl.engine.runner import Runner
+    from jctl.store import Store
+
+    def get(url: str, nxt: str) -> dict[str, Any]:
+        return call(f"https://api.example.com{url}", nxt)
+
+    wait = {"type": "wait", "next": "callA", "wait": {"channel": "manual", "input": {"schema": {"type": "object"}}}}
+    branches = [
+        {"name": "a", "start": "hold", "states": {"hold": wait, "callA": get("/a", "endA"), "endA": {"type": "succeed"}}},
+        {"name": "b", "start": "callB", "states": {"callB": get("/b", "endB"), "endB": {"type": "succeed"}}}]
+    states = {"login": get("/login", "both"),
+              "both": {"type": "parallel", "parallel": {"branches": branches, "join": {"strategy": "allOf"}},
+                       "next": "after"},
+              "after": get("/after", "done"), "done": {"type": "succeed"}}
+    path = write_journey(tmp_path, states, "login", name="branches",
+                         cookies={"jar": {"domains": [{"pattern": "api.example.com"}]}})
+    mocks = {"mocks": [{"match": {"url": f"https://api.example.com/{name}"},
+                        "respond": {"status": 200, "headers": {"Set-Cookie": f"{name}=1; Path=/"}}}
+                       for name in ("login", "a", "b")] + [{"match": {"url": "https://api.example.com/after"},
+                                                             "respond": {"status": 200}}]}
+    runner = Runner(Store.open(tmp_path / "jctl.db"))
+    started = runner.start(path, {}, mocks=mocks)
+    assert started["activeSteps"] == ["hold"]
+    assert runner.signal(started["journeyId"], {}, step="hold")["phase"] == "SUCCEEDED"
+    calls = [record for event in runner.store.history(started["journeyId"])
+             for record in _records(event.data.get("http"))]
+    attached = {record["url"].rsplit("/", 1)[1]: record.get("cookies", {}).get("attached") for record in calls}
+    assert attached == {"login": None, "b": ["login"], "a": ["login", "b"], "after": ["login", "b", "a"]}
+    assert "cookieJar" not in runner.store.get_instance(started["journeyId"]).cursor  # gone with the run
+
+
+def _records(http: Any) -> list[dict[str, Any]]:
+    return http if isinstance(http, list) else [http] if isinstance(http, dict) else []

@@ -220,6 +220,34 @@ def test_status_is_the_local_envelope_shape(temporal_worker: str, tmp_path: Path
     assert list(there["_links"]) == list(here["_links"])
 
 
+def test_the_cookie_jar_is_the_same_on_both_backends(temporal_worker: str, tmp_path: Path) -> None:
+    """The jar is instance state in the cursor: it crosses the activity boundary, a pause and a clock move."""
+    def call(url: str, nxt: str) -> dict[str, Any]:
+        return {"type": "task", "task": {"kind": "httpCall:v1", "method": "GET", "url": url}, "next": nxt}
+
+    path = write_journey(tmp_path, {
+        "login": call("https://api.example.com/login", "first"), "first": call("https://api.example.com/a", "hold"),
+        "hold": {"type": "wait", "next": "second", "wait": {"channel": "manual", "input": {"schema": {}}}},
+        "second": call("https://api.example.com/a", "done"), "done": {"type": "succeed"}}, "login", name="jar",
+        cookies={"jar": {"domains": [{"pattern": "api.example.com"}]},
+                 "returnToClient": {"mode": "allFromAllowedDomains"}})
+    mocks = {"mocks": [
+        {"match": {"url": "https://api.example.com/login"},
+         "respond": {"status": 200, "headers": {"Set-Cookie": ["sid=s1; Path=/", "short=t1; Max-Age=60"]}}},
+        {"match": {"url": "https://api.example.com/a"}, "respond": {"status": 200}}]}
+    outcomes, attached = [], []
+    for backend in (LocalBackend(tmp_path / "jctl.db"), TemporalBackend(temporal_worker)):
+        jid = backend.start(path, {}, mocks)["journeyId"]
+        backend.advance(jid, 120)
+        outcomes.append(backend.signal(jid, {}))
+        history = backend.runner.store.history(jid) if isinstance(backend, LocalBackend) else \
+            backend.target.history(jid)
+        attached.append([e.data["http"].get("cookies") for e in history if "http" in e.data])
+    assert outcomes[0]["setCookie"] == outcomes[1]["setCookie"] == ["sid=***; Domain=api.example.com; Path=/"]
+    assert attached[0] == attached[1] == [{"stored": ["sid", "short"]}, {"attached": ["sid", "short"]},
+                                          {"attached": ["sid"]}]
+
+
 def test_a_non_cancellable_journey_refuses_cancel(temporal_worker: str, tmp_path: Path) -> None:
     path = write_journey(tmp_path, {"hold": {"type": "wait", "next": "done", "wait": {"channel": "manual", "input": {"schema": {}}}},
                                     "done": {"type": "succeed"}}, "hold", name="keeper",
