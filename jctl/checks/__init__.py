@@ -24,6 +24,7 @@ CHECK_MODULES = (
     "jctl.checks.graph",
     "jctl.checks.references",
     "jctl.checks.values",
+    "jctl.checks.cookies",
     "jctl.checks.style",
     "jctl.checks.plugins",
     "jctl.checks.crossfile",

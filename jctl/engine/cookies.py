@@ -256,7 +256,12 @@ def _deletes(attributes: dict[str, Any], now: datetime) -> bool:
 def _name_filter(return_config: dict[str, Any]) -> Any:
     include = return_config.get("include") or {}
     names = {str(n) for n in include.get("names") or []}
-    patterns = [re.compile(str(p)) for p in include.get("namePatterns") or []]
+    patterns = []
+    for pattern in include.get("namePatterns") or []:
+        try:
+            patterns.append(re.compile(str(pattern)))
+        except re.error:
+            continue  # `jctl validate` refuses it (invalid-regex); a spec that skipped validation selects less
     # Java's Matcher.find semantics: a pattern selects a name it matches anywhere (anchors say otherwise)
     return lambda name: name in names or any(p.search(name) for p in patterns)
 
