@@ -97,6 +97,13 @@ def test_return_to_client_modes_select_by_name_and_java_style_pattern():
     assert len(cookies.set_cookie_lines({"mode": "allFromAllowedDomains"}, NOW)) == 4
 
 
+def test_a_cookie_over_4096_bytes_and_cookies_past_300_are_not_kept():
+    cookies = jar()
+    assert cookies.ingest("https://api.example.com/", ["big=" + "x" * 4094, "edge=" + "x" * 4092], NOW).discarded == ["big"]  # 3 + 4094 bytes; edge is 4096
+    cookies.ingest("https://api.example.com/", [f"c{i}=v" for i in range(305)], NOW)
+    assert len(cookies.cookies) == 300 and ("api.example.com", "/", "c0") not in cookies.cookies
+
+
 def test_an_empty_domain_list_keeps_nothing():
     empty = CookieJar.of({"cookies": {"jar": {}}}, {})
     assert empty is not None and empty.ingest("https://a.example.com/", ["a=1"], NOW).discarded == ["a"]

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 CURSOR_KEY = "cookieJar"  # the jar while the run goes on
 RETURNED_KEY = "setCookie"  # the Set-Cookie lines for the client, kept once the run succeeded
 DELETION_EXPIRES = "Thu, 01 Jan 1970 00:00:00 GMT"
+MAX_COOKIE_BYTES = 4096  # name + value; RFC 6265 6.1's minimum a user agent keeps, and what browsers keep
 MAX_COOKIES = 300  # RFC 6265 6.1 asks for at least 3000 per user agent; one run needs far fewer, the cursor stays small
 
 
@@ -158,7 +159,7 @@ class CookieJar:
                 continue  # no `name=value` pair: RFC 6265 5.2 ignores the line
             (name, value), attributes = parsed[0][0], _attributes(parsed[0][1:])
             cookie = self._cookie(name, value, attributes, host, parts.path, now)
-            if cookie is None or not host_allowed(cookie.domain, self.patterns):
+            if cookie is None or not host_allowed(cookie.domain, self.patterns) or _too_big(cookie):
                 done.discarded.append(name)
             elif _deletes(attributes, now):
                 self.cookies.pop(cookie.key, None)
@@ -228,6 +229,10 @@ class CookieJar:
         lines += [f"{d.name}=; Domain={d.domain}; Path={d.path}; Max-Age=0; Expires={DELETION_EXPIRES}"
                   for d in self.deleted.values() if selected(d.name) and host_allowed(d.domain, self.patterns)]
         return lines
+
+
+def _too_big(cookie: StoredCookie) -> bool:
+    return len(cookie.name.encode()) + len(cookie.value.encode()) > MAX_COOKIE_BYTES
 
 
 def _attributes(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
