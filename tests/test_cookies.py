@@ -32,6 +32,7 @@ def test_domain_patterns_are_exact_hosts_or_strict_subdomains():
     assert host_allowed("api.example.com", patterns) and host_allowed("a.b.example.com", patterns)
     assert not host_allowed("example.com", patterns) and not host_allowed("badexample.com", patterns)
     assert not host_allowed("api.example.com", []) and host_allowed("API.Example.com.", ["api.example.com"])
+    assert host_allowed("::1", ["[::1]"]) and host_allowed("127.0.0.1", ["127.0.0.1"])
 
 
 def test_rfc6265_domain_and_path_matching():

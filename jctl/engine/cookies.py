@@ -75,7 +75,7 @@ def host_allowed(host: str, patterns: list[str]) -> bool:
     but not example.com itself."""
     host = host.lower().rstrip(".")
     for pattern in patterns:
-        pattern = pattern.lower()
+        pattern = pattern.lower().strip("[]")  # an IPv6 literal is written [::1]; a URL's hostname has no brackets
         if pattern.startswith("."):
             if host.endswith(pattern) and host != pattern[1:]:
                 return True
