@@ -100,7 +100,8 @@ def test_return_to_client_modes_select_by_name_and_java_style_pattern():
 
 def test_a_cookie_over_4096_bytes_and_cookies_past_300_are_not_kept():
     cookies = jar()
-    assert cookies.ingest("https://api.example.com/", ["big=" + "x" * 4094, "edge=" + "x" * 4092], NOW).discarded == ["big"]  # 3 + 4094 bytes; edge is 4096
+    lines = ["big=" + "x" * 4094, "edge=" + "x" * 4092]  # 3 + 4094 bytes; edge is exactly 4096
+    assert cookies.ingest("https://api.example.com/", lines, NOW).discarded == ["big"]
     cookies.ingest("https://api.example.com/", [f"c{i}=v" for i in range(305)], NOW)
     assert len(cookies.cookies) == 300 and ("api.example.com", "/", "c0") not in cookies.cookies
 
@@ -267,7 +268,8 @@ def test_parallel_branches_share_the_run_jar_across_a_paused_branch(tmp_path: Pa
 
     wait = {"type": "wait", "next": "callA", "wait": {"channel": "manual", "input": {"schema": {"type": "object"}}}}
     branches = [
-        {"name": "a", "start": "hold", "states": {"hold": wait, "callA": get("/a", "endA"), "endA": {"type": "succeed"}}},
+        {"name": "a", "start": "hold",
+         "states": {"hold": wait, "callA": get("/a", "endA"), "endA": {"type": "succeed"}}},
         {"name": "b", "start": "callB", "states": {"callB": get("/b", "endB"), "endB": {"type": "succeed"}}}]
     states = {"login": get("/login", "both"),
               "both": {"type": "parallel", "parallel": {"branches": branches, "join": {"strategy": "allOf"}},

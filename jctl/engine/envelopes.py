@@ -12,7 +12,8 @@ from jctl.store.models import Instance
 API = "/api/v1/journeys"
 STATUS_RESERVED = {"journeyId", "journeyName", "phase", "currentState", "updatedAt", "tags", "attributes", "_links"}
 OUTCOME_RESERVED = {"journeyId", "journeyName", "phase", "status", "output", "error", "tags", "attributes", "_links",
-                    "outcomeId", "outputViolations", "compensation", "compensationOf", "problem", "errorBody", "setCookie"}
+                    "outcomeId", "outputViolations", "compensation", "compensationOf", "problem", "errorBody",
+                    "setCookie"}
 
 
 def _spec(instance: Instance) -> dict[str, Any]:
