@@ -294,3 +294,17 @@ def test_parallel_branches_share_the_run_jar_across_a_paused_branch(tmp_path: Pa
 
 def _records(http: Any) -> list[dict[str, Any]]:
     return http if isinstance(http, list) else [http] if isinstance(http, dict) else []
+
+
+def test_a_mock_repeats_a_header_given_a_list_and_refuses_nested_values():
+    import httpx
+
+    from jctl.tasks.mocks import MockError, mock_transport, validate_mocks
+
+    rules = validate_mocks([{"match": {"url": "https://api.example.com/*"},
+                             "respond": {"headers": {"Set-Cookie": ["a=1", "b=2"], "X-One": "1"}}}])
+    with httpx.Client(transport=mock_transport(rules, {})) as client:
+        response = client.get("https://api.example.com/login")
+    assert response.headers.get_list("set-cookie") == ["a=1", "b=2"] and response.headers["x-one"] == "1"
+    with pytest.raises(MockError, match="a list of values repeats the header"):
+        validate_mocks([{"match": {"url": "*"}, "respond": {"headers": {"Set-Cookie": {"a": "1"}}}}])
