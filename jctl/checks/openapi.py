@@ -20,6 +20,7 @@ from jctl.checks.openapi_index import (
     BASE_PATH, STEP_PATH, OpenApiIndex, Operation, as_name, canonical_path, is_missing, json_pointer,
     openapi_index, step_operations, template_variables,
 )
+from jctl.checks.openapi_refs import iter_refs
 from jctl.checks.schema_compare import schema_difference
 from jctl.diagnostics import DocPath, Finding
 from jctl.spec.loader import LoadedDocument
@@ -101,50 +102,6 @@ def check_openapi_structure(spec: SpecFile) -> Iterator[Finding]:
         return
     if not quickly_valid(_compiled_structure_validator(version[:3]), data):
         yield from schema_error_findings(_structure_validator(version[:3]).iter_errors(data), "OpenAPI")
-    yield from _dangling_refs(data)
-    yield from _operation_semantics(spec.document)
-
-
-def _iter_refs(node: Any, path: DocPath = ()) -> Iterator[tuple[DocPath, str]]:
-    stack: list[tuple[Any, DocPath]] = [(node, path)]
-    while stack:
-        current, at = stack.pop()
-        if isinstance(current, dict):
-            ref = current.get("$ref")
-            if isinstance(ref, str):
-                yield at + ("$ref",), ref
-            stack.extend((value, at + (key,)) for key, value in current.items() if key != "$ref")
-        elif isinstance(current, list):
-            stack.extend((value, at + (index,)) for index, value in enumerate(current))
-
-
-def _dangling_refs(data: dict[str, Any]) -> Iterator[Finding]:
-    for path, ref in _iter_refs(data):
-        if ref.startswith("#") and is_missing(json_pointer(data, ref[1:])):
-            yield Finding(path, f"`$ref: {ref}` points at nothing in this file",
-                          "fix the pointer or add the component it names")
-
-
-def _operation_semantics(document: LoadedDocument) -> Iterator[Finding]:
-    """What the schema cannot say: operationIds are unique, and every `{name}` in a path is a path parameter."""
-    if not isinstance(document.data.get("paths"), dict):
-        return
-    first_seen: dict[str, DocPath] = {}
-    index = openapi_index(document)
-    for operation in index.routes.values():
-        if operation.operation_id:
-            if operation.operation_id in first_seen:
-                yield Finding(operation.path + ("operationId",),
-                              f"operationId `{operation.operation_id}` is used twice (first at "
-                              f"`{dotted(first_seen[operation.operation_id])}`)", "operationIds must be unique")
-            first_seen.setdefault(operation.operation_id, operation.path)
-        declared = {as_name(p.get("name")) for p in operation.parameters if p.get("in") == "path"}
-        for name in template_variables(operation.template):
-            if name not in declared:
-                yield Finding(operation.path, f"path `{operation.template}` has `{{{name}}}` but "
-                                              f"{operation.method.upper()} declares no path parameter `{name}`",
-                              f"add `- {{in: path, name: {name}, required: true, schema: {{type: string}}}}` "
-                              "to its parameters", at="key")
 
 
 # --- the export against its journey -------------------------------------------------------------------------------
@@ -163,7 +120,7 @@ def _export_context(spec: SpecFile) -> tuple[LoadedDocument, OpenApiIndex] | Non
 def check_self_contained(spec: SpecFile) -> Iterator[Finding]:
     if _export_context(spec) is None:
         return
-    for path, ref in _iter_refs(spec.data):
+    for path, ref in iter_refs(spec.data):
         if not ref.startswith("#"):
             yield Finding(path, f"`$ref: {ref}` points outside this file; per-journey OpenAPI exports are "
                                 "self-contained", "inline the schema under components.schemas and use `#/...`")

@@ -1,0 +1,188 @@
+"""Examples and defaults of an OpenAPI document against their schemas: a schema's `default`, `example` (3.0) and
+`examples` (3.1), and the `example`/`examples` of parameters, headers and media types.
+
+Validation is compiled (jsonschema-rs) against the document itself registered as one resource, so local `$ref`s
+and recursive schemas resolve; OpenAPI 3.0 schemas are Draft 4 with `nullable` (its `type` plus `null`), 3.1 ones
+JSON Schema 2020-12. A value whose schema reaches into another file is left alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, NamedTuple
+
+from jctl.checks import SpecFile, check
+from jctl.checks.linked import point_at
+from jctl.checks.openapi_refs import follow, RefProblem
+from jctl.diagnostics import DocPath, Finding, path_text
+
+_DOCUMENT_URI = "urn:jctl:document"
+# keywords whose value is a schema, a list of schemas, or a mapping of names to schemas
+_SCHEMA = ("items", "additionalProperties", "not", "contains", "propertyNames", "if", "then", "else",
+           "unevaluatedItems", "unevaluatedProperties", "additionalItems", "contentSchema")
+_SCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems")
+_SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
+_HOLDERS = ("parameters", "headers", "content")  # where parameter, header and media type objects sit
+
+
+class _Sample(NamedTuple):
+    value: Any
+    path: DocPath  # of the value in the document
+    schema_path: DocPath  # of the schema it must match
+    label: str  # "default", "example", "examples[1]", "example `ok`"
+    rule: str
+
+
+def _schemas(node: Any, path: DocPath) -> Iterator[tuple[Any, DocPath]]:
+    """`node` (a schema) and every subschema below it, with their paths."""
+    stack = [(node, path)]
+    while stack:
+        schema, at = stack.pop()
+        if not isinstance(schema, dict):
+            continue
+        yield schema, at
+        for key in _SCHEMA:
+            stack.append((schema.get(key), at + (key,)))
+        for key in _SCHEMA_LISTS:
+            if isinstance(schema.get(key), list):
+                stack.extend((sub, at + (key, i)) for i, sub in enumerate(schema[key]))
+        for key in _SCHEMA_MAPS:
+            if isinstance(schema.get(key), dict):
+                stack.extend((sub, at + (key, name)) for name, sub in schema[key].items())
+
+
+def _schema_samples(schema: dict[str, Any], at: DocPath, version: str) -> Iterator[_Sample]:
+    if "$ref" in schema and version == "3.0":
+        return  # siblings of a 3.0 `$ref` are ignored
+    if "default" in schema:
+        yield _Sample(schema["default"], at + ("default",), at, "default", "openapi-default-mismatch")
+    if "example" in schema:
+        yield _Sample(schema["example"], at + ("example",), at, "example", "openapi-example-mismatch")
+    if version == "3.1" and isinstance(schema.get("examples"), list):
+        for i, value in enumerate(schema["examples"]):
+            yield _Sample(value, at + ("examples", i), at, f"examples[{i}]", "openapi-example-mismatch")
+
+
+def _holder_samples(spec: SpecFile, holder: dict[str, Any], at: DocPath) -> Iterator[_Sample]:
+    """The `example`/`examples` of a parameter, header or media type, against its `schema`."""
+    schema_path = at + ("schema",)
+    if "example" in holder:
+        yield _Sample(holder["example"], at + ("example",), schema_path, "example", "openapi-example-mismatch")
+    examples = holder.get("examples")
+    if not isinstance(examples, dict):
+        return
+    for name, example in examples.items():
+        if isinstance(example, dict) and "$ref" in example and isinstance(example["$ref"], str):
+            try:
+                target = follow(spec, spec.document, example["$ref"])
+            except RefProblem:
+                continue  # reported by openapi-ref
+            if target.document is not spec.document:
+                continue
+            example, value_path = target.node, target.path
+        else:
+            value_path = at + ("examples", name)
+        if isinstance(example, dict) and "value" in example:
+            yield _Sample(example["value"], value_path + ("value",), schema_path, f"example `{name}`",
+                          "openapi-example-mismatch")
+
+
+def _samples(spec: SpecFile, version: str) -> Iterator[_Sample]:
+    """Every example and default in the document, found by walking it once."""
+    stack: list[tuple[Any, DocPath, bool]] = [(spec.data, (), False)]
+    while stack:
+        node, at, in_holder = stack.pop()
+        if isinstance(node, list):
+            stack.extend((item, at + (i,), in_holder) for i, item in enumerate(node))
+            continue
+        if not isinstance(node, dict):
+            continue
+        if in_holder and isinstance(node.get("schema"), dict):
+            yield from _holder_samples(spec, node, at)
+        for key, value in node.items():
+            if key == "schema" or (key == "schemas" and at == ("components",)):
+                pairs = [(value, at + (key,))] if key == "schema" else [
+                    (sub, at + (key, name)) for name, sub in value.items()] if isinstance(value, dict) else []
+                for root, root_path in pairs:
+                    for schema, schema_path in _schemas(root, root_path):
+                        yield from _schema_samples(schema, schema_path, version)
+            elif key not in ("example", "examples"):
+                holder = key in _HOLDERS or (len(at) >= 1 and at[-1] in _HOLDERS)
+                stack.append((value, at + (key,), holder))
+
+
+@check("openapi-example-mismatch", "warning", "An example does not match its schema.", kinds=("openapi",),
+       also=(("openapi-default-mismatch", "warning", "A schema's `default` does not match the schema."),))
+def check_examples(spec: SpecFile) -> Iterator[Finding]:
+    version = spec.data.get("openapi") if isinstance(spec.data, dict) else None
+    if not isinstance(version, str) or version[:3] not in ("3.0", "3.1"):
+        return
+    validators = _Validators(spec.data, version[:3])
+    for sample in _samples(spec, version[:3]):
+        problem = validators.first_error(sample.schema_path, sample.value)
+        if problem is None:
+            continue
+        inner, message = problem
+        where, anchor = point_at(spec.document, sample.path, inner)
+        yield Finding(where, f"{sample.label} does not match its schema `{path_text(sample.schema_path)}`: "
+                             f"{_shorten(message)}",
+                      "fix the value, or the schema if the value is right", at=anchor, rule=sample.rule)
+
+
+class _Validators:
+    """Compiled validators by schema location, over one registry holding the (3.0: `nullable`-aware) document."""
+
+    def __init__(self, data: Any, version: str) -> None:
+        import jsonschema_rs
+
+        self._module = jsonschema_rs
+        self._version = version
+        self._draft = jsonschema_rs.Draft4 if version == "3.0" else jsonschema_rs.Draft202012
+        self._cls = jsonschema_rs.Draft4Validator if version == "3.0" else jsonschema_rs.Draft202012Validator
+        contents = _with_nullable_types(data) if version == "3.0" else data
+        try:
+            self._registry: Any = jsonschema_rs.Registry([(_DOCUMENT_URI, contents)], draft=self._draft)
+        except Exception:  # noqa: BLE001 - a document it cannot take: nothing is validated
+            self._registry = None
+        self._cache: dict[DocPath, Any] = {}
+
+    def _validator(self, schema_path: DocPath) -> Any:
+        if schema_path not in self._cache:
+            pointer = "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in schema_path)
+            try:
+                self._cache[schema_path] = self._cls({"$ref": f"{_DOCUMENT_URI}#{pointer}"}, registry=self._registry,
+                                                     validate_formats=True, offline=True)
+            except Exception:  # noqa: BLE001 - a ref into another file, a bad pattern: leave the value alone
+                self._cache[schema_path] = None
+        return self._cache[schema_path]
+
+    def first_error(self, schema_path: DocPath, value: Any) -> tuple[DocPath, str] | None:
+        validator = self._validator(schema_path) if self._registry is not None else None
+        if validator is None:
+            return None
+        try:
+            error = next(iter(validator.iter_errors(value)), None)
+        except Exception:  # noqa: BLE001 - a value it cannot represent
+            return None
+        if error is None:
+            return None
+        return tuple(error.instance_path), str(error.message)
+
+
+def _shorten(message: str) -> str:
+    return message if len(message) <= 160 else message[:157] + "..."
+
+
+def _with_nullable_types(node: Any) -> Any:
+    """A copy where each OpenAPI 3.0 `nullable: true` schema also accepts null (its `type` and `enum` widened)."""
+    if isinstance(node, list):
+        return [_with_nullable_types(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    copied = {key: _with_nullable_types(value) for key, value in node.items()}
+    if copied.get("nullable") is True:
+        if isinstance(copied.get("type"), str):
+            copied["type"] = [copied["type"], "null"]
+        if isinstance(copied.get("enum"), list) and None not in copied["enum"]:
+            copied["enum"] = [*copied["enum"], None]
+    return copied
