@@ -94,6 +94,10 @@ def check_openapi_structure(spec: SpecFile) -> Iterator[Finding]:
     if not isinstance(data, dict):
         return
     version = data.get("openapi")
+    if "swagger" in data and "openapi" not in data:
+        yield Finding(("swagger",), f"Swagger {data['swagger']} is not OpenAPI 3: jctl validates OpenAPI 3.0 and 3.1",
+                      "convert the file to OpenAPI 3 (for instance with swagger2openapi)", at="key")
+        return
     if not isinstance(version, str) or not re.match(r"^3\.[01]\.\d+", version):
         yield Finding(("openapi",) if "openapi" in data else (),
                       f"`openapi: {version}` is not a version jctl validates" if "openapi" in data

@@ -27,7 +27,9 @@ class _Op:
 
 
 def _operations(spec: SpecFile) -> Iterator[_Op]:
-    paths = spec.data.get("paths") if isinstance(spec.data, dict) else None
+    if not isinstance(spec.data, dict) or not str(spec.data.get("openapi", "")).startswith("3."):
+        return  # not OpenAPI 3: openapi-invalid says so
+    paths = spec.data.get("paths")
     if not isinstance(paths, dict):
         return
     for template, raw_item in paths.items():
