@@ -17,8 +17,7 @@ from jctl.checks.linked import (
     sibling_journey, state_input_schema,
 )
 from jctl.checks.openapi_index import (
-    BASE_PATH, STEP_PATH, OpenApiIndex, Operation, as_name, canonical_path, is_missing, json_pointer,
-    openapi_index, step_operations, template_variables,
+    BASE_PATH, STEP_PATH, OpenApiIndex, Operation, canonical_path, openapi_index, step_operations,
 )
 from jctl.checks.openapi_refs import iter_refs
 from jctl.checks.schema_compare import schema_difference

@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 from jctl.checks import SpecFile, check
 from jctl.checks.linked import point_at
-from jctl.checks.openapi_refs import follow, RefProblem
+from jctl.checks.openapi_refs import RefProblem, follow
 from jctl.diagnostics import DocPath, Finding, path_text
 
 _DOCUMENT_URI = "urn:jctl:document"

@@ -1,0 +1,220 @@
+"""OpenAPI files in their own right: `$ref` resolution, operationIds, path parameters, examples and defaults, success
+responses. One fixture per rule under tests/cases/rules (`*.openapi.yaml`) with `# expect: <rule-id> <line>` lines;
+and inputs that must end in a diagnostic, never a crash or a hang."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jctl.checks import CHECKS, SpecFile, Workspace, load_checks
+from jctl.lint import lint_file, lint_paths
+from jctl.spec.loader import LoadedDocument, load_document
+from conftest import run_jctl
+
+CASES = Path(__file__).parent / "cases" / "rules"
+MODULES = ("jctl.checks.openapi_refs", "jctl.checks.openapi_rules", "jctl.checks.openapi_examples")
+EXPECT = re.compile(r"^#\s*expect:\s*(\S+)\s+(\d+)\s*$", re.MULTILINE)
+FIXTURES = sorted(CASES.glob("*.openapi.yaml"))
+
+
+def our_checks() -> list[Any]:
+    load_checks()
+    return [registered for registered in CHECKS if registered.function.__module__ in MODULES]
+
+
+def our_rules() -> set[str]:
+    return {registered.rule for registered in our_checks()} | {"openapi-default-mismatch"}
+
+
+def expected(path: Path) -> Counter[tuple[str, int]]:
+    return Counter((rule, int(line)) for rule, line in EXPECT.findall(path.read_text(encoding="utf-8")))
+
+
+def produced(path: Path, workspace: Workspace | None = None) -> Counter[tuple[str, int]]:
+    return Counter((d.rule, d.line) for d in lint_file(path, workspace or Workspace()) if d.rule in our_rules())
+
+
+@pytest.mark.parametrize("fixture", FIXTURES, ids=lambda p: p.name.removesuffix(".openapi.yaml"))
+def test_fixture_yields_exactly_its_expectations(fixture: Path) -> None:
+    assert produced(fixture) == expected(fixture)
+
+
+def test_every_rule_has_a_fixture_that_triggers_it() -> None:
+    covered = {rule for fixture in FIXTURES for rule, _ in expected(fixture)}
+    assert our_rules() <= covered
+    for registered in our_checks():
+        assert (CASES / f"{registered.rule}.openapi.yaml").is_file(), registered.rule
+
+
+def test_clean_fixture_is_clean_under_every_rule() -> None:
+    assert [d for d in lint_file(CASES / "openapi-clean.openapi.yaml", Workspace())] == []
+
+
+def test_findings_say_how_to_fix_and_carry_the_document_path() -> None:
+    for fixture in FIXTURES:
+        for diagnostic in lint_file(fixture, Workspace()):
+            if diagnostic.rule in our_rules():
+                assert diagnostic.hint and diagnostic.path, (fixture.name, diagnostic)
+
+
+def test_duplicate_operation_id_names_the_first_line() -> None:
+    found = [d for d in lint_file(CASES / "openapi-duplicate-operation-id.openapi.yaml")
+             if d.rule == "openapi-duplicate-operation-id"]
+    assert found and all("already used on line 10" in d.message for d in found)
+    assert found[0].path == 'paths["/archived-orders"].get.operationId'
+
+
+def test_openapi_30_nullable_and_31_null_type_accept_null() -> None:
+    messages = [d.message for d in lint_file(CASES / "openapi-example-mismatch-30.openapi.yaml")]
+    assert any("properties.note" in m and "null" in m for m in messages)  # not nullable: refused
+    assert not any("properties.discount" in m or "properties.currency" in m for m in messages)
+    assert not any("nullTotal" in m for m in lint_file_messages(CASES / "openapi-example-mismatch.openapi.yaml"))
+
+
+def lint_file_messages(path: Path) -> list[str]:
+    return [d.message for d in lint_file(path, Workspace())]
+
+
+def test_a_ref_cycle_is_one_finding_and_a_recursive_schema_none() -> None:
+    found = [d for d in lint_file(CASES / "openapi-ref.openapi.yaml") if "loop" in d.message]
+    assert len(found) == 1 and "Alias" in found[0].message and "Other" in found[0].message
+    assert not any("Tree" in m for m in lint_file_messages(CASES / "openapi-ref.openapi.yaml"))
+
+
+def test_each_referenced_file_is_loaded_once_per_run(tmp_path: Path) -> None:
+    (tmp_path / "parts").mkdir()
+    (tmp_path / "parts" / "pet.yaml").write_text((CASES / "openapi-parts" / "pet.yaml").read_text())
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.openapi.yaml").write_text(f"""\
+openapi: 3.1.0
+info: {{title: {name}, version: 1.0.0}}
+paths:
+  /pets:
+    get:
+      responses:
+        "200":
+          description: Pets
+          content:
+            application/json:
+              schema:
+                $ref: "parts/pet.yaml#/Pet"
+""")
+    workspace = Workspace()
+    lint_file(tmp_path / "a.openapi.yaml", workspace)
+    part = workspace.load(tmp_path / "parts" / "pet.yaml")
+    lint_file(tmp_path / "b.openapi.yaml", workspace)
+    assert workspace.load(tmp_path / "parts" / "pet.yaml") is part
+    assert sum(1 for path in workspace.loaded_paths() if path.name == "pet.yaml") == 1
+
+
+# --- inputs that must give a diagnostic, never a traceback or a hang ---------------------------------------------
+
+def test_a_file_that_is_no_spec_is_one_diagnostic(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.yaml"
+    notes.write_text("title: meeting notes\nitems:\n  - one\n")
+    swagger = tmp_path / "old.json"
+    swagger.write_text(json.dumps({"swagger": "2.0", "info": {"title": "t", "version": "1"}, "paths": {}}))
+    result = run_jctl("validate", str(notes), str(swagger), "--format", "json")
+    assert result.returncode == 1, result.stderr
+    found = [(Path(d["file"]).name, d["rule"], d["line"]) for d in json.loads(result.stdout)["diagnostics"]]
+    assert sorted(found) == [("notes.yaml", "unknown-document", 1), ("old.json", "openapi-invalid", 1)]
+
+
+def test_a_ten_megabyte_document_is_refused_with_its_size(tmp_path: Path) -> None:
+    paths = {f"/items{i}/{{id}}": {"get": {"operationId": f"get{i}", "responses": {"200": {"description": "x" * 80}}}}
+             for i in range(60_000)}
+    big = tmp_path / "big.openapi.json"
+    big.write_text(json.dumps({"openapi": "3.1.0", "info": {"title": "big", "version": "1"}, "paths": paths}))
+    assert big.stat().st_size > 10 * 1024 * 1024
+    result = run_jctl("validate", str(big), "--format", "json")
+    assert result.returncode == 1, result.stderr
+    [diagnostic] = json.loads(result.stdout)["diagnostics"]
+    assert "larger than 4 MB" in diagnostic["message"] and "Traceback" not in result.stderr
+
+
+def test_an_arazzo_source_pointing_at_a_missing_file_is_a_diagnostic(tmp_path: Path) -> None:
+    flow = tmp_path / "flow.arazzo.yaml"
+    flow.write_text("""\
+arazzo: 1.0.0
+info: {title: flow, version: 1.0.0}
+sourceDescriptions:
+  - name: shop
+    url: ./gone.openapi.yaml
+    type: openapi
+workflows:
+  - workflowId: order
+    steps:
+      - stepId: fetch
+        operationId: getOrder
+""")
+    result = run_jctl("validate", str(flow), "--format", "json")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    found = [d for d in json.loads(result.stdout)["diagnostics"] if d["rule"] == "arazzo-source"]
+    assert len(found) == 1 and found[0]["line"] == 5 and "gone.openapi.yaml" in found[0]["message"]
+    assert found[0]["path"] == "sourceDescriptions[0].url"
+
+
+def test_ref_cycles_across_files_end(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text("A:\n  $ref: 'b.yaml#/B'\n")
+    (tmp_path / "b.yaml").write_text("B:\n  $ref: 'a.yaml#/A'\n")
+    spec = tmp_path / "loop.openapi.yaml"
+    spec.write_text("""\
+openapi: 3.1.0
+info: {title: loop, version: 1.0.0}
+paths:
+  /x/{id}:
+    parameters:
+      - $ref: "a.yaml#/A"
+    get:
+      responses:
+        "200":
+          description: ok
+""")
+    report = lint_paths([spec])
+    rules = Counter(d.rule for d in report.diagnostics)
+    assert rules["openapi-ref"] == 1 and "loop" in report.diagnostics[0].message
+    assert rules["openapi-path-params"] == 0  # a parameter that cannot be read is not guessed at
+
+
+REPLACEMENTS: tuple[Any, ...] = (None, "text", [1, "x"], {"$ref": 3}, {"$ref": "#/nowhere"})
+
+
+def _paths(node: Any, at: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [at]
+    if isinstance(node, dict):
+        for key, value in node.items():
+            found += _paths(value, at + (key,))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found += _paths(value, at + (index,))
+    return found
+
+
+def _replace(data: Any, path: tuple[Any, ...], value: Any) -> Any:
+    if not path:
+        return value
+    copied = copy.copy(data)
+    copied[path[0]] = _replace(data[path[0]], path[1:], value)
+    return copied
+
+
+@pytest.mark.parametrize("fixture", FIXTURES, ids=lambda p: p.name.removesuffix(".openapi.yaml"))
+def test_checks_survive_wrong_types_at_every_node(fixture: Path) -> None:
+    original = load_document(fixture)
+    workspace = Workspace()
+    runs = 0
+    for path in _paths(original.data):
+        for value in REPLACEMENTS:
+            document = LoadedDocument(original.path, original.text, _replace(original.data, path, value),
+                                      original.source_map, [])
+            for registered in our_checks():
+                list(registered.function(SpecFile("openapi", document, workspace)))
+                runs += 1
+    assert runs > 100
