@@ -218,3 +218,19 @@ def test_checks_survive_wrong_types_at_every_node(fixture: Path) -> None:
                 list(registered.function(SpecFile("openapi", document, workspace)))
                 runs += 1
     assert runs > 100
+
+
+@pytest.mark.parametrize("version", ["30", "31"])
+def test_schema_errors_name_the_mistake_in_the_branch_the_file_meant(version: str) -> None:
+    """`in: body` is a wrong `in` of a parameter, not a Reference Object lacking `$ref` (3.0's oneOf), and
+    `type: oauth3` a wrong security scheme type; the fields of a scheme whose `in` is wrong are not unknown."""
+    fixture = CASES.parent / "crossfile" / "broken" / f"schema-branches-{version}.openapi.yaml"
+    found = [d for d in lint_file(fixture, Workspace()) if d.rule == "openapi-invalid"]
+    messages = {d.path: d.message for d in found}
+    parameter = 'paths["/items/{id}"].get.parameters[1].in'
+    assert "`in` must be one of" in messages[parameter] and "`path`" in messages[parameter]
+    assert "`body`" in messages[parameter]
+    assert "must be one of" in messages["components.securitySchemes.oauth.type"]
+    assert "`header`" in messages["components.securitySchemes.key.in"]
+    assert not any("$ref" in message or "`name` is not a field" in message for message in messages.values())
+    assert all(d.line > 1 and d.column > 1 for d in found)
