@@ -19,7 +19,7 @@ from jctl.checks.linked import (
 from jctl.checks.openapi_index import (
     BASE_PATH, STEP_PATH, OpenApiIndex, Operation, canonical_path, openapi_index, step_operations,
 )
-from jctl.checks.openapi_refs import iter_refs
+from jctl.checks.openapi_refs import document_refs
 from jctl.checks.schema_compare import schema_difference
 from jctl.diagnostics import DocPath, Finding
 from jctl.spec.loader import LoadedDocument
@@ -123,7 +123,7 @@ def _export_context(spec: SpecFile) -> tuple[LoadedDocument, OpenApiIndex] | Non
 def check_self_contained(spec: SpecFile) -> Iterator[Finding]:
     if _export_context(spec) is None:
         return
-    for path, ref in iter_refs(spec.data):
+    for path, ref in document_refs(spec.document):
         if not ref.startswith("#"):
             yield Finding(path, f"`$ref: {ref}` points outside this file; per-journey OpenAPI exports are "
                                 "self-contained", "inline the schema under components.schemas and use `#/...`")

@@ -18,10 +18,10 @@ from jctl.diagnostics import DocPath, Finding, path_text
 
 _DOCUMENT_URI = "urn:jctl:document"
 # keywords whose value is a schema, a list of schemas, or a mapping of names to schemas
-_SCHEMA = ("items", "additionalProperties", "not", "contains", "propertyNames", "if", "then", "else",
-           "unevaluatedItems", "unevaluatedProperties", "additionalItems", "contentSchema")
-_SCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems")
-_SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
+_SCHEMA = frozenset({"items", "additionalProperties", "not", "contains", "propertyNames", "if", "then", "else",
+           "unevaluatedItems", "unevaluatedProperties", "additionalItems", "contentSchema"})
+_SCHEMA_LISTS = frozenset({"allOf", "anyOf", "oneOf", "prefixItems", "items"})
+_SCHEMA_MAPS = frozenset({"properties", "patternProperties", "$defs", "definitions", "dependentSchemas"})
 _HOLDERS = ("parameters", "headers", "content")  # where parameter, header and media type objects sit
 
 
@@ -33,7 +33,7 @@ class _Sample(NamedTuple):
     rule: str
 
 
-def _schemas(node: Any, path: DocPath) -> Iterator[tuple[Any, DocPath]]:
+def _schemas(node: Any, path: DocPath) -> Iterator[tuple[dict[str, Any], DocPath]]:
     """`node` (a schema) and every subschema below it, with their paths."""
     stack = [(node, path)]
     while stack:
@@ -41,14 +41,13 @@ def _schemas(node: Any, path: DocPath) -> Iterator[tuple[Any, DocPath]]:
         if not isinstance(schema, dict):
             continue
         yield schema, at
-        for key in _SCHEMA:
-            stack.append((schema.get(key), at + (key,)))
-        for key in _SCHEMA_LISTS:
-            if isinstance(schema.get(key), list):
-                stack.extend((sub, at + (key, i)) for i, sub in enumerate(schema[key]))
-        for key in _SCHEMA_MAPS:
-            if isinstance(schema.get(key), dict):
-                stack.extend((sub, at + (key, name)) for name, sub in schema[key].items())
+        for key, value in schema.items():
+            if key in _SCHEMA and isinstance(value, dict):
+                stack.append((value, at + (key,)))
+            elif key in _SCHEMA_LISTS and isinstance(value, list):
+                stack.extend((sub, at + (key, i)) for i, sub in enumerate(value) if isinstance(sub, dict))
+            elif key in _SCHEMA_MAPS and isinstance(value, dict):
+                stack.extend((sub, at + (key, name)) for name, sub in value.items() if isinstance(sub, dict))
 
 
 def _schema_samples(schema: dict[str, Any], at: DocPath, version: str) -> Iterator[_Sample]:
@@ -93,22 +92,26 @@ def _samples(spec: SpecFile, version: str) -> Iterator[_Sample]:
     while stack:
         node, at, in_holder = stack.pop()
         if isinstance(node, list):
-            stack.extend((item, at + (i,), in_holder) for i, item in enumerate(node))
-            continue
-        if not isinstance(node, dict):
+            stack.extend((item, at + (i,), in_holder) for i, item in enumerate(node) if isinstance(item, dict))
             continue
         if in_holder and isinstance(node.get("schema"), dict):
             yield from _holder_samples(spec, node, at)
         for key, value in node.items():
-            if key == "schema" or (key == "schemas" and at == ("components",)):
-                pairs = [(value, at + (key,))] if key == "schema" else [
-                    (sub, at + (key, name)) for name, sub in value.items()] if isinstance(value, dict) else []
-                for root, root_path in pairs:
-                    for schema, schema_path in _schemas(root, root_path):
-                        yield from _schema_samples(schema, schema_path, version)
-            elif key not in ("example", "examples"):
-                holder = key in _HOLDERS or (len(at) >= 1 and at[-1] in _HOLDERS)
-                stack.append((value, at + (key,), holder))
+            if not isinstance(value, (dict, list)) or key in ("example", "examples"):
+                continue
+            if key == "schema":
+                yield from _schema_tree_samples(value, at + (key,), version)
+            elif key == "schemas" and at == ("components",) and isinstance(value, dict):
+                for name, sub in value.items():
+                    yield from _schema_tree_samples(sub, at + (key, name), version)
+            else:
+                stack.append((value, at + (key,), key in _HOLDERS or (bool(at) and at[-1] in _HOLDERS)))
+
+
+def _schema_tree_samples(root: Any, path: DocPath, version: str) -> Iterator[_Sample]:
+    for schema, schema_path in _schemas(root, path):
+        if "default" in schema or "example" in schema or "examples" in schema:
+            yield from _schema_samples(schema, schema_path, version)
 
 
 @check("openapi-example-mismatch", "warning", "An example does not match its schema.", kinds=("openapi",),
@@ -117,8 +120,9 @@ def check_examples(spec: SpecFile) -> Iterator[Finding]:
     version = spec.data.get("openapi") if isinstance(spec.data, dict) else None
     if not isinstance(version, str) or version[:3] not in ("3.0", "3.1"):
         return
-    validators = _Validators(spec.data, version[:3])
+    validators: _Validators | None = None
     for sample in _samples(spec, version[:3]):
+        validators = validators or _Validators(spec.data, version[:3])  # built only for a file with samples
         problem = validators.first_error(sample.schema_path, sample.value)
         if problem is None:
             continue

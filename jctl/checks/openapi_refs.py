@@ -117,16 +117,39 @@ def resolve(spec: SpecFile, document: LoadedDocument, node: Any) -> Target | Non
 
 def iter_refs(node: Any, path: DocPath = ()) -> Iterator[tuple[DocPath, str]]:
     """Every `$ref` string below `node`, with the path of its `$ref` key, in document order."""
-    stack: list[tuple[Any, DocPath]] = [(node, path)]
-    while stack:
-        current, at = stack.pop()
-        if isinstance(current, dict):
-            ref = current.get("$ref")
-            if isinstance(ref, str):
-                yield at + ("$ref",), ref
-            stack.extend(reversed([(value, at + (key,)) for key, value in current.items() if key != "$ref"]))
-        elif isinstance(current, list):
-            stack.extend(reversed([(value, at + (index,)) for index, value in enumerate(current)]))
+    found: list[tuple[DocPath, str]] = []
+    _collect_refs(node, path, found)
+    return iter(found)
+
+
+_REFS_CACHE: dict[Path, tuple[Any, list[tuple[DocPath, str]]]] = {}
+
+
+def document_refs(document: LoadedDocument) -> list[tuple[DocPath, str]]:
+    """`iter_refs` of a whole document, walked once per loaded document (several checks read them)."""
+    cached = _REFS_CACHE.get(document.path)
+    if cached is not None and cached[0] is document.data:
+        return cached[1]
+    if len(_REFS_CACHE) > 512:
+        _REFS_CACHE.clear()
+    found: list[tuple[DocPath, str]] = []
+    _collect_refs(document.data, (), found)
+    _REFS_CACHE[document.path] = (document.data, found)
+    return found
+
+
+def _collect_refs(node: Any, at: DocPath, found: list[tuple[DocPath, str]]) -> None:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            found.append((at + ("$ref",), ref))
+        for key, value in node.items():
+            if isinstance(value, (dict, list)):
+                _collect_refs(value, at + (key,), found)
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            if isinstance(value, (dict, list)):
+                _collect_refs(value, at + (index,), found)
 
 
 @check("openapi-ref", "error",
@@ -134,7 +157,7 @@ def iter_refs(node: Any, path: DocPath = ()) -> Iterator[tuple[DocPath, str]]:
        "chain of `$ref`s that loops without reaching a value.", kinds=("openapi",))
 def check_refs(spec: SpecFile) -> Iterator[Finding]:
     reported_cycles: set[frozenset[tuple[Path, str]]] = set()
-    for path, ref in iter_refs(spec.data):
+    for path, ref in document_refs(spec.document):
         if _REMOTE.match(ref):
             continue
         try:
