@@ -251,3 +251,11 @@ def test_corpus_findings_are_the_judged_ones() -> None:
     found = [d for path in files for d in lint_file(path, workspace) if d.rule in our_rules()]
     assert {d.rule for d in found} <= {"openapi-ref"}, found
     assert len(found) == 9 and all("openapi/journeys.openapi.yaml` is not a file" in d.message for d in found)
+
+
+def test_openapi_31_schema_objects_are_checked_against_json_schema() -> None:
+    fixture = CASES.parent / "crossfile" / "broken" / "schema-branches-31.openapi.yaml"
+    found = {d.path: d for d in lint_file(fixture, Workspace()) if d.rule == "openapi-invalid"}
+    wrong_type = found['paths["/items/{id}"].get.parameters[2].schema.type']
+    assert "`type` must be one of" in wrong_type.message and "`strin`" in wrong_type.message
+    assert wrong_type.line == 27 and wrong_type.column == 19

@@ -105,6 +105,42 @@ def check_openapi_structure(spec: SpecFile) -> Iterator[Finding]:
         return
     if not quickly_valid(_compiled_structure_validator(version[:3]), data):
         yield from schema_error_findings(_structure_validator(version[:3]).iter_errors(data), "OpenAPI")
+    if version.startswith("3.1"):
+        yield from _schema_object_findings(data)
+
+
+def _schema_object_findings(data: dict[str, Any]) -> Iterator[Finding]:
+    """OpenAPI 3.1 Schema Objects against the JSON Schema 2020-12 metaschema (the document schema only asks for a
+    mapping or a boolean there): compiled first, the pure-Python validator only for the schemas it refuses."""
+    import jsonschema_rs
+
+    from jctl.checks.openapi_examples import schema_roots
+
+    for schema, path in schema_roots(data):
+        if not isinstance(schema, (dict, bool)) or _meta_valid(jsonschema_rs, schema):
+            continue
+        errors = list(_metaschema_validator().iter_errors(schema))
+        for error in errors:
+            error.path.extendleft(reversed(path))
+        yield from schema_error_findings(errors, "OpenAPI", limit=10)
+
+
+def _meta_valid(jsonschema_rs: Any, schema: Any) -> bool:
+    try:
+        return bool(jsonschema_rs.meta.is_valid(schema if "$schema" in schema or not isinstance(schema, dict)
+                                                else {**schema, "$schema": _DRAFT_2020_12}))
+    except Exception:  # noqa: BLE001 - a value it cannot represent or an unknown `$schema`: not judged
+        return True
+
+
+_DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
+
+
+@cache
+def _metaschema_validator() -> Any:
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(jsonschema.Draft202012Validator.META_SCHEMA)
 
 
 # --- the export against its journey -------------------------------------------------------------------------------

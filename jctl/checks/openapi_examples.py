@@ -108,6 +108,23 @@ def _samples(spec: SpecFile, version: str) -> Iterator[_Sample]:
                 stack.append((value, at + (key,), key in _HOLDERS or (bool(at) and at[-1] in _HOLDERS)))
 
 
+def schema_roots(data: Any) -> Iterator[tuple[Any, DocPath]]:
+    """Each Schema Object that is not inside another one: `components.schemas.*` and every `schema` field."""
+    stack: list[tuple[Any, DocPath]] = [(data, ())]
+    while stack:
+        node, at = stack.pop()
+        items = enumerate(node) if isinstance(node, list) else node.items() if isinstance(node, dict) else ()
+        for key, value in items:
+            if not isinstance(value, (dict, list, bool)) or key in ("example", "examples"):
+                continue
+            if key == "schema" and isinstance(node, dict):
+                yield value, at + (key,)
+            elif key == "schemas" and at == ("components",) and isinstance(value, dict):
+                yield from ((sub, at + (key, name)) for name, sub in value.items())
+            elif not isinstance(value, bool):
+                stack.append((value, at + (key,)))
+
+
 def _schema_tree_samples(root: Any, path: DocPath, version: str) -> Iterator[_Sample]:
     for schema, schema_path in _schemas(root, path):
         if "default" in schema or "example" in schema or "examples" in schema:
