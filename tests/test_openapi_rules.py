@@ -259,3 +259,17 @@ def test_openapi_31_schema_objects_are_checked_against_json_schema() -> None:
     wrong_type = found['paths["/items/{id}"].get.parameters[2].schema.type']
     assert "`type` must be one of" in wrong_type.message and "`strin`" in wrong_type.message
     assert wrong_type.line == 27 and wrong_type.column == 19
+
+
+def test_json_and_sarif_carry_the_document_path() -> None:
+    fixture = CASES / "openapi-path-params.openapi.yaml"
+    as_json = run_jctl("validate", str(fixture), "--format", "json")
+    paths = {(d["line"], d["path"]) for d in json.loads(as_json.stdout)["diagnostics"]}
+    assert (13, 'paths["/orders/{orderId}/lines/{lineId}"].get') in paths
+    assert (38, 'paths["/orders/{orderId}"].get.parameters[1].$ref') in paths, paths
+    as_sarif = json.loads(run_jctl("validate", str(fixture), "--format", "sarif").stdout)
+    names = {result["locations"][0]["logicalLocations"][0]["fullyQualifiedName"]
+             for result in as_sarif["runs"][0]["results"]}
+    assert 'paths["/orders/{orderId}/lines/{lineId}"].get' in names
+    rules = {rule["id"] for rule in as_sarif["runs"][0]["tool"]["driver"]["rules"]}
+    assert {"openapi-path-params", "openapi-ref", "openapi-example-mismatch"} <= rules

@@ -143,6 +143,11 @@ def quickly_valid(compiled: Any | None, data: Any) -> bool:
         return False
 
 
+def meant_errors(errors: Iterable[Any]) -> Iterator[Any]:
+    """jsonschema errors with each failed `oneOf`/`anyOf` replaced by the errors of the alternative meant."""
+    return _branch_errors(errors)
+
+
 def _branch_errors(errors: Iterable[Any]) -> Iterator[Any]:
     """Each error, with a failed `oneOf`/`anyOf` replaced by the errors of the branch the document evidently meant
     (or, when every branch refuses the same key's value, by one error listing every value that key may take)."""

@@ -160,7 +160,7 @@ class _Validators:
         self._version = version
         self._draft = jsonschema_rs.Draft4 if version == "3.0" else jsonschema_rs.Draft202012
         self._cls = jsonschema_rs.Draft4Validator if version == "3.0" else jsonschema_rs.Draft202012Validator
-        contents = _with_nullable_types(data) if version == "3.0" else data
+        self._contents = contents = _with_nullable_types(data) if version == "3.0" else data
         try:
             self._registry: Any = jsonschema_rs.Registry([(_DOCUMENT_URI, contents)], draft=self._draft)
         except Exception:  # noqa: BLE001 - a document it cannot take: nothing is validated
@@ -169,9 +169,9 @@ class _Validators:
 
     def _validator(self, schema_path: DocPath) -> Any:
         if schema_path not in self._cache:
-            pointer = "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in schema_path)
             try:
-                self._cache[schema_path] = self._cls({"$ref": f"{_DOCUMENT_URI}#{pointer}"}, registry=self._registry,
+                self._cache[schema_path] = self._cls({"$ref": f"{_DOCUMENT_URI}#{_pointer(schema_path)}"},
+                                                     registry=self._registry,
                                                      validate_formats=True, offline=True)
             except Exception:  # noqa: BLE001 - a ref into another file, a bad pattern: leave the value alone
                 self._cache[schema_path] = None
@@ -187,7 +187,39 @@ class _Validators:
             return None
         if error is None:
             return None
+        if type(error.kind).__name__ in ("OneOfNotValid", "AnyOf"):
+            meant = self._meant_branch_error(schema_path, value)
+            if meant is not None:
+                return meant
         return tuple(error.instance_path), str(error.message)
+
+    def _meant_branch_error(self, schema_path: DocPath, value: Any) -> tuple[DocPath, str] | None:
+        """For a value no alternative of a `oneOf`/`anyOf` accepts, the error of the alternative it was meant to
+        be (the same choice the document schemas make), from the pure-Python validator."""
+        from jctl.checks.linked import meant_errors
+
+        try:
+            errors = list(meant_errors(self._python_validator(schema_path).iter_errors(value)))
+        except Exception:  # noqa: BLE001 - a schema the pure-Python validator cannot take: keep the compiled error
+            return None
+        if not errors:
+            return None
+        error = min(errors, key=lambda e: (-len(e.absolute_path), e.message))
+        return tuple(error.absolute_path), str(error.message)
+
+    def _python_validator(self, schema_path: DocPath) -> Any:
+        import jsonschema
+        from referencing import Registry, Resource
+        from referencing.jsonschema import DRAFT4, DRAFT202012
+
+        specification = DRAFT4 if self._version == "3.0" else DRAFT202012
+        registry: Any = Registry().with_resource(_DOCUMENT_URI, Resource(self._contents, specification))
+        cls = jsonschema.Draft4Validator if self._version == "3.0" else jsonschema.Draft202012Validator
+        return cls({"$ref": f"{_DOCUMENT_URI}#{_pointer(schema_path)}"}, registry=registry)
+
+
+def _pointer(path: DocPath) -> str:
+    return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in path)
 
 
 def _shorten(message: str) -> str:
