@@ -182,7 +182,7 @@ class _Validators:
         if validator is None:
             return None
         try:
-            error = next(iter(validator.iter_errors(value)), None)
+            error = next((e for e in validator.iter_errors(value) if not self._one_way_required(e)), None)
         except Exception:  # noqa: BLE001 - a value it cannot represent
             return None
         if error is None:
@@ -192,6 +192,18 @@ class _Validators:
             if meant is not None:
                 return meant
         return tuple(error.instance_path), str(error.message)
+
+    def _one_way_required(self, error: Any) -> bool:
+        """A missing required property that is `readOnly` or `writeOnly`: OpenAPI exempts it on one side (requests
+        or responses), and an example may show either side."""
+        if type(error.kind).__name__ != "Required":
+            return False
+        owner = _node_at(self._contents, tuple(error.schema_path)[:-1])
+        properties = owner.get("properties") if isinstance(owner, dict) else None
+        declared = properties.get(error.kind.property) if isinstance(properties, dict) else None
+        if isinstance(declared, dict) and isinstance(declared.get("$ref"), str) and declared["$ref"].startswith("#/"):
+            declared = _node_at(self._contents, tuple(declared["$ref"][2:].split("/")))
+        return isinstance(declared, dict) and (declared.get("readOnly") is True or declared.get("writeOnly") is True)
 
     def _meant_branch_error(self, schema_path: DocPath, value: Any) -> tuple[DocPath, str] | None:
         """For a value no alternative of a `oneOf`/`anyOf` accepts, the error of the alternative it was meant to
@@ -216,6 +228,17 @@ class _Validators:
         registry: Any = Registry().with_resource(_DOCUMENT_URI, Resource(self._contents, specification))
         cls = jsonschema.Draft4Validator if self._version == "3.0" else jsonschema.Draft202012Validator
         return cls({"$ref": f"{_DOCUMENT_URI}#{_pointer(schema_path)}"}, registry=registry)
+
+
+def _node_at(data: Any, path: DocPath) -> Any:
+    for part in path:
+        if isinstance(data, dict) and part in data:
+            data = data[part]
+        elif isinstance(data, list) and str(part).isdigit() and int(part) < len(data):
+            data = data[int(part)]
+        else:
+            return None
+    return data
 
 
 def _pointer(path: DocPath) -> str:
