@@ -273,3 +273,10 @@ def test_json_and_sarif_carry_the_document_path() -> None:
     assert 'paths["/orders/{orderId}/lines/{lineId}"].get' in names
     rules = {rule["id"] for rule in as_sarif["runs"][0]["tool"]["driver"]["rules"]}
     assert {"openapi-path-params", "openapi-ref", "openapi-example-mismatch"} <= rules
+
+
+def test_an_example_no_alternative_accepts_is_reported_in_the_one_it_meant() -> None:
+    found = [d for d in lint_file(CASES / "openapi-example-mismatch.openapi.yaml", Workspace())
+             if "components.schemas.Payment" in d.message]
+    assert len(found) == 1 and "'DE12' is too short" in found[0].message, found
+    assert found[0].path == "components.schemas.Payment.example.iban"

@@ -221,11 +221,11 @@ class _Validators:
 
     def _python_validator(self, schema_path: DocPath) -> Any:
         import jsonschema
-        from referencing import Registry, Resource
+        from referencing import Registry
         from referencing.jsonschema import DRAFT4, DRAFT202012
 
         specification = DRAFT4 if self._version == "3.0" else DRAFT202012
-        registry: Any = Registry().with_resource(_DOCUMENT_URI, Resource(self._contents, specification))
+        registry: Any = Registry().with_resource(_DOCUMENT_URI, specification.create_resource(self._contents))
         cls = jsonschema.Draft4Validator if self._version == "3.0" else jsonschema.Draft202012Validator
         return cls({"$ref": f"{_DOCUMENT_URI}#{_pointer(schema_path)}"}, registry=registry)
 
