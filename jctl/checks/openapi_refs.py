@@ -87,7 +87,11 @@ def follow(spec: SpecFile, document: LoadedDocument, ref: str) -> Target:
 def _load(spec: SpecFile, document: LoadedDocument, file_part: str) -> LoadedDocument:
     relative = Path(unquote(file_part))
     path = relative if relative.is_absolute() else document.path.resolve().parent / relative
-    if not path.is_file():
+    try:
+        found = path.is_file()
+    except (OSError, ValueError):  # a NUL byte, a name too long for the file system
+        found = False
+    if not found:
         raise RefProblem(f"`{file_part}` is not a file (looked for {path})")
     loaded = spec.workspace.load(path)
     if isinstance(loaded, LoadError):
@@ -157,6 +161,7 @@ def _collect_refs(node: Any, at: DocPath, found: list[tuple[DocPath, str]]) -> N
        "chain of `$ref`s that loops without reaching a value.", kinds=("openapi",))
 def check_refs(spec: SpecFile) -> Iterator[Finding]:
     reported_cycles: set[frozenset[tuple[Path, str]]] = set()
+    beyond: dict[tuple[Path, DocPath], tuple[str, str] | None] = {}  # one walk per target, however many refs use it
     for path, ref in document_refs(spec.document):
         if _REMOTE.match(ref):
             continue
@@ -171,7 +176,12 @@ def check_refs(spec: SpecFile) -> Iterator[Finding]:
             yield Finding(path, f"`$ref: {ref}` leads into a loop of `$ref`s that never reaches a value "
                                 f"({cycle[1]})", "point one of them at a real schema or object")
         elif cycle is None and target.document is not spec.document:
-            yield from _beyond(spec, path, ref, target)
+            key = (target.document.path, target.path)
+            if key not in beyond:
+                beyond[key] = _broken_beyond(spec, target)
+            problem = beyond[key]
+            if problem is not None:
+                yield Finding(path, f"`$ref: {ref}` leads to a broken reference in {problem[0]}", problem[1])
 
 
 def _hint(ref: str, data: Any = None) -> str:
@@ -204,9 +214,9 @@ def _ref_cycle(spec: SpecFile, start: Target) -> tuple[frozenset[tuple[Path, str
     return None
 
 
-def _beyond(spec: SpecFile, path: DocPath, ref: str, target: Target) -> Iterator[Finding]:
-    """Broken `$ref`s inside the part of another file this one uses, when that file is not linted on its own
-    (an `*.openapi.*` file is): reported here, at the `$ref` that leads to them."""
+def _broken_beyond(spec: SpecFile, target: Target) -> tuple[str, str] | None:
+    """The first broken `$ref` inside the part of another file this one uses (where it is and what is wrong, and a
+    hint), when that file is not linted on its own (an `*.openapi.*` file is); reported at the `$ref` leading there."""
     seen: set[tuple[Path, str]] = set()
     pending = [target]
     while pending:
@@ -222,6 +232,5 @@ def _beyond(spec: SpecFile, path: DocPath, ref: str, target: Target) -> Iterator
                 pending.append(follow(spec, current.document, inner))
             except RefProblem as exc:
                 line = current.document.source_map.line_col(inner_path, "value")[0]
-                yield Finding(path, f"`$ref: {ref}` leads to a broken reference in "
-                                    f"{current.document.path.name} line {line}: {exc}", _hint(inner))
-                return
+                return f"{current.document.path.name} line {line}: {exc}", _hint(inner)
+    return None
