@@ -114,8 +114,10 @@ def _schema_object_findings(data: dict[str, Any]) -> Iterator[Finding]:
     mapping or a boolean there): compiled first, the pure-Python validator only for the schemas it refuses."""
     import jsonschema_rs
 
-    from jctl.checks.openapi_examples import schema_roots
+    from jctl.checks.openapi_examples import known_dialect, schema_roots
 
+    if not known_dialect(data):
+        return
     for schema, path in schema_roots(data):
         if not isinstance(schema, (dict, bool)) or _meta_valid(jsonschema_rs, schema):
             continue

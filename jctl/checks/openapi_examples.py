@@ -135,7 +135,7 @@ def _schema_tree_samples(root: Any, path: DocPath, version: str) -> Iterator[_Sa
        also=(("openapi-default-mismatch", "warning", "A schema's `default` does not match the schema."),))
 def check_examples(spec: SpecFile) -> Iterator[Finding]:
     version = spec.data.get("openapi") if isinstance(spec.data, dict) else None
-    if not isinstance(version, str) or version[:3] not in ("3.0", "3.1"):
+    if not isinstance(version, str) or version[:3] not in ("3.0", "3.1") or not known_dialect(spec.data):
         return
     validators: _Validators | None = None
     for sample in _samples(spec, version[:3]):
@@ -148,6 +148,16 @@ def check_examples(spec: SpecFile) -> Iterator[Finding]:
         yield Finding(where, f"{sample.label} does not match its schema `{path_text(sample.schema_path)}`: "
                              f"{_shorten(message)}",
                       "fix the value, or the schema if the value is right", at=anchor, rule=sample.rule)
+
+
+_KNOWN_DIALECTS = (None, "https://spec.openapis.org/oas/3.1/dialect/base",
+                   "https://json-schema.org/draft/2020-12/schema")
+
+
+def known_dialect(data: dict[str, Any]) -> bool:
+    """True unless `jsonSchemaDialect` makes the document's schemas another JSON Schema dialect than OpenAPI's (its
+    schemas are then not judged here)."""
+    return str(data.get("jsonSchemaDialect") or "").rstrip("#") in (d or "" for d in _KNOWN_DIALECTS)
 
 
 class _Validators:
