@@ -263,3 +263,10 @@ def test_an_example_no_alternative_accepts_is_reported_in_the_one_it_meant() -> 
              if "components.schemas.Payment" in d.message]
     assert len(found) == 1 and "'DE12' is too short" in found[0].message, found
     assert found[0].path == "components.schemas.Payment.example.iban"
+
+
+def test_a_key_no_pattern_allows_is_reported_at_the_key() -> None:
+    fixture = CASES.parent / "crossfile" / "broken" / "schema-branches-30.openapi.yaml"
+    found = [d for d in lint_file(fixture, Workspace()) if "2000" in d.message]
+    assert len(found) == 1 and found[0].path == 'paths["/items/{id}"].get.responses["2000"]'
+    assert found[0].message.startswith("`2000` is not a field")

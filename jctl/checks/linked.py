@@ -83,7 +83,7 @@ def dotted(path: DocPath) -> str:
 
 # --- JSON Schema errors as findings -------------------------------------------------------------------------------
 
-_UNEXPECTED = re.compile(r"\((.+) (?:was|were) unexpected\)")
+_UNEXPECTED = re.compile(r"\((.+) (?:was|were) unexpected\)|^(.+) (?:does|do) not match any of the regexes")
 
 
 def schema_error_findings(errors: Iterable[Any], document_name: str, limit: int = 25) -> Iterator[Finding]:
@@ -99,7 +99,8 @@ def schema_error_findings(errors: Iterable[Any], document_name: str, limit: int 
         path: DocPath = tuple(error.absolute_path)
         unexpected = _UNEXPECTED.search(error.message)
         if unexpected and error.validator in ("unevaluatedProperties", "additionalProperties"):
-            names = [name for name in re.findall(r"'([^']*)'", unexpected.group(1)) if path + (name,) not in failing]
+            listed = unexpected.group(1) or unexpected.group(2)
+            names = [name for name in re.findall(r"'([^']*)'", listed) if path + (name,) not in failing]
             if error.validator == "unevaluatedProperties" and _fails_inside(path, wrong_fields):
                 names = []  # a field of this object broke the branch that declares its siblings: not unknown
             for name in names[:5]:
@@ -215,7 +216,7 @@ def _branch_badness(subs: list[Any]) -> tuple[int, int, int]:
             shallow += _nested_shallowness(sub)  # judged by its own closest alternative, not as one failure
         elif not sub.relative_path:
             unexpected = _UNEXPECTED.search(sub.message)
-            shallow += len(re.findall(r"'([^']*)'", unexpected.group(1))) if unexpected else 1
+            shallow += len(re.findall(r"'([^']*)'", unexpected.group(1) or unexpected.group(2))) if unexpected else 1
     return disqualified, shallow, len(subs)
 
 
