@@ -10,7 +10,7 @@ from typing import Any
 
 from jctl.checks import SpecFile
 from jctl.checks.openapi_index import MISSING, is_missing
-from jctl.diagnostics import Anchor, DocPath, Finding
+from jctl.diagnostics import Anchor, DocPath, Finding, path_text
 from jctl.spec.loader import LoadedDocument, LoadError
 from jctl.spec.model import EXTERNAL_INPUT_TYPES, StateRef, iter_states, node_at
 
@@ -230,6 +230,9 @@ def _nested_shallowness(error: Any) -> int:
 
 
 def _message(error: Any, path: DocPath) -> str:
+    missing = re.match(r"^'([^']*)' is a required property$", str(error.message))
+    if error.validator == "required" and missing:
+        return f"missing required field `{missing.group(1)}`"
     if error.validator == "enum" and isinstance(error.validator_value, list) and path:
         allowed = ", ".join(f"`{value}`" for value in error.validator_value)
         return f"`{path[-1]}` must be one of {allowed}, not `{error.instance}`"
@@ -250,7 +253,7 @@ def _schema_hint(error: Any, document_name: str) -> str:
 
 
 def _where(path: DocPath) -> str:
-    return f"at `{dotted(path)}`" if path else "at the top level"
+    return f"at `{path_text(path)}`" if path else "at the top level"
 
 
 def _shorten(message: str) -> str:
