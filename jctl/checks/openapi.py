@@ -104,9 +104,63 @@ def check_openapi_structure(spec: SpecFile) -> Iterator[Finding]:
                       "start the file with `openapi: 3.1.0` (or 3.0.x)", at="value" if "openapi" in data else "key")
         return
     if not quickly_valid(_compiled_structure_validator(version[:3]), data):
-        yield from schema_error_findings(_structure_validator(version[:3]).iter_errors(data), "OpenAPI")
+        yield from schema_error_findings(_located_errors(version[:3], data), "OpenAPI")
     if version.startswith("3.1"):
         yield from _schema_object_findings(data)
+
+
+def _located_errors(version: str, data: dict[str, Any]) -> list[Any]:
+    """The pure-Python validator's errors, computed only where the compiled validator found one: each failing node
+    against the schema object that refused it (the whole document when an error cannot be placed that way), so an
+    invalid document costs about what a valid one does."""
+    compiled = _compiled_structure_validator(version)
+    try:
+        found = list(compiled.iter_errors(data)) if compiled is not None else []
+    except Exception:  # noqa: BLE001 - a value it cannot represent: the pure-Python validator judges everything
+        found = []
+    errors: list[Any] = []
+    done: set[tuple[DocPath, DocPath]] = set()
+    for error in found:
+        instance_path, schema_at = tuple(error.instance_path), tuple(error.schema_path)[:-1]
+        if (instance_path, schema_at) in done:
+            continue
+        done.add((instance_path, schema_at))
+        placed = _errors_at(version, data, instance_path, schema_at)
+        if not placed:
+            return list(_structure_validator(version).iter_errors(data))
+        errors.extend(placed)
+    return errors or list(_structure_validator(version).iter_errors(data))
+
+
+def _errors_at(version: str, data: Any, instance_path: DocPath, schema_at: DocPath) -> list[Any]:
+    root = _structure_validator(version).schema
+    if not isinstance(node_at(root, schema_at, None), dict):
+        return []
+    instance = node_at(data, instance_path, MISSING_NODE)
+    if instance is MISSING_NODE:
+        return []
+    pointer = "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in schema_at)
+    errors = list(_subschema_validator(version, pointer).iter_errors(instance))
+    for error in errors:
+        error.path.extendleft(reversed(instance_path))
+    return errors
+
+
+MISSING_NODE = object()
+
+
+@cache
+def _subschema_validator(version: str, pointer: str) -> Any:
+    """A pure-Python validator for one schema object of the shipped OpenAPI schema (its `$ref`s resolve in it)."""
+    from jsonschema_specifications import REGISTRY
+    from referencing.jsonschema import DRAFT4, DRAFT202012
+
+    whole = _structure_validator(version)
+    root = whole.schema
+    root_id = str(root.get("id") or root.get("$id")).rstrip("#")
+    specification = DRAFT4 if version == "3.0" else DRAFT202012
+    registry: Any = REGISTRY.with_resource(root_id, specification.create_resource(root))
+    return type(whole)({"$ref": f"{root_id}#{pointer}"}, registry=registry)
 
 
 def _schema_object_findings(data: dict[str, Any]) -> Iterator[Finding]:
