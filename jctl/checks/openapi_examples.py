@@ -168,31 +168,53 @@ class _Validators:
 
         self._module = jsonschema_rs
         self._version = version
-        self._draft = jsonschema_rs.Draft4 if version == "3.0" else jsonschema_rs.Draft202012
         self._cls = jsonschema_rs.Draft4Validator if version == "3.0" else jsonschema_rs.Draft202012Validator
-        self._contents = contents = _with_nullable_types(data) if version == "3.0" else data
-        try:
-            self._registry: Any = jsonschema_rs.Registry([(_DOCUMENT_URI, contents)], draft=self._draft)
-        except Exception:  # noqa: BLE001 - a document it cannot take: nothing is validated
-            self._registry = None
-        self._cache: dict[DocPath, Any] = {}
+        self._contents = _with_nullable_types(data) if version == "3.0" else data
+        self._registry: Any = None
+        self._by_path: dict[DocPath, tuple[Any, Any]] = {}
+        self._by_text: dict[str, tuple[Any, Any]] = {}
 
-    def _validator(self, schema_path: DocPath) -> Any:
-        if schema_path not in self._cache:
+    def _validator(self, schema_path: DocPath) -> tuple[Any, Any]:
+        """The compiled validator for the schema at `schema_path`, and the schema its errors' paths are relative to.
+        A schema without `$ref`s is compiled alone and shared by every equal one (most inline schemas are alike);
+        one with `$ref`s resolves them in the document, registered once."""
+        if schema_path in self._by_path:
+            return self._by_path[schema_path]
+        import json
+
+        node = _node_at(self._contents, schema_path)
+        text = json.dumps(node, sort_keys=True, default=str)
+        if '"$ref"' not in text and '"$dynamicRef"' not in text:
+            if text not in self._by_text:
+                self._by_text[text] = (self._compile(node), node)
+            found = self._by_text[text]
+        else:
+            found = (self._compile({"$ref": f"{_DOCUMENT_URI}#{_pointer(schema_path)}"}, self._document_registry()),
+                     self._contents)
+        self._by_path[schema_path] = found
+        return found
+
+    def _compile(self, schema: Any, registry: Any = None) -> Any:
+        try:
+            return self._cls(schema, registry=registry, validate_formats=True, offline=True)
+        except Exception:  # noqa: BLE001 - a ref into another file, a bad pattern: leave the value alone
+            return None
+
+    def _document_registry(self) -> Any:
+        if self._registry is None:
+            draft = self._module.Draft4 if self._version == "3.0" else self._module.Draft202012
             try:
-                self._cache[schema_path] = self._cls({"$ref": f"{_DOCUMENT_URI}#{_pointer(schema_path)}"},
-                                                     registry=self._registry,
-                                                     validate_formats=True, offline=True)
-            except Exception:  # noqa: BLE001 - a ref into another file, a bad pattern: leave the value alone
-                self._cache[schema_path] = None
-        return self._cache[schema_path]
+                self._registry = self._module.Registry([(_DOCUMENT_URI, self._contents)], draft=draft)
+            except Exception:  # noqa: BLE001 - a document it cannot take: its schemas with `$ref`s are not used
+                self._registry = False
+        return self._registry or None
 
     def first_error(self, schema_path: DocPath, value: Any) -> tuple[DocPath, str] | None:
-        validator = self._validator(schema_path) if self._registry is not None else None
+        validator, base = self._validator(schema_path)
         if validator is None:
             return None
         try:
-            error = next((e for e in validator.iter_errors(value) if not self._one_way_required(e)), None)
+            error = next((e for e in validator.iter_errors(value) if not self._one_way_required(e, base)), None)
         except Exception:  # noqa: BLE001 - a value it cannot represent
             return None
         if error is None:
@@ -203,12 +225,12 @@ class _Validators:
                 return meant
         return tuple(error.instance_path), str(error.message)
 
-    def _one_way_required(self, error: Any) -> bool:
+    def _one_way_required(self, error: Any, base: Any) -> bool:
         """A missing required property that is `readOnly` or `writeOnly`: OpenAPI exempts it on one side (requests
         or responses), and an example may show either side."""
         if type(error.kind).__name__ != "Required":
             return False
-        owner = _node_at(self._contents, tuple(error.schema_path)[:-1])
+        owner = _node_at(base, tuple(error.schema_path)[:-1])
         properties = owner.get("properties") if isinstance(owner, dict) else None
         declared = properties.get(error.kind.property) if isinstance(properties, dict) else None
         if isinstance(declared, dict) and isinstance(declared.get("$ref"), str) and declared["$ref"].startswith("#/"):
