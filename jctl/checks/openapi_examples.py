@@ -87,42 +87,54 @@ def _holder_samples(spec: SpecFile, holder: dict[str, Any], at: DocPath) -> Iter
 
 
 def _samples(spec: SpecFile, version: str) -> Iterator[_Sample]:
-    """Every example and default in the document, found by walking it once."""
-    stack: list[tuple[Any, DocPath, bool]] = [(spec.data, (), False)]
+    """Every example and default in the document (from one walk of it, shared with the schema checks)."""
+    outline = document_outline(spec.data)
+    for holder, at in outline.holders:
+        yield from _holder_samples(spec, holder, at)
+    for root, at in outline.schemas:
+        yield from _schema_tree_samples(root, at, version)
+
+
+class Outline(NamedTuple):
+    schemas: list[tuple[Any, DocPath]]  # each Schema Object not inside another: components.schemas.*, `schema`s
+    holders: list[tuple[dict[str, Any], DocPath]]  # parameters, headers and media types that have a `schema`
+
+
+_OUTLINES: dict[int, tuple[Any, Outline]] = {}
+
+
+def document_outline(data: Any) -> Outline:
+    """The schema roots and example holders of a document, walked once per document object."""
+    cached = _OUTLINES.get(id(data))
+    if cached is not None and cached[0] is data:
+        return cached[1]
+    if len(_OUTLINES) > 512:
+        _OUTLINES.clear()
+    outline = Outline([], [])
+    stack: list[tuple[Any, DocPath, bool]] = [(data, (), False)]
     while stack:
         node, at, in_holder = stack.pop()
         if isinstance(node, list):
             stack.extend((item, at + (i,), in_holder) for i, item in enumerate(node) if isinstance(item, dict))
             continue
         if in_holder and isinstance(node.get("schema"), dict):
-            yield from _holder_samples(spec, node, at)
+            outline.holders.append((node, at))
         for key, value in node.items():
-            if not isinstance(value, (dict, list)) or key in ("example", "examples"):
-                continue
-            if key == "schema":
-                yield from _schema_tree_samples(value, at + (key,), version)
-            elif key == "schemas" and at == ("components",) and isinstance(value, dict):
-                for name, sub in value.items():
-                    yield from _schema_tree_samples(sub, at + (key, name), version)
-            else:
-                stack.append((value, at + (key,), key in _HOLDERS or (bool(at) and at[-1] in _HOLDERS)))
-
-
-def schema_roots(data: Any) -> Iterator[tuple[Any, DocPath]]:
-    """Each Schema Object that is not inside another one: `components.schemas.*` and every `schema` field."""
-    stack: list[tuple[Any, DocPath]] = [(data, ())]
-    while stack:
-        node, at = stack.pop()
-        items = enumerate(node) if isinstance(node, list) else node.items() if isinstance(node, dict) else ()
-        for key, value in items:
             if not isinstance(value, (dict, list, bool)) or key in ("example", "examples"):
                 continue
-            if key == "schema" and isinstance(node, dict):
-                yield value, at + (key,)
+            if key == "schema":
+                outline.schemas.append((value, at + (key,)))
             elif key == "schemas" and at == ("components",) and isinstance(value, dict):
-                yield from ((sub, at + (key, name)) for name, sub in value.items())
+                outline.schemas.extend((sub, at + (key, name)) for name, sub in value.items())
             elif not isinstance(value, bool):
-                stack.append((value, at + (key,)))
+                stack.append((value, at + (key,), key in _HOLDERS or (bool(at) and at[-1] in _HOLDERS)))
+    _OUTLINES[id(data)] = (data, outline)
+    return outline
+
+
+def schema_roots(data: Any) -> list[tuple[Any, DocPath]]:
+    """Each Schema Object that is not inside another one: `components.schemas.*` and every `schema` field."""
+    return document_outline(data).schemas
 
 
 def _schema_tree_samples(root: Any, path: DocPath, version: str) -> Iterator[_Sample]:
