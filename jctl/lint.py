@@ -112,14 +112,14 @@ def kind_of(data: object) -> FileKind | None:
         return "openapi"
     if "arazzo" in data:
         return "arazzo"
-    if "apiVersion" in data or "kind" in data:
+    if data.keys() & {"apiVersion", "kind", "metadata", "spec"}:
         return "journey"
     return None
 
 
 def _unknown_document(shown: str) -> Diagnostic:
     return Diagnostic(shown, 1, 1, "unknown-document", Severity.ERROR,
-                      "this file is neither a journey (`apiVersion`/`kind`), an OpenAPI document (`openapi:`) nor an "
+                      "this file is neither a journey (`apiVersion`/`kind`/`spec`), an OpenAPI document (`openapi:`) nor an "
                       "Arazzo document (`arazzo:`), so nothing in it can be checked",
                       "name the file `*.journey.yaml`, `*.openapi.yaml` or `*.arazzo.yaml`, or pass only spec files")
 
