@@ -97,4 +97,6 @@ def register_rule(rule_id: str, severity: Severity | str, summary: str) -> Rule:
 # Rules raised by the loader and pipeline itself, not by a check function.
 register_rule("yaml-syntax", Severity.ERROR, "The file is not well-formed YAML or JSON, or is not a mapping.")
 register_rule("duplicate-key", Severity.ERROR, "A mapping repeats a key; YAML loaders silently keep the last one.")
+register_rule("unknown-document", Severity.ERROR,
+              "A file given to validate is neither a journey, an OpenAPI nor an Arazzo document.")
 register_rule("unreadable", Severity.ERROR, "The file cannot be read (missing, binary, not UTF-8, or too large).")

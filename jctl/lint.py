@@ -92,14 +92,36 @@ def lint_paths(
 def lint_file(path: Path, workspace: Workspace | None = None, config: LintConfig | None = None) -> list[Diagnostic]:
     workspace = workspace or Workspace()
     shown = display_path(path)
-    kind = classify(path) or "journey"
     loaded = workspace.load(path)
+    kind = classify(path) or (None if isinstance(loaded, LoadError) else kind_of(loaded.data))
     if isinstance(loaded, LoadError):
         raw = [_load_error_diagnostic(shown, loaded)]
+    elif kind is None:
+        raw = [_unknown_document(shown)]
     else:
         raw = list(_document_diagnostics(shown, kind, loaded, workspace))
     configured = (config.apply(d) if config else d for d in raw)
     return sorted((d for d in configured if d is not None), key=lambda d: (d.line, d.column, d.rule))
+
+
+def kind_of(data: object) -> FileKind | None:
+    """What a file named otherwise (`api.yaml`) is, by its top-level fields; None when it is none of the three."""
+    if not isinstance(data, dict):
+        return "journey"  # reported as a top level that is not a mapping
+    if "openapi" in data or "swagger" in data:
+        return "openapi"
+    if "arazzo" in data:
+        return "arazzo"
+    if data.keys() & {"apiVersion", "kind", "metadata", "spec"}:
+        return "journey"
+    return None
+
+
+def _unknown_document(shown: str) -> Diagnostic:
+    return Diagnostic(shown, 1, 1, "unknown-document", Severity.ERROR,
+                      "this file is neither a journey (`apiVersion`/`kind`/`spec`), an OpenAPI document (`openapi:`) nor an "
+                      "Arazzo document (`arazzo:`), so nothing in it can be checked",
+                      "name the file `*.journey.yaml`, `*.openapi.yaml` or `*.arazzo.yaml`, or pass only spec files")
 
 
 def _load_error_diagnostic(shown: str, error: LoadError) -> Diagnostic:

@@ -29,6 +29,9 @@ CHECK_MODULES = (
     "jctl.checks.plugins",
     "jctl.checks.crossfile",
     "jctl.checks.openapi",
+    "jctl.checks.openapi_refs",
+    "jctl.checks.openapi_rules",
+    "jctl.checks.openapi_examples",
     "jctl.checks.arazzo",
     "jctl.checks.expressions",
 )

@@ -10,7 +10,7 @@ from typing import Any
 
 from jctl.checks import SpecFile
 from jctl.checks.openapi_index import MISSING, is_missing
-from jctl.diagnostics import Anchor, DocPath, Finding
+from jctl.diagnostics import Anchor, DocPath, Finding, path_text
 from jctl.spec.loader import LoadedDocument, LoadError
 from jctl.spec.model import EXTERNAL_INPUT_TYPES, StateRef, iter_states, node_at
 
@@ -83,7 +83,7 @@ def dotted(path: DocPath) -> str:
 
 # --- JSON Schema errors as findings -------------------------------------------------------------------------------
 
-_UNEXPECTED = re.compile(r"\((.+) (?:was|were) unexpected\)")
+_UNEXPECTED = re.compile(r"\((.+) (?:was|were) unexpected\)|^(.+) (?:does|do) not match any of the regexes")
 
 
 def schema_error_findings(errors: Iterable[Any], document_name: str, limit: int = 25) -> Iterator[Finding]:
@@ -94,11 +94,15 @@ def schema_error_findings(errors: Iterable[Any], document_name: str, limit: int 
     resolved = [best_match(error.context) or error if error.context else error for error in _branch_errors(errors)]
     # a key whose value fails is "unevaluated" too: report its value, not the key as unknown
     failing = {tuple(error.absolute_path) for error in resolved}
+    wrong_fields = {tuple(e.absolute_path) for e in resolved if e.validator in ("enum", "const", "type", "pattern")}
     for error in sorted(resolved, key=lambda e: (list(map(str, e.absolute_path)), e.message)):
         path: DocPath = tuple(error.absolute_path)
         unexpected = _UNEXPECTED.search(error.message)
         if unexpected and error.validator in ("unevaluatedProperties", "additionalProperties"):
-            names = [name for name in re.findall(r"'([^']*)'", unexpected.group(1)) if path + (name,) not in failing]
+            listed = unexpected.group(1) or unexpected.group(2)
+            names = [name for name in re.findall(r"'([^']*)'", listed) if path + (name,) not in failing]
+            if error.validator == "unevaluatedProperties" and _fails_inside(path, wrong_fields):
+                names = []  # a field of this object broke the branch that declares its siblings: not unknown
             for name in names[:5]:
                 key = (path + (name,), "unexpected")
                 if key not in seen:
@@ -112,6 +116,10 @@ def schema_error_findings(errors: Iterable[Any], document_name: str, limit: int 
                           _schema_hint(error, document_name), at=at)
         if len(seen) >= limit:
             return
+
+
+def _fails_inside(path: DocPath, failing: set[DocPath]) -> bool:
+    return any(len(other) == len(path) + 1 and other[:len(path)] == path for other in failing)
 
 
 def compiled_validator(schema: Any) -> Any | None:
@@ -136,14 +144,50 @@ def quickly_valid(compiled: Any | None, data: Any) -> bool:
         return False
 
 
+def meant_errors(errors: Iterable[Any]) -> Iterator[Any]:
+    """jsonschema errors with each failed `oneOf`/`anyOf` replaced by the errors of the alternative meant."""
+    return _branch_errors(errors)
+
+
 def _branch_errors(errors: Iterable[Any]) -> Iterator[Any]:
-    """Each error, with a failed `oneOf`/`anyOf` replaced by the errors of the branch the document evidently meant."""
+    """Each error, with a failed `oneOf`/`anyOf` replaced by the errors of the branch the document evidently meant
+    (or, when every branch refuses the same key's value, by one error listing every value that key may take)."""
     for error in errors:
         branch = best_branch(error)
-        if branch is None:
-            yield error
-        else:
+        if branch is not None:
             yield from _branch_errors(branch)
+        else:
+            yield _discriminator_error(error) or error
+
+
+def _discriminator_error(error: Any) -> Any | None:
+    """For a `oneOf`/`anyOf` whose every branch requires a different constant at the same key (`in: path`,
+    `in: query`… of an OpenAPI 3.0 parameter), one `enum` error at that key naming all of them."""
+    if error.validator not in ("oneOf", "anyOf") or not error.context:
+        return None
+    by_branch: dict[Any, dict[tuple[Any, ...], list[Any]]] = {}
+    for sub in error.context:
+        if sub.validator in ("enum", "const") and sub.relative_path:
+            values = sub.validator_value if sub.validator == "enum" else [sub.validator_value]
+            by_branch.setdefault(sub.relative_schema_path[0], {}).setdefault(tuple(sub.relative_path), []).append(
+                (sub, values))
+    branches = {sub.relative_schema_path[0] for sub in error.context}
+    if len(branches) < 2 or set(by_branch) != branches:
+        return None
+    shared = set.intersection(*(set(keys) for keys in by_branch.values()))
+    if not shared:
+        return None
+    key = min(shared, key=len)
+    allowed: list[Any] = []
+    for refusals in by_branch.values():
+        for _sub, values in refusals[key]:
+            allowed.extend(value for value in (values if isinstance(values, list) else [values])
+                           if value not in allowed)
+    from jsonschema.exceptions import ValidationError
+
+    first = by_branch[next(iter(by_branch))][key][0][0]
+    return ValidationError(f"{first.instance!r} is not one of {allowed!r}", validator="enum", validator_value=allowed,
+                           instance=first.instance, path=list(first.absolute_path))
 
 
 def best_branch(error: Any) -> list[Any] | None:
@@ -168,13 +212,27 @@ def _branch_badness(subs: list[Any]) -> tuple[int, int, int]:
                        or (len(sub.relative_path) == 1 and sub.validator == "const"))
     shallow = 0
     for sub in subs:
-        if not sub.relative_path:
+        if not sub.relative_path and sub.validator in ("oneOf", "anyOf") and sub.context:
+            shallow += _nested_shallowness(sub)  # judged by its own closest alternative, not as one failure
+        elif not sub.relative_path:
             unexpected = _UNEXPECTED.search(sub.message)
-            shallow += len(re.findall(r"'([^']*)'", unexpected.group(1))) if unexpected else 1
+            shallow += len(re.findall(r"'([^']*)'", unexpected.group(1) or unexpected.group(2))) if unexpected else 1
     return disqualified, shallow, len(subs)
 
 
+def _nested_shallowness(error: Any) -> int:
+    if _discriminator_error(error) is not None:
+        return 0  # the value sets the key these alternatives are told apart by: it meant one of them
+    by_branch: dict[Any, list[Any]] = {}
+    for sub in error.context:
+        by_branch.setdefault(sub.relative_schema_path[0], []).append(sub)
+    return min(_branch_badness(subs)[1] for subs in by_branch.values())
+
+
 def _message(error: Any, path: DocPath) -> str:
+    missing = re.match(r"^'([^']*)' is a required property$", str(error.message))
+    if error.validator == "required" and missing:
+        return f"missing required field `{missing.group(1)}`"
     if error.validator == "enum" and isinstance(error.validator_value, list) and path:
         allowed = ", ".join(f"`{value}`" for value in error.validator_value)
         return f"`{path[-1]}` must be one of {allowed}, not `{error.instance}`"
@@ -195,7 +253,7 @@ def _schema_hint(error: Any, document_name: str) -> str:
 
 
 def _where(path: DocPath) -> str:
-    return f"at `{dotted(path)}`" if path else "at the top level"
+    return f"at `{path_text(path)}`" if path else "at the top level"
 
 
 def _shorten(message: str) -> str:

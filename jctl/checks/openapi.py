@@ -17,9 +17,9 @@ from jctl.checks.linked import (
     sibling_journey, state_input_schema,
 )
 from jctl.checks.openapi_index import (
-    BASE_PATH, STEP_PATH, OpenApiIndex, Operation, as_name, canonical_path, is_missing, json_pointer,
-    openapi_index, step_operations, template_variables,
+    BASE_PATH, STEP_PATH, OpenApiIndex, Operation, canonical_path, openapi_index, step_operations,
 )
+from jctl.checks.openapi_refs import document_refs
 from jctl.checks.schema_compare import schema_difference
 from jctl.diagnostics import DocPath, Finding
 from jctl.spec.loader import LoadedDocument
@@ -93,6 +93,10 @@ def check_openapi_structure(spec: SpecFile) -> Iterator[Finding]:
     if not isinstance(data, dict):
         return
     version = data.get("openapi")
+    if "swagger" in data and "openapi" not in data:
+        yield Finding(("swagger",), f"Swagger {data['swagger']} is not OpenAPI 3: jctl validates OpenAPI 3.0 and 3.1",
+                      "convert the file to OpenAPI 3 (for instance with swagger2openapi)", at="key")
+        return
     if not isinstance(version, str) or not re.match(r"^3\.[01]\.\d+", version):
         yield Finding(("openapi",) if "openapi" in data else (),
                       f"`openapi: {version}` is not a version jctl validates" if "openapi" in data
@@ -100,51 +104,99 @@ def check_openapi_structure(spec: SpecFile) -> Iterator[Finding]:
                       "start the file with `openapi: 3.1.0` (or 3.0.x)", at="value" if "openapi" in data else "key")
         return
     if not quickly_valid(_compiled_structure_validator(version[:3]), data):
-        yield from schema_error_findings(_structure_validator(version[:3]).iter_errors(data), "OpenAPI")
-    yield from _dangling_refs(data)
-    yield from _operation_semantics(spec.document)
+        yield from schema_error_findings(_located_errors(version[:3], data), "OpenAPI")
+    if version.startswith("3.1"):
+        yield from _schema_object_findings(data)
 
 
-def _iter_refs(node: Any, path: DocPath = ()) -> Iterator[tuple[DocPath, str]]:
-    stack: list[tuple[Any, DocPath]] = [(node, path)]
-    while stack:
-        current, at = stack.pop()
-        if isinstance(current, dict):
-            ref = current.get("$ref")
-            if isinstance(ref, str):
-                yield at + ("$ref",), ref
-            stack.extend((value, at + (key,)) for key, value in current.items() if key != "$ref")
-        elif isinstance(current, list):
-            stack.extend((value, at + (index,)) for index, value in enumerate(current))
+def _located_errors(version: str, data: dict[str, Any]) -> list[Any]:
+    """The pure-Python validator's errors, computed only where the compiled validator found one: each failing node
+    against the schema object that refused it (the whole document when an error cannot be placed that way), so an
+    invalid document costs about what a valid one does."""
+    compiled = _compiled_structure_validator(version)
+    try:
+        found = list(compiled.iter_errors(data)) if compiled is not None else []
+    except Exception:  # noqa: BLE001 - a value it cannot represent: the pure-Python validator judges everything
+        found = []
+    errors: list[Any] = []
+    done: set[tuple[DocPath, DocPath]] = set()
+    for error in found:
+        instance_path, schema_at = tuple(error.instance_path), tuple(error.schema_path)[:-1]
+        if (instance_path, schema_at) in done:
+            continue
+        done.add((instance_path, schema_at))
+        placed = _errors_at(version, data, instance_path, schema_at)
+        if not placed:
+            return list(_structure_validator(version).iter_errors(data))
+        errors.extend(placed)
+    return errors or list(_structure_validator(version).iter_errors(data))
 
 
-def _dangling_refs(data: dict[str, Any]) -> Iterator[Finding]:
-    for path, ref in _iter_refs(data):
-        if ref.startswith("#") and is_missing(json_pointer(data, ref[1:])):
-            yield Finding(path, f"`$ref: {ref}` points at nothing in this file",
-                          "fix the pointer or add the component it names")
+def _errors_at(version: str, data: Any, instance_path: DocPath, schema_at: DocPath) -> list[Any]:
+    root = _structure_validator(version).schema
+    if not isinstance(node_at(root, schema_at, None), dict):
+        return []
+    instance = node_at(data, instance_path, MISSING_NODE)
+    if instance is MISSING_NODE:
+        return []
+    pointer = "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in schema_at)
+    errors = list(_subschema_validator(version, pointer).iter_errors(instance))
+    for error in errors:
+        error.path.extendleft(reversed(instance_path))
+    return errors
 
 
-def _operation_semantics(document: LoadedDocument) -> Iterator[Finding]:
-    """What the schema cannot say: operationIds are unique, and every `{name}` in a path is a path parameter."""
-    if not isinstance(document.data.get("paths"), dict):
+MISSING_NODE = object()
+
+
+@cache
+def _subschema_validator(version: str, pointer: str) -> Any:
+    """A pure-Python validator for one schema object of the shipped OpenAPI schema (its `$ref`s resolve in it)."""
+    from jsonschema_specifications import REGISTRY
+    from referencing.jsonschema import DRAFT4, DRAFT202012
+
+    whole = _structure_validator(version)
+    root = whole.schema
+    root_id = str(root.get("id") or root.get("$id")).rstrip("#")
+    specification = DRAFT4 if version == "3.0" else DRAFT202012
+    registry: Any = REGISTRY.with_resource(root_id, specification.create_resource(root))
+    return type(whole)({"$ref": f"{root_id}#{pointer}"}, registry=registry)
+
+
+def _schema_object_findings(data: dict[str, Any]) -> Iterator[Finding]:
+    """OpenAPI 3.1 Schema Objects against the JSON Schema 2020-12 metaschema (the document schema only asks for a
+    mapping or a boolean there): compiled first, the pure-Python validator only for the schemas it refuses."""
+    import jsonschema_rs
+
+    from jctl.checks.openapi_examples import known_dialect, schema_roots
+
+    if not known_dialect(data):
         return
-    first_seen: dict[str, DocPath] = {}
-    index = openapi_index(document)
-    for operation in index.routes.values():
-        if operation.operation_id:
-            if operation.operation_id in first_seen:
-                yield Finding(operation.path + ("operationId",),
-                              f"operationId `{operation.operation_id}` is used twice (first at "
-                              f"`{dotted(first_seen[operation.operation_id])}`)", "operationIds must be unique")
-            first_seen.setdefault(operation.operation_id, operation.path)
-        declared = {as_name(p.get("name")) for p in operation.parameters if p.get("in") == "path"}
-        for name in template_variables(operation.template):
-            if name not in declared:
-                yield Finding(operation.path, f"path `{operation.template}` has `{{{name}}}` but "
-                                              f"{operation.method.upper()} declares no path parameter `{name}`",
-                              f"add `- {{in: path, name: {name}, required: true, schema: {{type: string}}}}` "
-                              "to its parameters", at="key")
+    for schema, path in schema_roots(data):
+        if not isinstance(schema, (dict, bool)) or _meta_valid(jsonschema_rs, schema):
+            continue
+        errors = list(_metaschema_validator().iter_errors(schema))
+        for error in errors:
+            error.path.extendleft(reversed(path))
+        yield from schema_error_findings(errors, "OpenAPI", limit=10)
+
+
+def _meta_valid(jsonschema_rs: Any, schema: Any) -> bool:
+    try:
+        return bool(jsonschema_rs.meta.is_valid(schema if "$schema" in schema or not isinstance(schema, dict)
+                                                else {**schema, "$schema": _DRAFT_2020_12}))
+    except Exception:  # noqa: BLE001 - a value it cannot represent or an unknown `$schema`: not judged
+        return True
+
+
+_DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
+
+
+@cache
+def _metaschema_validator() -> Any:
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(jsonschema.Draft202012Validator.META_SCHEMA)
 
 
 # --- the export against its journey -------------------------------------------------------------------------------
@@ -163,7 +215,7 @@ def _export_context(spec: SpecFile) -> tuple[LoadedDocument, OpenApiIndex] | Non
 def check_self_contained(spec: SpecFile) -> Iterator[Finding]:
     if _export_context(spec) is None:
         return
-    for path, ref in _iter_refs(spec.data):
+    for path, ref in document_refs(spec.document):
         if not ref.startswith("#"):
             yield Finding(path, f"`$ref: {ref}` points outside this file; per-journey OpenAPI exports are "
                                 "self-contained", "inline the schema under components.schemas and use `#/...`")
