@@ -195,13 +195,14 @@ _POOLS_LOCK = threading.Lock()
 
 def remove_orphaned_tmpdirs(root: Path | None = None) -> list[Path]:
     """Worker folders whose jctl process is gone (it was killed before its atexit ran): removed."""
-    import shutil
     import tempfile
 
     removed = []
     for folder in Path(root or tempfile.gettempdir()).glob(f"{TMP_PREFIX}*"):
         owner = folder.name[len(TMP_PREFIX):].split("-", 1)[0]
         if owner.isdigit() and not _process_alive(int(owner)):
+            import shutil  # rarely needed: shutil imports the compression modules
+
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder)
     return removed
