@@ -62,7 +62,7 @@ def _rich_terminal(stream: TextIO) -> bool:
         return False
 
 
-_EMOJI_CODE = re.compile(r"(:(\S*?)(?:(?:\-)(emoji|text))?:)")  # what rich may replace (rich._emoji_replace)
+_EMOJI_CODE = r"(:(\S*?)(?:(?:\-)(emoji|text))?:)"  # what rich may replace (rich._emoji_replace)
 _DIGIT_EMOJI = ("100", "1234")  # the only emoji names of digits alone: `10:00:00` has none
 
 
@@ -70,7 +70,7 @@ def plain_text(text: str, markup: bool = True) -> bool:
     """Text that rich prints as it is: printable (no control codes to strip, no tabs to expand), no emoji codes,
     and, with markup, no square brackets."""
     return (text.isprintable() and not (markup and "[" in text)
-            and all(code[2].isdigit() and code[2] not in _DIGIT_EMOJI for code in _EMOJI_CODE.finditer(text)))
+            and all(code[2].isdigit() and code[2] not in _DIGIT_EMOJI for code in re.finditer(_EMOJI_CODE, text)))
 
 
 def plain_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str | None:
