@@ -4,12 +4,14 @@ overrides and per-path ignores. The nearest file up from the working directory w
 from __future__ import annotations
 
 import fnmatch
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from jctl.diagnostics import Diagnostic, Severity
 from jctl.errors import UsageError
+
+if TYPE_CHECKING:  # finding the config file (the limits of every command) needs no rule registry
+    from jctl.diagnostics import Diagnostic, Severity
 
 CONFIG_FILES = (".jctl.toml", "pyproject.toml")
 
@@ -56,12 +58,22 @@ def find_config(start: Path | None = None) -> Path | None:
 
 def _has_tool_table(pyproject: Path) -> bool:
     try:
-        return "jctl" in tomllib.loads(pyproject.read_text(encoding="utf-8")).get("tool", {})
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        text = pyproject.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    if "jctl" not in text and "\\u" not in text and "\\U" not in text:
+        return False  # the key cannot be there, not even escaped: no need to parse (or import) TOML
+    import tomllib
+
+    try:
+        return "jctl" in tomllib.loads(text).get("tool", {})
+    except tomllib.TOMLDecodeError:
         return False
 
 
 def load_config(path: Path | None = None) -> LintConfig:
+    import tomllib
+
     path = path or find_config()
     if path is None:
         return LintConfig()
@@ -77,7 +89,7 @@ def load_config(path: Path | None = None) -> LintConfig:
 
 def _parse_table(table: dict[str, object], source: Path) -> LintConfig:
     from jctl.checks import load_checks
-    from jctl.diagnostics import RULES
+    from jctl.diagnostics import RULES, Severity
 
     load_checks()
     known = set(RULES)

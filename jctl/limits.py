@@ -92,13 +92,13 @@ def parse_size(value: object, where: str) -> int:
 
 
 def _config_table(start: Path | None) -> tuple[dict[str, Any], str]:
-    import tomllib
-
     from jctl.config import find_config
 
     path = find_config(start)
     if path is None:
         return {}, ""
+    import tomllib
+
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import jctl
@@ -42,6 +41,8 @@ def remember_clean(spec_path: Path, files_read: list[Path]) -> None:
     entry = _entry_path(spec_path)
     if entry is None:
         return
+    import tempfile
+
     spec = spec_path.resolve()
     try:
         dependencies = {str(path): _file_hash(path) for path in files_read if path.resolve() != spec}

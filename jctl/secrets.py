@@ -37,13 +37,13 @@ class Secrets:
 
 def load_secrets(path: Path | None) -> Secrets:
     """The secrets file given, else JCTL_SECRETS, else none; a bad file is a usage error (exit 2)."""
-    import yaml
-
     if path is None:
         configured = os.environ.get("JCTL_SECRETS", "").strip()
         if not configured:
             return Secrets()
         path = Path(configured).expanduser()
+    import yaml
+
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:

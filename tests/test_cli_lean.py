@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -92,3 +93,140 @@ def test_hot_reads_never_load_the_framework(store: tuple[Path, str], args: tuple
                       env={"PYTHONPROFILEIMPORTTIME": "1"})
     assert result.returncode == 0
     assert "jctl.cli.views" in result.stderr and "typer" not in result.stderr
+
+
+# -- run and signal: the lean parser answers the common forms; everything else is the full app's ----------------------
+
+APPROVAL = CASES / "runner" / "approval.journey.yaml"
+SLEEPER = CASES / "runner" / "sleeper.journey.yaml"
+_IDS = re.compile(r"\b[0-9a-f]{32}\b")
+_TIMES = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
+
+
+def normalised(text: str, ids_from: str = "") -> str:
+    """Instance ids and store-clock times differ between two fresh stores; nothing else may."""
+    for instance_id in set(_IDS.findall(text + ids_from)):
+        text = text.replace(instance_id, "<id>").replace(instance_id[:8], "<short>")
+    return _TIMES.sub("<time>", text).replace("/lean/", "/<side>/").replace("/full/", "/<side>/")
+
+
+def both(tmp_path: Path, argv: list[str], stdin: str | None = None,
+         env: dict[str, str] | None = None) -> tuple[subprocess.CompletedProcess[str], subprocess.CompletedProcess[str]]:
+    """`argv` through the lean entry point and through the Typer app, each on a fresh store ({db})."""
+    results = []
+    for name, runner in (("lean", run_jctl), ("full", full_app)):
+        db = tmp_path / name / "jctl.db"
+        db.parent.mkdir(exist_ok=True)
+        args = [fill(arg, db=db, approval=APPROVAL, sleeper=SLEEPER) for arg in argv]
+        if runner is run_jctl:
+            results.append(run_jctl(*args, cwd=db.parent, stdin=stdin, env=env))
+        else:
+            results.append(subprocess.run(full_app_command(*args), cwd=db.parent, input=stdin, capture_output=True,
+                                          text=True, env=full_app_env(env), timeout=120))
+    return results[0], results[1]
+
+
+def fill(arg: str, **values: object) -> str:
+    for name, value in values.items():
+        arg = arg.replace("{" + name + "}", str(value))
+    return arg
+
+
+def full_app_command(*args: str) -> list[str]:
+    return [sys.executable, "-c", FULL_APP.format(prog="python -m jctl"), *args]
+
+
+def full_app_env(env: dict[str, str] | None) -> dict[str, str]:
+    environment = {key: value for key, value in os.environ.items() if key != "JCTL_DB"}
+    environment.update({"PYTHONPATH": str(REPO), "NO_COLOR": "1", "COLUMNS": "200", **(env or {})})
+    return environment
+
+
+def assert_same(lean: subprocess.CompletedProcess[str], full: subprocess.CompletedProcess[str]) -> None:
+    assert (lean.returncode, normalised(lean.stdout), normalised(lean.stderr, lean.stdout)) == \
+        (full.returncode, normalised(full.stdout), normalised(full.stderr, full.stdout))
+    assert "Traceback" not in lean.stderr
+
+
+RUN_CASES = [
+    ("run", "{approval}", "--db", "{db}", "-i", '{"orderId": "o-1"}'),
+    ("run", "{approval}", "--db={db}", "--input", '{"orderId": "o-1"}', "-f", "json"),
+    ("run", "{approval}", "--db", "{db}", "-i", '{"orderId": "o-1"}', "--detach", "--format=json"),
+    ("run", "{approval}", "--db", "{db}", "-i", '{"orderId": "o-1"}', "--seed", "s", "--idempotency-key", "k"),
+    ("run", "{sleeper}", "--db", "{db}", "--auto-advance", "-i", '{"delay": "PT5M"}'),
+    ("run", "{approval}", "--db", "{db}", "-i", '{"orderId": 7}'),  # refused input: exit 2
+    ("run", "{approval}", "--db", "{db}", "-i", "{not json"),
+    ("run", "{approval}", "--db", "{db}", "-i", "-"),  # stdin
+    ("run", "{approval}", "--db", "{db}", "--mocks", "missing.yaml"),
+    ("run", "{approval}", "--db", "{db}", "--config", "missing.yaml"),
+    ("run", "missing.journey.yaml", "--db", "{db}"),
+    ("run", "--db", "{db}"),  # no FILE: the full app's usage error
+    ("run", "{approval}", "{approval}", "--db", "{db}"),
+    ("run", "{approval}", "--db", "{db}", "--detach", "--detach"),
+    ("run", "{approval}", "--db", "{db}", "--detach=yes"),
+    ("run", "{approval}", "--db", "{db}", "-f=json"),  # a short option's value is `=json`
+    ("run", "{approval}", "--db", "{db}", "-fjson", "-i", '{"orderId": "o-1"}'),
+    ("run", "{approval}", "--db", "{db}", "--format", "yaml"),
+    ("run", "{approval}", "--db", "{db}", "-i"),
+    ("run", "{approval}", "--db", "{db}", "--bogus"),
+    ("run", "{approval}", "--db", "{db}", "-i", '{"orderId": "o-1"}', "--", "extra"),
+    ("run", "--help"),
+]
+
+
+@pytest.mark.parametrize("args", RUN_CASES, ids=" ".join)
+def test_lean_run_is_the_full_apps(tmp_path: Path, args: tuple[str, ...]) -> None:
+    lean, full = both(tmp_path, list(args), stdin='{"orderId": "from-stdin"}')
+    assert_same(lean, full)
+
+
+SIGNAL_CASES = [
+    ("signal", "{id}", "--payload", '{"approved": true, "by": "ann"}'),
+    ("signal", "{short}", "-p", '{"approved": false}', "-f", "json"),
+    ("signal", "{id}", "-p", '{"approved": true}', "--step", "askApproval", "--idempotency-key", "k", "--format=json"),
+    ("signal", "{id}", "-p", "-"),  # stdin
+    ("signal", "{id}", "-p", '{"approved": "yes"}'),  # the step's schema refuses it: nothing changes
+    ("signal", "{id}", "-p", '{"approved": true}', "--step", "nowhere"),
+    ("signal", "{id}", "-p", "[1,"),
+    ("signal", "nope", "-p", "{}"),
+    ("signal", "{id}"),  # --payload is required: the full app says so
+    ("signal", "{id}", "-p", "{}", "-p", "{}"),
+    ("signal", "{id}", "-p={}"),
+    ("signal", "{id}", "-p", "{}", "--format", "yaml"),
+    ("signal", "{id}", "extra", "-p", "{}"),
+    ("signal", "-p", "{}"),
+    ("signal", "{id}", "-p", "{}", "--header", "Authorization=Bearer x"),  # inbound requests: the full app
+    ("signal", "--help"),
+]
+
+
+@pytest.mark.parametrize("args", SIGNAL_CASES, ids=" ".join)
+def test_lean_signal_is_the_full_apps(tmp_path: Path, args: tuple[str, ...]) -> None:
+    """Each side signals its own paused instance of the same journey, so successful signals compare too."""
+    answers = []
+    for runner in ("lean", "full"):
+        db = tmp_path / runner / "jctl.db"
+        db.parent.mkdir()
+        started = run_jctl("run", str(APPROVAL), "-i", '{"orderId": "o-1"}', "-f", "json", "--db", str(db),
+                           cwd=db.parent)
+        assert started.returncode == 0, started.stderr
+        instance_id = json.loads(started.stdout)["journeyId"]
+        argv = [fill(arg, id=instance_id, short=instance_id[:8]) for arg in args]
+        stdin = '{"approved": true, "by": "stdin"}'
+        env = {"JCTL_DB": str(db)}
+        if runner == "lean":
+            answers.append(run_jctl(*argv, cwd=db.parent, stdin=stdin, env=env))
+        else:
+            answers.append(subprocess.run(full_app_command(*argv), cwd=db.parent, input=stdin, capture_output=True,
+                                          text=True, env=full_app_env(env), timeout=120))
+        answers.append(run_jctl("history", instance_id, "-f", "json", cwd=db.parent, env=env))
+    lean, lean_history, full, full_history = answers
+    assert_same(lean, full)
+    assert normalised(lean_history.stdout) == normalised(full_history.stdout)  # the same change, or none
+
+
+def test_run_and_signal_honour_the_secrets_variable_like_the_full_app(tmp_path: Path) -> None:
+    lean, full = both(tmp_path, ["run", "{approval}", "--db", "{db}", "-i", '{"orderId": "o-1"}'],
+                      env={"JCTL_SECRETS": str(tmp_path / "no-such-secrets.yaml")})
+    assert lean.returncode == 2 and "secrets" in lean.stderr
+    assert_same(lean, full)

@@ -1,12 +1,11 @@
-"""The `jctl` entry point. The commands people and scripts call most (`status`, `list`, `history`, `--help`,
-`--version`) are answered here without loading the CLI framework, which costs more start-up than the commands
+"""The `jctl` entry point. The commands people and scripts call most (`run`, `signal`, `status`, `list`, `history`,
+`--help`, `--version`) are answered here without loading the CLI framework, which costs more start-up than the commands
 themselves; anything else, and any flag this parser does not know, goes to the full Typer app
 (`jctl.cli.commands`), which owns every usage error."""
 
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -75,6 +74,8 @@ def _answer_lean(args: list[str]) -> bool:
 
 
 def _print_help() -> bool:
+    import shutil
+
     if shutil.get_terminal_size().columns < HELP_WIDTH or not HELP_FILE.is_file():
         return False
     sys.stdout.write(HELP_FILE.read_text(encoding="utf-8"))
@@ -82,10 +83,12 @@ def _print_help() -> bool:
 
 
 class _Options:
-    """`--name VALUE`, `--name=VALUE` and declared short aliases, plus positional arguments — nothing else."""
+    """`--name VALUE`, `--name=VALUE`, `-n VALUE` for declared short aliases, declared boolean flags, and positional
+    arguments — nothing else (a repeated option, `-nVALUE`, `--`: the full parser)."""
 
-    def __init__(self, args: Sequence[str], names: dict[str, str]):
+    def __init__(self, args: Sequence[str], names: dict[str, str], flags: dict[str, str] | None = None):
         self.values: dict[str, str] = {}
+        self.flags: set[str] = set()
         self.positional: list[str] = []
         pending = list(args)
         while pending:
@@ -93,7 +96,10 @@ class _Options:
             if not arg.startswith("-") or arg == "-":
                 self.positional.append(arg)
                 continue
-            flag, has_value, value = arg.partition("=")
+            flag, has_value, value = arg.partition("=") if arg.startswith("--") else (arg, "", "")
+            if flags and flag in flags and not has_value and flags[flag] not in self.flags:
+                self.flags.add(flags[flag])
+                continue
             name = names.get(flag)
             if name is None or name in self.values:
                 raise _Unparsed
@@ -119,6 +125,12 @@ class _Options:
         if len(self.positional) != 1:
             raise _Unparsed
         return self.positional[0]
+
+    def path(self, name: str) -> Path | None:
+        value = self.values.get(name)
+        if value == "":
+            raise _Unparsed
+        return Path(value) if value is not None else None
 
 
 _COMMON = {"--format": "format", "-f": "format", "--db": "db"}
@@ -152,7 +164,59 @@ def _list(args: list[str]) -> None:
                    options.choice("format", _FORMATS, "text"), options.db())
 
 
-_LEAN_COMMANDS: dict[str, Callable[[list[str]], None]] = {"status": _status, "history": _history, "list": _list}
+_DRIVE_COMMON = {**_COMMON, "--idempotency-key": "idempotency_key"}
+_RUN_OPTIONS = {**_DRIVE_COMMON, "--input": "input", "-i": "input", "--mocks": "mocks", "--config": "config",
+                "--seed": "seed"}
+_RUN_FLAGS = {"--detach": "detach", "--auto-advance": "auto_advance"}
+_SIGNAL_OPTIONS = {**_DRIVE_COMMON, "--payload": "payload", "-p": "payload", "--step": "step"}
+
+
+def _run(args: list[str]) -> None:
+    """`run` on the local store without --header/--client-cert (those, and --target, are the full app's)."""
+    options = _Options(args, _RUN_OPTIONS, _RUN_FLAGS)
+    file, output_format, db = options.one_positional(), options.choice("format", _FORMATS, "text"), options.db()
+    mocks, config = options.path("mocks"), options.path("config")
+    if not file:
+        raise _Unparsed
+    from jctl.cli import drive  # every check that can hand over to the full app is behind: stdin is read once
+
+    seed, key = options.values.get("seed"), options.values.get("idempotency_key")
+    start = drive.read_start(options.values.get("input", "{}"), seed=seed, idempotency_key=key, headers=None,
+                             client_cert=None, mocks=mocks, config=config)
+    _exit(drive.start_locally(Path(file), start, detach="detach" in options.flags,
+                              auto_advance="auto_advance" in options.flags, seed=seed, idempotency_key=key,
+                              secrets=_env_path("JCTL_SECRETS"), plugin_config=_env_path("JCTL_PLUGIN_CONFIG"), output_format=output_format, db=db))
+
+
+def _signal(args: list[str]) -> None:
+    """`signal` on the local store without --header/--client-cert."""
+    options = _Options(args, _SIGNAL_OPTIONS)
+    instance_id, output_format, db = options.one_positional(), options.choice("format", _FORMATS, "text"), options.db()
+    payload = options.values.get("payload")
+    if payload is None:
+        raise _Unparsed
+    from jctl.cli import drive
+
+    step, key = options.values.get("step"), options.values.get("idempotency_key")
+    document = drive.read_signal(instance_id, payload, step=step, idempotency_key=key)
+    _exit(drive.signal_locally(instance_id, document, step=step, idempotency_key=key, headers=None, client_cert=None,
+                               secrets=_env_path("JCTL_SECRETS"), plugin_config=_env_path("JCTL_PLUGIN_CONFIG"),
+                               output_format=output_format, db=db))
+
+
+def _env_path(name: str) -> Path | None:
+    """An option's environment variable as the full parser reads it: unset or empty is no value."""
+    value = os.environ.get(name)
+    return Path(value) if value else None
+
+
+def _exit(code: int) -> None:
+    if code != EXIT_OK:
+        sys.exit(code)
+
+
+_LEAN_COMMANDS: dict[str, Callable[[list[str]], None]] = {"status": _status, "history": _history, "list": _list,
+                                                          "run": _run, "signal": _signal}
 
 
 def write_help(target: Path = HELP_FILE) -> Path:

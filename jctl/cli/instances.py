@@ -9,10 +9,9 @@ from typing import Any
 
 import typer
 
-from jctl.cli import views
-from jctl.cli.output import print_json, read_json_argument
+from jctl.cli import drive, views
+from jctl.cli.output import print_json
 from jctl.cli.remote import TARGET_OPTION, is_temporal
-from jctl.errors import EXIT_FINDINGS, EXIT_OK
 
 DB_OPTION = typer.Option(None, "--db", envvar="JCTL_DB", metavar="PATH", help="Store file (default .jctl/jctl.db; env JCTL_DB).")
 
@@ -54,23 +53,15 @@ def run(
     target: str = TARGET_OPTION,
 ) -> None:
     """Validate FILE and its input, create an instance and execute it until it ends or pauses."""
-    views.text_argument(seed, "--seed")
-    views.text_argument(idempotency_key, "--idempotency-key")
-    input_document = read_json_argument(input_value, "input", input_limit())
-    request = views.inbound_request(header, client_cert)
-    mocks_document = _read_mocks(mocks) if mocks else None
-    platform_config = read_json_argument(f"@{config}", "config") if config else None
-    if platform_config is not None and not isinstance(platform_config, dict):
-        from jctl.errors import UsageError
-
-        raise UsageError(f"{config}: a platform config file is a mapping of spec.platform.config keys to values")
+    start = drive.read_start(input_value, seed=seed, idempotency_key=idempotency_key, headers=header,
+                             client_cert=client_cert, mocks=mocks, config=config)
     if target and not is_temporal(target):
         from jctl.cli import remote
 
         remote.refuse_local_only(**{"--mocks": mocks, "--detach": detach, "--auto-advance": auto_advance,
                                     "--config": config, "--seed": seed})
-        _finish(remote.with_target(target, lambda t: t.start(file, input_document, idempotency_key=idempotency_key)),
-                output_format)
+        _finish(remote.with_target(target, lambda t: t.start(file, start.input_document,
+                                                             idempotency_key=idempotency_key)), output_format)
     if target:
         from jctl.cli import temporal_target
 
@@ -78,19 +69,12 @@ def run(
             from jctl.errors import UsageError
 
             raise UsageError("--seed works on the local store only", hint="leave out --seed or --target")
-        _finish(temporal_target.start(target, file, input_document, mocks=mocks_document, detach=detach,
-                                      auto_advance=auto_advance, platform_config=platform_config), output_format)
-    runner = views.open_runner(db, uuid_seed=seed, platform_config=platform_config,
-                               progress=output_format is Format.text, secrets=secrets, plugin_config=plugin_config)
-    envelope = runner.start(file, input_document, mocks=mocks_document, detach=detach, auto_advance=auto_advance,
-                            idempotency_key=idempotency_key, request=request)
-    _finish(envelope, output_format)
-
-
-def input_limit() -> int:
-    from jctl.limits import Limits
-
-    return Limits.load().input
+        _finish(temporal_target.start(target, file, start.input_document, mocks=start.mocks_document, detach=detach,
+                                      auto_advance=auto_advance, platform_config=start.platform_config),
+                output_format)
+    raise typer.Exit(drive.start_locally(file, start, detach=detach, auto_advance=auto_advance, seed=seed,
+                                         idempotency_key=idempotency_key, secrets=secrets,
+                                         plugin_config=plugin_config, output_format=output_format.value, db=db))
 
 
 def signal(
@@ -107,18 +91,13 @@ def signal(
     target: str = TARGET_OPTION,
 ) -> None:
     """Deliver a step submission to a paused wait/webhook state and continue the journey."""
-    views.text_argument(instance_id, "instance id")
-    views.text_argument(step, "--step")
-    views.text_argument(idempotency_key, "--idempotency-key")
-    document = read_json_argument(payload, "payload", input_limit())
+    document = drive.read_signal(instance_id, payload, step=step, idempotency_key=idempotency_key)
     if target:
-        _finish(_on_target(target, lambda t: t.signal(instance_id, document, step=step,
+        _finish(_on_target(target, lambda t: t.signal(instance_id, document.document, step=step,
                                                       idempotency_key=idempotency_key)), output_format)
-    request = views.inbound_request(header, client_cert)
-    runner = views.open_runner(db, progress=output_format is Format.text, secrets=secrets,
-                               plugin_config=plugin_config)
-    envelope = runner.signal(instance_id, document, step=step, idempotency_key=idempotency_key, request=request)
-    _finish(envelope, output_format)
+    raise typer.Exit(drive.signal_locally(instance_id, document, step=step, idempotency_key=idempotency_key,
+                                          headers=header, client_cert=client_cert, secrets=secrets,
+                                          plugin_config=plugin_config, output_format=output_format.value, db=db))
 
 
 def status(
@@ -243,15 +222,8 @@ def _print_graph(store: Any, instance: Any) -> None:
     typer.echo(instance_diagram(Path(spec_path), events, current or ""), nl=False)
 
 
-def _read_mocks(path: Path) -> dict[str, Any]:
-    """Read like every JSON/YAML argument (finite numbers, bounded nesting) and check here, so errors name the file;
-    the runner checks again for callers that are not the CLI."""
-    from jctl.tasks.mocks import validate_mocks
-
-    return validate_mocks(read_json_argument(f"@{path}", "mocks"), str(path))
+_read_mocks = drive.read_mocks  # jctl serve reads --mocks the same way
 
 
 def _finish(envelope: dict[str, Any], output_format: Format, exit_on_failure: bool = True) -> None:
-    views.print_result(envelope, output_format.value)
-    failed = envelope.get("phase") == "FAILED"
-    raise typer.Exit(EXIT_FINDINGS if failed and exit_on_failure else EXIT_OK)
+    raise typer.Exit(drive.finish(envelope, output_format.value, exit_on_failure))

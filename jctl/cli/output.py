@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from jctl.errors import JctlError, UsageError
 
@@ -27,6 +28,92 @@ def console(stderr: bool = False) -> Console:
     if not stream.isatty() and "COLUMNS" not in os.environ:
         options["width"] = 160  # piped into a file or a CI log: don't squeeze tables into 80 columns
     return Console(**options)
+
+
+def print_line(text: str, *, stderr: bool = False, markup: bool = False) -> None:
+    """`console(stderr).print(text, markup=markup)`, written directly when rich would write the text unchanged,
+    which spares a command importing rich (its console alone costs more start-up than `status` itself)."""
+    stream = sys.stderr if stderr else sys.stdout
+    if writes_plainly(stream) and plain_text(text, markup):
+        stream.write(text + "\n")
+        stream.flush()  # as rich does after each print
+    else:
+        console(stderr=stderr).print(text, markup=markup)
+
+
+def writes_plainly(stream: TextIO) -> bool:
+    """Whether `console()` writes no terminal styling to `stream`: NO_COLOR, or not a terminal by rich's rules
+    (TTY_COMPATIBLE, then FORCE_COLOR, then isatty); and its encoding takes any text."""
+    if not (getattr(stream, "encoding", None) or "").lower().replace("-", "").startswith("utf"):
+        return False
+    return bool(os.environ.get("NO_COLOR")) or not _rich_terminal(stream)
+
+
+def _rich_terminal(stream: TextIO) -> bool:
+    compatible = os.environ.get("TTY_COMPATIBLE", "")
+    if compatible in ("0", "1"):
+        return compatible == "1"
+    force_color = os.environ.get("FORCE_COLOR")
+    if force_color is not None:
+        return force_color != ""
+    try:
+        return stream.isatty()
+    except ValueError:
+        return False
+
+
+_EMOJI_CODE = r"(:(\S*?)(?:(?:\-)(emoji|text))?:)"  # what rich may replace (rich._emoji_replace)
+_DIGIT_EMOJI = ("100", "1234")  # the only emoji names of digits alone: `10:00:00` has none
+
+
+def plain_text(text: str, markup: bool = True) -> bool:
+    """Text that rich prints as it is: printable (no control codes to strip, no tabs to expand), no emoji codes,
+    and, with markup, no square brackets."""
+    return (text.isprintable() and not (markup and "[" in text)
+            and all(code[2].isdigit() and code[2] not in _DIGIT_EMOJI for code in re.finditer(_EMOJI_CODE, text)))
+
+
+def plain_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str | None:
+    """What `console().print(Table(*header))` with these rows prints, rich's default table (a heavy head box,
+    one space of padding), when it prints plainly: no terminal styling, cells of printable ASCII without markup
+    or surrounding spaces, and the table within the console's width. None when rich must render it."""
+    cells = [list(header), *(list(row) for row in rows)]
+    if not writes_plainly(sys.stdout) or not all(_plain_cell(cell) for row in cells for cell in row):
+        return None
+    widths = [max(len(row[column]) for row in cells) for column in range(len(header))]
+    if sum(widths) + 3 * len(widths) + 1 > _console_width(sys.stdout):
+        return None  # rich would wrap or shorten cells
+
+    def rule(left: str, line: str, joint: str, right: str) -> str:
+        return left + joint.join(line * (width + 2) for width in widths) + right
+
+    def cells_of(row: list[str], edge: str) -> str:
+        return edge + edge.join(f" {cell:<{width}} " for cell, width in zip(row, widths)) + edge
+
+    lines = [rule("┏", "━", "┳", "┓"), cells_of(cells[0], "┃"), rule("┡", "━", "╇", "┩"),
+             *(cells_of(row, "│") for row in cells[1:]), rule("└", "─", "┴", "┘")]
+    return "\n".join(lines) + "\n"
+
+
+def _plain_cell(cell: str) -> bool:
+    return cell.isascii() and plain_text(cell) and cell == cell.strip() and "  " not in cell
+
+
+def _console_width(stream: TextIO) -> int:
+    """The width `console()` lays out in (see there and rich's Console.size)."""
+    columns = os.environ.get("COLUMNS")
+    if columns is not None and columns.isdigit():
+        return int(columns)
+    if not stream.isatty() and columns is None:
+        return 160
+    if _rich_terminal(stream) and os.environ.get("TERM", "").lower() in ("dumb", "unknown"):
+        return 80
+    for descriptor in (0, 1, 2):
+        try:
+            return os.get_terminal_size(descriptor).columns or 80
+        except (AttributeError, ValueError, OSError):
+            continue
+    return 80
 
 
 def print_json(document: Any) -> None:

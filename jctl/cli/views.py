@@ -11,11 +11,20 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
-from jctl.cli.output import console, print_json, print_json_list
+from jctl.cli.output import (
+    console,
+    plain_table,
+    plain_text,
+    print_json,
+    print_json_list,
+    print_line,
+    writes_plainly,
+)
 from jctl.errors import FindingsError, JctlError, UsageError
 
 if TYPE_CHECKING:
     from jctl.engine.runner import Runner
+    from jctl.limits import Limits
     from jctl.store import Event, Instance, InstanceSummary, Store
     from jctl.tasks.inbound import InboundRequest
 
@@ -31,26 +40,26 @@ def open_store(db: Path | None) -> Store:
 
 def open_runner(db: Path | None, *, uuid_seed: str | None = None, platform_config: dict[str, Any] | None = None,
                 progress: bool = False, should_stop: Callable[[], bool] | None = None,
-                secrets: Path | None = None, plugin_config: Path | None = None) -> GuardedRunner:
+                secrets: Path | None = None, plugin_config: Path | None = None,
+                data_limits: Limits | None = None) -> GuardedRunner:
     from jctl.engine.runner import Runner
     from jctl.secrets import load_secrets
     from jctl.tasks.plugins import load_plugin_config
 
     out = _progress_printer() if progress else None
     runner = Runner(open_store(db), uuid_seed=uuid_seed, platform_config=platform_config, out=out,
-                    should_stop=should_stop, warn=lambda line: console(stderr=True).print(f"warning: {line}",
-                                                                                         markup=False),
-                    secrets=load_secrets(secrets), plugin_config=load_plugin_config(plugin_config))
+                    should_stop=should_stop, warn=lambda line: print_line(f"warning: {line}", stderr=True),
+                    secrets=load_secrets(secrets), plugin_config=load_plugin_config(plugin_config),
+                    data_limits=data_limits)
     return GuardedRunner(runner)
 
 
 def inbound_request(headers: list[str] | None, client_cert: Path | None) -> InboundRequest | None:
     """The request `--header K=V` (repeatable) and `--client-cert FILE` describe, or None without either."""
-    from jctl.errors import UsageError
-    from jctl.tasks.inbound import InboundRequest
-
     if not headers and client_cert is None:
         return None
+    from jctl.tasks.inbound import InboundRequest
+
     parsed: dict[str, str] = {}
     for item in headers or []:
         name, sep, value = item.partition("=")
@@ -88,10 +97,11 @@ def _raise(exc: Exception) -> None:
 
 
 def _progress_printer() -> Callable[[str], None]:
-    err = console(stderr=True)
-
     def show(line: str) -> None:
-        err.print(f"[dim]·[/] {line}", markup=True, highlight=False)
+        if writes_plainly(sys.stderr) and plain_text(line):
+            print_line(f"· {line}", stderr=True)
+        else:
+            console(stderr=True).print(f"[dim]·[/] {line}", markup=True, highlight=False)
 
     return show
 
@@ -259,7 +269,7 @@ def show_instances(phase: str | None, journey: str | None, limit: int, output_fo
     else:
         print_instance_table(guarded(lambda: list(summaries)))
     for problem in store.damaged:  # the other instances are listed; these are named
-        console(stderr=True).print(f"warning: {problem}", markup=False)
+        print_line(f"warning: {problem}", stderr=True)
 
 
 def show_history(instance_id: str, output_format: str, db: Path | None, guard: ReadGuard = ReadGuard()) -> None:
@@ -324,17 +334,23 @@ def _compact(value: Any) -> str:
 
 
 def print_instance_table(instances: list[InstanceSummary]) -> None:
-    from rich.table import Table
-
     from jctl.clock import format_epoch_ms
 
     if not instances:
-        console().print("no instances")
+        print_line("no instances")
         return
-    table = Table("id", "journey", "phase", "state", "updated")
-    for instance in instances:
-        table.add_row(instance.id[:12], instance.journey_name, instance.phase, instance.current_state or "",
-                      format_epoch_ms(instance.updated_ms))
+    header = ("id", "journey", "phase", "state", "updated")
+    rows = [(instance.id[:12], instance.journey_name, instance.phase, instance.current_state or "",
+             format_epoch_ms(instance.updated_ms)) for instance in instances]
+    plain = plain_table(header, rows)
+    if plain is not None:
+        sys.stdout.write(plain)
+        return
+    from rich.table import Table
+
+    table = Table(*header)
+    for row in rows:
+        table.add_row(*row)
     console().print(table)
 
 

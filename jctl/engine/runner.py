@@ -536,11 +536,12 @@ def _evaluation_seed(seed: str, lang: str, expr: str, bindings: dict[str, Any]) 
 
 def _jitter(seed: Any) -> Callable[[str], float]:
     """Retry jitter: with --seed a pure function of the seed and the attempt, random otherwise."""
-    import hashlib
     import random
 
     if seed is None:
         return lambda key: random.random()
+    import hashlib
+
     return lambda key: int(hashlib.sha256(f"{seed}:{key}".encode()).hexdigest()[:13], 16) / 16 ** 13
 
 

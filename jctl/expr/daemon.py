@@ -17,11 +17,9 @@ import hashlib
 import os
 import socket
 import stat
-import subprocess
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -159,6 +157,8 @@ def _connect(path: Path) -> socket.socket | None:
 
 
 def _start_daemon(path: Path) -> None:
+    import subprocess
+
     repo_root = str(Path(__file__).resolve().parents[2])
     script = f"import sys; sys.path.insert(0, {repo_root!r}); from jctl.expr.daemon import main; main(sys.argv[1:])"
     subprocess.Popen(
@@ -227,6 +227,8 @@ def serve(path: Path, idle_s: float) -> None:
     service = _Service()
     # Threads that never end: a worker is killed when the thread that started it exits (PR_SET_PDEATHSIG follows
     # the thread, not the process), so connections are served by a fixed set of long-lived threads.
+    from concurrent.futures import ThreadPoolExecutor
+
     threads = ThreadPoolExecutor(max_workers=MAX_CONNECTIONS, thread_name_prefix="jctl-expr")
     try:
         while not service.idle_for(idle_s):

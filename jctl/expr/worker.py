@@ -11,19 +11,17 @@ import functools
 import json
 import os
 import select
-import shutil
-import signal
 import struct
-import subprocess
 import sys
-import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import subprocess
+    from concurrent.futures import ThreadPoolExecutor
+
     from jctl.expr.daemon import DaemonPool
 
 _HEADER = struct.Struct(">I")
@@ -80,6 +78,9 @@ class _Worker:
     """One worker process; starts warming up as soon as it is created."""
 
     def __init__(self, kind: str, memory_mb: int):
+        import subprocess  # a command asking the warm daemon never starts a worker: these are a worker owner's
+        import tempfile
+
         self.tmpdir = tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{os.getpid()}-")
         repo_root = str(Path(__file__).resolve().parents[2])
         self.process = _start_process(
@@ -109,6 +110,9 @@ class _Worker:
             raise WorkerDied("the expression worker exited", returncode=returncode) from None
 
     def kill(self) -> int | None:
+        import shutil
+        import subprocess
+
         if self.process.poll() is None:
             self.process.kill()
         try:
@@ -129,6 +133,8 @@ def _start_process(*args: Any, **kwargs: Any) -> subprocess.Popen[Any]:
     """Popen from a thread that lives as long as this process. A worker's parent-death signal (PR_SET_PDEATHSIG)
     follows the thread that started it, not the process: a worker started from a short-lived thread (a server's
     request handler, a Temporal activity, a daemon's connection) would be killed when that thread ends."""
+    import subprocess
+
     if threading.current_thread() is threading.main_thread():
         return subprocess.Popen(*args, **kwargs)
     return _spawner().submit(subprocess.Popen, *args, **kwargs).result()
@@ -136,6 +142,8 @@ def _start_process(*args: Any, **kwargs: Any) -> subprocess.Popen[Any]:
 
 @functools.lru_cache(maxsize=1)
 def _spawner() -> ThreadPoolExecutor:
+    from concurrent.futures import ThreadPoolExecutor
+
     return ThreadPoolExecutor(max_workers=1, thread_name_prefix="jctl-worker-spawner")
 
 
@@ -187,10 +195,14 @@ _POOLS_LOCK = threading.Lock()
 
 def remove_orphaned_tmpdirs(root: Path | None = None) -> list[Path]:
     """Worker folders whose jctl process is gone (it was killed before its atexit ran): removed."""
+    import tempfile
+
     removed = []
     for folder in Path(root or tempfile.gettempdir()).glob(f"{TMP_PREFIX}*"):
         owner = folder.name[len(TMP_PREFIX):].split("-", 1)[0]
         if owner.isdigit() and not _process_alive(int(owner)):
+            import shutil  # rarely needed: shutil imports the compression modules
+
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder)
     return removed
@@ -240,6 +252,7 @@ atexit.register(shutdown)
 def _harden(kind: str, memory_mb: int) -> None:
     import ctypes
     import resource
+    import signal
 
     try:  # die with the parent (Linux): PR_SET_PDEATHSIG = 1
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)

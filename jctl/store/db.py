@@ -59,10 +59,9 @@ def default_db_path() -> Path:
 
 def new_lease_owner() -> str:
     """A lease owner id naming this host and process, unique per runner."""
-    import secrets
     import socket
 
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+    return f"{socket.gethostname()}:{os.getpid()}:{os.urandom(4).hex()}"  # secrets.token_hex, without its imports
 
 
 class Store:

@@ -145,13 +145,13 @@ class OutboundAuth:
 
 def mtls_client_factory() -> Callable[[dict[str, Any]], HttpClient]:
     """Real clients presenting a certificate, one per certificate, closed with the process."""
-    import httpx
-
     clients: dict[str, HttpClient] = {}
 
     def make(certificate: dict[str, Any]) -> HttpClient:
         key = json.dumps(certificate, sort_keys=True)
         if key not in clients:
+            import httpx  # only a journey presenting a client certificate pays for it
+
             anchors = certificate["trustAnchors"]
             verify: Any = True
             if anchors:

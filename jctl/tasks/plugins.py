@@ -137,15 +137,15 @@ def load_plugin_config(path: Path | None) -> tuple[dict[str, Any], Path | None]:
     apiKeyValidate, mtlsValidate) to its settings; a bad file is a usage error."""
     import os
 
-    import yaml
-
-    from jctl.errors import UsageError
-
     if path is None:
         configured = os.environ.get("JCTL_PLUGIN_CONFIG", "").strip()
         if not configured:
             return {}, None
         path = Path(configured).expanduser()
+    import yaml
+
+    from jctl.errors import UsageError
+
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, UnicodeDecodeError) as exc:
