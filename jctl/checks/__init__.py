@@ -20,6 +20,7 @@ FileKind = Literal["journey", "openapi", "arazzo"]
 # Modules that register checks on import; order is the order findings are produced in.
 CHECK_MODULES = (
     "jctl.checks.schema",
+    "jctl.checks.placement",
     "jctl.checks.structure",
     "jctl.checks.graph",
     "jctl.checks.references",

@@ -1,0 +1,203 @@
+"""Known fields at the wrong level: `misplaced-field` (a key the schema rejects where it is but accepts, and needs,
+one level down inside a sibling block or one level up) and `misplaced-state` (a whole state indented one level
+too deep). Each is one finding in place of the schema's pair "unknown field" + "missing field"; `--fix` moves
+misplaced fields (jctl/fix.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import cache
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from jctl.checks import SpecFile, check
+from jctl.diagnostics import DocPath, Finding, path_text
+from jctl.spec.loader import LoadedDocument
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
+
+ErrorKey = tuple[DocPath, str, tuple[Any, ...]]
+
+
+class Misplacement(NamedTuple):
+    """`key` sits in the mapping at `parent` but belongs in the mapping at `target` (None: a nested state)."""
+
+    parent: DocPath
+    key: str
+    target: DocPath | None
+    resolved: frozenset[ErrorKey]  # the schema errors moving it makes disappear
+
+    @property
+    def path(self) -> DocPath:
+        return self.parent + (self.key,)
+
+    @property
+    def moves_down(self) -> bool:
+        return self.target is not None and len(self.target) > len(self.parent)
+
+
+_last: tuple[LoadedDocument, list[ValidationError], list[Misplacement]] | None = None
+
+
+def analysed(document: LoadedDocument) -> tuple[list[ValidationError], list[Misplacement]]:
+    """The document's raw schema errors and misplaced keys, computed once for the schema and placement checks."""
+    global _last
+    if _last is None or _last[0] is not document:
+        from jctl.checks.schema import schema_validator
+
+        errors = list(schema_validator().iter_errors(document.data))
+        _last = (document, errors, list(find_misplacements(document.data, errors)) if errors else [])
+    return _last[1], _last[2]
+
+
+def error_keys(error: ValidationError) -> set[ErrorKey]:
+    """How an error is compared before and after a move: one key per unexpected field of an
+    `additionalProperties` error, so moving one of several unknown fields out resolves exactly its own."""
+    where, schema_path = tuple(error.absolute_path), tuple(error.absolute_schema_path)
+    if error.validator != "additionalProperties":
+        return {(where, str(error.validator), schema_path)}
+    from jctl.checks.schema import unexpected_keys
+
+    return {(where, f"additionalProperties:{key}", schema_path) for key in unexpected_keys(error)}
+
+
+@cache
+def state_types() -> frozenset[str]:
+    from jctl.checks.schema import load_schema
+
+    return frozenset(load_schema()["$defs"]["state"]["properties"]["type"]["enum"])
+
+
+def find_misplacements(data: Any, errors: list[ValidationError]) -> Iterator[Misplacement]:
+    before = {key for error in errors for key in error_keys(error)}
+    for parent, key in _unknown_keys(data, errors):
+        holder = _node(data, parent)
+        if _is_nested_state(parent, holder[key]):
+            yield Misplacement(parent, key, None, frozenset())
+            continue
+        moves = [(target, before - after) for target in _candidate_targets(data, parent, key)
+                 if (after := _errors_after_move(data, parent, key, target, before)) is not None]
+        if not moves:
+            continue
+        most = max(len(resolved) for _, resolved in moves)
+        best = [(target, resolved) for target, resolved in moves if len(resolved) == most]
+        if len(best) == 1:  # the schema makes it unambiguous
+            yield Misplacement(parent, key, best[0][0], frozenset(best[0][1]))
+
+
+def _unknown_keys(data: Any, errors: list[ValidationError]) -> Iterator[tuple[DocPath, str]]:
+    from jctl.checks.schema import closest, most_specific, unexpected_keys
+
+    seen: set[tuple[DocPath, str]] = set()
+    for error in (most_specific(error) for error in errors):
+        if error.validator != "additionalProperties" or not isinstance(error.schema, dict):
+            continue
+        parent, allowed = tuple(error.absolute_path), list(error.schema.get("properties", {}))
+        for key in unexpected_keys(error):
+            if closest(key, allowed):
+                continue  # a misspelling of a field allowed here (the schema rule says "did you mean")
+            if (parent, key) not in seen and isinstance(_node(data, parent), dict):
+                seen.add((parent, key))
+                yield parent, key
+
+
+def _is_nested_state(parent: DocPath, value: Any) -> bool:
+    in_states = len(parent) >= 3 and parent[-2] == "states"
+    return in_states and isinstance(value, dict) and value.get("type") in state_types()
+
+
+def _candidate_targets(data: Any, parent: DocPath, key: str) -> Iterator[DocPath]:
+    holder = _node(data, parent)
+    for sibling, value in holder.items():
+        if sibling != key and isinstance(value, dict) and key not in value:
+            yield parent + (sibling,)
+    if parent and isinstance(parent[-1], str):
+        grandparent = _node(data, parent[:-1])
+        if isinstance(grandparent, dict) and key not in grandparent:
+            yield parent[:-1]
+
+
+def _errors_after_move(
+    data: Any, parent: DocPath, key: str, target: DocPath, before: set[ErrorKey]
+) -> set[ErrorKey] | None:
+    """The errors once `key` is moved to `target`, when that only removes errors (and the key is welcome there)."""
+    from jctl.checks.schema import schema_validator
+
+    moved = _with_key_moved(data, parent, key, target)
+    after: set[ErrorKey] = set()
+    for error in schema_validator().iter_errors(moved):
+        found = error_keys(error)
+        if not found <= before:
+            return None
+        after |= found
+    return after if after < before else None
+
+
+def _with_key_moved(data: Any, parent: DocPath, key: str, target: DocPath) -> Any:
+    value = _node(data, parent)[key]
+    copy = _copy_along(data, parent)
+    del _node(copy, parent)[key]
+    copy = _copy_along(copy, target)
+    _node(copy, target)[key] = value
+    return copy
+
+
+def _copy_along(data: Any, path: DocPath) -> Any:
+    """A copy of `data` whose containers along `path` are new (everything else is shared)."""
+    root = _shallow(data)
+    node = root
+    for part in path:
+        child = _shallow(node[part])
+        node[part] = child
+        node = child
+    return root
+
+
+def _shallow(value: Any) -> Any:
+    return dict(value) if isinstance(value, dict) else list(value) if isinstance(value, list) else value
+
+
+def _node(data: Any, path: DocPath) -> Any:
+    for part in path:
+        data = data[part]
+    return data
+
+
+def belongs_message(misplacement: Misplacement) -> tuple[str, str]:
+    """The finding's message and hint for a misplaced field."""
+    key, target = misplacement.key, misplacement.target
+    assert target is not None
+    if misplacement.moves_down:
+        block = str(target[-1])
+        return (f"`{key}` belongs inside `{block}`, not beside it (`{path_text((*target, key))}`)",
+                f"indent `{key}` under `{block}:`; `jctl validate --fix` moves it")
+    block = str(misplacement.parent[-1])
+    return (f"`{key}` belongs beside `{block}`, not inside it (`{path_text((*target, key))}`)",
+            f"move `{key}` out of `{block}:` to the level of `{block}`; `jctl validate --fix` moves it")
+
+
+@check("misplaced-field", "error",
+       "A known field written at the wrong level (beside its block instead of inside it, or the reverse).")
+def check_misplaced_fields(spec: SpecFile) -> Iterator[Finding]:
+    for misplacement in _misplacements(spec):
+        if misplacement.target is not None:
+            message, hint = belongs_message(misplacement)
+            yield Finding(misplacement.path, message, hint=hint, at="key")
+
+
+@check("misplaced-state", "error", "A whole state indented one level too deep, inside another state.")
+def check_misplaced_states(spec: SpecFile) -> Iterator[Finding]:
+    for misplacement in _misplacements(spec):
+        if misplacement.target is None:
+            state = str(misplacement.parent[-1])
+            yield Finding(
+                misplacement.path,
+                f"state `{misplacement.key}` is indented one level too deep: it sits inside state `{state}`",
+                hint=f"dedent `{misplacement.key}:` and its body so it sits under `states:` beside `{state}`",
+                at="key")
+
+
+def _misplacements(spec: SpecFile) -> list[Misplacement]:
+    from jctl.checks.schema import is_journey_document
+
+    return analysed(spec.document)[1] if is_journey_document(spec.data) else []
