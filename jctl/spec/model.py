@@ -106,7 +106,7 @@ def state_targets(state: dict[str, Any]) -> Iterator[tuple[DocPath, Any]]:
     else:
         block_name = state.get("type")
         block = state.get(block_name) if isinstance(block_name, str) else None
-        if isinstance(block, dict) and "next" in block:
+        if isinstance(block_name, str) and isinstance(block, dict) and "next" in block:
             yield (block_name, "next"), block["next"]
     if "default" in state:
         yield ("default",), state["default"]
