@@ -101,9 +101,18 @@ def _unknown_keys(data: Any, errors: list[ValidationError]) -> Iterator[tuple[Do
                 yield parent, key
 
 
+def nested_states(states: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """State-shaped mappings written inside another state of `states` (what misplaced-state reports), by key."""
+    return {key: value for state in states.values() if isinstance(state, dict)
+            for key, value in state.items() if _is_state_shaped(value)}
+
+
 def _is_nested_state(parent: DocPath, value: Any) -> bool:
-    in_states = len(parent) >= 3 and parent[-2] == "states"
-    return in_states and isinstance(value, dict) and value.get("type") in state_types()
+    return len(parent) >= 3 and parent[-2] == "states" and _is_state_shaped(value)
+
+
+def _is_state_shaped(value: Any) -> bool:
+    return isinstance(value, dict) and isinstance(value.get("type"), str) and value["type"] in state_types()
 
 
 def _candidate_targets(data: Any, parent: DocPath, key: str) -> Iterator[DocPath]:
