@@ -1,6 +1,6 @@
-"""The `jctl` entry point. The commands people and scripts call most (`status`, `list`, `history`, `--help`,
-`--version`) are answered here without loading the CLI framework, which costs more start-up than the commands
-themselves; anything else, and any flag this parser does not know, goes to the full Typer app
+"""The `jctl` entry point. The commands people and scripts call most (`status`, `list`, `history`, plain
+`validate`, `--help`, `--version`) are answered here without loading the CLI framework, which costs more start-up
+than the commands themselves; anything else, and any flag this parser does not know, goes to the full Typer app
 (`jctl.cli.commands`), which owns every usage error."""
 
 from __future__ import annotations
@@ -152,7 +152,20 @@ def _list(args: list[str]) -> None:
                    options.choice("format", _FORMATS, "text"), options.db())
 
 
-_LEAN_COMMANDS: dict[str, Callable[[list[str]], None]] = {"status": _status, "history": _history, "list": _list}
+def _validate(args: list[str]) -> None:
+    """`validate [PATH]... [--format F]`, the form editors and CI call per file; other flags go to the full app."""
+    from jctl.cli.validate_run import run_validation
+
+    options = _Options(args, {"--format": "format", "-f": "format"})
+    output_format = options.choice("format", ("text", "human", "json", "sarif", "github"), "text")
+    code = run_validation([Path(p) for p in options.positional] or [Path(".")], output_format)
+    if code:
+        sys.exit(code)
+
+
+_LEAN_COMMANDS: dict[str, Callable[[list[str]], None]] = {
+    "status": _status, "history": _history, "list": _list, "validate": _validate,
+}
 
 
 def write_help(target: Path = HELP_FILE) -> Path:
