@@ -30,6 +30,7 @@ CHECK_MODULES = (
     "jctl.checks.crossfile",
     "jctl.checks.openapi",
     "jctl.checks.arazzo",
+    "jctl.checks.arazzo_lists",
     "jctl.checks.expressions",
 )
 
