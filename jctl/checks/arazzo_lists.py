@@ -1,5 +1,6 @@
 """Arazzo rules the peer linters have and the schema cannot say: repeated action names and replacement targets,
-request-body media types, identifiers runtime expressions cannot name, and script in Markdown descriptions."""
+request-body media types, identifiers runtime expressions cannot name, script in Markdown descriptions, and
+`$components.…` references and local `$ref`s that point at nothing."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ _MEDIA_TYPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A
 _IDENTIFIER = re.compile(r"^[A-Za-z0-9_\-]+$")
 _SCRIPT = re.compile(r"<\s*script\b|javascript:", re.IGNORECASE)
 _ACTION_LISTS = (("onSuccess", "onFailure"), ("successActions", "failureActions"))
+_COMPONENT = re.compile(r"^\$components\.([A-Za-z]+)\.([A-Za-z0-9_.\-]+)$")
 
 
 def _items(node: Any) -> list[tuple[int, dict[str, Any]]]:
@@ -117,3 +119,32 @@ def check_unsafe_markdown(spec: SpecFile) -> Iterator[Finding]:
             pending.extend((value, at + (key,)) for key, value in node.items())
         elif isinstance(node, list):
             pending.extend((value, at + (index,)) for index, value in enumerate(node))
+
+
+@check("arazzo-unresolved-component", "error",
+       "A `reference: $components.<kind>.<name>` or a local `$ref: '#/...'` points at nothing in this file.",
+       kinds=("arazzo",))
+def check_component_references(spec: SpecFile) -> Iterator[Finding]:
+    from jctl.checks.openapi_index import MISSING, json_pointer
+
+    components = spec.data.get("components") if isinstance(spec.data, dict) else None
+    pending: list[tuple[Any, DocPath]] = [(spec.data, ())]
+    while pending:
+        node, at = pending.pop()
+        if isinstance(node, list):
+            pending.extend((value, at + (index,)) for index, value in enumerate(node))
+            continue
+        if not isinstance(node, dict):
+            continue
+        pending.extend((value, at + (key,)) for key, value in node.items())
+        reference, ref = node.get("reference"), node.get("$ref")
+        if isinstance(reference, str) and (named := _COMPONENT.match(reference)):
+            kind, name = named.groups()
+            section = components.get(kind) if isinstance(components, dict) else None
+            if not isinstance(section, dict) or name not in section:
+                known = ", ".join(map(str, section)) if isinstance(section, dict) else ""
+                yield Finding(at + ("reference",), f"`{reference}` names nothing: components.{kind} has no `{name}`",
+                              f"declare it under components.{kind}" + (f", or use one of: {known}" if known else ""))
+        if isinstance(ref, str) and ref.startswith("#") and json_pointer(spec.data, ref[1:]) is MISSING:
+            yield Finding(at + ("$ref",), f"`$ref: {ref}` points at nothing in this file",
+                          "fix the JSON pointer, or declare what it names")
