@@ -31,6 +31,7 @@ CHECK_MODULES = (
     "jctl.checks.openapi",
     "jctl.checks.arazzo",
     "jctl.checks.arazzo_lists",
+    "jctl.checks.arazzo_inputs",
     "jctl.checks.expressions",
 )
 
