@@ -4,7 +4,6 @@ overrides and per-path ignores. The nearest file up from the working directory w
 from __future__ import annotations
 
 import fnmatch
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,8 +54,11 @@ def find_config(start: Path | None = None) -> Path | None:
 
 
 def _has_tool_table(pyproject: Path) -> bool:
+    import tomllib  # here: most runs find no configuration, and parsing TOML is most of this module's import
+
     try:
-        return "jctl" in tomllib.loads(pyproject.read_text(encoding="utf-8")).get("tool", {})
+        text = pyproject.read_text(encoding="utf-8")
+        return "jctl" in text and "jctl" in tomllib.loads(text).get("tool", {})
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
         return False
 
@@ -65,6 +67,8 @@ def load_config(path: Path | None = None) -> LintConfig:
     path = path or find_config()
     if path is None:
         return LintConfig()
+    import tomllib
+
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
