@@ -204,7 +204,9 @@ class _Rewriter:
         if not self.edits:
             return self.text, FixResult(False, [], self.skipped)
         text = self.text
-        for edit in sorted(self.edits, key=lambda edit: (edit.start, edit.end), reverse=True):
+        # from the end, so earlier offsets hold; at one offset the later edit first, so insertions keep their order
+        ordered = sorted(enumerate(self.edits), key=lambda item: (item[1].start, item[1].end, item[0]), reverse=True)
+        for _, edit in ordered:
             text = text[: edit.start] + edit.replacement + text[edit.end :]
         return text, FixResult(True, [edit.message for edit in self.edits if edit.message], self.skipped)
 

@@ -255,3 +255,17 @@ def test_a_misplaced_field_in_a_flow_mapping_is_reported_not_moved(tmp_path: Pat
     result = fix_file(path)
     assert len(result.fixes) == 1 and any("flow style" in reason for reason in result.skipped)
     assert [d.rule for d in lint_file(path) if d.rule != "flow-style"] == ["misplaced-field"]
+
+
+def test_several_fields_moved_into_one_block_keep_their_order(tmp_path: Path) -> None:
+    path = tmp_path / "task.journey.yaml"
+    path.write_text(
+        "apiVersion: v1\nkind: Journey\nmetadata:\n  name: call\n  version: 0.1.0\nspec:\n  start: call\n"
+        "  states:\n    call:\n      type: task\n      task:\n        kind: httpCall:v1\n        method: GET\n"
+        "        url: https://api.example.com/items\n      resultVar: items   # the call's result\n"
+        "      timeoutMs: 500\n      next: done\n    done:\n      type: succeed\n")
+    assert [d.rule for d in lint_file(path)] == ["misplaced-field", "misplaced-field"]
+    assert len(fix_file(path).fixes) == 2
+    assert lint_file(path) == []
+    assert ("        url: https://api.example.com/items\n        resultVar: items   # the call's result\n"
+            "        timeoutMs: 500\n      next: done\n") in path.read_text()
