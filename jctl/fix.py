@@ -129,14 +129,20 @@ class _Rewriter:
                                    f"{where}: `{parsed.text}` -> `{parsed.pointer_form}`"))
 
     def fix_misplaced_fields(self) -> None:
-        """A field beside its block moves inside it, one inside the wrong block moves beside it (misplaced-field)."""
+        """A field beside its block moves inside it, one inside the wrong block moves beside it (misplaced-field); a
+        state nested in another moves out beside it (misplaced-state)."""
         from jctl.checks.placement import analysed
         from jctl.diagnostics import path_text
 
         for misplacement in analysed(self.document)[1]:
-            if misplacement.target is not None:
-                destination = path_text((*misplacement.target, misplacement.key))
-                self._move_field(misplacement, f"`{misplacement.key}` to `{destination}`")
+            if misplacement.target is None:  # a state nested in a state: it moves out, beside its parent state
+                states = misplacement.parent[:-1]
+                self._move_field(misplacement._replace(target=states),
+                                 f"state `{misplacement.key}` out of state `{misplacement.parent[-1]}` into "
+                                 f"`{path_text(states)}`")
+                continue
+            destination = path_text((*misplacement.target, misplacement.key))
+            self._move_field(misplacement, f"`{misplacement.key}` to `{destination}`")
 
     def _move_field(self, misplacement: Misplacement, message: str) -> None:
         positions = self.document.source_map.positions

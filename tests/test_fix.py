@@ -269,3 +269,18 @@ def test_several_fields_moved_into_one_block_keep_their_order(tmp_path: Path) ->
     assert lint_file(path) == []
     assert ("        url: https://api.example.com/items\n        resultVar: items   # the call's result\n"
             "        timeoutMs: 500\n      next: done\n") in path.read_text()
+
+
+def test_a_state_nested_in_another_moves_out_beside_it(tmp_path: Path) -> None:
+    path = tmp_path / "nested.journey.yaml"
+    path.write_text(
+        "apiVersion: v1\nkind: Journey\nmetadata:\n  name: nested\n  version: 0.1.0\nspec:\n  start: ask\n"
+        "  states:\n    ask:\n      type: wait\n      wait:\n        channel: manual\n        input:\n"
+        "          schema:\n            type: object\n      decide:   # indented one level too deep\n"
+        "        type: succeed\n      next: decide\n")
+    assert [d.rule for d in lint_file(path)] == ["misplaced-state"]
+    [message] = fix_file(path).fixes
+    assert "state `decide` out of state `ask`" in message
+    assert lint_file(path) == []
+    assert path.read_text().endswith("      next: decide\n    decide:   # indented one level too deep\n"
+                                      "      type: succeed\n")

@@ -1,7 +1,7 @@
 """Known fields at the wrong level: `misplaced-field` (a key the schema rejects where it is but accepts, and needs,
 one level down inside a sibling block or one level up) and `misplaced-state` (a whole state indented one level
-too deep). Each is one finding in place of the schema's pair "unknown field" + "missing field"; `--fix` moves
-misplaced fields (jctl/fix.py)."""
+too deep). Each is one finding in place of the schema's pair "unknown field" + "missing field"; `--fix` moves both
+(jctl/fix.py)."""
 
 from __future__ import annotations
 
@@ -202,7 +202,8 @@ def check_misplaced_states(spec: SpecFile) -> Iterator[Finding]:
             yield Finding(
                 misplacement.path,
                 f"state `{misplacement.key}` is indented one level too deep: it sits inside state `{state}`",
-                hint=f"dedent `{misplacement.key}:` and its body so it sits under `states:` beside `{state}`",
+                hint=f"dedent `{misplacement.key}:` and its body so it sits under `states:` beside `{state}`; "
+                     "`jctl validate --fix` moves it",
                 at="key")
 
 
