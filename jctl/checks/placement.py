@@ -37,6 +37,10 @@ class Misplacement(NamedTuple):
 
 
 _last: tuple[LoadedDocument, list[ValidationError], list[Misplacement]] | None = None
+# Validators whose message names no part of the instance, so it is the same before and after a move elsewhere
+_STABLE_MESSAGES = frozenset({"required", "type", "enum", "const", "pattern", "minimum", "maximum", "minLength",
+                              "minItems", "minProperties", "format"})
+WHOLE_DOCUMENT_TRIALS = 2_000  # nodes up to which a key outside any state is tried by validating the whole file
 
 
 def analysed(document: LoadedDocument) -> tuple[list[ValidationError], list[Misplacement]]:
@@ -46,19 +50,22 @@ def analysed(document: LoadedDocument) -> tuple[list[ValidationError], list[Misp
         from jctl.checks.schema import schema_validator
 
         errors = list(schema_validator().iter_errors(document.data))
-        _last = (document, errors, list(find_misplacements(document.data, errors)) if errors else [])
+        small = len(document.source_map.positions) <= WHOLE_DOCUMENT_TRIALS
+        _last = (document, errors, list(find_misplacements(document.data, errors, small)) if errors else [])
     return _last[1], _last[2]
 
 
-def error_keys(error: ValidationError) -> set[ErrorKey]:
-    """How an error is compared before and after a move: one key per unexpected field of an
-    `additionalProperties` error, so moving one of several unknown fields out resolves exactly its own."""
-    where, schema_path = tuple(error.absolute_path), tuple(error.absolute_schema_path)
-    if error.validator != "additionalProperties":
-        return {(where, str(error.validator), schema_path)}
-    from jctl.checks.schema import unexpected_keys
+def error_keys(error: ValidationError, prefix: DocPath = ()) -> set[ErrorKey]:
+    """How an error is compared before and after a move (wherever it was validated from: `prefix` makes its path
+    absolute): one key per unexpected field of an `additionalProperties` error, so moving one of several unknown
+    fields out resolves exactly its own."""
+    where = prefix + tuple(error.absolute_path)
+    if error.validator == "additionalProperties":
+        from jctl.checks.schema import unexpected_keys
 
-    return {(where, f"additionalProperties:{key}", schema_path) for key in unexpected_keys(error)}
+        return {(where, f"additionalProperties:{key}", ()) for key in unexpected_keys(error)}
+    detail = (str(error.message),) if error.validator in _STABLE_MESSAGES else ()
+    return {(where, str(error.validator), detail)}
 
 
 @cache
@@ -68,21 +75,58 @@ def state_types() -> frozenset[str]:
     return frozenset(load_schema()["$defs"]["state"]["properties"]["type"]["enum"])
 
 
-def find_misplacements(data: Any, errors: list[ValidationError]) -> Iterator[Misplacement]:
-    before = {key for error in errors for key in error_keys(error)}
+@cache
+def _state_validator() -> Any:
+    """The journey schema's state definition on its own: a trial move is checked by validating one state."""
+    from jctl.checks.schema import load_schema, schema_validator
+
+    return type(schema_validator())({"$ref": "#/$defs/state", "$defs": load_schema()["$defs"]})
+
+
+def find_misplacements(data: Any, errors: list[ValidationError], whole_document: bool = True
+                       ) -> Iterator[Misplacement]:
+    """Each unknown key that one move (into a sibling block, or up a level, within its state) makes welcome."""
+    from jctl.checks.schema import schema_validator
+
+    units: dict[DocPath, set[ErrorKey]] = {}
     for parent, key in _unknown_keys(data, errors):
         holder = _node(data, parent)
         if _is_nested_state(parent, holder[key]):
             yield Misplacement(parent, key, None, frozenset())
             continue
-        moves = [(target, before - after) for target in _candidate_targets(data, parent, key)
-                 if (after := _errors_after_move(data, parent, key, target, before)) is not None]
+        unit = _enclosing_state(parent)
+        if unit is None and not whole_document:
+            continue
+        validator = schema_validator() if unit is None else _state_validator()
+        unit = unit or ()
+        if unit not in units:
+            units[unit] = _keys(validator, _node(data, unit), unit)
+        before = units[unit]
+        moves = []
+        for target in _candidate_targets(data, parent, key):
+            if target[: len(unit)] != unit or len(target) < len(unit):
+                continue  # moves stay inside the state validated
+            moved = _with_key_moved(_node(data, unit), parent[len(unit):], key, target[len(unit):])
+            after = _keys(validator, moved, unit)
+            if after < before:
+                moves.append((target, before - after))
         if not moves:
             continue
         most = max(len(resolved) for _, resolved in moves)
         best = [(target, resolved) for target, resolved in moves if len(resolved) == most]
         if len(best) == 1:  # the schema makes it unambiguous
             yield Misplacement(parent, key, best[0][0], frozenset(best[0][1]))
+
+
+def _keys(validator: Any, instance: Any, prefix: DocPath) -> set[ErrorKey]:
+    return {key for error in validator.iter_errors(instance) for key in error_keys(error, prefix)}
+
+
+def _enclosing_state(path: DocPath) -> DocPath | None:
+    for end in range(len(path), 1, -1):
+        if path[end - 2] == "states" and isinstance(path[end - 1], str):
+            return path[:end]
+    return None
 
 
 def _unknown_keys(data: Any, errors: list[ValidationError]) -> Iterator[tuple[DocPath, str]]:
@@ -124,22 +168,6 @@ def _candidate_targets(data: Any, parent: DocPath, key: str) -> Iterator[DocPath
         grandparent = _node(data, parent[:-1])
         if isinstance(grandparent, dict) and key not in grandparent:
             yield parent[:-1]
-
-
-def _errors_after_move(
-    data: Any, parent: DocPath, key: str, target: DocPath, before: set[ErrorKey]
-) -> set[ErrorKey] | None:
-    """The errors once `key` is moved to `target`, when that only removes errors (and the key is welcome there)."""
-    from jctl.checks.schema import schema_validator
-
-    moved = _with_key_moved(data, parent, key, target)
-    after: set[ErrorKey] = set()
-    for error in schema_validator().iter_errors(moved):
-        found = error_keys(error)
-        if not found <= before:
-            return None
-        after |= found
-    return after if after < before else None
 
 
 def _with_key_moved(data: Any, parent: DocPath, key: str, target: DocPath) -> Any:
