@@ -77,6 +77,8 @@ def load_config(path: Path | None = None) -> LintConfig:
     path = path or find_config()
     if path is None:
         return LintConfig()
+    import tomllib
+
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:

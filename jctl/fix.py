@@ -1,5 +1,5 @@
-"""`jctl validate --fix`: rewrite mechanical DataWeave slips and the legacy wait/webhook `default:` in place, and
-in Arazzo files the dotted `$response.body.x` as the grammar's `$response.body#/x`.
+"""`jctl validate --fix`: rewrite mechanical DataWeave slips and the legacy wait/webhook `default:` in place, move
+fields written at the wrong level (misplaced-field) where they belong, and in Arazzo files the dotted `$response.body.x` as the grammar's `$response.body#/x`.
 
 Edits are made on the file text by position (comments and formatting survive); a fix is kept only if the file
 still loads afterwards and every edited span held exactly the text we expected.
@@ -10,13 +10,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from jctl.checks.runtime_expression import ExpressionError, expression_sites, site_expressions
 from jctl.expr.dw_dialect import Slip, find_slips
 from jctl.spec.loader import LoadedDocument, LoadError, NodePos, parse_document, read_text
 from jctl.spec.model import StateRef, iter_expression_sites, iter_states
 from jctl.spec.scalars import file_offset, line_starts, value_line
+
+if TYPE_CHECKING:
+    from jctl.checks.placement import Misplacement
 
 
 @dataclass
@@ -125,6 +128,68 @@ class _Rewriter:
             self.edits.append(Edit(start, start + len(parsed.text), parsed.pointer_form,
                                    f"{where}: `{parsed.text}` -> `{parsed.pointer_form}`"))
 
+    def fix_misplaced_fields(self) -> None:
+        """A field beside its block moves inside it, one inside the wrong block moves beside it (misplaced-field); a
+        state nested in another moves out beside it (misplaced-state)."""
+        from jctl.checks.placement import analysed
+        from jctl.diagnostics import path_text
+
+        for misplacement in analysed(self.document)[1]:
+            if misplacement.target is None:  # a state nested in a state: it moves out, beside its parent state
+                states = misplacement.parent[:-1]
+                self._move_field(misplacement._replace(target=states),
+                                 f"state `{misplacement.key}` out of state `{misplacement.parent[-1]}` into "
+                                 f"`{path_text(states)}`")
+                continue
+            destination = path_text((*misplacement.target, misplacement.key))
+            self._move_field(misplacement, f"`{misplacement.key}` to `{destination}`")
+
+    def _move_field(self, misplacement: Misplacement, message: str) -> None:
+        positions = self.document.source_map.positions
+        key_pos, target_pos = positions.get(misplacement.path), positions.get(misplacement.target or ())
+        if key_pos is None or target_pos is None or misplacement.target is None:
+            return
+        where = f"line {key_pos.key_line + 1}"
+        first_child = next((pos for path, pos in positions.items()
+                            if len(path) == len(misplacement.target) + 1 and path[:-1] == misplacement.target), None)
+        if misplacement.moves_down:
+            indent = first_child.key_column if first_child is not None else -1
+            block_line, block_column = target_pos.key_line, target_pos.key_column
+        else:
+            parent_pos = positions.get(misplacement.parent)
+            indent = parent_pos.key_column if parent_pos is not None else -1
+            block_line, block_column = (parent_pos.key_line, parent_pos.key_column) if parent_pos else (0, -1)
+        key_line, key_column = key_pos.key_line, key_pos.key_column
+        if indent < 0 or self.lines[key_line][:key_column].strip() or (
+                first_child is not None and self.lines[first_child.key_line][:first_child.key_column].strip()):
+            self.skipped.append(f"{where}: {message} not moved: flow style or a list item; move it by hand")
+            return
+        last = self._entry_end(key_line, key_column)
+        removed = (self._line_start(key_line), self._line_start(last + 1))
+        insert_at = self._line_start(self._entry_end(block_line, block_column) + 1)
+        if any(edit.start < removed[1] and removed[0] < edit.end or edit.start < insert_at < edit.end
+               for edit in self.edits):
+            self.skipped.append(f"{where}: {message} not moved: it overlaps another fix; run --fix again")
+            return
+        entry = self.lines[key_line : last + 1]
+        moved = [_reindent(line, indent - key_column) for line in entry]
+        prefix = "" if self.text[:insert_at].endswith("\n") else "\n"
+        self.edits.append(Edit(*removed, "", f"{where}: moved {message}"))
+        self.edits.append(Edit(insert_at, insert_at, prefix + "\n".join(moved) + "\n", ""))
+
+    def _entry_end(self, key_line: int, key_column: int) -> int:
+        """The last line of the mapping entry whose key is at (key_line, key_column): its value's deeper lines."""
+        last = key_line
+        for number in range(key_line + 1, len(self.lines)):
+            stripped = self.lines[number].strip()
+            if not stripped:
+                continue
+            indent = len(self.lines[number]) - len(self.lines[number].lstrip(" "))
+            if indent <= key_column:
+                break
+            last = number
+        return last
+
     def _line_start(self, line: int) -> int:
         return self.starts[line] if line < len(self.starts) else len(self.text)
 
@@ -145,9 +210,17 @@ class _Rewriter:
         if not self.edits:
             return self.text, FixResult(False, [], self.skipped)
         text = self.text
-        for edit in sorted(self.edits, key=lambda edit: (edit.start, edit.end), reverse=True):
+        # from the end, so earlier offsets hold; at one offset the later edit first, so insertions keep their order
+        ordered = sorted(enumerate(self.edits), key=lambda item: (item[1].start, item[1].end, item[0]), reverse=True)
+        for _, edit in ordered:
             text = text[: edit.start] + edit.replacement + text[edit.end :]
         return text, FixResult(True, [edit.message for edit in self.edits if edit.message], self.skipped)
+
+
+def _reindent(line: str, delta: int) -> str:
+    if not line.strip():
+        return ""
+    return " " * delta + line if delta >= 0 else line[min(-delta, len(line) - len(line.lstrip(" "))) :]
 
 
 def _trailing_comment(line: str) -> str:
@@ -162,6 +235,7 @@ def fix_text(text: str, path: Path, kind: str = "journey") -> tuple[str, FixResu
     else:
         rewriter.fix_expression_slips()
         rewriter.fix_legacy_defaults()
+        rewriter.fix_misplaced_fields()
     return rewriter.result()
 
 

@@ -230,3 +230,29 @@ def test_run_and_signal_honour_the_secrets_variable_like_the_full_app(tmp_path: 
                       env={"JCTL_SECRETS": str(tmp_path / "no-such-secrets.yaml")})
     assert lean.returncode == 2 and "secrets" in lean.stderr
     assert_same(lean, full)
+
+
+RULE_CASES = CASES / "rules"
+VALIDATE_AGREE = [
+    ("validate", "{rules}/misplaced-field.journey.yaml"), ("validate", "-f", "json", "{rules}/clean.journey.yaml"),
+    ("validate", "--format=sarif", "{rules}/legacy-next.journey.yaml"),
+    ("validate", "{rules}/unknown-state.journey.yaml", "--format", "github"),
+    ("validate", "--format", "human", "{rules}"), ("validate", "nope.journey.yaml"), ("validate", "-f", "yaml", "x"),
+    ("validate", "--strict", "{rules}/choice-default.journey.yaml"), ("validate", "--bogus"),
+]
+
+
+@pytest.mark.parametrize("args", VALIDATE_AGREE, ids=" ".join)
+def test_lean_validate_answers_are_the_full_apps(tmp_path: Path, args: tuple[str, ...]) -> None:
+    argv = [arg.format(rules=RULE_CASES) for arg in args]
+    lean = run_jctl(*argv, cwd=tmp_path)
+    full = full_app(*argv, cwd=tmp_path)
+    assert (lean.returncode, lean.stdout, lean.stderr) == (full.returncode, full.stdout, full.stderr)
+    assert "Traceback" not in lean.stderr
+
+
+def test_plain_validate_never_loads_the_framework(tmp_path: Path) -> None:
+    result = run_jctl("validate", "-f", "json", str(RULE_CASES / "clean.journey.yaml"), cwd=tmp_path,
+                      env={"PYTHONPROFILEIMPORTTIME": "1"})
+    assert result.returncode == 0
+    assert "jctl.lint" in result.stderr and "typer" not in result.stderr and "rich" not in result.stderr

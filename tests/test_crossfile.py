@@ -19,7 +19,8 @@ from jctl.lint import classify, lint_file
 from jctl.spec.loader import LoadedDocument, load_document
 
 CASES = Path(__file__).parent / "cases" / "crossfile"
-MODULES = ("jctl.checks.crossfile", "jctl.checks.openapi", "jctl.checks.arazzo")
+MODULES = ("jctl.checks.crossfile", "jctl.checks.openapi", "jctl.checks.arazzo", "jctl.checks.arazzo_lists",
+           "jctl.checks.arazzo_inputs")
 EXPECT = re.compile(r"^#\s*expect:\s*(\S+)\s+(\d+)\s*$", re.MULTILINE)
 
 

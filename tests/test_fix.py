@@ -197,3 +197,90 @@ def test_fix_corpus_arazzo_copies(corpus_dir: Path, tmp_path: Path) -> None:
         assert "arazzo-body-pointer" not in after, source.name
         assert [r for r in after if r != "arazzo-body-pointer"] == [r for r in before if r != "arazzo-body-pointer"]
         assert copy.read_text().count("\n") == source.read_text().count("\n")
+
+
+MISPLACED = """\
+apiVersion: v1
+kind: Journey
+metadata:
+  name: misplaced
+  version: 0.1.0
+spec:
+  start: shape
+  states:
+    shape:
+      type: transform
+      resultVar: summary   # written before the block it belongs to
+      transform:
+        mapper:
+          lang: jq
+          expr: "{ total: .context.amount }"
+        target:
+          kind: var
+      next: review
+    review:
+      type: wait
+      wait:
+        channel: manual
+        next: done   # inside `wait:` instead of beside it
+        input:
+          schema:
+            type: object
+    done:
+      type: succeed
+"""
+
+
+def test_fix_moves_misplaced_fields_where_they_belong(tmp_path: Path) -> None:
+    path = tmp_path / "misplaced.journey.yaml"
+    path.write_text(MISPLACED)
+    assert {d.rule for d in lint_file(path)} == {"misplaced-field"}
+    result = fix_file(path)
+    assert result.changed and len(result.fixes) == 2
+    assert any("`resultVar` to `spec.states.shape.transform.resultVar`" in fix for fix in result.fixes)
+    assert lint_file(path) == []
+    text = path.read_text()
+    assert "        resultVar: summary   # written before the block it belongs to\n      next: review" in text
+    assert "            type: object\n      next: done   # inside `wait:` instead of beside it\n    done:" in text
+    assert load_document(path).data["spec"]["states"]["shape"]["transform"]["resultVar"] == "summary"
+
+
+def test_a_misplaced_field_in_a_flow_mapping_is_reported_not_moved(tmp_path: Path) -> None:
+    path = tmp_path / "flow.journey.yaml"
+    text = MISPLACED.replace(
+        "      wait:\n        channel: manual\n        next: done   # inside `wait:` instead of beside it\n"
+        "        input:\n          schema:\n            type: object\n",
+        "      wait: {channel: manual, next: done, input: {schema: {type: object}}}\n")
+    path.write_text(text)
+    result = fix_file(path)
+    assert len(result.fixes) == 1 and any("flow style" in reason for reason in result.skipped)
+    assert [d.rule for d in lint_file(path) if d.rule != "flow-style"] == ["misplaced-field"]
+
+
+def test_several_fields_moved_into_one_block_keep_their_order(tmp_path: Path) -> None:
+    path = tmp_path / "task.journey.yaml"
+    path.write_text(
+        "apiVersion: v1\nkind: Journey\nmetadata:\n  name: call\n  version: 0.1.0\nspec:\n  start: call\n"
+        "  states:\n    call:\n      type: task\n      task:\n        kind: httpCall:v1\n        method: GET\n"
+        "        url: https://api.example.com/items\n      resultVar: items   # the call's result\n"
+        "      timeoutMs: 500\n      next: done\n    done:\n      type: succeed\n")
+    assert [d.rule for d in lint_file(path)] == ["misplaced-field", "misplaced-field"]
+    assert len(fix_file(path).fixes) == 2
+    assert lint_file(path) == []
+    assert ("        url: https://api.example.com/items\n        resultVar: items   # the call's result\n"
+            "        timeoutMs: 500\n      next: done\n") in path.read_text()
+
+
+def test_a_state_nested_in_another_moves_out_beside_it(tmp_path: Path) -> None:
+    path = tmp_path / "nested.journey.yaml"
+    path.write_text(
+        "apiVersion: v1\nkind: Journey\nmetadata:\n  name: nested\n  version: 0.1.0\nspec:\n  start: ask\n"
+        "  states:\n    ask:\n      type: wait\n      wait:\n        channel: manual\n        input:\n"
+        "          schema:\n            type: object\n      decide:   # indented one level too deep\n"
+        "        type: succeed\n      next: decide\n")
+    assert [d.rule for d in lint_file(path)] == ["misplaced-state"]
+    [message] = fix_file(path).fixes
+    assert "state `decide` out of state `ask`" in message
+    assert lint_file(path) == []
+    assert path.read_text().endswith("      next: decide\n    decide:   # indented one level too deep\n"
+                                      "      type: succeed\n")

@@ -7,6 +7,7 @@ The time bounds here are hang guards, generous for a loaded CI machine; bench/ho
 from __future__ import annotations
 
 import time
+from typing import Any
 from pathlib import Path
 
 import pytest
@@ -129,3 +130,30 @@ def test_load_error_carries_position():
     with pytest.raises(LoadError) as error:
         parse_document("a: 1\nb: [\n", Path("x.yaml"))
     assert error.value.line >= 2
+
+
+class _Everything:
+    def __contains__(self, item: object) -> bool:
+        return True
+
+
+def test_the_plain_text_fast_path_builds_what_the_resolver_builds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scalars that no implicit type can start with skip the resolver; with the shortcut off, nothing changes."""
+    import jctl.spec.loader as loader
+
+    cases = Path(__file__).parent / "cases"
+    corpus = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+    paths = sorted(cases.rglob("*.yaml")) + sorted(corpus.rglob("*.yaml"))
+    texts = [(path, path.read_text(encoding="utf-8")) for path in paths]
+    texts.append((Path("x.yaml"), "a: yes\nb: 1e3\nc: ~\nd: ''\ne: 2024-01-01\nf: .5\ng: !!str 3\nh: Off\ni: text\n"))
+    fast = [_parsed(loader, path, text) for path, text in texts]
+    monkeypatch.setattr(loader, "_IMPLICIT_FIRST", _Everything())
+    assert [_parsed(loader, path, text) for path, text in texts] == fast
+
+
+def _parsed(loader: Any, path: Path, text: str) -> Any:
+    try:
+        document = loader.parse_document(text, path)
+    except loader.LoadError as error:
+        return error.message
+    return document.data, document.source_map.positions

@@ -14,7 +14,8 @@ from jctl.checks import SpecFile, Workspace, load_checks, run_checks
 from jctl.spec.loader import load_document, parse_document
 
 CASES = Path(__file__).parent / "cases" / "rules"
-OWN_MODULES = {f"jctl.checks.{name}" for name in ("structure", "graph", "references", "values", "style", "plugins", "cookies")}
+OWN_MODULES = {f"jctl.checks.{name}" for name in (
+    "structure", "graph", "references", "values", "style", "plugins", "cookies", "placement")}
 EXPECT = re.compile(r"^#\s*expect:\s*(\S+)\s+(\d+)\s*$", re.MULTILINE)
 
 

@@ -29,12 +29,15 @@ CORPUS_DRIFT = {
     # parallel states used as the last state of a machine; the reference requires `next` after the join (§16)
     ("kyc-async-timeout-fallback.journey.yaml", 104, "missing required field `next` in parallel state"),
     ("support-case-sla.journey.yaml", 85, "missing required field `next` in parallel state"),
-    # `params` maps OpenAPI path/query/header parameters only; the body goes in task.body (§5.1)
-    ("http-compensation.journey.yaml", 74, "unknown field `body` in params"),
-    ("http-compensation.journey.yaml", 91, "unknown field `body` in params"),
     # backoff is {kind, baseDelayMs, maxDelayMs, jitter} (§13)
     ("http-resilience-degrade.journey.yaml", 51, "unknown field `initialDelayMs` in backoff"),
     ("http-resilience-degrade.journey.yaml", 53, "unknown field `factor` in backoff"),
+}
+# `params` maps OpenAPI path/query/header parameters only; the body goes in task.body (§5.1): one misplaced-field
+# finding each, in place of the schema's "unknown field `body` in params"
+CORPUS_MISPLACED = {
+    ("http-compensation.journey.yaml", 74, "`body` belongs beside `params`, not inside it"),
+    ("http-compensation.journey.yaml", 91, "`body` belongs beside `params`, not inside it"),
 }
 
 
@@ -225,6 +228,18 @@ def test_corpus_journeys_validate_with_only_the_judged_drift(corpus_dir: Path) -
         for line, finding in schema_findings(load_document(path)):
             found.add((path.name, line, finding.message))
     assert found == CORPUS_DRIFT
+
+
+def test_corpus_misplaced_fields_are_one_finding_each(corpus_dir: Path) -> None:
+    from jctl.checks.placement import check_misplaced_fields
+
+    found = set()
+    for path in sorted(corpus_dir.rglob("*.journey.yaml")):
+        document = load_document(path)
+        for finding in check_misplaced_fields(SpecFile("journey", document, Workspace())):
+            line = document.source_map.line_col(finding.path, finding.at)[0]
+            found.add((path.name, line, finding.message.split(" (")[0]))
+    assert found == CORPUS_MISPLACED
 
 
 def test_importing_the_check_does_not_import_jsonschema() -> None:

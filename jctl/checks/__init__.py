@@ -20,6 +20,7 @@ FileKind = Literal["journey", "openapi", "arazzo"]
 # Modules that register checks on import; order is the order findings are produced in.
 CHECK_MODULES = (
     "jctl.checks.schema",
+    "jctl.checks.placement",
     "jctl.checks.structure",
     "jctl.checks.graph",
     "jctl.checks.references",
@@ -33,6 +34,8 @@ CHECK_MODULES = (
     "jctl.checks.openapi_rules",
     "jctl.checks.openapi_examples",
     "jctl.checks.arazzo",
+    "jctl.checks.arazzo_lists",
+    "jctl.checks.arazzo_inputs",
     "jctl.checks.expressions",
 )
 
@@ -126,24 +129,34 @@ def check(
     return register
 
 
-_loaded = False
+# The file kinds a module's checks serve, so a run over Arazzo or OpenAPI files alone does not import the journey
+# rules; a module missing here is loaded for every kind.
+MODULE_KINDS: dict[str, tuple[FileKind, ...]] = {
+    **{f"jctl.checks.{name}": ("journey",) for name in (
+        "schema", "placement", "structure", "graph", "references", "values", "style", "plugins", "crossfile",
+        "expressions")},
+    "jctl.checks.openapi": ("openapi",),
+    **{f"jctl.checks.{name}": ("arazzo",) for name in ("arazzo", "arazzo_lists", "arazzo_inputs")},
+}
+_loaded: set[str] = set()
 
 
-def load_checks() -> list[Check]:
-    global _loaded
-    if not _loaded:
-        for name in CHECK_MODULES:
-            try:
-                importlib.import_module(name)
-            except ModuleNotFoundError as exc:
-                if exc.name != name:
-                    raise
-        _loaded = True
+def load_checks(kind: FileKind | None = None) -> list[Check]:
+    """Every registered check, importing the modules that register them (only those serving `kind`, if given)."""
+    for name in CHECK_MODULES:
+        if name in _loaded or (kind is not None and kind not in MODULE_KINDS.get(name, (kind,))):
+            continue
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+        _loaded.add(name)
     return CHECKS
 
 
 def run_checks(spec: SpecFile) -> Iterator[tuple[str, Finding]]:
-    for registered in load_checks():
+    for registered in load_checks(spec.kind):
         if spec.kind not in registered.kinds:
             continue
         if registered.needs_expressions and not spec.workspace.expressions:

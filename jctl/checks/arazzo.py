@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from jctl.checks import SpecFile, check
@@ -51,17 +51,21 @@ def _static_metaschema_registry() -> Any:
 
 
 @cache
+def _schema() -> Any:
+    # read beside the package, not through importlib.resources, whose import costs more than this whole check
+    return json.loads((Path(__file__).resolve().parents[1] / "data" / "arazzo-1.0.schema.json").read_text("utf-8"))
+
+
+@cache
 def _schema_validator() -> Any:
     import jsonschema
 
-    text = resources.files("jctl").joinpath("data/arazzo-1.0.schema.json").read_text(encoding="utf-8")
-    return jsonschema.Draft202012Validator(json.loads(text), registry=_static_metaschema_registry())
+    return jsonschema.Draft202012Validator(_schema(), registry=_static_metaschema_registry())
 
 
 @cache
 def _compiled_schema_validator() -> Any | None:
-    text = resources.files("jctl").joinpath("data/arazzo-1.0.schema.json").read_text(encoding="utf-8")
-    return compiled_validator(json.loads(text))
+    return compiled_validator(_schema())
 
 
 @check("arazzo-schema", "error", "The file does not conform to the Arazzo 1.0 schema.", kinds=("arazzo",))

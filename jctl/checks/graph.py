@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from jctl.checks import SpecFile, check
+from jctl.checks.placement import nested_states
 from jctl.checks.traverse import iter_tasks, spec_kind, type_of
 from jctl.diagnostics import Finding, Severity
 from jctl.spec.model import (
@@ -109,11 +110,12 @@ def unknown_state(spec: SpecFile) -> Iterator[Finding]:
                 f"start state `{scope.start}` is not defined in {describe_scope(scope)}",
                 _suggestion(scope.start, scope),
             )
+        nested = nested_states(scope.states)  # misplaced-state reports these once
         for state_id, state in scope.states.items():
             if not isinstance(state, dict):
                 continue
             for relative, target in state_targets(state):
-                if isinstance(target, str) and target not in scope.states:
+                if isinstance(target, str) and target not in scope.states and target not in nested:
                     field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in relative).lstrip(".")
                     yield Finding(
                         scope.states_path + (state_id,) + relative,
@@ -149,7 +151,8 @@ def unreachable_state(spec: SpecFile) -> Iterator[Finding]:
     for scope in iter_scopes(spec.data):
         if not isinstance(scope.start, str) or scope.start not in scope.states:
             continue  # unknown-state reports the start; everything would look unreachable
-        reached = set(reachable_ids(scope, [scope.start, *_extra_roots(spec, scope)]))
+        nested = [target for state in nested_states(scope.states).values() for target in successors(state)]
+        reached = set(reachable_ids(scope, [scope.start, *_extra_roots(spec, scope), *nested]))
         for state_id in scope.states:
             if state_id not in reached:
                 yield Finding(

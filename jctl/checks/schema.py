@@ -89,7 +89,12 @@ def _same_json(left: Any, right: Any) -> bool:
 def check_schema(spec: SpecFile) -> Iterator[Finding]:
     if not is_journey_document(spec.data):
         return
-    errors = [most_specific(error) for error in schema_validator().iter_errors(spec.data)]
+    from jctl.checks.placement import analysed, error_keys
+
+    raw, misplaced = analysed(spec.document)
+    resolved = {key for misplacement in misplaced for key in misplacement.resolved}
+    moved = {misplacement.path for misplacement in misplaced}  # reported once, by the placement rules
+    errors = [most_specific(error) for error in raw if not error_keys(error) <= resolved]
     misspelt = misspelt_fields(errors)
     with_unknown_fields = {tuple(e.absolute_path) for e in errors if e.validator == "additionalProperties"}
     seen: set[tuple[DocPath, str]] = set()
@@ -101,7 +106,7 @@ def check_schema(spec: SpecFile) -> Iterator[Finding]:
             continue  # the unknown field (listed with the allowed ones) is the mistake to fix first
         for finding in findings_for(error):
             key = (finding.path, finding.message)
-            if key not in seen:
+            if key not in seen and finding.path not in moved:
                 seen.add(key)
                 yield finding
 

@@ -1,6 +1,6 @@
 """The `jctl` entry point. The commands people and scripts call most (`run`, `signal`, `status`, `list`, `history`,
-`--help`, `--version`) are answered here without loading the CLI framework, which costs more start-up than the commands
-themselves; anything else, and any flag this parser does not know, goes to the full Typer app
+plain `validate`, `--help`, `--version`) are answered here without loading the CLI framework, which costs more
+start-up than the commands themselves; anything else, and any flag this parser does not know, goes to the full Typer app
 (`jctl.cli.commands`), which owns every usage error."""
 
 from __future__ import annotations
@@ -185,7 +185,8 @@ def _run(args: list[str]) -> None:
                              client_cert=None, mocks=mocks, config=config)
     _exit(drive.start_locally(Path(file), start, detach="detach" in options.flags,
                               auto_advance="auto_advance" in options.flags, seed=seed, idempotency_key=key,
-                              secrets=_env_path("JCTL_SECRETS"), plugin_config=_env_path("JCTL_PLUGIN_CONFIG"), output_format=output_format, db=db))
+                              secrets=_env_path("JCTL_SECRETS"), plugin_config=_env_path("JCTL_PLUGIN_CONFIG"),
+                              output_format=output_format, db=db))
 
 
 def _signal(args: list[str]) -> None:
@@ -204,6 +205,17 @@ def _signal(args: list[str]) -> None:
                                output_format=output_format, db=db))
 
 
+def _validate(args: list[str]) -> None:
+    """`validate [PATH]... [--format F]`, the form editors and CI call per file; other flags go to the full app."""
+    from jctl.cli.validate_run import run_validation
+
+    options = _Options(args, {"--format": "format", "-f": "format"})
+    output_format = options.choice("format", ("text", "human", "json", "sarif", "github"), "text")
+    code = run_validation([Path(p) for p in options.positional] or [Path(".")], output_format)
+    if code:
+        sys.exit(code)
+
+
 def _env_path(name: str) -> Path | None:
     """An option's environment variable as the full parser reads it: unset or empty is no value."""
     value = os.environ.get(name)
@@ -215,8 +227,9 @@ def _exit(code: int) -> None:
         sys.exit(code)
 
 
-_LEAN_COMMANDS: dict[str, Callable[[list[str]], None]] = {"status": _status, "history": _history, "list": _list,
-                                                          "run": _run, "signal": _signal}
+_LEAN_COMMANDS: dict[str, Callable[[list[str]], None]] = {
+    "status": _status, "history": _history, "list": _list, "run": _run, "signal": _signal, "validate": _validate,
+}
 
 
 def write_help(target: Path = HELP_FILE) -> Path:

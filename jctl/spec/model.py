@@ -97,10 +97,17 @@ def iter_states(document: Any) -> Iterator[StateRef]:
 def state_targets(state: dict[str, Any]) -> Iterator[tuple[DocPath, Any]]:
     """Each (relative path, target id) a state may transition to within its own scope.
 
-    `default:` inside a wait/webhook block is the corpus's legacy spelling of the state-level `next:`.
+    `default:` inside a wait/webhook block is the corpus's legacy spelling of the state-level `next:`; a `next:`
+    written inside the state's own block (`wait:`, `transform:`...) is read as the state's (misplaced-field reports
+    it once, instead of every state after it also looking unreachable).
     """
     if "next" in state:
         yield ("next",), state["next"]
+    else:
+        block_name = state.get("type")
+        block = state.get(block_name) if isinstance(block_name, str) else None
+        if isinstance(block_name, str) and isinstance(block, dict) and "next" in block:
+            yield (block_name, "next"), block["next"]
     if "default" in state:
         yield ("default",), state["default"]
     choices = state.get("choices")
