@@ -35,6 +35,7 @@ INSTANCE_SELECT = (
     "i.error, i.tags, i.attributes, i.mocks, i.created_ms, i.updated_ms, i.version "
     "FROM instances i JOIN definitions d ON d.hash = i.definition_hash"
 )
+INSTANCE_SELECT_HASHED = INSTANCE_SELECT.replace(" FROM ", ", d.hash FROM ", 1)  # the row, then its definition's hash
 SUMMARY_SELECT = (
     "SELECT i.id, i.journey_name, i.phase, i.current_state, i.created_ms, i.updated_ms, i.error, "
     # the columns a listing does not decode are still checked (in SQLite, at C speed): a damaged row is named
@@ -95,16 +96,18 @@ def _mutable_columns(instance: Instance) -> tuple[str | None, ...]:
 
 
 def insert_instance(
-    conn: sqlite3.Connection, instance: Instance, events: list[NewEvent], due: Sequence[NewDueWork]
+    conn: sqlite3.Connection, instance: Instance, events: list[NewEvent], due: Sequence[NewDueWork],
+    known_hash: str | None = None,
 ) -> Instance:
-    """Insert a new instance at version 0 with its first events and due work."""
+    """Insert a new instance at version 0 with its first events and due work (`known_hash`: the definition's, when
+    it is already stored)."""
     now_ms = clock_ms(conn)
     created = instance.created_at or from_epoch_ms(now_ms)
     created = from_epoch_ms(to_epoch_ms(created))
     stored = dataclasses.replace(
         instance, id=instance.id or new_instance_id(), created_at=created, updated_at=created, version=0
     )
-    definition_hash = store_definition(conn, stored.definition)
+    definition_hash = known_hash or store_definition(conn, stored.definition)
     try:
         conn.execute(
             "INSERT INTO instances (id, journey_name, kind, definition_hash, phase, current_state, cursor, "
@@ -120,9 +123,11 @@ def insert_instance(
     return stored
 
 
-def update_instance(conn: sqlite3.Connection, instance: Instance, expected_version: int, now_ms: int) -> int:
-    """Write the instance when its stored version is `expected_version`; returns its created_ms."""
-    definition_hash = store_definition(conn, instance.definition)
+def update_instance(conn: sqlite3.Connection, instance: Instance, expected_version: int, now_ms: int,
+                    known_hash: str | None = None) -> int:
+    """Write the instance when its stored version is `expected_version`; returns its created_ms (`known_hash`: the
+    definition's, when it is already stored)."""
+    definition_hash = known_hash or store_definition(conn, instance.definition)
     row = conn.execute(
         "UPDATE instances SET journey_name = ?, kind = ?, definition_hash = ?, phase = ?, current_state = ?, "
         "cursor = ?, context = ?, output = ?, error = ?, tags = ?, attributes = ?, mocks = ?, updated_at = ?, "
@@ -190,7 +195,7 @@ def _damaged(instance_id: str, store_path: object, exc: Exception) -> DamagedIns
 
 def _instance_from_row(row: tuple[Any, ...]) -> Instance:
     (instance_id, journey_name, kind, document, phase, current_state, cursor, context, output, error, tags,
-     attributes, mocks, created_ms, updated_ms, version) = row
+     attributes, mocks, created_ms, updated_ms, version) = row[:16]
     return Instance(
         id=instance_id,
         journey_name=journey_name,
