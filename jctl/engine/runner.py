@@ -443,7 +443,7 @@ class Runner:
             cancel = [*(cancel or []), "run"]  # the run job kept the drive resumable; it has done its work
         elif not transition.halts and not run_pending:
             schedule.append(NewDueWork("run", self.store.now(), snap.current_state))
-        preview = replace(updated, updated_at=self.store.now())
+        preview = replace(updated, updated_at=self.store.now()) if transition.halts else updated  # for answers
         idempotency = None
         if idempotency_key:  # pending until the drive halts, so a crash in between cannot lose the key
             answer = envelopes.envelope(preview, project_var) if transition.halts else None
