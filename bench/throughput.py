@@ -5,7 +5,8 @@
 - one poll round of report-export (timer fires -> HTTP GET (mocked) -> DataWeave choice -> count -> next timer),
   driven by `Runner.advance`, against `python -c "import typer, rich"` (goal: <= 0.075x).
 
-Figures are medians and rates measured in one run; the load average is printed because the machine is shared.
+Figures are medians and rates measured in one run (jctl byte-compiled first, PYTHONDONTWRITEBYTECODE unset); the load
+average is printed because the machine is shared.
 Usage: python bench/throughput.py [--journeys 400] [--rounds 200] [--runs 15]
 """
 
@@ -131,6 +132,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=200)
     parser.add_argument("--runs", type=int, default=15, help="runs of the import baseline")
     args = parser.parse_args()
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)  # measured as an installed package runs: byte-compiled
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "jctl")], check=True)
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
     with tempfile.TemporaryDirectory() as folder:
         rate_serial = serial(Path(folder) / "serial.db", args.journeys)

@@ -61,11 +61,17 @@ def format_rfc3339(moment: datetime) -> str:
 def format_epoch_ms(epoch_ms: int) -> str:
     """`format_rfc3339(from_epoch_ms(epoch_ms))` without building a datetime: listings format two per row, and
     rows share their days."""
-    days, ms_of_day = divmod(epoch_ms, 86_400_000)
-    seconds, millis = divmod(ms_of_day, 1000)
-    minutes, second = divmod(seconds, 60)
+    seconds, millis = divmod(epoch_ms, 1000)
+    return f"{_formatted_second(seconds)}{millis:03d}Z"
+
+
+@functools.lru_cache(maxsize=4096)
+def _formatted_second(epoch_seconds: int) -> str:
+    """`2025-12-31T23:59:00.`: instances created or updated in the same second share it."""
+    days, second_of_day = divmod(epoch_seconds, 86_400)
+    minutes, second = divmod(second_of_day, 60)
     hour, minute = divmod(minutes, 60)
-    return f"{_formatted_day(days)}T{hour:02d}:{minute:02d}:{second:02d}.{millis:03d}Z"
+    return f"{_formatted_day(days)}T{hour:02d}:{minute:02d}:{second:02d}."
 
 
 @functools.lru_cache(maxsize=4096)

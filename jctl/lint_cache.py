@@ -8,6 +8,7 @@ results are kept: a spec with errors is linted every time, so its errors are alw
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -64,9 +65,11 @@ def _entry_path(spec_path: Path) -> Path | None:
     return cache_dir() / f"{key.hexdigest()}.json"
 
 
+@functools.lru_cache(maxsize=1)
 def _linter_fingerprint() -> str:
     """The jctl version and the size and time of every file the linter is made of: a changed rule, schema or
-    engine (a development checkout) makes every earlier entry obsolete."""
+    engine (a development checkout) makes every earlier entry obsolete. Read once per process: the linter this
+    process runs is the one it imported."""
     package = Path(jctl.__file__).parent
     parts = [jctl.__version__]
     for pattern in ("*.py", "checks/*.py", "spec/*.py", "expr/*.py", "data/*.json"):

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from jctl.cli.output import (
+    _indented,
     console,
     plain_table,
     plain_text,
@@ -222,6 +223,26 @@ def instance_summary(instance: InstanceSummary) -> dict[str, Any]:
     }
 
 
+def summary_renderer() -> Callable[[InstanceSummary], str]:
+    """`instance_summary` as `print_json_list` writes it, without building the dict (a listing of 100,000
+    instances formats each row once)."""
+    from json.encoder import encode_basestring_ascii as text
+
+    from jctl.clock import format_epoch_ms
+
+    def render(summary: InstanceSummary) -> str:
+        instance_id, name, phase, state, created_ms, updated_ms, error = summary
+        if error is not None or type(instance_id) is not str or type(name) is not str or type(phase) is not str or (
+                state is not None and type(state) is not str):
+            return _indented(instance_summary(summary)).replace("\n", "\n  ")
+        return (f'{{\n    "journeyId": {text(instance_id)},\n    "journeyName": {text(name)},\n    "phase": '
+                f'{text(phase)},\n    "currentState": {"null" if state is None else text(state)},\n    "createdAt": '
+                f'"{format_epoch_ms(created_ms)}",\n    "updatedAt": "{format_epoch_ms(updated_ms)}",\n    "error": '
+                f'null\n  }}')
+
+    return render
+
+
 def event_document(event: Event) -> dict[str, Any]:
     from jctl.clock import format_rfc3339
 
@@ -265,7 +286,7 @@ def show_instances(phase: str | None, journey: str | None, limit: int, output_fo
     summaries = guarded(lambda: store.instance_summaries(phase=phase_filter, journey=journey, limit=limit,
                                                          tags=tags, attributes=attributes))
     if output_format == "json":
-        guarded(lambda: print_json_list(map(instance_summary, summaries)))
+        guarded(lambda: print_json_list(summaries, render=summary_renderer()))
     else:
         print_instance_table(guarded(lambda: list(summaries)))
     for problem in store.damaged:  # the other instances are listed; these are named

@@ -104,7 +104,8 @@ class Runner:
         if idempotency_key:
             key = KeyRecord(idempotency_key, envelopes.start_response(plan.instance) if detach else None)
         try:
-            created = self.store.create_instance(plan.instance, plan.events, plan.due, start_key=key)
+            created = self.store.create_instance(plan.instance, plan.events, plan.due, start_key=key,
+                                                 lease_owner=None if detach else self.owner)
         except ConflictError:
             if idempotency_key and (replay := self._start_replay(idempotency_key)) is not None:
                 return replay  # another process started with this key between our check and our insert
@@ -113,7 +114,8 @@ class Runner:
             return envelopes.start_response(created)
         self.request = request  # only this drive sees the caller's request; it is never stored
         try:
-            instance, _ = self._drive(created.id, lambda interp, snap: interp.run(snap), run_pending=True)
+            instance, _ = self._drive(created.id, lambda interp, snap: interp.run(snap), run_pending=True,
+                                      leased=True)
         finally:
             self.request = None
         if auto_advance:
@@ -362,22 +364,28 @@ class Runner:
 
     # -- driving one instance -------------------------------------------------------------------------------
     def _drive(self, instance_id: str, drive: Drive, *, run_pending: bool = False,
-               idempotency_key: str | None = None, project_var: str | None = None) -> tuple[Instance, int]:
-        """Run `drive` on the instance under its lease, committing each transition; returns the instance as left
-        and how many transitions were committed (0 when the trigger turned out stale)."""
-        if not self.store.acquire_lease(instance_id, self.owner):
+               idempotency_key: str | None = None, project_var: str | None = None,
+               leased: bool = False) -> tuple[Instance, int]:
+        """Run `drive` on the instance under its lease (taken here unless `leased`), committing each transition;
+        returns the instance as left and how many transitions were committed (0 when the trigger turned out
+        stale). The lease ends with the halting transition's commit, or after the last one."""
+        if not leased and not self.store.acquire_lease(instance_id, self.owner):
             raise InstanceBusy(f"instance {instance_id} is being advanced by another jctl process; try again")
         counters: dict[str, int] = {}
         client: LazyClient | None = None
+        released = False
         try:
             instance = self.store.get_instance(instance_id)
             counters.update(instance.cursor.get("mockCounters") or {})
             client = self._http_client(instance, counters)
             interp = self._interpreter(instance, client)
             committed = 0
+            events = self.store.event_count(instance_id)  # only this lease's holder appends to the history
             for transition in drive(interp, snapshot_of(instance)):
-                transition = self._bounded(interp, instance, transition)
+                transition = self._bounded(interp, instance, transition, events)
                 instance = self._commit(instance, transition, counters, run_pending, idempotency_key, project_var)
+                released = transition.halts
+                events += len(transition.events)
                 idempotency_key = None  # recorded with the drive's first transition (its `signal.received`)
                 committed += 1
                 if transition.halts:
@@ -389,14 +397,16 @@ class Runner:
         finally:
             if client is not None and client is not self._shared_client:
                 client.close()
-            self.store.release_lease(instance_id, self.owner)
+            if not released:
+                self.store.release_lease(instance_id, self.owner)
 
-    def _bounded(self, interp: Interpreter, instance: Instance, transition: Transition) -> Transition:
+    def _bounded(self, interp: Interpreter, instance: Instance, transition: Transition, stored_events: int
+                 ) -> Transition:
         """The transition, or the instance's failure when it would take the context or the history over its limit
         (the store keeps the context as it was, so it stays small); a warning event when the context grows past
         a quarter of its limit."""
         limits = self.data_limits
-        events = self.store.event_count(instance.id) + len(transition.events)
+        events = stored_events + len(transition.events)
         size = json_size(transition.snapshot.context)
         state = transition.snapshot.current_state
         if size > limits.context:
@@ -433,7 +443,7 @@ class Runner:
             cancel = [*(cancel or []), "run"]  # the run job kept the drive resumable; it has done its work
         elif not transition.halts and not run_pending:
             schedule.append(NewDueWork("run", self.store.now(), snap.current_state))
-        preview = replace(updated, updated_at=self.store.now())
+        preview = replace(updated, updated_at=self.store.now()) if transition.halts else updated  # for answers
         idempotency = None
         if idempotency_key:  # pending until the drive halts, so a crash in between cannot lose the key
             answer = envelopes.envelope(preview, project_var) if transition.halts else None
@@ -443,7 +453,8 @@ class Runner:
             settle = {k.key: envelopes.envelope(preview, k.project_var) for k in self.store.pending_keys(instance.id)}
         committed = self.store.commit_transition(updated, expected_version=instance.version, events=transition.events,
                                                  schedule=schedule, cancel_due=cancel, idempotency=idempotency,
-                                                 settle=settle, writes=transition.writes)
+                                                 settle=settle, writes=transition.writes,
+                                                 release_lease=self.owner if transition.halts else None)
         for request in transition.spawn:
             self._start_linked(committed, request)
         return committed

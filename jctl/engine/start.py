@@ -4,6 +4,7 @@ the platform config, and the instance with its first history event and due work.
 from __future__ import annotations
 
 import copy
+import pickle
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -63,7 +64,13 @@ def load_definition(path: Path) -> dict[str, Any]:
         problem = "not a regular file" if path.exists() else "no such file or directory"
         raise UsageError(f"{problem}: {path}", hint="pass the path of a .journey.yaml file")
     workspace = Workspace()  # the linter's loaded document is the one we run: the file is read and parsed once
-    if not lint_cache.linted_clean(path):
+    key = _spec_key(path)
+    if lint_cache.linted_clean(path):
+        parsed = _PARSED.get(key)
+        if parsed is not None:
+            known: dict[str, Any] = pickle.loads(parsed)  # a private copy: callers may keep what they get
+            return known
+    else:
         _refuse_errors(path, workspace)
         lint_cache.remember_clean(path, workspace.loaded_paths())
     loaded = workspace.load(path)
@@ -72,7 +79,25 @@ def load_definition(path: Path) -> dict[str, Any]:
     data = loaded.data
     if not isinstance(data, dict) or not isinstance((data.get("spec") or {}).get("states"), dict):
         raise InvalidSpec(f"{path} is not a journey spec (spec.states is missing)")
+    if key == _spec_key(path) and key[1]:  # the bytes parsed are the bytes keyed
+        if len(_PARSED) >= _MAX_PARSED:
+            _PARSED.clear()
+        _PARSED[key] = pickle.dumps(data, pickle.HIGHEST_PROTOCOL)
     return data
+
+
+# Specs this process has parsed, by resolved path and bytes: a process starting many instances of one spec parses
+# it once (the lint verdict is still asked of the lint cache every time).
+_PARSED: dict[tuple[str, bytes], bytes] = {}
+_MAX_PARSED = 32
+
+
+def _spec_key(path: Path) -> tuple[str, bytes]:
+    resolved = path.resolve()
+    try:
+        return str(resolved), resolved.read_bytes()
+    except OSError:
+        return str(resolved), b""
 
 
 def _refuse_errors(path: Path, workspace: Workspace) -> None:

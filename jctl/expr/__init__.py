@@ -121,10 +121,20 @@ def _evaluate(lang: str, expr: str, bindings: dict[str, Any], options: EvalOptio
         aliases = binding_rules.context_aliases(bindings)
         return dataweave.evaluate(expr, bindings, aliases, options, uuid_value, random_value)
     if lang in ("jsonata", "jq", "jolt"):
-        from jctl.expr import worker
+        import json
 
+        from jctl.expr import memo, worker
+
+        remembered = False
+        if lang == "jsonata":  # the other two read their document in ways the narrowing does not follow
+            bindings, remembered = memo.narrowed(lang, expr, bindings)
+        document = binding_rules.with_aliases(bindings)
+        key = memo.Answers.key(lang, expr, None, document) if remembered else None
+        known = memo.ANSWERS.get(key)
+        if known is not None:
+            return json.loads(known)
         request = {
-            "lang": lang, "expr": expr, "document": binding_rules.with_aliases(bindings),
+            "lang": lang, "expr": expr, "document": document,
             "now_ms": int(options.now.timestamp() * 1000), "seed": options.uuid_seed,
             "timeout_ms": int(options.timeout_s * 1000),
         }
@@ -133,8 +143,7 @@ def _evaluate(lang: str, expr: str, bindings: dict[str, Any], options: EvalOptio
         except worker.WorkerDied as died:
             raise worker_failure(died, lang, options.timeout_s) from None
         if response.get("ok"):
-            import json
-
+            memo.ANSWERS.put(key, response["json"])
             return json.loads(response["json"])
         raise ExpressionError.from_response(response)
     raise _unknown(lang)

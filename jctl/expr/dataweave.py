@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from typing import Any, Literal
 
 from jctl.clock import format_rfc3339
-from jctl.expr import EvalOptions, ExpressionError, dw_guard, worker_failure
+from jctl.expr import EvalOptions, ExpressionError, dw_guard, memo, worker_failure
 from jctl.expr.dw_dialect import OUTPUT_NAME, HostForm, host_form
 
 _LOCATION = re.compile(r"\(line: ?(\d+), column: ?(\d+)\)")
@@ -210,13 +210,21 @@ def evaluate(expr: str, bindings: dict[str, Any], aliases: list[str], options: E
               if name == "output" or name not in dw_guard.RESERVED_WORDS}
     if OUTPUT_NAME in form.text:
         usable.setdefault(OUTPUT_NAME, None)  # `output` outside a site that binds it reads null, like `payload`
+    usable, remembered = memo.narrowed("dataweave", form.text, usable)
     request, header_lines = request_for(form.text, usable, aliases, options.now, uuid_value, random_value)
+    key = memo.Answers.key("dataweave", form.text, aliases, request["inputs"]) if remembered else None
+    known = memo.ANSWERS.get(key)
+    if known is not None:
+        return json.loads(known)
     try:
         response = worker.pool("dataweave", options.memory_mb).request(request, options.timeout_s)
     except worker.WorkerDied as died:
         raise worker_failure(died, "DataWeave", options.timeout_s) from None
     if response.get("ok"):
-        return json.loads(response["json"]) if response["json"] is not None else None
+        if response["json"] is None:
+            return None
+        memo.ANSWERS.put(key, response["json"])
+        return json.loads(response["json"])
     if response.get("kind"):
         raise ExpressionError(response["message"], kind=response["kind"])
     kind, message, error_line, error_column = parse_error(response["error"], header_lines)

@@ -6,6 +6,7 @@ process leaves a consistent file and two processes never both advance the same i
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -46,6 +47,7 @@ BUSY_TIMEOUT_S = 10.0  # SQLite waits this long for the write lock before report
 RETRY_FOR_S = 60.0  # then we keep retrying with backoff for this long before giving up with a clear message
 DEFAULT_LEASE_TTL = timedelta(seconds=30)
 LISTING_BATCH = 1_000  # rows a listing reads at a time
+MAX_KNOWN_DEFINITIONS = 256  # definitions whose stored hash a store remembers (by identity)
 T = TypeVar("T")
 
 
@@ -72,6 +74,8 @@ class Store:
         self.conn = conn
         self._lock = threading.RLock()
         self.damaged: list[str] = []  # why rows the last `list_instances` skipped cannot be read
+        self._definition_hashes: dict[int, tuple[dict[str, Any], str]] = {}
+        self._lock_fd: int | None = None  # the writer lock file, opened on the first write
 
     @property
     def db(self) -> sqlite_utils.Database:
@@ -122,6 +126,9 @@ class Store:
     def close(self) -> None:
         with self._lock:
             self.conn.close()
+            if self._lock_fd is not None and self._lock_fd >= 0:
+                os.close(self._lock_fd)
+            self._lock_fd = None
 
     def __enter__(self) -> Store:
         return self
@@ -166,7 +173,51 @@ class Store:
                     self.conn.execute("ROLLBACK")
                 raise
 
-        return self._retrying(attempt)
+        with self._lock, self._writers_queue():
+            return self._retrying(attempt)
+
+    @contextlib.contextmanager
+    def _writers_queue(self) -> Iterator[None]:
+        """Hold the store's writer lock file (`<store>-lock`, flock) around a write transaction, so the jctl
+        processes writing to one store take turns, each woken as the previous one commits, instead of polling
+        SQLite's lock with growing sleeps. SQLite's own lock still guards the data: a writer that cannot use the
+        lock file, or waits on it longer than the busy timeout, goes on without it."""
+        fd = self._writer_lock_fd()
+        if fd is None:
+            yield
+            return
+        import fcntl
+
+        held = False
+        give_up = time.monotonic() + BUSY_TIMEOUT_S
+        delay = 0.0001
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                held = True
+                break
+            except BlockingIOError:
+                if time.monotonic() > give_up:
+                    break
+                time.sleep(delay)
+                delay = min(delay * 2, 0.001)
+            except OSError:
+                break
+        try:
+            yield
+        finally:
+            if held:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def _writer_lock_fd(self) -> int | None:
+        if self._lock_fd is None:
+            try:
+                import fcntl  # noqa: F401  (POSIX only: elsewhere writers rely on SQLite's lock alone)
+
+                self._lock_fd = os.open(f"{self.path}-lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            except (ImportError, OSError):
+                self._lock_fd = -1
+        return self._lock_fd if self._lock_fd >= 0 else None
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return self._retrying(lambda: self.conn.execute(sql, params).fetchall())
@@ -201,21 +252,27 @@ class Store:
 
     def create_instance(
         self, instance: Instance, events: list[NewEvent], due: Iterable[NewDueWork] = (),
-        start_key: KeyRecord | None = None,
+        start_key: KeyRecord | None = None, lease_owner: str | None = None,
     ) -> Instance:
         """Insert a new instance (version 0) with its first history events and due work, atomically; with
-        `start_key`, also the key's record (ConflictError when the key already started an instance)."""
-        if start_key is None:
-            return self.create_instances([(instance, events, list(due))])[0]
+        `start_key`, also the key's record (ConflictError when the key already started an instance); with
+        `lease_owner`, the new instance's lease for that owner (the runner that drives it next) in the same commit."""
         key = start_key
+        fresh: list[tuple[dict[str, Any], str]] = []
 
         def create(conn: sqlite3.Connection) -> Instance:
-            created = rows.insert_instance(conn, instance, events, list(due))
-            rows.record_start_key(conn, key.key, created.id)
-            rows.record_idempotency(conn, created.id, _start_record(key), rows.clock_ms(conn))
+            fresh.clear()
+            created = self._insert(conn, instance, events, list(due), fresh)
+            if key is not None:
+                rows.record_start_key(conn, key.key, created.id)
+                rows.record_idempotency(conn, created.id, _start_record(key), rows.clock_ms(conn))
+            if lease_owner is not None:
+                _claim_lease(conn, created.id, lease_owner, DEFAULT_LEASE_TTL)
             return created
 
-        return self._write(create)
+        created = self._write(create)
+        self._remember_hashes(fresh)
+        return created
 
     def started_by_key(self, key: str) -> str | None:
         """The id of the instance a keyed start created, if any."""
@@ -224,16 +281,47 @@ class Store:
 
     def create_instances(self, batch: Sequence[tuple[Instance, list[NewEvent], list[NewDueWork]]]) -> list[Instance]:
         """Create several instances in one transaction (imports, benchmarks)."""
-        return self._write(lambda conn: [rows.insert_instance(conn, *item) for item in batch])
+        fresh: list[tuple[dict[str, Any], str]] = []
+
+        def create(conn: sqlite3.Connection) -> list[Instance]:
+            fresh.clear()
+            return [self._insert(conn, *item, fresh) for item in batch]
+
+        created = self._write(create)
+        self._remember_hashes(fresh)
+        return created
+
+    def _insert(self, conn: sqlite3.Connection, instance: Instance, events: list[NewEvent], due: list[NewDueWork],
+                fresh: list[tuple[dict[str, Any], str]]) -> Instance:
+        """Insert one instance; (definition, hash) is added to `fresh`, remembered once the transaction commits."""
+        digest = self._known_hash(instance.definition) or rows.store_definition(conn, instance.definition)
+        stored = rows.insert_instance(conn, instance, events, due, digest)
+        fresh.append((stored.definition, digest))
+        return stored
+
+    def _known_hash(self, definition: dict[str, Any]) -> str | None:
+        """The stored hash of a definition this store handed out or wrote (by identity: definitions are never
+        changed in place), so a transition does not encode and hash the whole definition again."""
+        known = self._definition_hashes.get(id(definition))
+        return known[1] if known is not None and known[0] is definition else None
+
+    def _remember_hashes(self, known: Iterable[tuple[dict[str, Any], str]]) -> None:
+        """Remember stored definitions' hashes; only committed ones: a definition row rolled back is not stored."""
+        for definition, digest in known:
+            if len(self._definition_hashes) >= MAX_KNOWN_DEFINITIONS:
+                self._definition_hashes.clear()
+            self._definition_hashes[id(definition)] = (definition, digest)
 
     def get_instance(self, id_or_prefix: str) -> Instance:
         """The instance with this exact id, or the only one whose id starts with it."""
-        found = self._query(f"{rows.INSTANCE_SELECT} WHERE i.id = ?", (id_or_prefix.strip(),))
+        found = self._query(f"{rows.INSTANCE_SELECT_HASHED} WHERE i.id = ?", (id_or_prefix.strip(),))
         if not found:
-            found = self._query(f"{rows.INSTANCE_SELECT} WHERE i.id = ?", (self._resolve_id(id_or_prefix),))
+            found = self._query(f"{rows.INSTANCE_SELECT_HASHED} WHERE i.id = ?", (self._resolve_id(id_or_prefix),))
         if not found:
             raise UnknownInstance(f"instance {id_or_prefix} no longer exists in {self.path}")
-        return rows.instance_from_row(found[0], self.path)
+        instance = rows.instance_from_row(found[0], self.path)
+        self._remember_hashes([(instance.definition, found[0][-1])])
+        return instance
 
     def list_instances(
         self, phase: str | None = None, journey: str | None = None, limit: int | None = None,
@@ -308,24 +396,32 @@ class Store:
         idempotency: KeyRecord | None = None,
         settle: dict[str, dict[str, Any]] | None = None,
         writes: Sequence[StoreWrite] = (),
+        release_lease: str | None = None,
     ) -> Instance:
         """Write the instance (version + 1), its events, due-work changes and idempotency records (a new one,
-        and the answers of pending keys in `settle`), or nothing."""
-        schedule = list(schedule)
+        and the answers of pending keys in `settle`), or nothing; with `release_lease`, that owner's lease on the
+        instance ends in the same commit (the drive's last transition)."""
+        known_hash = self._known_hash(instance.definition)
+        # encoded before the transaction: writers on one store wait for each other only while they write
+        columns = rows.mutable_columns(instance)
+        encoded_events = rows.encoded_events(events)
+        encoded_due = rows.encoded_due(list(schedule))
 
         def transition(conn: sqlite3.Connection) -> Instance:
             now_ms = rows.clock_ms(conn)
             if idempotency is not None:
                 rows.check_idempotency_free(conn, instance.id, idempotency.key)
-            created_ms = rows.update_instance(conn, instance, expected_version, now_ms)
-            rows.append_events(conn, instance.id, events, now_ms)
+            created_ms = rows.update_instance(conn, instance, expected_version, now_ms, known_hash, columns)
+            rows.append_encoded_events(conn, instance.id, encoded_events, now_ms)
             rows.cancel_due(conn, instance.id, cancel_due)
-            rows.insert_due(conn, instance.id, schedule)
+            rows.insert_encoded_due(conn, instance.id, encoded_due)
             rows.apply_writes(conn, instance.id, writes, now_ms)
             if idempotency is not None:
                 rows.record_idempotency(conn, instance.id, idempotency, now_ms)
             if settle:
                 rows.settle_idempotency(conn, instance.id, settle)
+            if release_lease is not None:
+                conn.execute("DELETE FROM leases WHERE instance_id = ? AND owner = ?", (instance.id, release_lease))
             return dataclasses.replace(
                 instance,
                 version=expected_version + 1,
@@ -507,24 +603,7 @@ class Store:
 
     def acquire_lease(self, instance_id: str, owner: str, ttl: timedelta = DEFAULT_LEASE_TTL) -> bool:
         """Claim `instance_id` for `owner` until wall time + ttl; False while another live runner holds it."""
-        host, pid = _owner_host_pid(owner)
-
-        def claim(conn: sqlite3.Connection) -> bool:
-            wall_ms = to_epoch_ms(wall_now())
-            held = conn.execute(
-                "SELECT owner, host, pid, expires_ms FROM leases WHERE instance_id = ?", (instance_id,)
-            ).fetchone()
-            if held is not None and not _lease_is_free(held, owner, wall_ms):
-                return False
-            conn.execute(
-                "INSERT OR REPLACE INTO leases (instance_id, owner, host, pid, expires_ms, acquired_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (instance_id, owner, host, pid, wall_ms + ttl // timedelta(milliseconds=1),
-                 format_rfc3339(from_epoch_ms(wall_ms))),
-            )
-            return True
-
-        return self._write(claim)
+        return self._write(lambda conn: _claim_lease(conn, instance_id, owner, ttl))
 
     def lease_holder(self, instance_id: str) -> str | None:
         """The owner of an unexpired lease on the instance, if any."""
@@ -537,6 +616,23 @@ class Store:
         self._write(
             lambda conn: conn.execute("DELETE FROM leases WHERE instance_id = ? AND owner = ?", (instance_id, owner))
         )
+
+
+def _claim_lease(conn: sqlite3.Connection, instance_id: str, owner: str, ttl: timedelta) -> bool:
+    host, pid = _owner_host_pid(owner)
+    wall_ms = to_epoch_ms(wall_now())
+    held = conn.execute(
+        "SELECT owner, host, pid, expires_ms FROM leases WHERE instance_id = ?", (instance_id,)
+    ).fetchone()
+    if held is not None and not _lease_is_free(held, owner, wall_ms):
+        return False
+    conn.execute(
+        "INSERT OR REPLACE INTO leases (instance_id, owner, host, pid, expires_ms, acquired_at) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (instance_id, owner, host, pid, wall_ms + ttl // timedelta(milliseconds=1),
+         format_rfc3339(from_epoch_ms(wall_ms))),
+    )
+    return True
 
 
 def _key_record(row: tuple[Any, ...]) -> KeyRecord:

@@ -35,6 +35,7 @@ INSTANCE_SELECT = (
     "i.error, i.tags, i.attributes, i.mocks, i.created_ms, i.updated_ms, i.version "
     "FROM instances i JOIN definitions d ON d.hash = i.definition_hash"
 )
+INSTANCE_SELECT_HASHED = INSTANCE_SELECT.replace(" FROM ", ", d.hash FROM ", 1)  # the row, then its definition's hash
 SUMMARY_SELECT = (
     "SELECT i.id, i.journey_name, i.phase, i.current_state, i.created_ms, i.updated_ms, i.error, "
     # the columns a listing does not decode are still checked (in SQLite, at C speed): a damaged row is named
@@ -79,7 +80,7 @@ def store_definition(conn: sqlite3.Connection, definition: dict[str, Any]) -> st
     return digest
 
 
-def _mutable_columns(instance: Instance) -> tuple[str | None, ...]:
+def mutable_columns(instance: Instance) -> tuple[str | None, ...]:
     """phase .. mocks, in the column order shared by INSERT and UPDATE."""
     return (
         instance.phase,
@@ -95,22 +96,24 @@ def _mutable_columns(instance: Instance) -> tuple[str | None, ...]:
 
 
 def insert_instance(
-    conn: sqlite3.Connection, instance: Instance, events: list[NewEvent], due: Sequence[NewDueWork]
+    conn: sqlite3.Connection, instance: Instance, events: list[NewEvent], due: Sequence[NewDueWork],
+    known_hash: str | None = None,
 ) -> Instance:
-    """Insert a new instance at version 0 with its first events and due work."""
+    """Insert a new instance at version 0 with its first events and due work (`known_hash`: the definition's, when
+    it is already stored)."""
     now_ms = clock_ms(conn)
     created = instance.created_at or from_epoch_ms(now_ms)
     created = from_epoch_ms(to_epoch_ms(created))
     stored = dataclasses.replace(
         instance, id=instance.id or new_instance_id(), created_at=created, updated_at=created, version=0
     )
-    definition_hash = store_definition(conn, stored.definition)
+    definition_hash = known_hash or store_definition(conn, stored.definition)
     try:
         conn.execute(
             "INSERT INTO instances (id, journey_name, kind, definition_hash, phase, current_state, cursor, "
             "context, output, error, tags, attributes, mocks, created_at, created_ms, updated_at, updated_ms, "
             "version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
-            (stored.id, stored.journey_name, stored.kind, definition_hash, *_mutable_columns(stored),
+            (stored.id, stored.journey_name, stored.kind, definition_hash, *mutable_columns(stored),
              format_rfc3339(created), to_epoch_ms(created), format_rfc3339(created), to_epoch_ms(created)),
         )
     except sqlite3.IntegrityError as exc:
@@ -120,14 +123,17 @@ def insert_instance(
     return stored
 
 
-def update_instance(conn: sqlite3.Connection, instance: Instance, expected_version: int, now_ms: int) -> int:
-    """Write the instance when its stored version is `expected_version`; returns its created_ms."""
-    definition_hash = store_definition(conn, instance.definition)
+def update_instance(conn: sqlite3.Connection, instance: Instance, expected_version: int, now_ms: int,
+                    known_hash: str | None = None, columns: tuple[str | None, ...] | None = None) -> int:
+    """Write the instance when its stored version is `expected_version`; returns its created_ms (`known_hash`: the
+    definition's, when it is already stored; `columns`: `mutable_columns(instance)`, encoded before the
+    transaction)."""
+    definition_hash = known_hash or store_definition(conn, instance.definition)
     row = conn.execute(
         "UPDATE instances SET journey_name = ?, kind = ?, definition_hash = ?, phase = ?, current_state = ?, "
         "cursor = ?, context = ?, output = ?, error = ?, tags = ?, attributes = ?, mocks = ?, updated_at = ?, "
         "updated_ms = ?, version = version + 1 WHERE id = ? AND version = ? RETURNING created_ms",
-        (instance.journey_name, instance.kind, definition_hash, *_mutable_columns(instance),
+        (instance.journey_name, instance.kind, definition_hash, *(columns or mutable_columns(instance)),
          format_rfc3339(from_epoch_ms(now_ms)), now_ms, instance.id, expected_version),
     ).fetchone()
     if row is not None:
@@ -142,22 +148,45 @@ def update_instance(conn: sqlite3.Connection, instance: Instance, expected_versi
     )
 
 
+EncodedEvent = tuple[str, "str | None", str]  # type, state, data as JSON text
+EncodedDue = tuple[str, str, int, "str | None", str]  # kind, due_at, due_ms, state, data as JSON text
+
+
+def encoded_events(events: Sequence[NewEvent]) -> list[EncodedEvent]:
+    return [(event.type, event.state, dumps(event.data)) for event in events]
+
+
+def encoded_due(due: Sequence[NewDueWork]) -> list[EncodedDue]:
+    return [(work.kind, format_rfc3339(work.due_at), to_epoch_ms(work.due_at), work.state, dumps(work.data))
+            for work in due]
+
+
 def append_events(conn: sqlite3.Connection, instance_id: str, events: Sequence[NewEvent], at_ms: int) -> None:
+    append_encoded_events(conn, instance_id, encoded_events(events), at_ms)
+
+
+def append_encoded_events(conn: sqlite3.Connection, instance_id: str, events: Sequence[EncodedEvent],
+                          at_ms: int) -> None:
+    if not events:
+        return
     last = conn.execute("SELECT MAX(seq) FROM events WHERE instance_id = ?", (instance_id,)).fetchone()[0] or 0
     at = format_rfc3339(from_epoch_ms(at_ms))
     conn.executemany(
         "INSERT INTO events (instance_id, seq, at, at_ms, type, state, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [(instance_id, last + offset, at, at_ms, event.type, event.state, dumps(event.data))
-         for offset, event in enumerate(events, start=1)],
+        [(instance_id, last + offset, at, at_ms, *event) for offset, event in enumerate(events, start=1)],
     )
 
 
 def insert_due(conn: sqlite3.Connection, instance_id: str, due: Sequence[NewDueWork]) -> None:
-    conn.executemany(
-        "INSERT INTO due_work (instance_id, kind, due_at, due_ms, state, data) VALUES (?, ?, ?, ?, ?, ?)",
-        [(instance_id, work.kind, format_rfc3339(work.due_at), to_epoch_ms(work.due_at), work.state,
-          dumps(work.data)) for work in due],
-    )
+    insert_encoded_due(conn, instance_id, encoded_due(due))
+
+
+def insert_encoded_due(conn: sqlite3.Connection, instance_id: str, due: Sequence[EncodedDue]) -> None:
+    if due:
+        conn.executemany(
+            "INSERT INTO due_work (instance_id, kind, due_at, due_ms, state, data) VALUES (?, ?, ?, ?, ?, ?)",
+            [(instance_id, *work) for work in due],
+        )
 
 
 def cancel_due(conn: sqlite3.Connection, instance_id: str, cancel_due: bool | list[str]) -> None:
@@ -190,7 +219,7 @@ def _damaged(instance_id: str, store_path: object, exc: Exception) -> DamagedIns
 
 def _instance_from_row(row: tuple[Any, ...]) -> Instance:
     (instance_id, journey_name, kind, document, phase, current_state, cursor, context, output, error, tags,
-     attributes, mocks, created_ms, updated_ms, version) = row
+     attributes, mocks, created_ms, updated_ms, version) = row[:16]
     return Instance(
         id=instance_id,
         journey_name=journey_name,
