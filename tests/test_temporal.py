@@ -290,9 +290,6 @@ def test_cancel_during_an_activity_keeps_what_it_did(temporal_worker: str, tmp_p
     assert steps.index(("state.completed", "call")) < steps.index(("journey.cancelled", "hold"))
 
 
-@pytest.mark.xfail(reason="since already-due timers fire within their trigger, and steps and clock moves arrive as "
-                          "updates, the workflow reaches no point where it checks Temporal's continue-as-new "
-                          "suggestion during this loop: to fix in the driver", strict=False)
 def test_a_long_journey_continues_as_new_without_losing_history(temporal_worker: str, tmp_path: Path) -> None:
     """The session's dev server suggests continue-as-new after 200 history events; 60 loop turns go far past it."""
     from temporalio.client import Client
