@@ -37,6 +37,7 @@ from jctl.store.models import (
     START_KEY_PREFIX,
     OutboxEntry,
     ScheduleBinding,
+    StartKey,
     StoreError,
     StoreWrite,
     UnknownInstance,
@@ -202,26 +203,27 @@ class Store:
 
     def create_instance(
         self, instance: Instance, events: list[NewEvent], due: Iterable[NewDueWork] = (),
-        start_key: KeyRecord | None = None,
+        start_key: KeyRecord | None = None, request_hash: str | None = None,
     ) -> Instance:
         """Insert a new instance (version 0) with its first history events and due work, atomically; with
-        `start_key`, also the key's record (ConflictError when the key already started an instance)."""
+        `start_key`, also the key's record and the hash of the request it came with (ConflictError when the key
+        already started an instance)."""
         if start_key is None:
             return self.create_instances([(instance, events, list(due))])[0]
         key = start_key
 
         def create(conn: sqlite3.Connection) -> Instance:
             created = rows.insert_instance(conn, instance, events, list(due))
-            rows.record_start_key(conn, key.key, created.id)
+            rows.record_start_key(conn, key.key, created.id, request_hash)
             rows.record_idempotency(conn, created.id, _start_record(key), rows.clock_ms(conn))
             return created
 
         return self._write(create)
 
-    def started_by_key(self, key: str) -> str | None:
-        """The id of the instance a keyed start created, if any."""
-        found = self._query("SELECT instance_id FROM start_keys WHERE key = ?", (key,))
-        return str(found[0][0]) if found else None
+    def started_by_key(self, key: str) -> StartKey | None:
+        """The instance a keyed start created (and its request's hash), if any."""
+        found = self._query("SELECT instance_id, request_hash FROM start_keys WHERE key = ?", (key,))
+        return StartKey(str(found[0][0]), found[0][1]) if found else None
 
     def create_instances(self, batch: Sequence[tuple[Instance, list[NewEvent], list[NewDueWork]]]) -> list[Instance]:
         """Create several instances in one transaction (imports, benchmarks)."""
@@ -368,24 +370,7 @@ class Store:
                             "WHERE instance_id = ? AND pending = 1", (instance_id,))
         return [_key_record(row) for row in found]
 
-    # -- serving: start idempotency and retention -----------------------------------------------------------------
-
-    def start_replay(self, journey_name: str, key: str) -> tuple[str, int, dict[str, Any]] | None:
-        """The request hash, HTTP status and body first answered to a start with this Idempotency-Key, or None
-        for a new key."""
-        found = self._query("SELECT request_hash, status, response FROM start_idempotency "
-                            "WHERE journey_name = ? AND key = ?", (journey_name, key))
-        if not found:
-            return None
-        response: dict[str, Any] = json.loads(found[0][2])
-        return str(found[0][0]), int(found[0][1]), response
-
-    def record_start(self, journey_name: str, key: str, request_hash: str, instance_id: str, status: int,
-                     response: dict[str, Any]) -> None:
-        self._write(lambda conn: conn.execute(
-            "INSERT OR IGNORE INTO start_idempotency "
-            "(journey_name, key, request_hash, instance_id, status, response, at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (journey_name, key, request_hash, instance_id, status, json.dumps(response), rows.clock_ms(conn))))
+    # -- retention ------------------------------------------------------------------------------------------------
 
     def purge_finished(self, older_than: datetime) -> list[str]:
         """Delete instances that finished (SUCCEEDED/FAILED) before `older_than` with everything they own;
@@ -397,7 +382,7 @@ class Store:
                 "SELECT id FROM instances WHERE phase IN ('SUCCEEDED', 'FAILED') AND updated_ms < ?", (cutoff_ms,))]
             for table, column in (("events", "instance_id"), ("due_work", "instance_id"),
                                   ("idempotency", "instance_id"), ("leases", "instance_id"),
-                                  ("start_idempotency", "instance_id"), ("instances", "id")):
+                                  ("start_keys", "instance_id"), ("instances", "id")):
                 conn.executemany(f"DELETE FROM {table} WHERE {column} = ?", [(i,) for i in ids])
             return ids
 
