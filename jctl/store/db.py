@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     import sqlite_utils
 
 from jctl.clock import format_rfc3339, from_epoch_ms, to_epoch_ms, wall_now
+from jctl.processes import process_alive
 from jctl.store import rows
 from jctl.store.migrations import migrate
 from jctl.store.models import (
@@ -601,16 +602,4 @@ def _lease_is_free(held: tuple[Any, ...], owner: str, wall_ms: int) -> bool:
         return True
     import socket
 
-    return host == socket.gethostname() and pid is not None and not _pid_alive(pid)
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # it exists but belongs to another user
-        return True
-    return True
+    return host == socket.gethostname() and pid is not None and not process_alive(pid)
