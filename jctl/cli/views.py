@@ -345,7 +345,9 @@ def print_history(events: list[dict[str, Any]]) -> None:
     for column in table.columns[:4]:
         column.no_wrap = True
     for event in events:
-        details = json.dumps(event["data"], default=str, ensure_ascii=False) if event.get("data") else ""
+        # keys sorted: Temporal hands event data back key-sorted, and the line must not depend on the target
+        data = event.get("data")
+        details = json.dumps(data, default=str, ensure_ascii=False, sort_keys=True) if data else ""
         table.add_row(str(event["seq"]), event["at"], event["type"], event.get("state") or "",
                       details if len(details) <= 200 else details[:199] + "…")
     console().print(table)
