@@ -29,6 +29,7 @@ MAX_AUTO_ADVANCE = 10_000
 AUTO_ADVANCE = "jctl-start-auto-advance"  # the inbox key of `run --auto-advance`: nobody waits for its answer
 # continue as new past this many history events even on a server that never suggests it (Temporal warns at 10K)
 HISTORY_LIMIT = 8_000
+CONTINUE_AFTER_UPDATES = "jctl-continue-as-new-after-updates"  # the patch id of waking the loop to continue as new
 
 
 @workflow.defn(name=WORKFLOW_NAME)
@@ -48,11 +49,14 @@ class JourneyWorkflow:
         self.answers: dict[str, dict[str, Any]] = {}
         self.idle = False
         self.cancel_requested = False
+        self.wake_to_continue = True  # set by `run` from the patch marker
         if self.options.get("autoAdvance"):
             self.inbox.append((AUTO_ADVANCE, {"clock": "auto"}))
 
     @workflow.run
     async def run(self, start: dict[str, Any]) -> dict[str, Any]:
+        # runs begun by an older worker never woke for it: replaying their history must take the same path
+        self.wake_to_continue = workflow.patched(CONTINUE_AFTER_UPDATES)
         while self.state.running:
             await self._next()  # one trigger's transitions committed, or a wait that may end for continue-as-new
             if self.state.running and self._may_continue_as_new():
@@ -141,7 +145,7 @@ class JourneyWorkflow:
             # also woken once the update that just committed a batch has answered, when the history is long by then:
             # steps and clock moves arrive as updates, so without this the loop would wait past every suggestion
             await workflow.wait_condition(lambda: bool(self.inbox) or self.cancel_requested
-                                          or self._may_continue_as_new(), timeout=timeout)
+                                          or (self.wake_to_continue and self._may_continue_as_new()), timeout=timeout)
         except asyncio.TimeoutError:
             pass
         except asyncio.CancelledError:  # workflow cancellation: the DSL's cancel, applied by the loop
