@@ -100,13 +100,24 @@ def test_start_idempotency_key_replays_and_never_starts_twice(client: httpx.Clie
 
 
 def test_a_keyed_start_whose_answer_was_not_recorded_is_not_started_again(client: httpx.Client, db: Path) -> None:
-    """The server died between creating the instance and recording the key's answer: the retry replays it."""
-    first = start(client, "expense-approval", CLAIM, **{"Idempotency-Key": "start-crash"})
-    with sqlite3.connect(db) as conn:
-        conn.execute("DELETE FROM start_idempotency WHERE key = 'start-crash'")
+    """The server died after committing the instance with its key, before the drive recorded the key's answer: the
+    retry answers for that instance (driving it first when needed), and another body with the key is refused."""
+    from jctl.engine.start import plan_start
+    from jctl.serve.app import request_hash
+    from jctl.store import KeyRecord, Store
+
+    spec = EXAMPLES / "expense-approval" / "expense-approval.journey.yaml"
+    with Store.open(db) as store:  # what the runner commits before it drives a keyed start
+        plan = plan_start(spec, CLAIM, mocks=None, supplied_config={}, now=store.now(), detach=False)
+        created = store.create_instance(plan.instance, plan.events, plan.due, request_hash=request_hash(CLAIM),
+                                        start_key=KeyRecord("expense-approval/start-crash", None))
     before = instance_count(db)
     again = start(client, "expense-approval", CLAIM, **{"Idempotency-Key": "start-crash"})
-    assert again.status_code == 200 and again.json()["journeyId"] == first.json()["journeyId"]
+    assert again.status_code == 200, again.text
+    assert again.json()["journeyId"] == created.id and again.json()["currentState"] == "awaitManagerDecision"
+    assert start(client, "expense-approval", CLAIM, **{"Idempotency-Key": "start-crash"}).json() == again.json()
+    other = start(client, "expense-approval", {**CLAIM, "amount": 2}, **{"Idempotency-Key": "start-crash"})
+    assert_problem(other, 409, "IDEMPOTENCY_KEY_REUSED")
     assert instance_count(db) == before
 
 

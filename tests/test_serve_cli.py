@@ -70,7 +70,8 @@ def test_gc_purges_only_instances_finished_before_the_retention(tmp_path: Path) 
         assert done.returncode in (0, 1), done.stderr
         return done.stdout
 
-    finished = json.loads(run("run", str(EXPENSE), "-i", '{"claimId": "a", "amount": 1}', "-f", "json"))["journeyId"]
+    finished = json.loads(run("run", str(EXPENSE), "-i", '{"claimId": "a", "amount": 1}', "--idempotency-key", "gc-k",
+                              "-f", "json"))["journeyId"]
     run("cancel", finished)
     running = json.loads(run("run", str(EXPENSE), "-i", '{"claimId": "b", "amount": 1}', "-f", "json"))["journeyId"]
     assert json.loads(run("gc", "--older-than", "PT1H", "-f", "json")) == {"purged": []}  # still inside retention
@@ -78,5 +79,9 @@ def test_gc_purges_only_instances_finished_before_the_retention(tmp_path: Path) 
     assert json.loads(run("gc", "--older-than", "PT1H", "-f", "json")) == {"purged": [finished]}
     listed = [row["journeyId"] for row in json.loads(run("list", "-f", "json"))]
     assert running in listed and finished not in listed
+    # the start key went with its instance: the key starts afresh instead of pointing at nothing
+    again = json.loads(run("run", str(EXPENSE), "-i", '{"claimId": "a", "amount": 1}', "--idempotency-key", "gc-k",
+                           "-f", "json"))["journeyId"]
+    assert again not in (finished, running)
     bad = run_jctl("gc", "--older-than", "soon", "--db", db)
     assert bad.returncode == 2 and "--older-than" in bad.stderr

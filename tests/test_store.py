@@ -93,6 +93,33 @@ def test_processes_opening_a_new_store_at_once_migrate_it_once(tmp_path: Path) -
     assert count(path, "SELECT COUNT(*) FROM clock") == 1
 
 
+def test_serve_start_keys_move_into_the_runners_start_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Migration 9: what `jctl serve` recorded in its own table (with or without the runner's key beside it)
+    becomes the runner's start key with the request hash, its answer the start's idempotency record."""
+    from jctl.store.models import START_KEY_PREFIX, StartKey
+
+    path = tmp_path / "jctl.db"
+    with monkeypatch.context() as before_9:
+        before_9.delitem(MIGRATIONS, 9)
+        with Store.open(path) as old:
+            first = old.create_instance(make_instance(), [NewEvent("journey.started")])
+            second = old.create_instance(make_instance(), [NewEvent("journey.started")])
+    with sqlite3.connect(path) as conn:  # serve of migration 6 to 8 also gave the key to the runner for `second`
+        conn.execute("INSERT INTO start_keys VALUES ('order/k2', ?)", (second.id,))
+        conn.execute("INSERT INTO idempotency VALUES (?, ?, ?, '2026-01-01T00:00:00.000Z', 0, NULL)",
+                     (second.id, START_KEY_PREFIX + "order/k2", json.dumps({"journeyId": "second"})))
+        conn.executemany("INSERT INTO start_idempotency VALUES (?, ?, ?, ?, ?, ?, ?)", [
+            ("order", "k1", "hash-1", first.id, 202, json.dumps({"journeyId": first.id}), 1_000),
+            ("order", "k2", "hash-2", second.id, 200, json.dumps({"journeyId": "second"}), 2_000)])
+    with Store.open(path) as store:
+        assert store.started_by_key("order/k1") == StartKey(first.id, "hash-1")
+        assert store.started_by_key("order/k2") == StartKey(second.id, "hash-2")
+        assert store.idempotency_record(first.id, START_KEY_PREFIX + "order/k1").response == {"journeyId": first.id}
+        assert store.idempotency_record(second.id, START_KEY_PREFIX + "order/k2").response == {"journeyId": "second"}
+        tables = {row[0] for row in store.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert "start_idempotency" not in tables and "start_keys" in tables
+
+
 def test_store_from_a_newer_jctl_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "jctl.db"
     Store.open(path).close()

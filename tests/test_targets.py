@@ -87,3 +87,27 @@ def test_unusable_targets_are_a_clear_usage_error(url: str, words: str) -> None:
 def test_local_only_flags_are_refused_with_a_target(target: str) -> None:
     done = run_jctl("run", str(SPEC), "--input", CLAIM, "--detach", "--target", target)
     assert done.returncode == 2 and "--detach" in done.stderr
+
+
+def test_list_and_history_tables_are_the_local_ones(target: str, tmp_path: Path) -> None:
+    """The text tables come from one printer per view: only ids and times differ between a target and the store."""
+    import re
+
+    local_db = str(tmp_path / "local.db")
+    remote_id = jctl_json("run", str(SPEC), "--input", CLAIM, "--target", target)["journeyId"]
+    local_id = jctl_json("run", str(SPEC), "--input", CLAIM, "--db", local_db)["journeyId"]
+
+    def table(*args: str) -> str:
+        done = run_jctl(*args)
+        assert done.returncode == 0, done.stderr
+        text = done.stdout.replace(remote_id, "<id>").replace(local_id, "<id>")
+        text = text.replace(remote_id[:12], "<id>").replace(local_id[:12], "<id>")
+        return re.sub(r"\d{4}-\d\d-\d\dT[\d:.]+Z", "<at>", text)
+
+    remote_history = table("history", remote_id, "--target", target)
+    assert remote_history == table("history", local_id, "--db", local_db)
+    assert "awaitManagerDecision" in remote_history and "<at>" in remote_history
+    # the served store holds other tests' instances too, which may widen its columns: compare our row, spaced alike
+    remote_rows = [" ".join(line.split()) for line in table("list", "--target", target).splitlines() if "<id>" in line]
+    local_rows = [" ".join(line.split()) for line in table("list", "--db", local_db).splitlines() if "<id>" in line]
+    assert remote_rows == local_rows == ["│ <id> │ expense-approval │ RUNNING │ awaitManagerDecision │ <at> │"]

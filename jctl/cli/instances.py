@@ -158,7 +158,7 @@ def list_instances(
         from jctl.cli import remote
 
         rows = remote.with_target(target, lambda t: t.list(phase=phase_wanted, journey=journey, limit=limit))
-        return print_json(rows) if output_format is Format.json else remote.print_rows(rows)
+        return print_json(rows) if output_format is Format.json else views.print_instance_table(rows)
     views.show_instances(phase, journey, limit, output_format.value, db, tags=tag,
                          attributes=views.parse_pairs(attribute, "--attribute"))
 
@@ -185,7 +185,7 @@ def history(
         from jctl.cli import remote
 
         documents = remote.with_target(target, lambda t: t.history(instance_id))
-        return print_json(documents) if output_format is Format.json else remote.print_events(documents)
+        return print_json(documents) if output_format is Format.json else views.print_history(documents)
     if graph:
         return _graph_of(instance_id, db)
     views.show_history(instance_id, output_format.value, db,

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import typer
 
@@ -41,33 +40,3 @@ def with_target(url: str, work: Callable[[Target], T]) -> T:
         return work(target)
     finally:
         target.close()
-
-
-def print_rows(rows: list[dict[str, Any]]) -> None:
-    from rich.table import Table
-
-    from jctl.cli.output import console
-
-    if not rows:
-        console().print("no instances")
-        return
-    table = Table("id", "journey", "phase", "state", "updated")
-    for row in rows:
-        table.add_row(str(row["journeyId"])[:12], row["journeyName"], row["phase"], row.get("currentState") or "",
-                      row.get("updatedAt") or "")
-    console().print(table)
-
-
-def print_events(events: list[dict[str, Any]]) -> None:
-    from rich.table import Table
-
-    from jctl.cli.output import console
-
-    table = Table("#", "at", "event", "state", "details")
-    for column in table.columns[:4]:
-        column.no_wrap = True
-    for event in events:
-        details = json.dumps(event["data"], default=str, ensure_ascii=False) if event.get("data") else ""
-        table.add_row(str(event["seq"]), event["at"], event["type"], event.get("state") or "",
-                      details if len(details) <= 200 else details[:199] + "…")
-    console().print(table)

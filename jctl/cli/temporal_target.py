@@ -43,17 +43,17 @@ def start(url: str, file: Path, input_document: Any, *, mocks: dict[str, Any] | 
 
 def list_instances(url: str, *, phase: str | None, journey: str | None, limit: int, as_json: bool) -> None:
     instances = call(url, lambda target: target.list_instances(phase=phase, journey=journey, limit=limit))
-    summaries = [views.summary_of(instance) for instance in instances]
+    rows = [views.instance_summary(views.summary_of(instance)) for instance in instances]
     if as_json:
-        print_json([views.instance_summary(summary) for summary in summaries])
+        print_json(rows)
     else:
-        views.print_instance_table(summaries)
+        views.print_instance_table(rows)
 
 
 def history(url: str, instance_id: str, *, as_json: bool) -> None:
-    events = call(url, lambda target: target.history(instance_id))
+    events = [views.event_document(event) for event in call(url, lambda target: target.history(instance_id))]
     if as_json:
-        print_json([views.event_document(event) for event in events])
+        print_json(events)
     else:
         views.print_history(events)
 

@@ -288,7 +288,7 @@ def show_instances(phase: str | None, journey: str | None, limit: int, output_fo
     if output_format == "json":
         guarded(lambda: print_json_list(summaries, render=summary_renderer()))
     else:
-        print_instance_table(guarded(lambda: list(summaries)))
+        print_instance_table(guarded(lambda: [instance_summary(summary) for summary in summaries]))
     for problem in store.damaged:  # the other instances are listed; these are named
         print_line(f"warning: {problem}", stderr=True)
 
@@ -304,10 +304,10 @@ def show_history(instance_id: str, output_format: str, db: Path | None, guard: R
     if guard.request is not None:
         _readable(store, db, instance_id, guard)
     paths = definition_paths(guarded(lambda: store.definition_of(instance_id)))  # history of a damaged row reads
-    events = [replace(event, data=masked_event_data(event.data, paths))
+    events = [event_document(replace(event, data=masked_event_data(event.data, paths)))
               for event in guarded(lambda: store.history(instance_id))]
     if output_format == "json":
-        print_json([event_document(event) for event in events])
+        print_json(events)
     else:
         print_history(events)
 
@@ -354,37 +354,37 @@ def _compact(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def print_instance_table(instances: list[InstanceSummary]) -> None:
-    from jctl.clock import format_epoch_ms
-
-    if not instances:
+def print_instance_table(rows: list[dict[str, Any]]) -> None:
+    """Instance summaries (`instance_summary` documents, as every target lists them) as a table."""
+    if not rows:
         print_line("no instances")
         return
     header = ("id", "journey", "phase", "state", "updated")
-    rows = [(instance.id[:12], instance.journey_name, instance.phase, instance.current_state or "",
-             format_epoch_ms(instance.updated_ms)) for instance in instances]
-    plain = plain_table(header, rows)
+    cells = [(str(row["journeyId"])[:12], str(row["journeyName"]), str(row["phase"]), row.get("currentState") or "",
+              row.get("updatedAt") or "") for row in rows]
+    plain = plain_table(header, cells)
     if plain is not None:
         sys.stdout.write(plain)
         return
     from rich.table import Table
 
     table = Table(*header)
-    for row in rows:
+    for row in cells:
         table.add_row(*row)
     console().print(table)
 
 
-def print_history(events: list[Event]) -> None:
+def print_history(events: list[dict[str, Any]]) -> None:
+    """History events (`event_document`s, as every target sends them) as a table, long details cut."""
     from rich.table import Table
-
-    from jctl.clock import format_rfc3339
 
     table = Table("#", "at", "event", "state", "details")
     for column in table.columns[:4]:
         column.no_wrap = True
     for event in events:
-        details = json.dumps(event.data, default=str, ensure_ascii=False) if event.data else ""
-        table.add_row(str(event.seq), format_rfc3339(event.at), event.type, event.state or "",
+        # keys sorted: Temporal hands event data back key-sorted, and the line must not depend on the target
+        data = event.get("data")
+        details = json.dumps(data, default=str, ensure_ascii=False, sort_keys=True) if data else ""
+        table.add_row(str(event["seq"]), event["at"], event["type"], event.get("state") or "",
                       details if len(details) <= 200 else details[:199] + "…")
     console().print(table)

@@ -7,7 +7,8 @@
      ├── StepConflict         signal/cancel a step that is not active or an instance that has finished (API 409)
      │    └── NotCancellable  spec.lifecycle.cancellable is false
      ├── UnknownInstance      no instance with that id or prefix
-     └── InstanceBusy         another runner holds the instance lease
+     ├── InstanceBusy         another runner holds the instance lease
+     └── KeyReused            a start's idempotency key came back with another request (API 409)
 """
 
 from __future__ import annotations
@@ -63,4 +64,8 @@ class UnknownInstance(EngineError):
 
 
 class InstanceBusy(EngineError):
+    pass
+
+
+class KeyReused(EngineError):
     pass

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jctl.engine import envelopes
-from jctl.engine.errors import InstanceBusy, NotCancellable, UnknownInstance
+from jctl.engine.errors import InstanceBusy, KeyReused, NotCancellable, UnknownInstance
 from jctl.engine.interpreter import DEFAULT_MAX_INLINE_TIMERS, DEFAULT_MAX_TRANSITIONS, Interpreter, Seams
 from jctl.engine.start import plan_start
 from jctl.engine.transitions import Snapshot, StateError, Transition
@@ -87,11 +87,13 @@ class Runner:
     # -- commands -------------------------------------------------------------------------------------------
     def start(self, definition_path: Path, input: dict[str, Any], *, mocks: dict[str, Any] | None = None,
               detach: bool = False, auto_advance: bool = False, idempotency_key: str | None = None,
-              request: InboundRequest | None = None) -> dict[str, Any]:
+              request_hash: str | None = None, request: InboundRequest | None = None) -> dict[str, Any]:
         """Create an instance of the spec at `definition_path` and run it until it ends or pauses (unless
         `detach`); with `auto_advance`, skip the clock over its timers as well. A repeated idempotency key
-        replays the first start's answer (where it first paused) instead of starting another instance."""
-        if idempotency_key and (replay := self._start_replay(idempotency_key)) is not None:
+        replays the first start's answer (where it first paused) instead of starting another instance; with
+        `request_hash` (the caller's fingerprint of its request), a key that comes back with another hash is
+        refused (KeyReused)."""
+        if idempotency_key and (replay := self._start_replay(idempotency_key, request_hash)) is not None:
             return replay
         warning = self._edge_warning(input, "the start input")
         plan = plan_start(Path(definition_path), input, mocks=mocks, supplied_config=self.platform_config,
@@ -105,9 +107,9 @@ class Runner:
             key = KeyRecord(idempotency_key, envelopes.start_response(plan.instance) if detach else None)
         try:
             created = self.store.create_instance(plan.instance, plan.events, plan.due, start_key=key,
-                                                 lease_owner=None if detach else self.owner)
+                                                 request_hash=request_hash, lease_owner=None if detach else self.owner)
         except ConflictError:
-            if idempotency_key and (replay := self._start_replay(idempotency_key)) is not None:
+            if idempotency_key and (replay := self._start_replay(idempotency_key, request_hash)) is not None:
                 return replay  # another process started with this key between our check and our insert
             raise
         if detach:
@@ -151,10 +153,14 @@ class Runner:
         self.warn(warning_message(what, size, self.data_limits.input, "input"))
         return NewEvent("limit.warning", None, {"limit": "input", "size": size, "max": self.data_limits.input})
 
-    def _start_replay(self, key: str) -> dict[str, Any] | None:
-        instance_id = self.store.started_by_key(key)
-        if instance_id is None:
+    def _start_replay(self, key: str, request_hash: str | None) -> dict[str, Any] | None:
+        started = self.store.started_by_key(key)
+        if started is None:
             return None
+        if request_hash and started.request_hash and request_hash != started.request_hash:
+            raise KeyReused(f"idempotency key {key!r} was first used with a different request body",
+                            hint="use a new key for a new request")
+        instance_id = started.instance_id
         self._wait_for_lease(instance_id)
         try:
             return self._answer_of(instance_id, START_KEY_PREFIX + key)

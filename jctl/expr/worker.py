@@ -197,25 +197,17 @@ def remove_orphaned_tmpdirs(root: Path | None = None) -> list[Path]:
     """Worker folders whose jctl process is gone (it was killed before its atexit ran): removed."""
     import tempfile
 
+    from jctl.processes import process_alive  # here: this file also runs as the isolated worker, without jctl
+
     removed = []
     for folder in Path(root or tempfile.gettempdir()).glob(f"{TMP_PREFIX}*"):
         owner = folder.name[len(TMP_PREFIX):].split("-", 1)[0]
-        if owner.isdigit() and not _process_alive(int(owner)):
+        if owner.isdigit() and not process_alive(int(owner)):
             import shutil  # rarely needed: shutil imports the compression modules
 
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder)
     return removed
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def pool(kind: str, memory_mb: int) -> WorkerPool | DaemonPool:

@@ -79,28 +79,14 @@ class JourneysApi:
         key = idempotency_key(request)
         path, sync = self.catalog.journeys[name], self.catalog.start_mode(name) == "sync"
         mocks = self.settings.mocks
-
-        fingerprint = request_hash(document)
         inbound = InboundRequest(headers=dict(request.headers), query=dict(request.query_params))  # §2.8 bindings
-
-        def start(runner: Runner) -> tuple[int, dict[str, Any]]:
-            if key is not None:
-                replay = runner.store.start_replay(name, key)
-                if replay is not None and replay[0] != fingerprint:
-                    raise HttpProblem(409, "IDEMPOTENCY_KEY_REUSED", "Idempotency-Key reused with another body",
-                                      f"key {key!r} was first used with a different request body; use a new key")
-                if replay is not None:
-                    return replay[1], replay[2]
-            # the runner records the key with the instance it creates, so a crash before `record_start` below can
-            # never lead to a second instance: the retry replays the first one
-            body = runner.start(path, document, mocks=mocks, detach=not sync, request=inbound,
-                                idempotency_key=f"{name}/{key}" if key is not None else None)
-            status = 200 if sync else 202
-            if key is not None:
-                runner.store.record_start(name, key, fingerprint, str(body["journeyId"]), status, body)
-            return status, body
-
-        status, body = await self.run(start)
+        runner_key, fingerprint = (f"{name}/{key}", request_hash(document)) if key is not None else (None, None)
+        # the runner commits the key and the body's hash with the instance it creates, and its answer with the
+        # drive: a repeat replays that answer, another body is refused (409), a crash in between never starts twice
+        body = await self.run(lambda runner: runner.start(path, document, mocks=mocks, detach=not sync,
+                                                          request=inbound, idempotency_key=runner_key,
+                                                          request_hash=fingerprint))
+        status = 200 if sync else 202
         headers = {"Location": f"{API}/{body['journeyId']}"} if status == 202 else {}
         return await self.with_cookies(JSONResponse(body, status_code=status, headers=headers), body)
 

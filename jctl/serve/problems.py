@@ -50,6 +50,8 @@ def from_engine_error(error: Exception) -> HttpProblem:
         # the API takes whole ids: a prefix matching several instances is not found, and names none of them
         return HttpProblem(404, "JOURNEY_NOT_FOUND", "Journey instance not found",
                            "no journey instance has this id; ids come from the start response")
+    if isinstance(error, engine.KeyReused):
+        return HttpProblem(409, "IDEMPOTENCY_KEY_REUSED", "Idempotency-Key reused with another body", message)
     if isinstance(error, engine.InstanceBusy):
         return HttpProblem(409, "INSTANCE_BUSY", "Journey instance is being advanced elsewhere", message,
                            headers={"Retry-After": "1"})

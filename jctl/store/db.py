@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import sqlite_utils
 
 from jctl.clock import format_rfc3339, from_epoch_ms, to_epoch_ms, wall_now
+from jctl.processes import process_alive
 from jctl.store import rows
 from jctl.store.migrations import migrate
 from jctl.store.models import (
@@ -38,6 +39,7 @@ from jctl.store.models import (
     START_KEY_PREFIX,
     OutboxEntry,
     ScheduleBinding,
+    StartKey,
     StoreError,
     StoreWrite,
     UnknownInstance,
@@ -252,11 +254,12 @@ class Store:
 
     def create_instance(
         self, instance: Instance, events: list[NewEvent], due: Iterable[NewDueWork] = (),
-        start_key: KeyRecord | None = None, lease_owner: str | None = None,
+        start_key: KeyRecord | None = None, request_hash: str | None = None, lease_owner: str | None = None,
     ) -> Instance:
         """Insert a new instance (version 0) with its first history events and due work, atomically; with
-        `start_key`, also the key's record (ConflictError when the key already started an instance); with
-        `lease_owner`, the new instance's lease for that owner (the runner that drives it next) in the same commit."""
+        `start_key`, also the key's record and the hash of the request it came with (ConflictError when the key
+        already started an instance); with `lease_owner`, the new instance's lease for that owner (the runner that
+        drives it next) in the same commit."""
         key = start_key
         fresh: list[tuple[dict[str, Any], str]] = []
 
@@ -264,7 +267,7 @@ class Store:
             fresh.clear()
             created = self._insert(conn, instance, events, list(due), fresh)
             if key is not None:
-                rows.record_start_key(conn, key.key, created.id)
+                rows.record_start_key(conn, key.key, created.id, request_hash)
                 rows.record_idempotency(conn, created.id, _start_record(key), rows.clock_ms(conn))
             if lease_owner is not None:
                 _claim_lease(conn, created.id, lease_owner, DEFAULT_LEASE_TTL)
@@ -274,10 +277,10 @@ class Store:
         self._remember_hashes(fresh)
         return created
 
-    def started_by_key(self, key: str) -> str | None:
-        """The id of the instance a keyed start created, if any."""
-        found = self._query("SELECT instance_id FROM start_keys WHERE key = ?", (key,))
-        return str(found[0][0]) if found else None
+    def started_by_key(self, key: str) -> StartKey | None:
+        """The instance a keyed start created (and its request's hash), if any."""
+        found = self._query("SELECT instance_id, request_hash FROM start_keys WHERE key = ?", (key,))
+        return StartKey(str(found[0][0]), found[0][1]) if found else None
 
     def create_instances(self, batch: Sequence[tuple[Instance, list[NewEvent], list[NewDueWork]]]) -> list[Instance]:
         """Create several instances in one transaction (imports, benchmarks)."""
@@ -463,24 +466,7 @@ class Store:
                             "WHERE instance_id = ? AND pending = 1", (instance_id,))
         return [_key_record(row) for row in found]
 
-    # -- serving: start idempotency and retention -----------------------------------------------------------------
-
-    def start_replay(self, journey_name: str, key: str) -> tuple[str, int, dict[str, Any]] | None:
-        """The request hash, HTTP status and body first answered to a start with this Idempotency-Key, or None
-        for a new key."""
-        found = self._query("SELECT request_hash, status, response FROM start_idempotency "
-                            "WHERE journey_name = ? AND key = ?", (journey_name, key))
-        if not found:
-            return None
-        response: dict[str, Any] = json.loads(found[0][2])
-        return str(found[0][0]), int(found[0][1]), response
-
-    def record_start(self, journey_name: str, key: str, request_hash: str, instance_id: str, status: int,
-                     response: dict[str, Any]) -> None:
-        self._write(lambda conn: conn.execute(
-            "INSERT OR IGNORE INTO start_idempotency "
-            "(journey_name, key, request_hash, instance_id, status, response, at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (journey_name, key, request_hash, instance_id, status, json.dumps(response), rows.clock_ms(conn))))
+    # -- retention ------------------------------------------------------------------------------------------------
 
     def purge_finished(self, older_than: datetime) -> list[str]:
         """Delete instances that finished (SUCCEEDED/FAILED) before `older_than` with everything they own;
@@ -492,7 +478,7 @@ class Store:
                 "SELECT id FROM instances WHERE phase IN ('SUCCEEDED', 'FAILED') AND updated_ms < ?", (cutoff_ms,))]
             for table, column in (("events", "instance_id"), ("due_work", "instance_id"),
                                   ("idempotency", "instance_id"), ("leases", "instance_id"),
-                                  ("start_idempotency", "instance_id"), ("instances", "id")):
+                                  ("start_keys", "instance_id"), ("instances", "id")):
                 conn.executemany(f"DELETE FROM {table} WHERE {column} = ?", [(i,) for i in ids])
             return ids
 
@@ -711,16 +697,4 @@ def _lease_is_free(held: tuple[Any, ...], owner: str, wall_ms: int) -> bool:
         return True
     import socket
 
-    return host == socket.gethostname() and pid is not None and not _pid_alive(pid)
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # it exists but belongs to another user
-        return True
-    return True
+    return host == socket.gethostname() and pid is not None and not process_alive(pid)

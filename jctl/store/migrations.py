@@ -10,8 +10,8 @@ import sqlite3
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from jctl.clock import format_rfc3339, to_epoch_ms, truncate_to_ms, wall_now
-from jctl.store.models import StoreError
+from jctl.clock import format_rfc3339, from_epoch_ms, to_epoch_ms, truncate_to_ms, wall_now
+from jctl.store.models import START_KEY_PREFIX, StoreError
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -205,3 +205,21 @@ def serve_start_keys_and_retention(db: sqlite_utils.Database) -> None:
         not_null={"request_hash", "instance_id", "status", "response", "at_ms"},
     )
     db.table("instances").create_index(["phase", "updated_ms"], index_name="instances_by_phase_updated")
+
+
+@migration(9)
+def one_start_key_table(db: sqlite_utils.Database) -> None:
+    # `jctl serve` kept its own start keys (migration 6) beside the runner's (migration 3). One record now: the
+    # runner's start key holds the request's hash, the start's idempotency record holds the answer to replay.
+    conn = db.conn
+    conn.execute("ALTER TABLE start_keys ADD COLUMN request_hash TEXT")
+    served = conn.execute("SELECT journey_name, key, request_hash, instance_id, response, at_ms "
+                          "FROM start_idempotency").fetchall()
+    for name, key, request_hash, instance_id, response, at_ms in served:
+        runner_key = f"{name}/{key}"  # how serve names a key to the runner
+        conn.execute("INSERT OR IGNORE INTO start_keys (key, instance_id) VALUES (?, ?)", (runner_key, instance_id))
+        conn.execute("UPDATE start_keys SET request_hash = ? WHERE key = ?", (request_hash, runner_key))
+        conn.execute("INSERT OR IGNORE INTO idempotency (instance_id, key, response, at, pending) "
+                     "VALUES (?, ?, ?, ?, 0)",
+                     (instance_id, START_KEY_PREFIX + runner_key, response, format_rfc3339(from_epoch_ms(at_ms))))
+    conn.execute("DROP TABLE start_idempotency")

@@ -130,6 +130,14 @@ class KeyRecord:
     project_var: str | None = None
 
 
+class StartKey(NamedTuple):
+    """The instance a keyed start created, and the hash of the request it came with (None when the caller, like
+    `jctl run`, replays a key whatever its input); the answer is the instance's idempotency record of the start."""
+
+    instance_id: str
+    request_hash: str | None
+
+
 @dataclass
 class OutboxRecord:
     """A record a kafkaPublish:v1 task wrote; committed with the transition that published it."""

@@ -267,9 +267,10 @@ def settle_idempotency(conn: sqlite3.Connection, instance_id: str, answers: dict
     )
 
 
-def record_start_key(conn: sqlite3.Connection, key: str, instance_id: str) -> None:
+def record_start_key(conn: sqlite3.Connection, key: str, instance_id: str, request_hash: str | None) -> None:
     try:
-        conn.execute("INSERT INTO start_keys (key, instance_id) VALUES (?, ?)", (key, instance_id))
+        conn.execute("INSERT INTO start_keys (key, instance_id, request_hash) VALUES (?, ?, ?)",
+                     (key, instance_id, request_hash))
     except sqlite3.IntegrityError as exc:
         raise ConflictError(f"idempotency key {key!r} already started an instance") from exc
 

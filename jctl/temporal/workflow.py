@@ -27,6 +27,9 @@ WORKFLOW_NAME = "JourneyWorkflow"
 ACTIVITY_NAME = "jctl.advance"
 MAX_AUTO_ADVANCE = 10_000
 AUTO_ADVANCE = "jctl-start-auto-advance"  # the inbox key of `run --auto-advance`: nobody waits for its answer
+# continue as new past this many history events even on a server that never suggests it (Temporal warns at 10K)
+HISTORY_LIMIT = 8_000
+CONTINUE_AFTER_UPDATES = "jctl-continue-as-new-after-updates"  # the patch id of waking the loop to continue as new
 
 
 @workflow.defn(name=WORKFLOW_NAME)
@@ -46,13 +49,16 @@ class JourneyWorkflow:
         self.answers: dict[str, dict[str, Any]] = {}
         self.idle = False
         self.cancel_requested = False
+        self.wake_to_continue = True  # set by `run` from the patch marker
         if self.options.get("autoAdvance"):
             self.inbox.append((AUTO_ADVANCE, {"clock": "auto"}))
 
     @workflow.run
     async def run(self, start: dict[str, Any]) -> dict[str, Any]:
+        # runs begun by an older worker never woke for it: replaying their history must take the same path
+        self.wake_to_continue = workflow.patched(CONTINUE_AFTER_UPDATES)
         while self.state.running:
-            await self._next()
+            await self._next()  # one trigger's transitions committed, or a wait that may end for continue-as-new
             if self.state.running and self._may_continue_as_new():
                 workflow.continue_as_new(self._carried_over())
         self.idle = True
@@ -136,7 +142,10 @@ class JourneyWorkflow:
         self.idle = True
         timeout = max((_due_at(work) - self._now()).total_seconds(), 0.001) if work is not None else None
         try:
-            await workflow.wait_condition(lambda: bool(self.inbox) or self.cancel_requested, timeout=timeout)
+            # also woken once the update that just committed a batch has answered, when the history is long by then:
+            # steps and clock moves arrive as updates, so without this the loop would wait past every suggestion
+            await workflow.wait_condition(lambda: bool(self.inbox) or self.cancel_requested
+                                          or (self.wake_to_continue and self._may_continue_as_new()), timeout=timeout)
         except asyncio.TimeoutError:
             pass
         except asyncio.CancelledError:  # workflow cancellation: the DSL's cancel, applied by the loop
@@ -215,9 +224,11 @@ class JourneyWorkflow:
 
     # -- continue-as-new ------------------------------------------------------------------------------------
     def _may_continue_as_new(self) -> bool:
-        """When Temporal suggests it and nothing is in flight (an update in progress would be lost)."""
-        return (workflow.info().is_continue_as_new_suggested() and not self.inbox and not self.cancel_requested
-                and workflow.all_handlers_finished())
+        """When Temporal suggests it (or the history passed HISTORY_LIMIT) and nothing is in flight (an update in
+        progress would be lost)."""
+        info = workflow.info()
+        long = info.is_continue_as_new_suggested() or info.get_current_history_length() >= HISTORY_LIMIT
+        return long and not self.inbox and not self.cancel_requested and workflow.all_handlers_finished()
 
     def _carried_over(self) -> dict[str, Any]:
         return {"instance": self.state.instance, "events": self.state.events, "due": self.state.due,
