@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from jctl.cli import output
-from jctl.cli.views import print_instance_table
+from jctl.cli.views import instance_summary, print_instance_table
 from jctl.store import InstanceSummary
 
 HEADER = ("id", "journey", "phase", "state", "updated")
@@ -84,7 +84,8 @@ def test_instance_tables_are_richs_byte_for_byte(monkeypatch: pytest.MonkeyPatch
                for _ in range(40)]
     for rows in tables:
         instances = summaries(rows)
-        mine = captured(monkeypatch, lambda: print_instance_table(instances))
+        documents = [instance_summary(instance) for instance in instances]
+        mine = captured(monkeypatch, lambda: print_instance_table(documents))
         if not instances:
             assert mine == captured(monkeypatch, lambda: output.console().print("no instances"))
             continue
