@@ -236,3 +236,30 @@ def test_history_events_warn_past_a_quarter_of_the_default_limit(own: Store):
     assert warned == [{"limit": "history_events", "size": quarter + 1, "max": HISTORY_LIMIT}]
     later = own("signal", journey_id, "-p", REFUSAL, code=0)
     assert "warning" not in later.stderr  # warned once, when the history crossed the quarter
+
+
+def test_serve_applies_the_input_limit_to_start_and_step_bodies(tmp_path: Path):
+    import httpx
+    from serving import running_server
+
+    from jctl.serve.engine import ServeSettings
+
+    folder = tmp_path / "flows"
+    folder.mkdir()
+    (folder / APPROVAL.name).write_text(APPROVAL.read_text())
+    at = json.loads(input_file(tmp_path, INPUT_LIMIT).read_text())
+    over = json.loads(input_file(tmp_path, INPUT_LIMIT + 1, "over.json").read_text())
+    settings = ServeSettings(folders=[folder], db=tmp_path / "jctl.db", simulated_clock=True)
+    with running_server(settings) as base, httpx.Client(base_url=base, timeout=120) as http:
+        accepted = http.post("/api/v1/journeys/approval/start", json=at)  # 2 MiB: more than a 1 MiB body cap
+        assert accepted.status_code in (200, 201, 202), accepted.text
+        refused = http.post("/api/v1/journeys/approval/start", json=over)
+        assert refused.status_code == 400 and "over the input limit of 2.0 MiB" in refused.json()["detail"]
+        step = f"/api/v1/journeys/{accepted.json()['journeyId']}/steps/askApproval"
+        payload = http.post(step, json={"approved": False, "by": over["orderId"]})
+        assert payload.status_code == 400 and "JCTL_LIMIT_INPUT" in payload.json()["detail"]
+        huge = http.post("/api/v1/journeys/approval/start", content=b" " * (2 * INPUT_LIMIT + 1) + b"{}",
+                         headers={"content-type": "application/json"})
+        assert huge.status_code == 413 and "JCTL_LIMIT_INPUT" in huge.json()["detail"]
+        listed = http.get("/api/v1/journeys").json()["items"]
+    assert [item["journeyId"] for item in listed] == [accepted.json()["journeyId"]]  # refusals created nothing
