@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from conftest import CASES
-from test_cli_runner import APPROVAL, Store, as_json, events_of
+from test_cli_runner import APPROVAL, Store, as_json, events_of, start_approval
 
 from jctl.engine.runner import Runner
 from jctl.limits import MIB, WARN_FRACTION, Limits, json_size
@@ -68,14 +68,14 @@ def payload_file(tmp_path: Path, size: int) -> Path:
 
 
 def test_step_payload_at_just_under_and_just_over_the_default_limit(own: Store, tmp_path: Path):
-    journey_id = own.run(APPROVAL, '{"orderId": "o-p"}')["journeyId"]
+    journey_id = start_approval(own, "o-p")
     before = own.history(journey_id)
     refused = own("signal", journey_id, "-p", f"@{payload_file(tmp_path, INPUT_LIMIT + 1)}", code=2)
     assert "payload is more than 2.0 MiB (2097152 bytes), over the input limit of 2.0 MiB" in refused.stderr
     assert "JCTL_LIMIT_INPUT" in refused.stderr and "[tool.jctl.limits]" in refused.stderr
     assert own.history(journey_id) == before  # refused before anything was stored
     for size in (INPUT_LIMIT - 1, INPUT_LIMIT):
-        journey_id = own.run(APPROVAL, f'{{"orderId": "o-{size}"}}')["journeyId"]
+        journey_id = start_approval(own, f"o-{size}")
         accepted = own("signal", journey_id, "-p", f"@{payload_file(tmp_path, size)}", "-f", "json")
         assert "warning: the payload" in accepted.stderr and "quarter of the input limit" in accepted.stderr
         history = own.history(journey_id)
