@@ -54,7 +54,8 @@ def main() -> None:
 
 def refuse_huge_input(tmp: Path) -> None:
     """`jctl run --input @60MB.json` in a subprocess: its time (with and without interpreter start-up) and peak
-    memory to refuse the input (goal: the refusal under 0.2 s and 100 MB)."""
+    memory to refuse the input (goal: the refusal under 0.2 s and 100 MB). A malformed inline input goes through the
+    same command start-up (Typer, rich) without any file: the difference is the cost of the refusal itself."""
     import json
     import os
     import subprocess
@@ -64,6 +65,7 @@ def refuse_huge_input(tmp: Path) -> None:
     spec = ROOT / "tests" / "cases" / "runner" / "approval.journey.yaml"
     env = dict(os.environ, PYTHONPATH=str(ROOT), JCTL_DB=str(tmp / "bench.db"))
     commands = {"jctl --version (start-up only)": ["--version"],
+                "jctl run --input '{' (CLI start-up)": ["run", str(spec), "--input", "{"],
                 "jctl run --input @60MB.json (refused)": ["run", str(spec), "--input", f"@{big}"]}
     # a small launcher process, so the child's peak RSS is not inflated by this process's pages at fork time
     launcher = ("import resource, subprocess, sys, time; t = time.perf_counter(); "

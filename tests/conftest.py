@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -71,3 +72,36 @@ def write_journey(tmp_path: Path, states: dict[str, Any], start: str, name: str 
     path = tmp_path / f"{name}.journey.yaml"
     path.write_text(yaml.safe_dump(document, sort_keys=False))
     return path
+
+
+class PluginCli:
+    """A folder holding a store, a plugin configuration and a secrets file (given to the CLI through JCTL_DB,
+    JCTL_PLUGIN_CONFIG and JCTL_SECRETS), and the real CLI run in it: the setup task-plugin tests share."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    def __call__(self, *args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
+        result = run_jctl(*args, cwd=self.folder, env={"JCTL_DB": str(self.folder / "jctl.db"),
+                                                       "JCTL_PLUGIN_CONFIG": str(self.folder / "plugins.yaml"),
+                                                       "JCTL_SECRETS": str(self.folder / "secrets.yaml")})
+        assert "Traceback" not in result.stdout + result.stderr
+        assert result.returncode == code, result.stdout + result.stderr
+        return result
+
+    def json(self, *args: str, code: int = 0) -> Any:
+        return json.loads(self(*args, "--format", "json", code=code).stdout)
+
+    def configure(self, plugins: dict[str, Any], secrets: dict[str, str] | None = None) -> None:
+        (self.folder / "plugins.yaml").write_text(yaml.safe_dump(plugins))
+        (self.folder / "secrets.yaml").write_text(yaml.safe_dump(secrets or {}))
+
+    def assert_never_stored(self, *secrets: str) -> None:
+        stored = b"".join(path.read_bytes() for path in self.folder.glob("jctl.db*"))
+        for secret in secrets:
+            assert secret.encode() not in stored
+
+
+@pytest.fixture
+def plugin_cli(tmp_path: Path) -> PluginCli:
+    return PluginCli(tmp_path)

@@ -95,7 +95,14 @@ def own(tmp_path: Path) -> Store:
 
 
 def start_approval(store: Store, order: str = "o-1") -> str:
-    status = store.run(APPROVAL, json.dumps({"orderId": order}))
+    """An approval instance waiting at askApproval: setup for the tests of other commands, so it is started
+    in-process by the runner `jctl run` drives (whose own contract the run tests check as a subprocess)."""
+    from jctl.engine.runner import Runner
+    from jctl.limits import Limits
+    from jctl.store.db import Store as Db
+
+    with Db.open(store.db) as db:
+        status = Runner(db, data_limits=Limits.load(store.cwd)).start(APPROVAL, {"orderId": order})
     assert status["phase"] == "RUNNING" and status["currentState"] == "askApproval"
     return status["journeyId"]
 
@@ -616,13 +623,15 @@ def test_worker_fires_a_due_timer_in_wall_time_and_stops_on_sigint(own: Store):
 
 
 def test_sigint_to_a_busy_worker_leaves_a_consistent_resumable_instance(own: Store, slow_service):
-    server, _ = slow_service
+    server, seen = slow_service
     spec = own.cwd / "counter.journey.yaml"
     spec.write_text((RUNNER_CASES / "counter.journey.yaml.tmpl").read_text().replace(
         "__BASE__", server.url_for("").rstrip("/")))
     journey_id = own.run(spec, '{"rounds": 40}', "--detach")["journeyId"]  # >= 1.6 s of calls
     worker = own.popen("worker", "--interval", "0.1")
-    time.sleep(0.7)  # mid-way through the rounds
+    deadline = time.monotonic() + 60
+    while len(seen) < 5 and time.monotonic() < deadline:  # the worker is mid-way through the rounds
+        time.sleep(0.01)
     worker.send_signal(signal.SIGINT)
     out, err = worker.communicate(timeout=30)
     assert worker.returncode in (0, 130) and "Traceback" not in out + err, err

@@ -5,41 +5,30 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
-from conftest import run_jctl
+from conftest import PluginCli
 
 WEBHOOK_SECRET = "whsec-local-test-value"
 
 
-def jctl(tmp_path: Path, *args: str, code: int = 0) -> Any:
-    result = run_jctl(*args, cwd=tmp_path, env={"JCTL_DB": str(tmp_path / "jctl.db"),
-                                                "JCTL_PLUGIN_CONFIG": str(tmp_path / "plugins.yaml"),
-                                                "JCTL_SECRETS": str(tmp_path / "secrets.yaml")})
-    assert "Traceback" not in result.stdout + result.stderr
-    assert result.returncode == code, result.stdout + result.stderr
-    return json.loads(result.stdout)
-
-
-def test_payment_callback_checks_the_webhook_secret(corpus_dir: Path, tmp_path: Path) -> None:
+def test_payment_callback_checks_the_webhook_secret(corpus_dir: Path, plugin_cli: PluginCli) -> None:
     spec = corpus_dir / "examples/technical/payment-callback/payment-callback.journey.yaml"
-    (tmp_path / "mocks.yaml").write_text("mocks:\n  - match: {operationRef: payments.authorizePayment}\n"
-                                         "    respond: {status: 200, body: {status: PENDING}}\n")
-    (tmp_path / "plugins.yaml").write_text("apiKeyValidate:\n  profiles:\n    payments-callback:\n"
-                                           "      keys: {provider: 'secret://webhooks/payments'}\n")
-    (tmp_path / "secrets.yaml").write_text(f"secret://webhooks/payments: {WEBHOOK_SECRET}\n")
-    started = jctl(tmp_path, "run", str(spec), "--input", '{"paymentId": "p1", "amount": 5, "currency": "EUR"}',
-                   "--mocks", str(tmp_path / "mocks.yaml"), "--format", "json")
+    mocks = plugin_cli.folder / "mocks.yaml"
+    mocks.write_text("mocks:\n  - match: {operationRef: payments.authorizePayment}\n"
+                     "    respond: {status: 200, body: {status: PENDING}}\n")
+    plugin_cli.configure({"apiKeyValidate": {"profiles": {"payments-callback": {
+        "keys": {"provider": "secret://webhooks/payments"}}}}}, {"secret://webhooks/payments": WEBHOOK_SECRET})
+    started = plugin_cli.json("run", str(spec), "--input", '{"paymentId": "p1", "amount": 5, "currency": "EUR"}',
+                              "--mocks", str(mocks))
     assert started["currentState"] == "waitForCallback"
     payload = '{"paymentId": "p1", "status": "SUCCESS"}'
-    denied = jctl(tmp_path, "signal", started["journeyId"], "--payload", payload, "--header",
-                  "X-Webhook-Secret=wrong", "--format", "json")
+    denied = plugin_cli.json("signal", started["journeyId"], "--payload", payload, "--header",
+                             "X-Webhook-Secret=wrong")
     assert denied["phase"] == "RUNNING" and denied["currentState"] == "waitForCallback"
-    accepted = jctl(tmp_path, "signal", started["journeyId"], "--payload", payload, "--header",
-                    f"X-Webhook-Secret={WEBHOOK_SECRET}", "--format", "json")
+    accepted = plugin_cli.json("signal", started["journeyId"], "--payload", payload, "--header",
+                               f"X-Webhook-Secret={WEBHOOK_SECRET}")
     assert accepted["phase"] == "SUCCEEDED" and accepted["output"]["status"] == "SUCCESS"
-    stored = b"".join(p.read_bytes() for p in tmp_path.glob("jctl.db*"))
-    assert WEBHOOK_SECRET.encode() not in stored
+    plugin_cli.assert_never_stored(WEBHOOK_SECRET)
 
 
 COOKIE_MOCKS = """mocks:
@@ -55,16 +44,17 @@ COOKIE_MOCKS = """mocks:
 """
 
 
-def test_http_cookie_jar_sends_the_login_cookies_and_returns_the_session(corpus_dir: Path, tmp_path: Path) -> None:
+def test_http_cookie_jar_sends_the_login_cookies_and_returns_the_session(corpus_dir: Path,
+                                                                         plugin_cli: PluginCli) -> None:
     spec = corpus_dir / "examples/technical/http-cookie-jar/http-cookie-jar.journey.yaml"
-    (tmp_path / "mocks.yaml").write_text(COOKIE_MOCKS)
-    for empty in ("plugins.yaml", "secrets.yaml"):
-        (tmp_path / empty).write_text("{}\n")
-    outcome = jctl(tmp_path, "run", str(spec), "--mocks", str(tmp_path / "mocks.yaml"), "--format", "json")
+    mocks = plugin_cli.folder / "mocks.yaml"
+    mocks.write_text(COOKIE_MOCKS)
+    plugin_cli.configure({})
+    outcome = plugin_cli.json("run", str(spec), "--mocks", str(mocks))
     assert outcome["phase"] == "SUCCEEDED" and outcome["output"]["body"] == {"name": "Ada"}
     # returnToClient `filtered` on names [session]: only the session cookie, its value masked in output
     assert outcome["setCookie"] == ["session=***; Domain=api.example.com; Path=/; Secure; HttpOnly"]
-    history = jctl(tmp_path, "history", outcome["journeyId"], "--format", "json")
+    history = plugin_cli.json("history", outcome["journeyId"])
     calls = {e["state"]: e["data"]["http"] for e in history if "http" in e["data"]}
     assert calls["login"]["cookies"] == {"stored": ["session", "theme"], "discarded": ["tracker"]}
     assert calls["getProfile"]["cookies"] == {"attached": ["session", "theme"]}

@@ -11,53 +11,43 @@ from typing import Any
 import pytest
 import yaml
 from auth_material import certificate, jwks_file, pem, rsa_key, token
-from conftest import jsonata, run_jctl, write_journey
+from conftest import PluginCli, jsonata, write_journey
 
 API_KEY = "k3y-partner-a-1234"
 
 
-def jctl(tmp_path: Path, *args: str, code: int = 0) -> Any:
-    result = run_jctl(*args, cwd=tmp_path, env={"JCTL_DB": str(tmp_path / "jctl.db"),
-                                                "JCTL_PLUGIN_CONFIG": str(tmp_path / "plugins.yaml"),
-                                                "JCTL_SECRETS": str(tmp_path / "secrets.yaml")})
-    assert "Traceback" not in result.stdout + result.stderr
-    assert result.returncode == code, result.stdout + result.stderr
-    return result
+def auth_journey(folder: Path, task: dict[str, Any]) -> Path:
+    return write_journey(folder, {"check": {"type": "task", "task": task, "next": "done"},
+                                  "done": {"type": "succeed"}}, "check")
 
 
-def auth_journey(tmp_path: Path, task: dict[str, Any]) -> Path:
-    return write_journey(tmp_path, {"check": {"type": "task", "task": task, "next": "done"},
-                                    "done": {"type": "succeed"}}, "check")
-
-
-def configure(tmp_path: Path, plugins: dict[str, Any], secrets: dict[str, str] | None = None) -> None:
-    (tmp_path / "plugins.yaml").write_text(yaml.safe_dump(plugins))
-    (tmp_path / "secrets.yaml").write_text(yaml.safe_dump(secrets or {}))
-
-
-def run(tmp_path: Path, spec: Path, *args: str) -> Any:
-    return json.loads(jctl(tmp_path, "run", str(spec), "--format", "json", *args).stdout)
-
-
-def no_credential_stored(tmp_path: Path, *secrets: str) -> None:
-    stored = b"".join(p.read_bytes() for p in tmp_path.glob("jctl.db*"))
-    for secret in secrets:
-        assert secret.encode() not in stored
+def run(cli: PluginCli, spec: Path, *args: str) -> Any:
+    return cli.json("run", str(spec), *args)
 
 
 # -- jwtValidate:v1 ------------------------------------------------------------------------------------------------
 
-@pytest.fixture
-def jwt_setup(tmp_path: Path) -> tuple[Path, Any]:
-    key = rsa_key()
-    jwks_file(tmp_path / "jwks.json", key, "k1")
-    configure(tmp_path, {"jwtValidate": {"profiles": {"default": {
+def jwt_workspace(folder: Path) -> tuple[PluginCli, Path, Any]:
+    cli, key = PluginCli(folder), rsa_key()
+    jwks_file(folder / "jwks.json", key, "k1")
+    cli.configure({"jwtValidate": {"profiles": {"default": {
         "jwksFile": "jwks.json", "issuer": "https://issuer.test", "audience": "orders", "algorithms": ["RS256"],
         "requiredScopes": ["orders:read"],
         "source": {"location": "header", "name": "Authorization", "scheme": "Bearer"}}}}})
-    spec = auth_journey(tmp_path, {"kind": "jwtValidate:v1"})
-    jctl(tmp_path, "clock", "set", "2030-01-01T00:00:00Z")
-    return spec, key
+    spec = auth_journey(folder, {"kind": "jwtValidate:v1"})
+    cli("clock", "set", "2030-01-01T00:00:00Z")
+    return cli, spec, key
+
+
+@pytest.fixture(scope="module")
+def jwt_shared(tmp_path_factory: pytest.TempPathFactory) -> tuple[PluginCli, Path, Any]:
+    """One key, configuration and store for the tests that never move its clock."""
+    return jwt_workspace(tmp_path_factory.mktemp("jwt"))
+
+
+@pytest.fixture
+def jwt_setup(tmp_path: Path) -> tuple[PluginCli, Path, Any]:
+    return jwt_workspace(tmp_path)
 
 
 def claims(**extra: Any) -> dict[str, Any]:
@@ -66,13 +56,13 @@ def claims(**extra: Any) -> dict[str, Any]:
     return {**base, **extra}
 
 
-def test_jwt_valid_token_projects_header_and_claims(tmp_path: Path, jwt_setup: tuple[Path, Any]) -> None:
-    spec, key = jwt_setup
+def test_jwt_valid_token_projects_header_and_claims(jwt_shared: tuple[PluginCli, Path, Any]) -> None:
+    cli, spec, key = jwt_shared
     raw = token(key, claims())
-    out = run(tmp_path, spec, "--header", f"Authorization=Bearer {raw}")["output"]
+    out = run(cli, spec, "--header", f"Authorization=Bearer {raw}")["output"]
     assert out["auth"]["jwt"]["claims"]["sub"] == "u1" and "problem" not in out["auth"]["jwt"]
     assert out["auth"]["jwt"]["header"] == {"alg": "RS256", "kid": "k1", "typ": "JWT"}
-    no_credential_stored(tmp_path, raw)
+    cli.assert_never_stored(raw)
 
 
 @pytest.mark.parametrize(("make", "code"), [
@@ -86,80 +76,83 @@ def test_jwt_valid_token_projects_header_and_claims(tmp_path: Path, jwt_setup: t
     (lambda key: token(key, claims(iss="https://evil.test")), "JWT_ISSUER_MISMATCH"),
     (lambda key: token(key, claims(scope="profile")), "JWT_CLAIMS_INVALID"),
 ])
-def test_jwt_failures_are_problems_in_context(tmp_path: Path, jwt_setup: tuple[Path, Any], make: Any,
+def test_jwt_failures_are_problems_in_context(jwt_shared: tuple[PluginCli, Path, Any], make: Any,
                                               code: str) -> None:
-    spec, key = jwt_setup
+    cli, spec, key = jwt_shared
     raw = make(key)
-    envelope = run(tmp_path, spec, *(["--header", f"Authorization=Bearer {raw}"] if raw else []))
+    envelope = run(cli, spec, *(["--header", f"Authorization=Bearer {raw}"] if raw else []))
     assert envelope["phase"] == "SUCCEEDED"  # a business failure does not fail the run
     jwt_view = envelope["output"]["auth"]["jwt"]
     assert set(jwt_view) == {"problem"} and jwt_view["problem"]["code"] == code
     assert jwt_view["problem"]["type"].startswith("https://journeyforge.dev/problem/plugins/jwt/")
 
 
-def test_jwt_expiry_follows_the_simulated_clock(tmp_path: Path, jwt_setup: tuple[Path, Any]) -> None:
-    spec, key = jwt_setup
+def test_jwt_expiry_follows_the_simulated_clock(jwt_setup: tuple[PluginCli, Path, Any]) -> None:
+    cli, spec, key = jwt_setup  # a store of its own: it moves the clock
     header = f"Authorization=Bearer {token(key, claims())}"
-    assert "claims" in run(tmp_path, spec, "--header", header)["output"]["auth"]["jwt"]
-    jctl(tmp_path, "clock", "advance", "PT2H")
-    assert run(tmp_path, spec, "--header", header)["output"]["auth"]["jwt"]["problem"]["code"] == "JWT_EXPIRED"
+    assert "claims" in run(cli, spec, "--header", header)["output"]["auth"]["jwt"]
+    cli("clock", "advance", "PT2H")
+    assert run(cli, spec, "--header", header)["output"]["auth"]["jwt"]["problem"]["code"] == "JWT_EXPIRED"
 
 
-def test_jwt_missing_profile_is_a_configuration_failure(tmp_path: Path, jwt_setup: tuple[Path, Any]) -> None:
+def test_jwt_missing_profile_is_a_configuration_failure(tmp_path: Path,
+                                                         jwt_shared: tuple[PluginCli, Path, Any]) -> None:
+    cli, _, _ = jwt_shared
     spec = auth_journey(tmp_path, {"kind": "jwtValidate:v1", "profile": "nope"})
-    envelope = json.loads(jctl(tmp_path, "run", str(spec), "--format", "json", code=1).stdout)
+    envelope = cli.json("run", str(spec), code=1)
     assert envelope["error"]["code"] == "JWT_CONFIG_PROFILE_MISSING"
 
 
 # -- apiKeyValidate:v1 ---------------------------------------------------------------------------------------------
 
-def test_api_key_on_run_and_signal(tmp_path: Path) -> None:
-    configure(tmp_path, {"apiKeyValidate": {"profiles": {"default": {
+def test_api_key_on_run_and_signal(plugin_cli: PluginCli) -> None:
+    cli = plugin_cli
+    cli.configure({"apiKeyValidate": {"profiles": {"default": {
         "source": {"location": "header", "name": "X-Api-Key"}, "keys": {"partner-a": "secret://apikeys/a"}}}}},
               {"secret://apikeys/a": API_KEY})
-    spec = write_journey(tmp_path, {
+    spec = write_journey(cli.folder, {
         "wait": {"type": "wait", "wait": {"channel": "manual", "input": {"schema": {"type": "object"}}},
                  "next": "check"},
         "check": {"type": "task", "task": {"kind": "apiKeyValidate:v1", "authVar": "caller"}, "next": "route"},
         "route": {"type": "choice", "choices": [
             {"when": {"predicate": jsonata("$exists(caller.apiKey.keyId)")}, "next": "done"}], "default": "wait"},
         "done": {"type": "succeed"}}, "wait")
-    started = run(tmp_path, spec)
-    wrong = json.loads(jctl(tmp_path, "signal", started["journeyId"], "--payload", "{}", "--header",
-                            "X-Api-Key=wrong-key", "--format", "json").stdout)
+    started = run(cli, spec)
+    wrong = cli.json("signal", started["journeyId"], "--payload", "{}", "--header", "X-Api-Key=wrong-key")
     assert wrong["phase"] == "RUNNING"  # routed back to the wait
-    missing = json.loads(jctl(tmp_path, "signal", started["journeyId"], "--payload", "{}", "--format", "json").stdout)
+    missing = cli.json("signal", started["journeyId"], "--payload", "{}")
     assert missing["phase"] == "RUNNING"
-    ok = json.loads(jctl(tmp_path, "signal", started["journeyId"], "--payload", "{}", "--header",
-                         f"x-api-key={API_KEY}", "--format", "json").stdout)
+    ok = cli.json("signal", started["journeyId"], "--payload", "{}", "--header", f"x-api-key={API_KEY}")
     assert ok["phase"] == "SUCCEEDED" and ok["output"]["caller"]["apiKey"] == {"keyId": "partner-a"}
-    history = jctl(tmp_path, "history", started["journeyId"], "--format", "json").stdout
+    history = cli("history", started["journeyId"], "--format", "json").stdout
     outcomes = [e["data"]["auth"]["outcome"] for e in json.loads(history) if "auth" in e.get("data", {})]
     assert outcomes == ["APIKEY_INVALID", "APIKEY_MISSING", "ok"]
     assert API_KEY not in history
-    no_credential_stored(tmp_path, API_KEY)
+    cli.assert_never_stored(API_KEY)
 
 
-def test_bad_header_flag_is_a_usage_error(tmp_path: Path) -> None:
-    configure(tmp_path, {})
-    spec = auth_journey(tmp_path, {"kind": "apiKeyValidate:v1"})
-    result = jctl(tmp_path, "run", str(spec), "--header", "no-equals-sign", code=2)
+def test_bad_header_flag_is_a_usage_error(plugin_cli: PluginCli) -> None:
+    plugin_cli.configure({})
+    spec = auth_journey(plugin_cli.folder, {"kind": "apiKeyValidate:v1"})
+    result = plugin_cli("run", str(spec), "--header", "no-equals-sign", code=2)
     assert "NAME=VALUE" in result.stderr
 
 
 # -- mtlsValidate:v1 -----------------------------------------------------------------------------------------------
 
-@pytest.fixture
-def pki(tmp_path: Path) -> dict[str, Any]:
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> PluginCli:
+    """A trusted root with its client certificate and a rogue one of the same name, made once for the module."""
+    cli = PluginCli(tmp_path_factory.mktemp("pki"))
     ca_key, ca = certificate("Test Root", None, None, ca=True)
     _, leaf = certificate("client-a", ca_key, "Test Root", ca=False, sans=["client-a.test"])
     rogue_key, rogue_ca = certificate("Rogue Root", None, None, ca=True)
     _, rogue = certificate("client-a", rogue_key, "Rogue Root", ca=False, sans=["client-a.test"])
-    (tmp_path / "root.pem").write_bytes(pem(ca))
-    (tmp_path / "client.pem").write_bytes(pem(leaf))
-    (tmp_path / "rogue.pem").write_bytes(pem(rogue))
-    configure(tmp_path, {"mtlsValidate": {"profiles": {"default": {"trustAnchorFiles": ["root.pem"]}}}})
-    return {"leaf": leaf}
+    (cli.folder / "root.pem").write_bytes(pem(ca))
+    (cli.folder / "client.pem").write_bytes(pem(leaf))
+    (cli.folder / "rogue.pem").write_bytes(pem(rogue))
+    cli.configure({"mtlsValidate": {"profiles": {"default": {"trustAnchorFiles": ["root.pem"]}}}})
+    return cli
 
 
 @pytest.mark.parametrize(("task", "cert", "expected"), [
@@ -173,10 +166,10 @@ def pki(tmp_path: Path) -> dict[str, Any]:
     ({}, None, "MTLS_CERT_MISSING"),
     ({}, "plugins.yaml", "MTLS_CERT_UNPARSEABLE"),
 ])
-def test_mtls_chain_and_filters(tmp_path: Path, pki: dict[str, Any], task: dict[str, Any], cert: str | None,
+def test_mtls_chain_and_filters(tmp_path: Path, pki: PluginCli, task: dict[str, Any], cert: str | None,
                                 expected: str) -> None:
-    spec = auth_journey(tmp_path, {"kind": "mtlsValidate:v1", **task})
-    envelope = run(tmp_path, spec, *(["--client-cert", str(tmp_path / cert)] if cert else []))
+    spec = auth_journey(tmp_path, {"kind": "mtlsValidate:v1", **task})  # the spec apart, the store shared
+    envelope = run(pki, spec, *(["--client-cert", str(pki.folder / cert)] if cert else []))
     view = envelope["output"]["auth"]["mtls"]
     if expected == "ok":
         assert view["subjectDn"] == "CN=client-a,O=Example" and "problem" not in view

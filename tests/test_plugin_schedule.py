@@ -9,6 +9,8 @@ from typing import Any
 
 from conftest import jsonata, run_jctl, write_journey
 
+from jctl.store.db import Store
+
 
 def jctl(tmp_path: Path, *args: str, code: int = 0) -> Any:
     result = run_jctl(*args, cwd=tmp_path, env={"JCTL_DB": str(tmp_path / "jctl.db")})
@@ -34,8 +36,8 @@ def billing(tmp_path: Path, on_existing: str = "fail", max_runs: int = 3) -> Pat
 
 
 def start(tmp_path: Path, spec: Path, user: str = "u1", code: int = 0) -> Any:
-    clock = as_json(tmp_path, "clock")["now"]
-    first = clock[:10] + "T12:00:00Z"
+    with Store.open(tmp_path / "jctl.db") as store:  # today on the store's clock (`jctl clock` is tested apart)
+        first = store.now().date().isoformat() + "T12:00:00Z"
     return as_json(tmp_path, "run", str(spec), "--input", json.dumps({"userId": user, "firstRunAt": first}),
                    code=code)
 

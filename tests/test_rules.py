@@ -3,6 +3,7 @@ with the expected diagnostics written in it as `# expect: <rule-id> <line>` line
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -90,6 +91,10 @@ WORDS = st.sampled_from(
      "policies", "schedule:v1", "httpCall:v1", "Api", "Journey", "a", "b", "lifecycle", "startMode", "timeoutSec",
      "join", "name", "interval", "startAt", "compensation", "access", "read", "guardRef", "${", "}", "GET"]
 )
+# Hypothesis's default number of examples on every run (each costs ~40 ms of checks); JCTL_FUZZ_EXAMPLES=1000 for a
+# deeper search now and then. Failures found are replayed first from Hypothesis's example database.
+FUZZ = settings(max_examples=int(os.environ.get("JCTL_FUZZ_EXAMPLES", "100")), deadline=None,
+                suppress_health_check=[HealthCheck.too_slow])
 NODES = st.recursive(
     st.none() | st.booleans() | st.integers() | WORDS,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(WORDS, inner, max_size=6),
@@ -97,7 +102,7 @@ NODES = st.recursive(
 )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@FUZZ
 @given(body=NODES, kind=st.sampled_from(["Api", "Journey", 3]))
 def test_checks_never_crash_on_malformed_documents(body: object, kind: object) -> None:
     document = parse_document("apiVersion: v1\n", Path("fuzz.journey.yaml"))
@@ -119,7 +124,7 @@ def _replace(data: object, path: tuple, value: object) -> object:
     return data
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@FUZZ
 @given(data=st.data())
 def test_checks_never_crash_when_a_fixture_node_has_the_wrong_type(data: st.DataObject) -> None:
     path = data.draw(st.sampled_from(fixtures()))

@@ -412,18 +412,25 @@ class Runner:
         (the store keeps the context as it was, so it stays small); a warning event when the context grows past
         a quarter of its limit."""
         limits = self.data_limits
-        events = stored_events + len(transition.events)
+        before = stored_events
+        events = before + len(transition.events)
         size = json_size(transition.snapshot.context)
         state = transition.snapshot.current_state
         if size > limits.context:
             return self._over_limit(interp, instance, transition, "context", size, limits.context)
         if events > limits.history_events:
             return self._over_limit(interp, instance, transition, "history_events", events, limits.history_events)
+        warnings = []
         if size * WARN_FRACTION > limits.context >= json_size(instance.context) * WARN_FRACTION:
             self.warn(warning_message(f"the context of {instance.id[:8]}", size, limits.context, "context"))
-            warning = NewEvent("limit.warning", state, {"limit": "context", "size": size, "max": limits.context})
-            transition = replace(transition, events=[*transition.events, warning])
-        return transition
+            warnings.append(NewEvent("limit.warning", state, {"limit": "context", "size": size,
+                                                              "max": limits.context}))
+        if events * WARN_FRACTION > limits.history_events >= before * WARN_FRACTION:
+            self.warn(f"the history of {instance.id[:8]} holds {events} events, over a quarter of the "
+                      f"history-events limit ({limits.history_events})")
+            warnings.append(NewEvent("limit.warning", state, {"limit": "history_events", "size": events,
+                                                              "max": limits.history_events}))
+        return replace(transition, events=[*transition.events, *warnings]) if warnings else transition
 
     def _over_limit(self, interp: Interpreter, instance: Instance, transition: Transition, name: str, size: int,
                     limit: int) -> Transition:
@@ -433,8 +440,8 @@ class Runner:
             f"the history would hold {size} events, over the history-events limit of {limit}; raise it with "
             f"JCTL_LIMIT_HISTORY_EVENTS or `history-events = ...` under [tool.jctl.limits]")
         failure = interp.failed(snapshot_of(instance), {"code": code, "reason": reason})
-        crossed = NewEvent("limit.exceeded", transition.snapshot.current_state,
-                           {"limit": name, "size": size, "max": limit})
+        # recorded at the state whose transition crossed the limit, where the instance fails (not where it was going)
+        crossed = NewEvent("limit.exceeded", instance.current_state, {"limit": name, "size": size, "max": limit})
         kept = transition.events if name == "context" else []
         return replace(failure, events=[*kept, crossed, *failure.events])
 

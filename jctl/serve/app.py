@@ -67,6 +67,7 @@ def create_app(settings: ServeSettings, catalog: Catalog | None = None) -> Starl
 class JourneysApi:
     def __init__(self, settings: ServeSettings, catalog: Catalog, engine: EngineThread):
         self.settings, self.catalog, self.engine = settings, catalog, engine
+        self.max_body = settings.max_body_bytes or body_limit()
 
     # -- routes ---------------------------------------------------------------------------------------------
     async def start(self, request: Request) -> Response:
@@ -199,15 +200,15 @@ class JourneysApi:
         if media != "application/json" and not media.endswith("+json"):
             raise_problem(415, "UNSUPPORTED_MEDIA_TYPE", "Body must be JSON",
                           f"Content-Type {media or '(none)'} is not application/json")
-        limit = self.settings.max_body_bytes
+        limit = self.max_body
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
-            raise_problem(413, "BODY_TOO_LARGE", "Request body too large", f"bodies are limited to {limit} bytes")
+            raise_problem(413, "BODY_TOO_LARGE", "Request body too large", too_large(limit))
         chunks, size = [], 0
         async for chunk in request.stream():
             size += len(chunk)
             if size > limit:
-                raise_problem(413, "BODY_TOO_LARGE", "Request body too large", f"bodies are limited to {limit} bytes")
+                raise_problem(413, "BODY_TOO_LARGE", "Request body too large", too_large(limit))
             chunks.append(chunk)
         try:
             return json.loads(b"".join(chunks), parse_constant=_reject_constant)
@@ -288,6 +289,19 @@ def metadata_headers(instance: Instance) -> dict[str, str]:
 
 def raise_problem(status: int, code: str, title: str, detail: str) -> Any:
     raise HttpProblem(status, code, title, detail)
+
+
+def body_limit() -> int:
+    """A start or step body may be up to twice the input limit (pretty-printed JSON); the runner then holds its
+    compact size to the input limit itself (400 naming the limit), as for `jctl run` and `jctl signal`."""
+    from jctl.limits import Limits
+
+    return 2 * Limits.load().input
+
+
+def too_large(limit: int) -> str:
+    return (f"bodies are limited to {limit} bytes (twice the input limit); raise it with JCTL_LIMIT_INPUT or "
+            f"`input = ...` under [tool.jctl.limits]")
 
 
 def _reject_constant(name: str) -> Any:

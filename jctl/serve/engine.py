@@ -29,7 +29,7 @@ class ServeSettings:
     retention: timedelta = timedelta(days=7)
     tick_interval_s: float = 0.2
     purge_every_ticks: int = 50  # retention purge cadence, in ticks
-    max_body_bytes: int = 1 << 20
+    max_body_bytes: int | None = None  # None: twice the input limit (room for a body's whitespace), see body_limit
     extra: dict[str, Any] = field(default_factory=dict)
 
 
