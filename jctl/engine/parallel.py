@@ -11,7 +11,7 @@ ref), resumes it, and each enclosing frame is re-decided on the way back up."""
 from __future__ import annotations
 
 import copy
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from jctl.engine.cursor import FRAME_KINDS, LEAF_PAUSES, unpaused_cursor
@@ -25,7 +25,7 @@ from jctl.engine.transitions import (
     timeout_next,
     timer_next,
 )
-from jctl.store.models import NewDueWork, NewEvent
+from jctl.store.models import NewDueWork, NewEvent, StoreWrite
 
 if TYPE_CHECKING:
     from jctl.engine.states import StateExecutor
@@ -34,6 +34,24 @@ DUE_OF_TRIGGER = {"timer": "timer", "step-timeout": "step-timeout", "signal": "s
 PAUSE_OF_TRIGGER = {"timer": ("timer",), "step-timeout": ("wait", "webhook"), "signal": ("wait", "webhook"),
                     "retry": ("retry",)}
 Result = tuple[str, Any]  # ("next", context) or ("fail", error)
+
+
+@dataclass
+class Effects:
+    """What the steps of nested records did that the owner's transition carries: their HTTP call records (shown on
+    the owner's event) and their task plugins' store writes (committed with that transition, so exactly once)."""
+
+    calls: list[Any] = field(default_factory=list)
+    writes: list[StoreWrite] = field(default_factory=list)
+
+    def add(self, transition: Transition) -> None:
+        self.calls += http_records(transition)
+        self.writes += transition.writes
+
+    def __iadd__(self, other: Effects) -> Effects:
+        self.calls += other.calls
+        self.writes += other.writes
+        return self
 
 
 def _record(name: str, start: Any, context: dict[str, Any]) -> dict[str, Any]:
@@ -54,12 +72,12 @@ class ParallelState:
         branches = [b for b in block.get("branches") or [] if isinstance(b, dict)]
         frame["branches"] = [_record(str(b.get("name")), b.get("start"), copy.deepcopy(snap.context))
                              for b in branches]
-        calls: list[Any] = []
+        effects = Effects()
         for record, branch in zip(frame["branches"], branches):
             if self._decided(frame, state):
                 break  # the join is decided: the branches not yet run are cancelled before they start
-            calls += self.advance(record, branch.get("states") or {})
-        return self._settle(snap, frame, state, calls, entering=True)
+            effects += self.advance(record, branch.get("states") or {})
+        return self._settle(snap, frame, state, effects, entering=True)
 
     def enter_subjourney(self, state_id: str, state: dict[str, Any], snap: Snapshot) -> Transition:
         block = state.get("subjourney") or {}
@@ -71,9 +89,9 @@ class ParallelState:
         if not isinstance(initial, dict):
             raise StateError("EXPRESSION_ERROR", "subjourney input mapper must return an object")
         record = _record(str(block.get("ref")), graph.get("start"), initial)
-        calls = self.advance(record, graph.get("states") or {})
+        effects = self.advance(record, graph.get("states") or {})
         frame = {"kind": "subjourney", "state": state_id, "branches": [record]}
-        return self._settle(snap, frame, state, calls, entering=True)
+        return self._settle(snap, frame, state, effects, entering=True)
 
     # -- resuming -------------------------------------------------------------------------------------------
     def resume(self, snap: Snapshot, path: str, trigger: str, state_id: str | None,
@@ -85,11 +103,12 @@ class ParallelState:
             return None
         frame = _own_frame(frame)  # copied along the trigger's path only: a wide parallel is not copied whole
         parent = self.executor.interp.states.get(str(frame.get("state"))) or {}
-        calls: list[Any] = []
+        effects = Effects()
+        self.executor.begin_transition()
         try:
-            if not self._resume_in(frame, parent, path.split("/"), trigger, state_id, payload, calls):
+            if not self._resume_in(frame, parent, path.split("/"), trigger, state_id, payload, effects):
                 return None
-            transition = self._settle(snap, frame, parent, calls, entering=False, changed=path)
+            transition = self._settle(snap, frame, parent, effects, entering=False, changed=path)
         except StateError as exc:
             return self.executor.interp.failed(snap, {"code": exc.code, "reason": f"state {frame.get('state')}: "
                                                                                   f"{exc.reason}"})
@@ -98,7 +117,7 @@ class ParallelState:
         return transition
 
     def _resume_in(self, frame: dict[str, Any], parent: dict[str, Any], path: list[str], trigger: str,
-                   state_id: str | None, payload: Any, calls: list[Any]) -> bool:
+                   state_id: str | None, payload: Any, effects: Effects) -> bool:
         record = _own_record(frame, path[0])
         if record is None or record["phase"] != "RUNNING":
             return False
@@ -115,13 +134,13 @@ class ParallelState:
                 return False
             child = record[kind] = _own_frame(child)
             child_parent = states.get(str(child.get("state"))) or {}
-            if not self._resume_in(child, child_parent, path[1:], trigger, state_id, payload, calls):
+            if not self._resume_in(child, child_parent, path[1:], trigger, state_id, payload, effects):
                 return False
             if not self._decided(child, child_parent):
                 return True
             _finish_record_frame(record, child_parent, self._result(child, child_parent, record["context"]))
         if record["phase"] == "RUNNING":
-            calls += self.advance(record, states)
+            effects += self.advance(record, states)
         return True
 
     # -- queries --------------------------------------------------------------------------------------------
@@ -154,21 +173,22 @@ class ParallelState:
         return {}
 
     # -- running records ------------------------------------------------------------------------------------
-    def advance(self, record: dict[str, Any], states: dict[str, Any]) -> list[Any]:
-        """Run one record until it ends or pauses, updating it; returns the HTTP call records."""
+    def advance(self, record: dict[str, Any], states: dict[str, Any]) -> Effects:
+        """Run one record until it ends or pauses, updating it; returns what its steps did (HTTP call records and
+        store writes) for the owner's transition to carry."""
         from jctl.clock import format_rfc3339
 
-        calls: list[Any] = []
+        effects = Effects()
         for _ in range(self.executor.interp.max_transitions):
             retry = {"retry": record["retry"]} if record.get("retry") else {}
             snap = Snapshot("RUNNING", record["current"], record["context"], {"paused": None, **retry})
             transition = self.executor.execute(snap, states, mode="branch")
-            calls += http_records(transition)
+            effects.add(transition)
             after = transition.snapshot
             record.update(current=after.current_state, context=after.context, retry=after.cursor.get("retry"))
             if after.phase in TERMINAL_PHASES:
                 record.update(phase=after.phase, output=after.output, error=after.error, paused=None, due=[])
-                return calls
+                return effects
             if transition.halts:
                 kind = after.cursor.get("paused")
                 record["paused"] = kind
@@ -176,7 +196,7 @@ class ParallelState:
                     record[str(kind)] = after.cursor.get(str(kind))
                 record["due"] = [{"kind": d.kind, "dueAt": format_rfc3339(d.due_at), "state": d.state}
                                  for d in transition.schedule] if kind in LEAF_PAUSES else []
-                return calls
+                return effects
         raise StateError("TRANSITION_LIMIT", f"branch {record['name']} did not pause or finish")
 
     def _decided(self, frame: dict[str, Any], parent: dict[str, Any]) -> bool:
@@ -249,10 +269,10 @@ class ParallelState:
         return merged
 
     # -- the owner's transition -----------------------------------------------------------------------------
-    def _settle(self, snap: Snapshot, frame: dict[str, Any], parent: dict[str, Any], calls: list[Any], *,
+    def _settle(self, snap: Snapshot, frame: dict[str, Any], parent: dict[str, Any], effects: Effects, *,
                 entering: bool, changed: str | None = None) -> Transition:
         state_id, kind = str(frame["state"]), str(frame["kind"])
-        http = {"http": calls} if calls else {}
+        http = {"http": effects.calls} if effects.calls else {}
         if not self._decided(frame, parent):
             cursor = {**unpaused_cursor(snap.cursor), "paused": kind, kind: frame}
             # the first event lists every record; later ones only the records the trigger changed (issue: history
@@ -260,12 +280,13 @@ class ParallelState:
             data = {"branches": summary(frame)} if entering else {"changed": changed_summary(frame, changed)}
             event = NewEvent(f"{kind}.waiting", state_id, {**data, **http})
             return Transition(replace(snap, current_state=state_id, cursor=cursor), [event], collect_due(frame),
-                              cancel_due=["timer", "step-timeout", "retry"], halts=True)
+                              cancel_due=["timer", "step-timeout", "retry"], halts=True, writes=effects.writes)
         outcome, value = self._result(frame, parent, snap.context)
         cursor = unpaused_cursor(snap.cursor)
         if outcome == "fail":
             failed = self.executor.interp.failed(replace(snap, current_state=state_id, cursor=cursor), value)
             failed.events[0].data.update({"branches": summary(frame), **http})
+            failed.writes = effects.writes  # the steps before the failure ran: their effects stand, as at top level
             return failed
         nxt = parent.get("next")
         if not nxt:
@@ -273,7 +294,7 @@ class ParallelState:
         completed: dict[str, Any] = {"type": parent.get("type"), "next": nxt, "branches": summary(frame), **http}
         after = replace(snap, context=value, current_state=str(nxt), cursor=cursor)
         return Transition(after, [NewEvent("state.completed", state_id, completed)],
-                          cancel_due=["timer", "step-timeout", "retry"])
+                          cancel_due=["timer", "step-timeout", "retry"], writes=effects.writes)
 
 
 def _own_frame(frame: dict[str, Any]) -> dict[str, Any]:
