@@ -167,10 +167,10 @@ class JourneysApi:
 
     async def history(self, request: Request) -> Response:
         """`jctl history --target`: the events `jctl history --format json` prints locally."""
-        from jctl.cli.views import event_document
+        from jctl.cli.views import event_document, shown_history_of
 
         instance = await self.instance(request.path_params["journeyId"])
-        events = await self.run(lambda runner: runner.store.history(instance.id))
+        events = await self.run(lambda runner: shown_history_of(runner.store, instance.id))
         return JSONResponse({"items": [event_document(e) for e in events]})
 
     async def clock(self, request: Request) -> Response:
