@@ -481,7 +481,8 @@ class Runner:
     def _http_auth(self, instance: Instance) -> OutboundAuth:
         from jctl.tasks.outbound_auth import OutboundAuth, mtls_client_factory
 
-        mtls = None if instance.mocks is not None or self.http_transport is not None else mtls_client_factory()
+        mtls = None if instance.mocks is not None or self.http_transport is not None else \
+            mtls_client_factory(self.data_limits.http_body)
         return OutboundAuth(instance.definition.get("spec") or {}, self.secrets, self.store.now, self.token_cache,
                             mtls)
 
