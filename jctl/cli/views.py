@@ -16,6 +16,7 @@ from jctl.errors import FindingsError, JctlError, UsageError
 
 if TYPE_CHECKING:
     from jctl.engine.runner import Runner
+    from jctl.secrets import Secrets
     from jctl.store import Event, Instance, InstanceSummary, Store
     from jctl.tasks.inbound import InboundRequest
 
@@ -239,10 +240,12 @@ def show_status(instance_id: str, output_format: str, db: Path | None, guard: Re
     schemas mark secret are masked (by the envelope itself)."""
     from jctl.engine.envelopes import envelope
 
+    from jctl.secrets import load_secrets
+
     text_argument(instance_id, "instance id")
     store = open_store(db)
     instance = _readable(store, db, instance_id, guard)
-    print_result(envelope(instance), output_format)
+    print_result(load_secrets(guard.secrets).scrubbed(envelope(instance)), output_format)
 
 
 def show_instances(phase: str | None, journey: str | None, limit: int, output_format: str, db: Path | None, *,
@@ -263,24 +266,31 @@ def show_instances(phase: str | None, journey: str | None, limit: int, output_fo
 
 def show_history(instance_id: str, output_format: str, db: Path | None, guard: ReadGuard = ReadGuard()) -> None:
     """`jctl history`: every event of an instance, oldest first, secret-marked fields masked."""
+    from jctl.secrets import load_secrets
+
     text_argument(instance_id, "instance id")
     store = open_store(db)
     if guard.request is not None:
         _readable(store, db, instance_id, guard)
-    events = shown_history_of(store, instance_id)
+    events = shown_history_of(store, instance_id, load_secrets(guard.secrets))
     if output_format == "json":
         print_json([event_document(event) for event in events])
     else:
         print_history(events)
 
 
-def shown_history_of(store: Store, instance_id: str) -> list[Event]:
-    """The history of an instance as every driver shows it: secret-marked fields masked (jctl.masking). The
-    definition is read alone, so the history of a damaged row is still shown."""
+def shown_history_of(store: Store, instance_id: str, secrets: Secrets | None = None) -> list[Event]:
+    """The history of an instance as every driver shows it: secret-marked fields masked (jctl.masking), local
+    secret values blanked out. The definition is read alone, so the history of a damaged row is still shown."""
+    from dataclasses import replace
+
     from jctl.masking import shown_history
 
     definition = guarded(lambda: store.definition_of(instance_id))
-    return shown_history(guarded(lambda: store.history(instance_id)), definition)
+    events = shown_history(guarded(lambda: store.history(instance_id)), definition)
+    if secrets is None or not secrets.values:
+        return events
+    return [replace(event, data=secrets.scrubbed(event.data)) for event in events]
 
 
 def print_result(envelope: dict[str, Any], output_format: str) -> None:

@@ -139,9 +139,10 @@ class OutboundAuth:
         lifetime = timedelta(seconds=expires) if isinstance(expires, int) and expires > 0 else DEFAULT_LIFETIME
         return body["access_token"], lifetime
 
-    @staticmethod
-    def _noted(outcome: HttpOutcome, policy_id: Any, kind: Any, **extra: Any) -> HttpOutcome:
-        outcome.record["auth"] = {"policy": policy_id, "kind": kind, **extra}
+    def _noted(self, outcome: HttpOutcome, policy_id: Any, kind: Any, **extra: Any) -> HttpOutcome:
+        """The call's history record names the policy, and shows no secret value even when the server echoed one
+        back under a name redaction does not know."""
+        outcome.record = self.secrets.scrubbed({**outcome.record, "auth": {"policy": policy_id, "kind": kind, **extra}})
         return outcome
 
 
