@@ -56,7 +56,8 @@ def _states(graphs: list[Any]) -> Iterator[dict[str, Any]]:
                 continue
             yield state
             branches = (state.get("parallel") or {}).get("branches") if state.get("type") == "parallel" else None
-            pending += [b["states"] for b in branches or [] if isinstance(b, dict) and isinstance(b.get("states"), dict)]
+            pending += [b["states"] for b in branches or []
+                        if isinstance(b, dict) and isinstance(b.get("states"), dict)]
 
 
 def masked(value: Any, paths: list[Path]) -> Any:

@@ -158,3 +158,18 @@ def test_serve_and_remote_targets_mask_every_answer(tmp_path: Path, httpserver: 
     assert received(httpserver, "/enrol") == [{"pin": PIN}] * 2
     assert received(httpserver, "/login") == [{"password": PASSWORD}] * 2
     assert '"pin": "***"' in shown[2] and '"password": "***"' in shown[2]  # the human outcome of signal
+
+
+def test_a_step_inside_a_parallel_branch_is_masked_too(tmp_path: Path) -> None:
+    login = {"type": "wait", "wait": {"channel": "manual", "input": {"schema": {
+        "type": "object", "properties": {"password": {"type": "string", "format": "password"}}}}}, "next": "ok"}
+    spec = write_journey(tmp_path, {
+        "fan": {"type": "parallel", "parallel": {"branches": [
+            {"name": "a", "start": "login", "states": {"login": login, "ok": {"type": "succeed"}}}]}, "next": "done"},
+        "done": {"type": "succeed"}}, "fan")
+    started = json.loads(jctl(tmp_path, "run", str(spec), "--format", "json").stdout)
+    signal = jctl(tmp_path, "signal", started["journeyId"], "--payload", json.dumps({"password": PASSWORD}),
+                  "--format", "json")
+    assert json.loads(signal.stdout)["phase"] == "SUCCEEDED"
+    history = jctl(tmp_path, "history", started["journeyId"], "--format", "json").stdout
+    assert PASSWORD not in signal.stdout + history and '"password": "***"' in history

@@ -165,3 +165,35 @@ def _env() -> dict[str, str]:
     environment = dict(os.environ, PYTHONPATH=str(REPO), NO_COLOR="1")
     environment.pop("JCTL_DB", None)
     return environment
+
+
+def test_jctl_test_sees_the_steps_of_branches(tmp_path: Path) -> None:
+    """Branch steps are history: `jctl test` covers their states and transitions and sees what they published."""
+    write_journey(tmp_path, {
+        "fanOut": {"type": "parallel", "parallel": {"branches": [
+            {"name": "notify", "start": "placed", "states": {
+                "placed": publish("orders.placed", "confirm"),
+                "confirm": {"type": "wait", "wait": {"channel": "manual", "input": {"schema": {"type": "object"}}},
+                            "next": "notified"},
+                "notified": {"type": "succeed"}}},
+            {"name": "pause", "start": "nap", "states": {
+                "nap": {"type": "timer", "timer": {"duration": "PT1M"}, "next": "rested"},
+                "rested": {"type": "succeed"}}}]},
+            "next": "done"},
+        "done": {"type": "succeed"}}, "fanOut", name="fan")
+    (tmp_path / "fan.scenario.yaml").write_text("""journey: fan.journey.yaml
+scenarios:
+  - name: everything happens
+    input: { orderId: o-5 }
+    steps:
+      - advance: PT1M
+      - signal: { payload: {} }
+      - expect: { phase: SUCCEEDED, visited: [placed, nap, notified, done],
+                  published: [{ topic: orders.placed, key: o-5, count: 1 }] }
+""")
+    result = run_jctl("test", str(tmp_path), "--format", "json", "--jobs", "1")
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    [coverage] = report["coverage"]
+    assert coverage["uncoveredStates"] == [] and coverage["uncoveredTransitions"] == [], coverage
+    assert coverage["percent"] == 100.0

@@ -38,20 +38,42 @@ Result = tuple[str, Any]  # ("next", context) or ("fail", error)
 
 @dataclass
 class Effects:
-    """What the steps of nested records did that the owner's transition carries: their HTTP call records (shown on
-    the owner's event) and their task plugins' store writes (committed with that transition, so exactly once)."""
+    """What the steps of nested records did, carried by the owner's transition: their history events (each naming
+    its record's path under `branch`), their HTTP call records and their task plugins' store writes (committed
+    with that transition, so exactly once)."""
 
+    events: list[NewEvent] = field(default_factory=list)
     calls: list[Any] = field(default_factory=list)
     writes: list[StoreWrite] = field(default_factory=list)
+    trigger_next: str | None = None  # where the record a trigger resumed went on from the triggered state
 
     def add(self, transition: Transition) -> None:
+        self.events += transition.events
         self.calls += http_records(transition)
         self.writes += transition.writes
 
     def __iadd__(self, other: Effects) -> Effects:
+        self.events += other.events
         self.calls += other.calls
         self.writes += other.writes
+        self.trigger_next = self.trigger_next or other.trigger_next
         return self
+
+    def under(self, name: str) -> Effects:
+        """These effects as seen from the frame holding record `name`: event paths gain it as their first part."""
+        return Effects([_in_record(event, name) for event in self.events], self.calls, self.writes,
+                       self.trigger_next)
+
+
+BRANCH_END_EVENTS = {"journey.succeeded": "branch.succeeded", "journey.failed": "branch.failed"}
+
+
+def _in_record(event: NewEvent, name: str) -> NewEvent:
+    """A step's event inside record `name`: `branch` names the record path, and a record's end is not the
+    journey's."""
+    inner = event.data.get("branch")
+    path = f"{name}/{inner}" if isinstance(inner, str) else name
+    return NewEvent(BRANCH_END_EVENTS.get(event.type, event.type), event.state, {**event.data, "branch": path})
 
 
 def _record(name: str, start: Any, context: dict[str, Any]) -> dict[str, Any]:
@@ -112,7 +134,8 @@ class ParallelState:
         except StateError as exc:
             return self.executor.interp.failed(snap, {"code": exc.code, "reason": f"state {frame.get('state')}: "
                                                                                   f"{exc.reason}"})
-        data = {"branch": path, **({"payload": payload} if trigger == "signal" else {})}
+        data = {"branch": path, **({"payload": payload} if trigger == "signal" else {}),
+                **({"next": effects.trigger_next} if effects.trigger_next and trigger != "retry" else {})}
         transition.events.insert(0, NewEvent(f"branch.{trigger}", state_id, data))
         return transition
 
@@ -127,6 +150,7 @@ class ParallelState:
                     or state_id not in states:
                 return False
             _pass_trigger(record, states[str(state_id)], trigger, payload)
+            effects.trigger_next = record["current"]
         else:
             kind = record["paused"]
             child = record.get(kind) if kind in FRAME_KINDS else None
@@ -134,13 +158,17 @@ class ParallelState:
                 return False
             child = record[kind] = _own_frame(child)
             child_parent = states.get(str(child.get("state"))) or {}
-            if not self._resume_in(child, child_parent, path[1:], trigger, state_id, payload, effects):
+            nested = Effects()
+            if not self._resume_in(child, child_parent, path[1:], trigger, state_id, payload, nested):
                 return False
+            effects += nested.under(str(record["name"]))
             if not self._decided(child, child_parent):
                 return True
             _finish_record_frame(record, child_parent, self._result(child, child_parent, record["context"]))
         if record["phase"] == "RUNNING":
-            effects += self.advance(record, states)
+            mine = Effects()
+            self._advance(record, states, mine)
+            effects += mine.under(str(record["name"]))
         return True
 
     # -- queries --------------------------------------------------------------------------------------------
@@ -174,11 +202,15 @@ class ParallelState:
 
     # -- running records ------------------------------------------------------------------------------------
     def advance(self, record: dict[str, Any], states: dict[str, Any]) -> Effects:
-        """Run one record until it ends or pauses, updating it; returns what its steps did (HTTP call records and
-        store writes) for the owner's transition to carry."""
+        """Run one record until it ends or pauses, updating it; returns what its steps did (history events, HTTP
+        call records, store writes) for the owner's transition to carry."""
+        effects = Effects()
+        self._advance(record, states, effects)
+        return effects.under(str(record["name"]))
+
+    def _advance(self, record: dict[str, Any], states: dict[str, Any], effects: Effects) -> None:
         from jctl.clock import format_rfc3339
 
-        effects = Effects()
         for _ in range(self.executor.interp.max_transitions):
             retry = {"retry": record["retry"]} if record.get("retry") else {}
             snap = Snapshot("RUNNING", record["current"], record["context"], {"paused": None, **retry})
@@ -188,7 +220,7 @@ class ParallelState:
             record.update(current=after.current_state, context=after.context, retry=after.cursor.get("retry"))
             if after.phase in TERMINAL_PHASES:
                 record.update(phase=after.phase, output=after.output, error=after.error, paused=None, due=[])
-                return effects
+                return
             if transition.halts:
                 kind = after.cursor.get("paused")
                 record["paused"] = kind
@@ -196,7 +228,7 @@ class ParallelState:
                     record[str(kind)] = after.cursor.get(str(kind))
                 record["due"] = [{"kind": d.kind, "dueAt": format_rfc3339(d.due_at), "state": d.state}
                                  for d in transition.schedule] if kind in LEAF_PAUSES else []
-                return effects
+                return
         raise StateError("TRANSITION_LIMIT", f"branch {record['name']} did not pause or finish")
 
     def _decided(self, frame: dict[str, Any], parent: dict[str, Any]) -> bool:
@@ -271,29 +303,31 @@ class ParallelState:
     # -- the owner's transition -----------------------------------------------------------------------------
     def _settle(self, snap: Snapshot, frame: dict[str, Any], parent: dict[str, Any], effects: Effects, *,
                 entering: bool, changed: str | None = None) -> Transition:
+        # the steps of the records are recorded as their own events (HTTP calls included), before the owner's
         state_id, kind = str(frame["state"]), str(frame["kind"])
-        http = {"http": effects.calls} if effects.calls else {}
         if not self._decided(frame, parent):
             cursor = {**unpaused_cursor(snap.cursor), "paused": kind, kind: frame}
             # the first event lists every record; later ones only the records the trigger changed (issue: history
             # must not grow with the number of branches on every move)
             data = {"branches": summary(frame)} if entering else {"changed": changed_summary(frame, changed)}
-            event = NewEvent(f"{kind}.waiting", state_id, {**data, **http})
-            return Transition(replace(snap, current_state=state_id, cursor=cursor), [event], collect_due(frame),
-                              cancel_due=["timer", "step-timeout", "retry"], halts=True, writes=effects.writes)
+            event = NewEvent(f"{kind}.waiting", state_id, data)
+            return Transition(replace(snap, current_state=state_id, cursor=cursor), [*effects.events, event],
+                              collect_due(frame), cancel_due=["timer", "step-timeout", "retry"], halts=True,
+                              writes=effects.writes)
         outcome, value = self._result(frame, parent, snap.context)
         cursor = unpaused_cursor(snap.cursor)
         if outcome == "fail":
             failed = self.executor.interp.failed(replace(snap, current_state=state_id, cursor=cursor), value)
-            failed.events[0].data.update({"branches": summary(frame), **http})
+            failed.events[0].data["branches"] = summary(frame)
+            failed.events[:0] = effects.events
             failed.writes = effects.writes  # the steps before the failure ran: their effects stand, as at top level
             return failed
         nxt = parent.get("next")
         if not nxt:
             raise StateError("INVALID_SPEC", "has no next state")
-        completed: dict[str, Any] = {"type": parent.get("type"), "next": nxt, "branches": summary(frame), **http}
+        completed: dict[str, Any] = {"type": parent.get("type"), "next": nxt, "branches": summary(frame)}
         after = replace(snap, context=value, current_state=str(nxt), cursor=cursor)
-        return Transition(after, [NewEvent("state.completed", state_id, completed)],
+        return Transition(after, [*effects.events, NewEvent("state.completed", state_id, completed)],
                           cancel_due=["timer", "step-timeout", "retry"], writes=effects.writes)
 
 
