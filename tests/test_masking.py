@@ -173,3 +173,19 @@ def test_a_step_inside_a_parallel_branch_is_masked_too(tmp_path: Path) -> None:
     assert json.loads(signal.stdout)["phase"] == "SUCCEEDED"
     history = jctl(tmp_path, "history", started["journeyId"], "--format", "json").stdout
     assert PASSWORD not in signal.stdout + history and '"password": "***"' in history
+
+
+def test_a_refused_secret_is_not_quoted_in_the_refusal(tmp_path: Path) -> None:
+    spec = write_journey(tmp_path, {
+        "login": {"type": "wait", "wait": {"channel": "manual", "input": {"schema": {
+            "type": "object", "properties": {"password": {"type": "string", "format": "password",
+                                                          "minLength": 32}}}}}, "next": "done"},
+        "done": {"type": "succeed"}}, "login",
+        input={"schema": {"type": "object", "properties": {"pin": {"type": "string", "writeOnly": True,
+                                                                   "pattern": "^[0-9]+$"}}}})
+    refused = jctl(tmp_path, "run", str(spec), "--input", json.dumps({"pin": PIN}))
+    assert refused.returncode == 2 and "pin" in refused.stderr and "pattern" in refused.stderr
+    started = json.loads(jctl(tmp_path, "run", str(spec), "--input", '{"pin": "1234"}', "--format", "json").stdout)
+    short = jctl(tmp_path, "signal", started["journeyId"], "--payload", json.dumps({"password": PASSWORD}))
+    assert short.returncode == 1 and "minLength" in short.stdout + short.stderr
+    assert_hidden(refused.stdout, refused.stderr, short.stdout, short.stderr)
