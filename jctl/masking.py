@@ -1,12 +1,17 @@
 """Schema-marked secrets: fields of the start input schema or of a wait/webhook step input schema marked
-`writeOnly: true` or `format: password` are shown as *** by `status`, `history` and `list`. The instance keeps
-and uses the real values; only what is displayed is masked."""
+`writeOnly: true` or `format: password` are shown as *** wherever an instance is shown: the envelopes every driver
+answers with (`run`, `signal`, `status`, `cancel`, `jctl serve`, remote and Temporal targets) and its history. The
+instance keeps and uses the real values; only what is displayed is masked."""
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jctl.store.models import Event
 
 MASK = "***"
 Path = tuple[str, ...]  # property names from the document root; "*" stands for every array item
@@ -28,15 +33,31 @@ def marked_paths(schema: Any, at: Path = ()) -> Iterator[Path]:
 
 
 def definition_paths(definition: dict[str, Any]) -> list[Path]:
-    """Secret paths of a journey: its start input schema and each top-level wait/webhook input schema."""
+    """Secret paths of a journey: its start input schema and the input schema of each wait/webhook, at the top
+    level, in parallel branches and in subjourneys."""
     spec = definition.get("spec") or {}
     paths = set(marked_paths((spec.get("input") or {}).get("schema")))
-    for state in (spec.get("states") or {}).values():
-        if isinstance(state, dict) and state.get("type") in ("wait", "webhook"):
+    graphs = [spec.get("states"), *[(g or {}).get("states") for g in (spec.get("subjourneys") or {}).values()
+                                    if isinstance(g, dict)]]
+    for state in _states(graphs):
+        if state.get("type") in ("wait", "webhook"):
             step = ((state.get(state["type"]) or {}).get("input") or {}).get("schema")
             for path in marked_paths(step):  # in the signal event, and as context.payload afterwards
                 paths.update((path, ("payload", *path)))
     return sorted(paths)
+
+
+def _states(graphs: list[Any]) -> Iterator[dict[str, Any]]:
+    """Every state of these state maps and of the parallel branches inside them, at any depth."""
+    pending = [g for g in graphs if isinstance(g, dict)]
+    while pending:
+        for state in pending.pop().values():
+            if not isinstance(state, dict):
+                continue
+            yield state
+            branches = (state.get("parallel") or {}).get("branches") if state.get("type") == "parallel" else None
+            pending += [b["states"] for b in branches or []
+                        if isinstance(b, dict) and isinstance(b.get("states"), dict)]
 
 
 def masked(value: Any, paths: list[Path]) -> Any:
@@ -70,6 +91,17 @@ def masked_event_data(data: dict[str, Any], paths: list[Path]) -> dict[str, Any]
         return data
     return {key: masked(value, paths) if key in ("input", "payload", "context", "output") else value
             for key, value in data.items()}
+
+
+def shown_envelope(envelope: dict[str, Any], definition: dict[str, Any]) -> dict[str, Any]:
+    """A JourneyStatus/JourneyOutcome of an instance of `definition` as it may be shown."""
+    return masked_envelope(envelope, definition_paths(definition))
+
+
+def shown_history(events: list[Event], definition: dict[str, Any]) -> list[Event]:
+    """History events of an instance of `definition` as they may be shown."""
+    paths = definition_paths(definition)
+    return [replace(event, data=masked_event_data(event.data, paths)) for event in events] if paths else events
 
 
 def masked_envelope(envelope: dict[str, Any], paths: list[Path]) -> dict[str, Any]:

@@ -1,12 +1,14 @@
 """Local secrets for `secretRef` (dsl.md 7, 19): a YAML mapping of secretRef to value named by `--secrets FILE`
 or JCTL_SECRETS, never the spec. Values are only handed to the code that uses them (auth headers, token
-requests); `scrub` blanks any of them out of text that is about to be shown or stored."""
+requests); `scrub`/`scrubbed` blank any of them out of text or JSON that is about to be shown or recorded (a
+server that echoes a token back under an innocent name)."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from jctl.errors import UsageError
 
@@ -27,6 +29,18 @@ class Secrets:
             raise SecretError(f"secretRef {ref!r} has no value in {self.source}")
         return self.values[ref]
 
+    def scrubbed(self, value: Any) -> Any:
+        """A JSON value with every secret value blanked out of its strings (itself when there are no secrets)."""
+        if not self.values:
+            return value
+        if isinstance(value, str):
+            return self.scrub(value)
+        if isinstance(value, dict):
+            return {key: self.scrubbed(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [self.scrubbed(item) for item in value]
+        return value
+
     def scrub(self, text: str) -> str:
         """`text` with every secret value (longest first) replaced by ***."""
         for value in sorted(self.values.values(), key=len, reverse=True):
@@ -42,7 +56,7 @@ def load_secrets(path: Path | None) -> Secrets:
         if not configured:
             return Secrets()
         path = Path(configured).expanduser()
-    import yaml
+    import yaml  # after the common case (no secrets): `jctl status` stays lean
 
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))

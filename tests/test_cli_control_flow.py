@@ -148,9 +148,18 @@ def test_pauses_inside_nested_parallels_and_subjourneys(own: Store, tmp_path: Pa
     assert outcome["output"]["all"] == {"outer": "SUCCEEDED", "approval": {
         "phase": "SUCCEEDED", "terminationKind": "Success", "output": {"boss": "yes"},
         "error": {"code": None, "reason": None}}}
-    waiting = [e for e in own.history(journey_id) if e["type"] == "parallel.waiting"]
+    history = own.history(journey_id)
+    waiting = [e for e in history if e["type"] == "parallel.waiting" and "branch" not in e["data"]]
     assert len(waiting[0]["data"]["branches"]) == 2
     assert all("branches" not in e["data"] and e["data"]["changed"] for e in waiting[1:])
+    # the steps inside the branches are history of their own, each naming its record's path
+    steps = [(e["type"], e["state"], e["data"].get("branch")) for e in history if "branch" in e["data"]]
+    assert ("parallel.waiting", "inner", "outer") in steps  # the inner parallel, entered once
+    assert ("step.waiting", "askLeft", "outer/left") in steps and ("step.waiting", "askBoss", "sub/approve") in steps
+    assert ("timer.scheduled", "nap", "outer/right") in steps and ("branch.timer", "nap", "outer/right") in steps
+    assert ("branch.signal", "askLeft", "outer/left") in steps
+    assert ("branch.succeeded", "end", "outer/left") in steps and ("branch.succeeded", "ok", "sub/approve") in steps
+    assert [e["state"] for e in history if e["type"] == "journey.succeeded"] == ["done"]
 
 
 SUBFLOW = {"start": "askAgent", "states": {

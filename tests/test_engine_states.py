@@ -110,15 +110,22 @@ def test_expression_failure_fails_the_instance_with_a_clear_error(runner: Runner
     assert outcome["error"]["code"] == "EXPRESSION_ERROR" and "broken" in outcome["error"]["reason"]
 
 
-def test_a_plugin_the_runner_cannot_place_fails_clearly(runner: Runner, tmp_path: Path):
-    """A publish inside a parallel branch has no top-level step to commit its record with: refused, not lost."""
+def test_a_publish_in_a_branch_commits_with_the_parallel_transition(runner: Runner, tmp_path: Path):
+    """A publish inside a parallel branch rides on the transition of the parallel state: one record, committed with
+    the event that completes the parallel."""
     publish = {"type": "task", "task": {"kind": "kafkaPublish:v1", "topic": "t", "value": {"mapper": jsonata("context")}},
                "next": "end"}
     branch = {"name": "b", "start": "publish", "states": {"publish": publish, "end": {"type": "succeed"}}}
     states = {"fan": {"type": "parallel", "parallel": {"branches": [branch], "join": {"strategy": "allOf"}},
                       "next": "done"}, "done": {"type": "succeed"}}
-    outcome = runner.start(write_journey(tmp_path, states, "fan"), {})
-    assert outcome["error"]["code"] == "NOT_SUPPORTED" and "kafkaPublish:v1" in outcome["error"]["reason"]
+    outcome = runner.start(write_journey(tmp_path, states, "fan"), {"n": 1})
+    assert outcome["phase"] == "SUCCEEDED"
+    [record] = runner.store.outbox()
+    assert (record.topic, record.value, record.state, record.instance_id) == ("t", {"n": 1}, "publish",
+                                                                               outcome["journeyId"])
+    [completed] = [e for e in runner.store.history(outcome["journeyId"])
+                   if e.state == "fan" and e.type == "state.completed"]
+    assert record.at == completed.at
 
 
 def test_parallel_branches_join_and_subjourney(runner: Runner, tmp_path: Path):

@@ -166,3 +166,51 @@ def test_a_failing_token_endpoint_fails_the_task(tmp_path: Path, httpserver: HTT
     error = json.loads(failed.stdout)["error"]
     assert error["code"] == "OUTBOUND_AUTH_FAILED" and "401" in error["reason"]
     assert CLIENT_SECRET not in failed.stdout + failed.stderr
+
+
+def echoing(tmp_path: Path, server: HTTPServer) -> Path:
+    """A journey whose service echoes the token it received back under a name redaction does not know."""
+    def echo(request: Request) -> Response:
+        return Response(json.dumps({"seen": request.headers.get("Authorization")}), content_type="application/json")
+
+    server.expect_request("/orders").respond_with_handler(echo)
+    return journey(tmp_path, server, "static")
+
+
+def test_a_secret_echoed_back_is_blanked_out_of_every_answer(tmp_path: Path, httpserver: HTTPServer) -> None:
+    spec = echoing(tmp_path, httpserver)
+    secrets = str(secrets_file(tmp_path))
+    shown = []
+    for output_format in ("json", "text"):
+        run = jctl(tmp_path, "run", str(spec), "--secrets", secrets, "--format", output_format)
+        shown += [run.stdout, run.stderr]
+    journey_id = json.loads(jctl(tmp_path, "list", "--format", "json").stdout)[0]["journeyId"]
+    for command in ("status", "history"):
+        for output_format in ("json", "text"):
+            shown.append(jctl(tmp_path, command, journey_id, "--secrets", secrets, "--format", output_format).stdout)
+            shown.append(jctl(tmp_path, command, journey_id, "--format", output_format,
+                              env={"JCTL_SECRETS": secrets}).stdout)  # the lean commands read JCTL_SECRETS
+    assert all(TOKEN_SECRET not in text for text in shown)
+    assert "Bearer ***" in shown[0]
+    assert [r.headers["Authorization"] for r, _ in httpserver.log] == [f"Bearer {TOKEN_SECRET}"] * 2
+
+
+def test_jctl_serve_uses_jctl_secrets_and_blanks_them_out(tmp_path: Path, httpserver: HTTPServer,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import httpx
+    from serving import running_server
+
+    from jctl.serve.engine import ServeSettings
+
+    spec = echoing(tmp_path, httpserver)
+    monkeypatch.setenv("JCTL_SECRETS", str(secrets_file(tmp_path)))
+    with running_server(ServeSettings(folders=[tmp_path], db=tmp_path / "served.db")) as url:
+        run = jctl(tmp_path, "run", str(spec), "--target", url, "--format", "json", env={"JCTL_SECRETS": ""})
+        journey_id = json.loads(run.stdout)["journeyId"]
+        shown = [run.stdout, *(jctl(tmp_path, command, journey_id, "--target", url, "--format", "json",
+                                    env={"JCTL_SECRETS": ""}).stdout for command in ("status", "history")),
+                 httpx.get(f"{url}/api/v1/journeys/{journey_id}/result").text,
+                 httpx.get(f"{url}/api/v1/journeys?journeyName=demo").text]
+    assert json.loads(run.stdout)["output"]["r0"]["body"] == {"seen": "Bearer ***"}
+    assert all(TOKEN_SECRET not in text for text in shown)
+    assert [r.headers["Authorization"] for r, _ in httpserver.log] == [f"Bearer {TOKEN_SECRET}"]

@@ -34,16 +34,19 @@ def serve(
     from jctl.cli.instances import _read_mocks
     from jctl.clock import parse_duration
     from jctl.errors import UsageError
+    from jctl.secrets import load_secrets
     from jctl.serve.app import AccessLog, create_app
     from jctl.serve.catalog import load_catalog
     from jctl.serve.engine import ServeSettings
     from jctl.store import default_db_path
+    from jctl.tasks.plugins import load_plugin_config
 
     try:
         keep = parse_duration(retention)
     except ValueError as error:
         raise UsageError(f"--retention {retention}: {error}") from None
     views.open_store(db).close()  # a bad --db is reported before the server binds
+    load_secrets(None), load_plugin_config(None)  # so are bad JCTL_SECRETS / JCTL_PLUGIN_CONFIG files
     settings = ServeSettings(folders=list(folders or [Path(".")]), db=db or default_db_path(),
                              mocks=_read_mocks(mocks) if mocks else None,
                              simulated_clock=clock is ClockMode.simulated, retention=keep)

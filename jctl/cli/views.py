@@ -26,6 +26,7 @@ from jctl.errors import FindingsError, JctlError, UsageError
 if TYPE_CHECKING:
     from jctl.engine.runner import Runner
     from jctl.limits import Limits
+    from jctl.secrets import Secrets
     from jctl.store import Event, Instance, InstanceSummary, Store
     from jctl.tasks.inbound import InboundRequest
 
@@ -267,14 +268,15 @@ def _readable(store: Store, db: Path | None, instance_id: str, guard: ReadGuard)
 
 def show_status(instance_id: str, output_format: str, db: Path | None, guard: ReadGuard = ReadGuard()) -> None:
     """`jctl status`: a read, so no runner and no engines (it is the command scripts poll); fields the journey's
-    schemas mark secret are masked."""
+    schemas mark secret are masked (by the envelope itself)."""
     from jctl.engine.envelopes import envelope
-    from jctl.masking import definition_paths, masked_envelope
+
+    from jctl.secrets import load_secrets
 
     text_argument(instance_id, "instance id")
     store = open_store(db)
     instance = _readable(store, db, instance_id, guard)
-    print_result(masked_envelope(envelope(instance), definition_paths(instance.definition)), output_format)
+    print_result(load_secrets(guard.secrets).scrubbed(envelope(instance)), output_format)
 
 
 def show_instances(phase: str | None, journey: str | None, limit: int, output_format: str, db: Path | None, *,
@@ -295,21 +297,31 @@ def show_instances(phase: str | None, journey: str | None, limit: int, output_fo
 
 def show_history(instance_id: str, output_format: str, db: Path | None, guard: ReadGuard = ReadGuard()) -> None:
     """`jctl history`: every event of an instance, oldest first, secret-marked fields masked."""
-    from dataclasses import replace
-
-    from jctl.masking import definition_paths, masked_event_data
+    from jctl.secrets import load_secrets
 
     text_argument(instance_id, "instance id")
     store = open_store(db)
     if guard.request is not None:
         _readable(store, db, instance_id, guard)
-    paths = definition_paths(guarded(lambda: store.definition_of(instance_id)))  # history of a damaged row reads
-    events = [event_document(replace(event, data=masked_event_data(event.data, paths)))
-              for event in guarded(lambda: store.history(instance_id))]
+    events = [event_document(event) for event in shown_history_of(store, instance_id, load_secrets(guard.secrets))]
     if output_format == "json":
         print_json(events)
     else:
         print_history(events)
+
+
+def shown_history_of(store: Store, instance_id: str, secrets: Secrets | None = None) -> list[Event]:
+    """The history of an instance as every driver shows it: secret-marked fields masked (jctl.masking), local
+    secret values blanked out. The definition is read alone, so the history of a damaged row is still shown."""
+    from dataclasses import replace
+
+    from jctl.masking import shown_history
+
+    definition = guarded(lambda: store.definition_of(instance_id))
+    events = shown_history(guarded(lambda: store.history(instance_id)), definition)
+    if secrets is None or not secrets.values:
+        return events
+    return [replace(event, data=secrets.scrubbed(event.data)) for event in events]
 
 
 def print_result(envelope: dict[str, Any], output_format: str) -> None:

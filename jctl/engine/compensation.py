@@ -74,20 +74,21 @@ def compensate(interp: Interpreter, transition: Transition) -> dict[str, Any] | 
         transition.events.append(NewEvent("compensation.started", snap.current_state, {"journeyId": request["id"]}))
         return {"mode": "async", "journeyId": request["id"]}
     summary = run_sync(interp, block, outcome, copy.deepcopy(snap.context))
+    transition.writes += summary.pop("writes")  # committed with the final transition, like the calls it records
     transition.events.append(NewEvent("compensation.completed", snap.current_state, summary))
     return {"mode": "sync", **{k: v for k, v in summary.items() if k != "http"}}
 
 
 def run_sync(interp: Interpreter, block: dict[str, Any], outcome: dict[str, Any],
              context: dict[str, Any]) -> dict[str, Any]:
-    from jctl.engine.parallel import _record
+    from jctl.engine.parallel import Effects, _record
 
     record = _record("compensation", block.get("start"), context)
-    calls: list[Any] = []
+    effects = Effects()
     executor = interp.executor
     saved, executor.bindings = executor.bindings, {**executor.bindings, "outcome": outcome}
     try:
-        calls = executor.parallel.advance(record, block.get("states") or {})
+        effects = executor.parallel.advance(record, block.get("states") or {})
     except StateError as exc:
         record.update(phase="FAILED", error={"code": exc.code, "reason": exc.reason})
     finally:
@@ -95,7 +96,8 @@ def run_sync(interp: Interpreter, block: dict[str, Any], outcome: dict[str, Any]
     if record["phase"] == "RUNNING":
         record.update(phase="FAILED", error={"code": "NOT_SUPPORTED", "reason": f"sync compensation paused at "
                                              f"{record['current']}; a compensation that waits needs mode: async"})
-    return {"phase": record["phase"], "error": record["error"], "output": record["output"], "http": calls}
+    return {"phase": record["phase"], "error": record["error"], "output": record["output"], "http": effects.calls,
+            "writes": effects.writes}
 
 
 def compensation_definition(interp: Interpreter, block: dict[str, Any], outcome: dict[str, Any],

@@ -1,5 +1,6 @@
 """The Journeys API envelopes `run`/`status`/`signal` print: JourneyStartResponse, JourneyStatus and
-JourneyOutcome, with HAL-style `_links` honouring spec.httpSurface.links and spec.lifecycle.cancellable."""
+JourneyOutcome, with HAL-style `_links` honouring spec.httpSurface.links and spec.lifecycle.cancellable. Every
+driver answers with these, so schema-marked secrets are masked here, once (jctl.masking)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 from jctl.engine.cookies import RETURNED_KEY, masked_line
 from jctl.engine.cursor import FRAME_KINDS, INPUT_STATES, paused_input_steps
+from jctl.masking import shown_envelope
 from jctl.store.models import Instance
 
 API = "/api/v1/journeys"
@@ -79,7 +81,7 @@ def journey_status(instance: Instance, project_var: str | None = None) -> dict[s
     projected = instance.context.get(project_var) if project_var else None
     if isinstance(projected, dict):
         body.update({k: v for k, v in projected.items() if k not in STATUS_RESERVED})
-    return body
+    return shown_envelope(body, instance.definition)
 
 
 def business_status(instance: Instance) -> str:
@@ -121,7 +123,7 @@ def journey_outcome(instance: Instance) -> dict[str, Any]:
     projected = instance.context.get(str(output_var)) if output_var else None
     if isinstance(projected, dict):
         body.update({k: v for k, v in projected.items() if k not in OUTCOME_RESERVED})
-    return body
+    return shown_envelope(body, instance.definition)
 
 
 def returned_cookies(instance: Instance) -> list[str]:

@@ -4,6 +4,7 @@ transitions up to the next pause or the end. Effects go only through the injecte
 from __future__ import annotations
 
 import copy
+import json
 import random as _random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -323,8 +324,18 @@ def schema_violations(schema: Any, value: Any) -> list[str]:
     found = []
     for error in sorted(validator.iter_errors(value), key=lambda e: [str(p) for p in e.absolute_path]):
         where = "/".join(str(p) for p in error.absolute_path) or "(root)"
-        found.append(f"{where}: {error.message}")
+        found.append(f"{where}: {_shown_message(error)}")
     return found
+
+
+def _shown_message(error: Any) -> str:
+    """jsonschema quotes the offending value; not for a field its schema marks secret (writeOnly, format:
+    password: jctl.masking), whose message names only the rule it breaks."""
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    if schema.get("writeOnly") is True or schema.get("format") == "password":
+        return f"the value (not shown: the schema marks it secret) does not satisfy {error.validator}: " \
+               f"{json.dumps(error.validator_value, default=str)}"
+    return str(error.message)
 
 
 def _conforms(schema: dict[str, Any], value: Any) -> bool:

@@ -11,7 +11,7 @@ ref), resumes it, and each enclosing frame is re-decided on the way back up."""
 from __future__ import annotations
 
 import copy
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from jctl.engine.cursor import FRAME_KINDS, LEAF_PAUSES, unpaused_cursor
@@ -25,7 +25,7 @@ from jctl.engine.transitions import (
     timeout_next,
     timer_next,
 )
-from jctl.store.models import NewDueWork, NewEvent
+from jctl.store.models import NewDueWork, NewEvent, StoreWrite
 
 if TYPE_CHECKING:
     from jctl.engine.states import StateExecutor
@@ -34,6 +34,46 @@ DUE_OF_TRIGGER = {"timer": "timer", "step-timeout": "step-timeout", "signal": "s
 PAUSE_OF_TRIGGER = {"timer": ("timer",), "step-timeout": ("wait", "webhook"), "signal": ("wait", "webhook"),
                     "retry": ("retry",)}
 Result = tuple[str, Any]  # ("next", context) or ("fail", error)
+
+
+@dataclass
+class Effects:
+    """What the steps of nested records did, carried by the owner's transition: their history events (each naming
+    its record's path under `branch`), their HTTP call records and their task plugins' store writes (committed
+    with that transition, so exactly once)."""
+
+    events: list[NewEvent] = field(default_factory=list)
+    calls: list[Any] = field(default_factory=list)
+    writes: list[StoreWrite] = field(default_factory=list)
+    trigger_next: str | None = None  # where the record a trigger resumed went on from the triggered state
+
+    def add(self, transition: Transition) -> None:
+        self.events += transition.events
+        self.calls += http_records(transition)
+        self.writes += transition.writes
+
+    def __iadd__(self, other: Effects) -> Effects:
+        self.events += other.events
+        self.calls += other.calls
+        self.writes += other.writes
+        self.trigger_next = self.trigger_next or other.trigger_next
+        return self
+
+    def under(self, name: str) -> Effects:
+        """These effects as seen from the frame holding record `name`: event paths gain it as their first part."""
+        return Effects([_in_record(event, name) for event in self.events], self.calls, self.writes,
+                       self.trigger_next)
+
+
+BRANCH_END_EVENTS = {"journey.succeeded": "branch.succeeded", "journey.failed": "branch.failed"}
+
+
+def _in_record(event: NewEvent, name: str) -> NewEvent:
+    """A step's event inside record `name`: `branch` names the record path, and a record's end is not the
+    journey's."""
+    inner = event.data.get("branch")
+    path = f"{name}/{inner}" if isinstance(inner, str) else name
+    return NewEvent(BRANCH_END_EVENTS.get(event.type, event.type), event.state, {**event.data, "branch": path})
 
 
 def _record(name: str, start: Any, context: dict[str, Any]) -> dict[str, Any]:
@@ -54,12 +94,12 @@ class ParallelState:
         branches = [b for b in block.get("branches") or [] if isinstance(b, dict)]
         frame["branches"] = [_record(str(b.get("name")), b.get("start"), copy.deepcopy(snap.context))
                              for b in branches]
-        calls: list[Any] = []
+        effects = Effects()
         for record, branch in zip(frame["branches"], branches):
             if self._decided(frame, state):
                 break  # the join is decided: the branches not yet run are cancelled before they start
-            calls += self.advance(record, branch.get("states") or {})
-        return self._settle(snap, frame, state, calls, entering=True)
+            effects += self.advance(record, branch.get("states") or {})
+        return self._settle(snap, frame, state, effects, entering=True)
 
     def enter_subjourney(self, state_id: str, state: dict[str, Any], snap: Snapshot) -> Transition:
         block = state.get("subjourney") or {}
@@ -71,9 +111,9 @@ class ParallelState:
         if not isinstance(initial, dict):
             raise StateError("EXPRESSION_ERROR", "subjourney input mapper must return an object")
         record = _record(str(block.get("ref")), graph.get("start"), initial)
-        calls = self.advance(record, graph.get("states") or {})
+        effects = self.advance(record, graph.get("states") or {})
         frame = {"kind": "subjourney", "state": state_id, "branches": [record]}
-        return self._settle(snap, frame, state, calls, entering=True)
+        return self._settle(snap, frame, state, effects, entering=True)
 
     # -- resuming -------------------------------------------------------------------------------------------
     def resume(self, snap: Snapshot, path: str, trigger: str, state_id: str | None,
@@ -85,20 +125,22 @@ class ParallelState:
             return None
         frame = _own_frame(frame)  # copied along the trigger's path only: a wide parallel is not copied whole
         parent = self.executor.interp.states.get(str(frame.get("state"))) or {}
-        calls: list[Any] = []
+        effects = Effects()
+        self.executor.begin_transition()
         try:
-            if not self._resume_in(frame, parent, path.split("/"), trigger, state_id, payload, calls):
+            if not self._resume_in(frame, parent, path.split("/"), trigger, state_id, payload, effects):
                 return None
-            transition = self._settle(snap, frame, parent, calls, entering=False, changed=path)
+            transition = self._settle(snap, frame, parent, effects, entering=False, changed=path)
         except StateError as exc:
             return self.executor.interp.failed(snap, {"code": exc.code, "reason": f"state {frame.get('state')}: "
                                                                                   f"{exc.reason}"})
-        data = {"branch": path, **({"payload": payload} if trigger == "signal" else {})}
+        data = {"branch": path, **({"payload": payload} if trigger == "signal" else {}),
+                **({"next": effects.trigger_next} if effects.trigger_next and trigger != "retry" else {})}
         transition.events.insert(0, NewEvent(f"branch.{trigger}", state_id, data))
         return transition
 
     def _resume_in(self, frame: dict[str, Any], parent: dict[str, Any], path: list[str], trigger: str,
-                   state_id: str | None, payload: Any, calls: list[Any]) -> bool:
+                   state_id: str | None, payload: Any, effects: Effects) -> bool:
         record = _own_record(frame, path[0])
         if record is None or record["phase"] != "RUNNING":
             return False
@@ -108,6 +150,7 @@ class ParallelState:
                     or state_id not in states:
                 return False
             _pass_trigger(record, states[str(state_id)], trigger, payload)
+            effects.trigger_next = record["current"]
         else:
             kind = record["paused"]
             child = record.get(kind) if kind in FRAME_KINDS else None
@@ -115,13 +158,17 @@ class ParallelState:
                 return False
             child = record[kind] = _own_frame(child)
             child_parent = states.get(str(child.get("state"))) or {}
-            if not self._resume_in(child, child_parent, path[1:], trigger, state_id, payload, calls):
+            nested = Effects()
+            if not self._resume_in(child, child_parent, path[1:], trigger, state_id, payload, nested):
                 return False
+            effects += nested.under(str(record["name"]))
             if not self._decided(child, child_parent):
                 return True
             _finish_record_frame(record, child_parent, self._result(child, child_parent, record["context"]))
         if record["phase"] == "RUNNING":
-            calls += self.advance(record, states)
+            mine = Effects()
+            self._advance(record, states, mine)
+            effects += mine.under(str(record["name"]))
         return True
 
     # -- queries --------------------------------------------------------------------------------------------
@@ -154,21 +201,26 @@ class ParallelState:
         return {}
 
     # -- running records ------------------------------------------------------------------------------------
-    def advance(self, record: dict[str, Any], states: dict[str, Any]) -> list[Any]:
-        """Run one record until it ends or pauses, updating it; returns the HTTP call records."""
+    def advance(self, record: dict[str, Any], states: dict[str, Any]) -> Effects:
+        """Run one record until it ends or pauses, updating it; returns what its steps did (history events, HTTP
+        call records, store writes) for the owner's transition to carry."""
+        effects = Effects()
+        self._advance(record, states, effects)
+        return effects.under(str(record["name"]))
+
+    def _advance(self, record: dict[str, Any], states: dict[str, Any], effects: Effects) -> None:
         from jctl.clock import format_rfc3339
 
-        calls: list[Any] = []
         for _ in range(self.executor.interp.max_transitions):
             retry = {"retry": record["retry"]} if record.get("retry") else {}
             snap = Snapshot("RUNNING", record["current"], record["context"], {"paused": None, **retry})
             transition = self.executor.execute(snap, states, mode="branch")
-            calls += http_records(transition)
+            effects.add(transition)
             after = transition.snapshot
             record.update(current=after.current_state, context=after.context, retry=after.cursor.get("retry"))
             if after.phase in TERMINAL_PHASES:
                 record.update(phase=after.phase, output=after.output, error=after.error, paused=None, due=[])
-                return calls
+                return
             if transition.halts:
                 kind = after.cursor.get("paused")
                 record["paused"] = kind
@@ -176,7 +228,7 @@ class ParallelState:
                     record[str(kind)] = after.cursor.get(str(kind))
                 record["due"] = [{"kind": d.kind, "dueAt": format_rfc3339(d.due_at), "state": d.state}
                                  for d in transition.schedule] if kind in LEAF_PAUSES else []
-                return calls
+                return
         raise StateError("TRANSITION_LIMIT", f"branch {record['name']} did not pause or finish")
 
     def _decided(self, frame: dict[str, Any], parent: dict[str, Any]) -> bool:
@@ -249,31 +301,34 @@ class ParallelState:
         return merged
 
     # -- the owner's transition -----------------------------------------------------------------------------
-    def _settle(self, snap: Snapshot, frame: dict[str, Any], parent: dict[str, Any], calls: list[Any], *,
+    def _settle(self, snap: Snapshot, frame: dict[str, Any], parent: dict[str, Any], effects: Effects, *,
                 entering: bool, changed: str | None = None) -> Transition:
+        # the steps of the records are recorded as their own events (HTTP calls included), before the owner's
         state_id, kind = str(frame["state"]), str(frame["kind"])
-        http = {"http": calls} if calls else {}
         if not self._decided(frame, parent):
             cursor = {**unpaused_cursor(snap.cursor), "paused": kind, kind: frame}
             # the first event lists every record; later ones only the records the trigger changed (issue: history
             # must not grow with the number of branches on every move)
             data = {"branches": summary(frame)} if entering else {"changed": changed_summary(frame, changed)}
-            event = NewEvent(f"{kind}.waiting", state_id, {**data, **http})
-            return Transition(replace(snap, current_state=state_id, cursor=cursor), [event], collect_due(frame),
-                              cancel_due=["timer", "step-timeout", "retry"], halts=True)
+            event = NewEvent(f"{kind}.waiting", state_id, data)
+            return Transition(replace(snap, current_state=state_id, cursor=cursor), [*effects.events, event],
+                              collect_due(frame), cancel_due=["timer", "step-timeout", "retry"], halts=True,
+                              writes=effects.writes)
         outcome, value = self._result(frame, parent, snap.context)
         cursor = unpaused_cursor(snap.cursor)
         if outcome == "fail":
             failed = self.executor.interp.failed(replace(snap, current_state=state_id, cursor=cursor), value)
-            failed.events[0].data.update({"branches": summary(frame), **http})
+            failed.events[0].data["branches"] = summary(frame)
+            failed.events[:0] = effects.events
+            failed.writes = effects.writes  # the steps before the failure ran: their effects stand, as at top level
             return failed
         nxt = parent.get("next")
         if not nxt:
             raise StateError("INVALID_SPEC", "has no next state")
-        completed: dict[str, Any] = {"type": parent.get("type"), "next": nxt, "branches": summary(frame), **http}
+        completed: dict[str, Any] = {"type": parent.get("type"), "next": nxt, "branches": summary(frame)}
         after = replace(snap, context=value, current_state=str(nxt), cursor=cursor)
-        return Transition(after, [NewEvent("state.completed", state_id, completed)],
-                          cancel_due=["timer", "step-timeout", "retry"])
+        return Transition(after, [*effects.events, NewEvent("state.completed", state_id, completed)],
+                          cancel_due=["timer", "step-timeout", "retry"], writes=effects.writes)
 
 
 def _own_frame(frame: dict[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec
 
 from jctl.engine import envelopes
 from jctl.engine.errors import InstanceBusy, KeyReused, NotCancellable, UnknownInstance
@@ -39,6 +39,19 @@ if TYPE_CHECKING:
     from jctl.tasks.outbound_auth import OutboundAuth
 
 Drive = Callable[[Interpreter, Snapshot], Iterator[Transition]]
+P = ParamSpec("P")
+
+
+def _shown(method: Callable[Concatenate[Runner, P], dict[str, Any]]
+           ) -> Callable[Concatenate[Runner, P], dict[str, Any]]:
+    """An answer of the runner (to every driver: the CLI, `jctl serve`) with the local secret values blanked out;
+    schema-marked fields are masked by the envelopes themselves."""
+    def answer(runner: Runner, /, *args: P.args, **kwargs: P.kwargs) -> dict[str, Any]:
+        shown: dict[str, Any] = runner.secrets.scrubbed(method(runner, *args, **kwargs))
+        return shown
+
+    answer.__doc__ = method.__doc__
+    return answer
 DUE_VERBS = {"run": "ran", "timer": "fired timer", "step-timeout": "timed out step", "deadline": "deadline reached",
              "retry": "retried task"}
 DEFAULT_LIMITS = {"maxTransitions": DEFAULT_MAX_TRANSITIONS, "maxAutoAdvanceSteps": 10_000,
@@ -85,6 +98,7 @@ class Runner:
         return int(self.limits.get(name, DEFAULT_LIMITS[name]))
 
     # -- commands -------------------------------------------------------------------------------------------
+    @_shown
     def start(self, definition_path: Path, input: dict[str, Any], *, mocks: dict[str, Any] | None = None,
               detach: bool = False, auto_advance: bool = False, idempotency_key: str | None = None,
               request_hash: str | None = None, request: InboundRequest | None = None) -> dict[str, Any]:
@@ -124,6 +138,7 @@ class Runner:
             instance = self._auto_advance(instance.id)
         return envelopes.envelope(instance)
 
+    @_shown
     def signal(self, id_or_prefix: str, payload: Any, *, step: str | None = None,
                idempotency_key: str | None = None, request: InboundRequest | None = None) -> dict[str, Any]:
         """Deliver a payload to the active wait/webhook step and continue; a repeated idempotency key replays
@@ -202,9 +217,11 @@ class Runner:
                 raise InstanceBusy(f"instance {instance_id} is being advanced by another jctl process; try again")
             time.sleep(0.02)
 
+    @_shown
     def status(self, id_or_prefix: str) -> dict[str, Any]:
         return envelopes.envelope(self._get(id_or_prefix))
 
+    @_shown
     def cancel(self, id_or_prefix: str) -> dict[str, Any]:
         instance = self._get(id_or_prefix)
         if instance.phase != "RUNNING":
@@ -505,7 +522,8 @@ class Runner:
     def _http_auth(self, instance: Instance) -> OutboundAuth:
         from jctl.tasks.outbound_auth import OutboundAuth, mtls_client_factory
 
-        mtls = None if instance.mocks is not None or self.http_transport is not None else mtls_client_factory()
+        mtls = None if instance.mocks is not None or self.http_transport is not None else \
+            mtls_client_factory(self.data_limits.http_body)
         return OutboundAuth(instance.definition.get("spec") or {}, self.secrets, self.store.now, self.token_cache,
                             mtls)
 

@@ -15,7 +15,7 @@ from jctl.engine.parallel import ParallelState
 from jctl.engine.retries import plan_retry, without_retry
 from jctl.engine.support import unsupported_in
 from jctl.engine.transitions import Snapshot, StateError, Transition, http_records, timer_next
-from jctl.store.models import NewDueWork, NewEvent
+from jctl.store.models import NewDueWork, NewEvent, StoreWrite
 
 if TYPE_CHECKING:
     from jctl.engine.interpreter import Interpreter
@@ -35,6 +35,12 @@ class StateExecutor:
         self.bindings: dict[str, Any] = dict(interpreter.seams.bindings)
         self.parallel = ParallelState(self)
         self.jar: CookieJar | None = None  # the run's cookie jar while a top-level state runs (dsl.md 22)
+        # store writes of branch steps in the transition being built: not committed yet, so later steps of that
+        # transition (a sibling branch's cache get, a schedule's onExisting check) read them through this overlay
+        self.unsaved_writes: list[StoreWrite] = []
+
+    def begin_transition(self) -> None:
+        self.unsaved_writes = []
 
     def execute(self, snap: Snapshot, states: dict[str, Any] | None = None, mode: str | None = None) -> Transition:
         """mode None: a top-level state; "branch": inside a parallel branch or a subjourney, at any depth (it may
@@ -62,6 +68,8 @@ class StateExecutor:
             return self.interp.failed(snap, error)
         kind = str(state.get("type"))
         handler: Handler | None = getattr(self, "_" + kind, None)
+        if mode is None:
+            self.begin_transition()
         outer_mode, self.mode = self.mode, mode
         try:
             if handler is None:
@@ -212,26 +220,27 @@ class StateExecutor:
             raise StateError(exc.code, exc.reason) from None
 
     def _plugin_task(self, state_id: str, state: dict[str, Any], task: dict[str, Any], snap: Snapshot) -> Transition:
-        """Any other task kind runs through its plugin (jctl/tasks/plugins.py); its store writes (outbox, cache)
-        ride on the transition so they commit with it."""
-        from jctl.tasks.plugins import PluginEnvironment, PluginError, TaskCall, plugin_for
+        """Any other task kind runs through its plugin (jctl/tasks/plugins.py); its store writes (outbox, cache,
+        schedules) ride on the transition so they commit with it; in a branch, on the transition of the top-level
+        state that runs the branch step."""
+        from jctl.tasks.plugins import PluginEnvironment, PluginError, TaskCall, plugin_for, with_unsaved
 
         plugin = plugin_for(task.get("kind"))
         if plugin is None:
             raise StateError("NOT_SUPPORTED", f"task kind {task.get('kind')!r} is not supported by the local runner")
         context = copy.deepcopy(snap.context)
         env = self.seams.plugin_env or PluginEnvironment()
+        cache_get, active_schedules = with_unsaved(self.unsaved_writes, self.seams.cache_get,
+                                                   self.seams.active_schedules)
         call = TaskCall(state_id, task, context, lambda site, where: self.evaluate(site, context, where),
-                        self.seams.now, self.seams.cache_get, self.interp.catalog.spec_path, self.seams.platform,
-                        self.seams.active_schedules, self.interp.states, env.request, env.config, env.config_dir,
-                        env.secrets)
+                        self.seams.now, cache_get, self.interp.catalog.spec_path, self.seams.platform,
+                        active_schedules, self.interp.states, env.request, env.config, env.config_dir, env.secrets)
         try:
             outcome = plugin.run(call)
         except PluginError as exc:
             raise StateError(exc.code, exc.reason) from None
-        if outcome.writes and self.mode is not None:
-            raise StateError("NOT_SUPPORTED", f"{task.get('kind')} inside a parallel branch or subjourney is not "
-                             f"supported by the local runner yet (its store writes need a top-level step)")
+        if self.mode is not None:  # a branch step: its writes ride on the owner's transition (jctl.engine.parallel)
+            self.unsaved_writes += outcome.writes
         transition = self._step(snap, state_id, state, outcome.context, state.get("next"), **outcome.record)
         transition.writes = list(outcome.writes)
         return transition

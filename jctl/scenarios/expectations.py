@@ -52,9 +52,10 @@ def _error(expected: Any, instance: Instance, _: list[Event]) -> Iterator[str]:
 
 
 def completed_states(events: list[Event]) -> list[str]:
-    """States the instance left or ended in, in history order."""
-    return [e.state for e in events if e.state and ("next" in e.data or e.type.startswith("journey.")
-                                                   and e.type != "journey.started")]
+    """States the instance (or a record of its parallel branches and subjourneys) left or ended in, in history
+    order."""
+    return [e.state for e in events if e.state and ("next" in e.data or e.type in ("branch.succeeded", "branch.failed")
+                                                   or e.type.startswith("journey.") and e.type != "journey.started")]
 
 
 def _visited(expected: Any, _: Instance, events: list[Event]) -> Iterator[str]:

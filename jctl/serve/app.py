@@ -95,7 +95,7 @@ class JourneysApi:
         from jctl.engine.envelopes import journey_status
 
         instance = await self.instance(request.path_params["journeyId"])
-        return JSONResponse(journey_status(instance), headers=metadata_headers(instance))
+        return JSONResponse(await self.shown(journey_status(instance)), headers=metadata_headers(instance))
 
     async def result(self, request: Request) -> Response:
         from jctl.engine.envelopes import journey_outcome
@@ -105,7 +105,8 @@ class JourneysApi:
             raise_problem(409, "NOT_TERMINAL", "Journey not terminal yet",
                           f"journey {instance.id} is RUNNING at {instance.current_state}; poll "
                           f"{API}/{instance.id} until its phase is SUCCEEDED or FAILED")
-        return add_set_cookies(JSONResponse(journey_outcome(instance), headers=metadata_headers(instance)), instance)
+        outcome = JSONResponse(await self.shown(journey_outcome(instance)), headers=metadata_headers(instance))
+        return add_set_cookies(outcome, instance)
 
     async def step(self, request: Request) -> Response:
         journey_id, step = request.path_params["journeyId"], request.path_params["stepId"]
@@ -137,7 +138,8 @@ class JourneysApi:
                                                attributes=wanted)
 
         instances = await self.run(select)
-        return JSONResponse({"items": [journey_status(i) for i in instances], "nextPageToken": None})
+        items = await self.shown([journey_status(i) for i in instances])
+        return JSONResponse({"items": items, "nextPageToken": None})
 
     async def summaries(self, request: Request) -> Response:
         """`jctl list --target`: the rows `jctl list --format json` prints locally."""
@@ -154,10 +156,10 @@ class JourneysApi:
 
     async def history(self, request: Request) -> Response:
         """`jctl history --target`: the events `jctl history --format json` prints locally."""
-        from jctl.cli.views import event_document
+        from jctl.cli.views import event_document, shown_history_of
 
         instance = await self.instance(request.path_params["journeyId"])
-        events = await self.run(lambda runner: runner.store.history(instance.id))
+        events = await self.run(lambda runner: shown_history_of(runner.store, instance.id, runner.secrets))
         return JSONResponse({"items": [event_document(e) for e in events]})
 
     async def clock(self, request: Request) -> Response:
@@ -175,6 +177,10 @@ class JourneysApi:
         return JSONResponse({"now": format_rfc3339(now), "mode": "simulated", "ran": ran})
 
     # -- helpers --------------------------------------------------------------------------------------------
+    async def shown(self, body: Any) -> Any:
+        """An answer built outside the runner, with the local secret values blanked out as the runner's are."""
+        return await self.run(lambda runner: runner.secrets.scrubbed(body))
+
     async def run(self, work: Any) -> Any:
         try:
             return await self.engine.call(work)

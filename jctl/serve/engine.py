@@ -43,9 +43,14 @@ class EngineThread:
     def _open(self) -> Runner:
         if self._runner is None:
             from jctl.engine.runner import Runner
+            from jctl.secrets import load_secrets
             from jctl.store import Store
+            from jctl.tasks.plugins import load_plugin_config
 
-            self._runner = Runner(Store.open(self.settings.db), should_stop=self.stopping.is_set)
+            # JCTL_SECRETS and JCTL_PLUGIN_CONFIG, as for every command (read at start-up: a bad file stops the
+            # server before it binds, see jctl.cli.serve)
+            self._runner = Runner(Store.open(self.settings.db), should_stop=self.stopping.is_set,
+                                  secrets=load_secrets(None), plugin_config=load_plugin_config(None))
         return self._runner
 
     async def call(self, work: Callable[[Runner], T]) -> T:

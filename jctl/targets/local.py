@@ -35,9 +35,9 @@ class LocalTarget:
         return [instance_summary(summary) for summary in found]
 
     def history(self, journey_id: str) -> builtins.list[dict[str, Any]]:
-        from jctl.cli.views import event_document, guarded
+        from jctl.cli.views import event_document, shown_history_of
 
-        return [event_document(event) for event in guarded(lambda: self._store.history(journey_id))]
+        return [event_document(event) for event in shown_history_of(self._store, journey_id)]
 
     def cancel(self, journey_id: str) -> dict[str, Any]:
         return self._runner.cancel(journey_id)

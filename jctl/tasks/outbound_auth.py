@@ -16,6 +16,7 @@ from jctl.secrets import SecretError, Secrets
 from jctl.tasks.http import HttpCall, HttpClient, HttpOutcome, execute, set_header
 
 if TYPE_CHECKING:
+    import ssl
     from collections.abc import Callable
 
 EXPIRY_SKEW = timedelta(seconds=30)
@@ -80,9 +81,10 @@ class OutboundAuth:
     def _certificate(self, policy: dict[str, Any]) -> dict[str, Any]:
         """The client certificate: the secret's value is a PEM file holding certificate and key (or a
         `cert|key` pair of paths); trust anchors are PEM files relative to the working directory."""
-        cert, _, key = self.secrets.resolve(policy.get("clientCertRef")).partition("|")
+        ref = policy.get("clientCertRef")
+        cert, _, key = self.secrets.resolve(ref).partition("|")
         anchors = [str(a.get("pemRef")) for a in policy.get("trustAnchors") or [] if isinstance(a, dict)]
-        return {"cert": cert, "key": key or None, "trustAnchors": anchors}
+        return {"ref": ref, "cert": cert, "key": key or None, "trustAnchors": anchors}
 
     def _oauth2(self, policy_id: str, policy: dict[str, Any], call: HttpCall, client: HttpClient) -> HttpOutcome:
         key = json.dumps([policy_id, policy.get("tokenEndpoint"), (policy.get("auth") or {}).get("method"),
@@ -137,31 +139,59 @@ class OutboundAuth:
         lifetime = timedelta(seconds=expires) if isinstance(expires, int) and expires > 0 else DEFAULT_LIFETIME
         return body["access_token"], lifetime
 
-    @staticmethod
-    def _noted(outcome: HttpOutcome, policy_id: Any, kind: Any, **extra: Any) -> HttpOutcome:
-        outcome.record["auth"] = {"policy": policy_id, "kind": kind, **extra}
+    def _noted(self, outcome: HttpOutcome, policy_id: Any, kind: Any, **extra: Any) -> HttpOutcome:
+        """The call's history record names the policy, and shows no secret value even when the server echoed one
+        back under a name redaction does not know."""
+        outcome.record = self.secrets.scrubbed({**outcome.record, "auth": {"policy": policy_id, "kind": kind, **extra}})
         return outcome
 
 
-def mtls_client_factory() -> Callable[[dict[str, Any]], HttpClient]:
-    """Real clients presenting a certificate, one per certificate, closed with the process."""
+def mtls_client_factory(max_body: int | None = None) -> Callable[[dict[str, Any]], HttpClient]:
+    """Real clients presenting a certificate, one per certificate and trust anchors, bounded by the http-body
+    limit like every other client, closed with the process. A certificate or anchor that cannot be loaded is an
+    AuthError naming the file, never its content."""
+    from jctl.tasks.http import LazyClient
+
     clients: dict[str, HttpClient] = {}
 
     def make(certificate: dict[str, Any]) -> HttpClient:
         key = json.dumps(certificate, sort_keys=True)
         if key not in clients:
-            import httpx  # only a journey presenting a client certificate pays for it
-
-            anchors = certificate["trustAnchors"]
-            verify: Any = True
-            if anchors:
-                import ssl
-
-                verify = ssl.create_default_context(cafile=anchors[0])
-                for extra in anchors[1:]:
-                    verify.load_verify_locations(cafile=extra)
-            cert = (certificate["cert"], certificate["key"]) if certificate["key"] else certificate["cert"]
-            clients[key] = httpx.Client(cert=cert, verify=verify, follow_redirects=False)
+            context = _tls_context(certificate)
+            clients[key] = LazyClient(lambda: _transport(context), max_body)
         return clients[key]
 
     return make
+
+
+def _transport(context: ssl.SSLContext) -> Any:
+    import httpx
+
+    return httpx.HTTPTransport(verify=context)
+
+
+def _tls_context(certificate: dict[str, Any]) -> ssl.SSLContext:
+    """Server verification against the trust anchors (else the certifi roots httpx uses), and the client
+    certificate and key to present."""
+    import ssl
+
+    anchors: list[str] = certificate["trustAnchors"]
+    try:
+        if anchors:
+            context = ssl.create_default_context(cafile=anchors[0])
+            for extra in anchors[1:]:
+                context.load_verify_locations(cafile=extra)
+        else:
+            import certifi
+
+            context = ssl.create_default_context(cafile=certifi.where())
+    except (OSError, ssl.SSLError) as exc:
+        raise AuthError("OUTBOUND_AUTH_FAILED", f"mtlsClient trust anchors {', '.join(anchors)} cannot be "
+                        f"loaded: {getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        context.load_cert_chain(certificate["cert"], certificate["key"])
+    except (OSError, ssl.SSLError) as exc:
+        raise AuthError("OUTBOUND_AUTH_FAILED", f"the client certificate of {certificate['ref']} cannot be "
+                        f"loaded: {getattr(exc, 'strerror', None) or exc} (its secret is a PEM file with certificate "
+                        f"and key, or `cert.pem|key.pem`)") from None
+    return context

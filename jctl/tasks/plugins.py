@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from jctl.secrets import Secrets
-from jctl.store.models import StoreWrite
+from jctl.store.models import CachePut, ScheduleWrite, StoreWrite
 
 if TYPE_CHECKING:
     from jctl.tasks.inbound import InboundRequest
@@ -119,6 +119,32 @@ def load_schema_ref(ref: str, spec_path: Path | None) -> Any:
             raise PluginError("INVALID_SPEC", f"schema reference {ref!r}: {pointer} is not in {target.name}")
         value = value[part]
     return value
+
+
+CacheGet = Callable[[str], tuple[bool, Any]]
+ActiveSchedules = Callable[[str, str, str | None, str], list[str]]
+
+
+def with_unsaved(unsaved: list[StoreWrite], cache_get: CacheGet,
+                 active_schedules: ActiveSchedules) -> tuple[CacheGet, ActiveSchedules]:
+    """The store reads a task makes, seeing the writes made earlier in the same, not yet committed, transition
+    (branch steps share their owner's transition): the latest unsaved put of a key, unsaved schedule bindings."""
+    import copy
+
+    def get(key: str) -> tuple[bool, Any]:
+        for write in reversed(unsaved):
+            if isinstance(write, CachePut) and write.key == key:
+                return True, copy.deepcopy(write.value)
+        return cache_get(key)
+
+    def schedules(name: str, version: str, subject: str | None, start: str) -> list[str]:
+        pending = [f"(uncommitted binding {index})" for index, write in enumerate(unsaved)
+                   if isinstance(write, ScheduleWrite) and (write.journey_name, write.journey_version,
+                                                            write.subject_id, write.start_state)
+                   == (name, version, subject, start)]
+        return [*active_schedules(name, version, subject, start), *pending]
+
+    return get, schedules
 
 
 @dataclass

@@ -18,6 +18,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from jctl.engine import envelopes
+    from jctl.masking import definition_paths, masked_event_data
     from jctl.engine.errors import InvalidPayload, StepConflict
     from jctl.engine.interpreter import Interpreter, Seams, SignalTarget
     from jctl.store.models import Instance
@@ -83,7 +84,9 @@ class JourneyWorkflow:
 
     @workflow.query(name="history")
     def history(self) -> list[dict[str, Any]]:
-        return list(self.state.events)
+        """The history as every driver shows it: secret-marked fields masked (jctl.masking)."""
+        paths = definition_paths(self.state.instance.get("definition") or {})
+        return [{**event, "data": masked_event_data(event.get("data") or {}, paths)} for event in self.state.events]
 
     @workflow.update(name="step")
     async def step(self, request: dict[str, Any]) -> dict[str, Any]:
