@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import copy
 import json
 import os
 import subprocess
@@ -59,6 +60,39 @@ def run_jctl(*args: str, cwd: Path | None = None, stdin: str | None = None, env:
         [sys.executable, "-m", "jctl", *args], cwd=cwd, input=stdin, capture_output=True, text=True,
         env=environment, timeout=timeout,
     )
+
+
+def node_paths(node: Any, at: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """The path of every node of a parsed document, the root's included."""
+    found = [at]
+    if isinstance(node, dict):
+        for key, value in node.items():
+            found += node_paths(value, at + (key,))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found += node_paths(value, at + (index,))
+    return found
+
+
+def replaced(data: Any, path: tuple[Any, ...], value: Any) -> Any:
+    """`data` with the node at `path` replaced, copying only the containers along the path."""
+    if not path:
+        return value
+    copied = copy.copy(data)
+    copied[path[0]] = replaced(data[path[0]], path[1:], value)
+    return copied
+
+
+def cli_in(folder: Path, *args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
+    """The CLI run in `folder` on the store there (JCTL_DB), expected to exit `code` without a traceback."""
+    result = run_jctl(*args, cwd=folder, env={"JCTL_DB": str(folder / "jctl.db")})
+    assert "Traceback" not in result.stdout + result.stderr
+    assert result.returncode == code, result.stdout + result.stderr
+    return result
+
+
+def cli_json_in(folder: Path, *args: str, code: int = 0) -> Any:
+    return json.loads(cli_in(folder, *args, "--format", "json", code=code).stdout)
 
 
 def jsonata(expr: str) -> dict[str, str]:

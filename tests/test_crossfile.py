@@ -6,7 +6,6 @@ it must produce exactly those of the rules these modules own.
 
 from __future__ import annotations
 
-import copy
 import re
 from collections import Counter
 from pathlib import Path
@@ -17,6 +16,8 @@ import pytest
 from jctl.checks import CHECKS, SpecFile, Workspace, load_checks
 from jctl.lint import classify, lint_file
 from jctl.spec.loader import LoadedDocument, load_document
+
+from conftest import node_paths, replaced
 
 CASES = Path(__file__).parent / "cases" / "crossfile"
 MODULES = ("jctl.checks.crossfile", "jctl.checks.openapi", "jctl.checks.arazzo", "jctl.checks.arazzo_lists",
@@ -107,25 +108,6 @@ def test_referenced_openapi_is_loaded_once_per_workspace(tmp_path: Path) -> None
 REPLACEMENTS: tuple[Any, ...] = (None, "text", [1, "x"], {"$ref": 3})
 
 
-def _paths(node: Any, at: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    found = [at]
-    if isinstance(node, dict):
-        for key, value in node.items():
-            found += _paths(value, at + (key,))
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            found += _paths(value, at + (index,))
-    return found
-
-
-def _replace(data: Any, path: tuple[Any, ...], value: Any) -> Any:
-    """`data` with the node at `path` replaced, copying only the containers along the path."""
-    if not path:
-        return value
-    copied = copy.copy(data)
-    copied[path[0]] = _replace(data[path[0]], path[1:], value)
-    return copied
-
 
 @pytest.mark.parametrize("fixture", FIXTURES, ids=lambda p: str(p.relative_to(CASES)))
 def test_checks_survive_wrong_types_at_every_node(fixture: Path) -> None:
@@ -134,9 +116,9 @@ def test_checks_survive_wrong_types_at_every_node(fixture: Path) -> None:
     original = load_document(fixture)
     workspace = Workspace()
     runs = 0
-    for path in _paths(original.data):
+    for path in node_paths(original.data):
         for value in REPLACEMENTS:
-            document = LoadedDocument(original.path, original.text, _replace(original.data, path, value),
+            document = LoadedDocument(original.path, original.text, replaced(original.data, path, value),
                                       original.source_map, [])
             spec = SpecFile(kind, document, workspace)
             for registered in our_checks():

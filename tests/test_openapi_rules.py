@@ -4,7 +4,6 @@ and inputs that must end in a diagnostic, never a crash or a hang."""
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from collections import Counter
@@ -16,7 +15,7 @@ import pytest
 from jctl.checks import CHECKS, SpecFile, Workspace, load_checks
 from jctl.lint import lint_file, lint_paths
 from jctl.spec.loader import LoadedDocument, load_document
-from conftest import run_jctl
+from conftest import node_paths, replaced, run_jctl
 
 CASES = Path(__file__).parent / "cases" / "rules"
 MODULES = ("jctl.checks.openapi_refs", "jctl.checks.openapi_rules", "jctl.checks.openapi_examples")
@@ -169,33 +168,15 @@ paths:
 REPLACEMENTS: tuple[Any, ...] = (None, "text", [1, "x"], {"$ref": 3}, {"$ref": "#/nowhere"})
 
 
-def _paths(node: Any, at: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    found = [at]
-    if isinstance(node, dict):
-        for key, value in node.items():
-            found += _paths(value, at + (key,))
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            found += _paths(value, at + (index,))
-    return found
-
-
-def _replace(data: Any, path: tuple[Any, ...], value: Any) -> Any:
-    if not path:
-        return value
-    copied = copy.copy(data)
-    copied[path[0]] = _replace(data[path[0]], path[1:], value)
-    return copied
-
 
 @pytest.mark.parametrize("fixture", FIXTURES, ids=lambda p: p.name.removesuffix(".openapi.yaml"))
 def test_checks_survive_wrong_types_at_every_node(fixture: Path) -> None:
     original = load_document(fixture)
     workspace = Workspace()
     runs = 0
-    for path in _paths(original.data):
+    for path in node_paths(original.data):
         for value in REPLACEMENTS:
-            document = LoadedDocument(original.path, original.text, _replace(original.data, path, value),
+            document = LoadedDocument(original.path, original.text, replaced(original.data, path, value),
                                       original.source_map, [])
             for registered in our_checks():
                 list(registered.function(SpecFile("openapi", document, workspace)))

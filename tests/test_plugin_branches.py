@@ -12,20 +12,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from conftest import REPO, jsonata, run_jctl, write_journey
+from conftest import REPO, cli_in, cli_json_in, jsonata, run_jctl, write_journey
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
-
-
-def jctl(tmp_path: Path, *args: str, code: int = 0) -> Any:
-    result = run_jctl(*args, cwd=tmp_path, env={"JCTL_DB": str(tmp_path / "jctl.db")})
-    assert "Traceback" not in result.stdout + result.stderr
-    assert result.returncode == code, result.stdout + result.stderr
-    return result
-
-
-def as_json(tmp_path: Path, *args: str, code: int = 0) -> Any:
-    return json.loads(jctl(tmp_path, *args, "--format", "json", code=code).stdout)
 
 
 def publish(topic: str, nxt: str) -> dict[str, Any]:
@@ -39,7 +28,7 @@ def cache(operation: str, nxt: str, **extra: Any) -> dict[str, Any]:
 
 
 def outbox(tmp_path: Path) -> list[tuple[str, str, str]]:
-    return [(r["topic"], r["key"], r["state"]) for r in as_json(tmp_path, "outbox")]
+    return [(r["topic"], r["key"], r["state"]) for r in cli_json_in(tmp_path, "outbox")]
 
 
 def test_branch_writes_commit_once_across_a_wait_in_a_branch(tmp_path: Path) -> None:
@@ -60,16 +49,16 @@ def test_branch_writes_commit_once_across_a_wait_in_a_branch(tmp_path: Path) -> 
             "next": "lookup"},
         "lookup": cache("get", "done", resultVar="cached"),
         "done": {"type": "succeed"}}, "fanOut")
-    started = as_json(tmp_path, "run", str(spec), "--input", '{"orderId": "o-1", "total": 42}')
+    started = cli_json_in(tmp_path, "run", str(spec), "--input", '{"orderId": "o-1", "total": 42}')
     assert started["phase"] == "RUNNING" and started["activeSteps"] == ["confirm"]
     assert outbox(tmp_path) == [("orders.placed", "o-1", "placed")]
 
-    finished = as_json(tmp_path, "signal", started["journeyId"], "--payload", "{}")
+    finished = cli_json_in(tmp_path, "signal", started["journeyId"], "--payload", "{}")
     assert finished["phase"] == "SUCCEEDED", finished
     assert finished["output"]["sibling"] == {"total": 42}  # the uncommitted put of the sibling branch was read
     assert finished["output"]["cached"] == {"total": 42}  # and it was committed with the parallel's transition
-    jctl(tmp_path, "signal", started["journeyId"], "--payload", "{}", code=1)  # refused: changes nothing
-    jctl(tmp_path, "tick", "--until-idle")
+    cli_in(tmp_path, "signal", started["journeyId"], "--payload", "{}", code=1)  # refused: changes nothing
+    cli_in(tmp_path, "tick", "--until-idle")
     assert outbox(tmp_path) == [("orders.placed", "o-1", "placed"), ("orders.confirmed", "o-1", "confirmed")]
 
 
@@ -90,7 +79,7 @@ def test_subjourney_and_nested_parallel_publish_once_each(tmp_path: Path) -> Non
             "send": {"type": "task", "task": {"kind": "kafkaPublish:v1", "topic": "sub.announced",
                                               "value": {"mapper": jsonata('{"from": "sub"}')}}, "next": "ok"},
             "ok": {"type": "succeed"}}}})
-    assert as_json(tmp_path, "run", str(spec), "--input", '{"orderId": "o-2"}')["phase"] == "SUCCEEDED"
+    assert cli_json_in(tmp_path, "run", str(spec), "--input", '{"orderId": "o-2"}')["phase"] == "SUCCEEDED"
     assert sorted(topic for topic, _, _ in outbox(tmp_path)) == ["inner.a", "inner.b", "sub.announced"]
 
 
@@ -107,15 +96,15 @@ def scheduler(tmp_path: Path, on_existing: str) -> Path:
 
 
 def test_schedules_in_sibling_branches_see_each_other_before_they_commit(tmp_path: Path) -> None:
-    jctl(tmp_path, "clock", "set", "2030-01-01T00:00:00Z")
-    refused = as_json(tmp_path, "run", str(scheduler(tmp_path, "fail")), "--input", '{"orderId": "o-3"}', code=1)
+    cli_in(tmp_path, "clock", "set", "2030-01-01T00:00:00Z")
+    refused = cli_json_in(tmp_path, "run", str(scheduler(tmp_path, "fail")), "--input", '{"orderId": "o-3"}', code=1)
     assert refused["error"]["code"] == "SCHEDULE_EXISTS"  # the second branch saw the first one's binding
-    assert as_json(tmp_path, "schedules") == []  # the failed transition committed none of its writes
-    upserted = as_json(tmp_path, "run", str(scheduler(tmp_path, "upsert")), "--input", '{"orderId": "o-3"}')
+    assert cli_json_in(tmp_path, "schedules") == []  # the failed transition committed none of its writes
+    upserted = cli_json_in(tmp_path, "run", str(scheduler(tmp_path, "upsert")), "--input", '{"orderId": "o-3"}')
     assert upserted["phase"] == "SUCCEEDED"
-    [binding] = as_json(tmp_path, "schedules")  # the second upsert updated the first, in the same commit
+    [binding] = cli_json_in(tmp_path, "schedules")  # the second upsert updated the first, in the same commit
     assert (binding["subjectId"], binding["runsExecuted"], binding["status"]) == ("o-3", 0, "ACTIVE")
-    assert jctl(tmp_path, "clock", "advance", "P3D").stdout.count("started scheduled run") == 2
+    assert cli_in(tmp_path, "clock", "advance", "P3D").stdout.count("started scheduled run") == 2
 
 
 def test_a_run_killed_inside_a_branch_transition_publishes_once_after_resume(tmp_path: Path,
@@ -152,8 +141,8 @@ def test_a_run_killed_inside_a_branch_transition_publishes_once_after_resume(tmp
         if process.poll() is None:
             process.kill()
     assert outbox(tmp_path) == []
-    jctl(tmp_path, "tick", "--until-idle")  # a dead runner's lease is taken over; the transition runs again
-    [instance] = as_json(tmp_path, "list")
+    cli_in(tmp_path, "tick", "--until-idle")  # a dead runner's lease is taken over; the transition runs again
+    [instance] = cli_json_in(tmp_path, "list")
     assert instance["phase"] == "SUCCEEDED", instance
     assert outbox(tmp_path) == [("orders.shipping", "o-4", "announce")]
     assert calls == ["/ship", "/ship"]  # the call is at-least-once; the record is exactly once
