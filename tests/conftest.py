@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
+from jctl.spec.loader import LoadedDocument
+
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus"
 CASES = Path(__file__).resolve().parent / "cases"
@@ -72,6 +74,16 @@ def node_paths(node: Any, at: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         for index, value in enumerate(node):
             found += node_paths(value, at + (index,))
     return found
+
+
+def with_wrong_types(original: LoadedDocument, replacements: tuple[Any, ...]
+                     ) -> Iterator[tuple[Any, LoadedDocument]]:
+    """(replacement, `original` with one node replaced by it, positions kept) for each node and each of
+    `replacements`: what the checks must survive without crashing."""
+    for path in node_paths(original.data):
+        for value in replacements:
+            yield value, LoadedDocument(original.path, original.text, replaced(original.data, path, value),
+                                        original.source_map, [])
 
 
 def replaced(data: Any, path: tuple[Any, ...], value: Any) -> Any:

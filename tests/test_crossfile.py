@@ -15,9 +15,9 @@ import pytest
 
 from jctl.checks import CHECKS, SpecFile, Workspace, load_checks
 from jctl.lint import classify, lint_file
-from jctl.spec.loader import LoadedDocument, load_document
+from jctl.spec.loader import load_document
 
-from conftest import node_paths, replaced
+from conftest import with_wrong_types
 
 CASES = Path(__file__).parent / "cases" / "crossfile"
 MODULES = ("jctl.checks.crossfile", "jctl.checks.openapi", "jctl.checks.arazzo", "jctl.checks.arazzo_lists",
@@ -116,24 +116,21 @@ def test_checks_survive_wrong_types_at_every_node(fixture: Path) -> None:
     original = load_document(fixture)
     workspace = Workspace()
     runs = 0
-    for path in node_paths(original.data):
-        for value in REPLACEMENTS:
-            document = LoadedDocument(original.path, original.text, replaced(original.data, path, value),
-                                      original.source_map, [])
-            spec = SpecFile(kind, document, workspace)
-            for registered in our_checks():
-                # the two jsonschema-backed checks are slow; a wrong scalar is enough to exercise their mapping
-                slow = registered.rule in ("openapi-invalid", "arazzo-schema") and value is not None
-                if kind in registered.kinds and not slow:
-                    list(registered.function(spec))
-                    runs += 1
+    for value, document in with_wrong_types(original, REPLACEMENTS):
+        spec = SpecFile(kind, document, workspace)
+        for registered in our_checks():
+            # the two jsonschema-backed checks are slow; a wrong scalar is enough to exercise their mapping
+            slow = registered.rule in ("openapi-invalid", "arazzo-schema") and value is not None
+            if kind in registered.kinds and not slow:
+                list(registered.function(spec))
+                runs += 1
     assert runs > 100
 
 
 # --- the corpus --------------------------------------------------------------------------------------------------
 
 # Rules silent on the corpus: each of its findings would be a false positive (the corpus findings of the other
-# rules were each checked by hand and are real problems in the corpus files; see the helper report).
+# rules were each checked by hand and are real problems in the corpus files; see the issue notes).
 SILENT_ON_CORPUS = {
     "unknown-api", "unresolved-ref", "unknown-param", "get-with-body", "openapi-invalid", "openapi-start-mismatch",
     "openapi-schema-mismatch", "openapi-missing-endpoint", "arazzo-schema", "arazzo-source",

@@ -14,8 +14,8 @@ import pytest
 
 from jctl.checks import CHECKS, SpecFile, Workspace, load_checks
 from jctl.lint import lint_file, lint_paths
-from jctl.spec.loader import LoadedDocument, load_document
-from conftest import node_paths, replaced, run_jctl
+from jctl.spec.loader import load_document
+from conftest import run_jctl, with_wrong_types
 
 CASES = Path(__file__).parent / "cases" / "rules"
 MODULES = ("jctl.checks.openapi_refs", "jctl.checks.openapi_rules", "jctl.checks.openapi_examples")
@@ -168,19 +168,15 @@ paths:
 REPLACEMENTS: tuple[Any, ...] = (None, "text", [1, "x"], {"$ref": 3}, {"$ref": "#/nowhere"})
 
 
-
 @pytest.mark.parametrize("fixture", FIXTURES, ids=lambda p: p.name.removesuffix(".openapi.yaml"))
 def test_checks_survive_wrong_types_at_every_node(fixture: Path) -> None:
     original = load_document(fixture)
     workspace = Workspace()
     runs = 0
-    for path in node_paths(original.data):
-        for value in REPLACEMENTS:
-            document = LoadedDocument(original.path, original.text, replaced(original.data, path, value),
-                                      original.source_map, [])
-            for registered in our_checks():
-                list(registered.function(SpecFile("openapi", document, workspace)))
-                runs += 1
+    for _, document in with_wrong_types(original, REPLACEMENTS):
+        for registered in our_checks():
+            list(registered.function(SpecFile("openapi", document, workspace)))
+            runs += 1
     assert runs > 100
 
 
