@@ -165,7 +165,7 @@ class _Rewriter:
             self.skipped.append(f"{where}: {message} not moved: flow style or a list item; move it by hand")
             return
         last = self._entry_end(key_line, key_column)
-        removed = (self._line_start(key_line), self._line_start(last + 1))
+        removed = (self._line_start(self._emptied_parent_line(misplacement) or key_line), self._line_start(last + 1))
         insert_at = self._line_start(self._entry_end(block_line, block_column) + 1)
         if any(edit.start < removed[1] and removed[0] < edit.end or edit.start < insert_at < edit.end
                for edit in self.edits):
@@ -176,6 +176,22 @@ class _Rewriter:
         prefix = "" if self.text[:insert_at].endswith("\n") else "\n"
         self.edits.append(Edit(*removed, "", f"{where}: moved {message}"))
         self.edits.append(Edit(insert_at, insert_at, prefix + "\n".join(moved) + "\n", ""))
+
+    def _emptied_parent_line(self, misplacement: Misplacement) -> int | None:
+        """The key line of the block a field moves up out of, when that field is all the block holds and nothing
+        but blank lines sits between them: the block goes too (an empty `params:` would be null)."""
+        positions = self.document.source_map.positions
+        parent_pos = positions.get(misplacement.parent)
+        if misplacement.moves_down or parent_pos is None or not misplacement.parent:
+            return None
+        children = [path for path in positions if len(path) == len(misplacement.parent) + 1
+                    and path[:-1] == misplacement.parent]
+        key_line = positions[misplacement.path].key_line
+        header = self.lines[parent_pos.key_line].strip()
+        between = self.lines[parent_pos.key_line + 1 : key_line]
+        if children != [misplacement.path] or not header.endswith(":") or any(line.strip() for line in between):
+            return None
+        return parent_pos.key_line
 
     def _entry_end(self, key_line: int, key_column: int) -> int:
         """The last line of the mapping entry whose key is at (key_line, key_column): its value's deeper lines."""

@@ -284,3 +284,29 @@ def test_a_state_nested_in_another_moves_out_beside_it(tmp_path: Path) -> None:
     assert lint_file(path) == []
     assert path.read_text().endswith("      next: decide\n    decide:   # indented one level too deep\n"
                                       "      type: succeed\n")
+
+
+BODY_IN_PARAMS = (
+    "apiVersion: v1\nkind: Journey\nmetadata:\n  name: post\n  version: 0.1.0\nspec:\n  start: call\n"
+    "  states:\n    call:\n      type: task\n      task:\n        kind: httpCall:v1\n        method: POST\n"
+    "        url: https://api.example.com/items\n        params:\n          body:\n            mapper:\n"
+    "              lang: jsonata\n              expr: '{\"id\": id}'\n        resultVar: created\n"
+    "      next: done\n    done:\n      type: succeed\n")
+
+
+def test_a_block_left_empty_by_a_move_goes_with_it(tmp_path: Path) -> None:
+    """`params:` holding only a misplaced `body` would be null after the move; a block holding more stays."""
+    path = tmp_path / "body.journey.yaml"
+    path.write_text(BODY_IN_PARAMS)
+    assert [d.rule for d in lint_file(path)] == ["misplaced-field"]
+    assert len(fix_file(path).fixes) == 1
+    assert lint_file(path) == []
+    text = path.read_text()
+    assert "params" not in text
+    assert ("        url: https://api.example.com/items\n        body:\n          mapper:\n            lang: jsonata\n"
+            "            expr: '{\"id\": id}'\n        resultVar: created\n") in text
+    kept = tmp_path / "kept.journey.yaml"
+    kept.write_text(BODY_IN_PARAMS.replace("        params:\n", "        params:\n          headers: {X-Id: '1'}\n"))
+    assert "misplaced-field" in {d.rule for d in lint_file(kept)}
+    fix_file(kept)
+    assert "        params:\n          headers: {X-Id: '1'}\n" in kept.read_text()
