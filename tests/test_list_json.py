@@ -8,7 +8,7 @@ from pathlib import Path
 
 from conftest import run_jctl
 
-from jctl.cli.views import instance_summary
+from jctl.documents import instance_summary
 from jctl.store import Instance, NewEvent, Store
 
 

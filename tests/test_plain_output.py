@@ -11,7 +11,8 @@ import sys
 import pytest
 
 from jctl.cli import output
-from jctl.cli.views import instance_summary, print_instance_table
+from jctl.cli.views import print_instance_table
+from jctl.documents import instance_summary
 from jctl.store import InstanceSummary
 
 HEADER = ("id", "journey", "phase", "state", "updated")

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from jctl.cli import views
 from jctl.cli.output import console, print_json
+from jctl.documents import event_document, instance_summary, summary_of
 from jctl.errors import UsageError
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ def start(url: str, file: Path, input_document: Any, *, mocks: dict[str, Any] | 
 
 def list_instances(url: str, *, phase: str | None, journey: str | None, limit: int, as_json: bool) -> None:
     instances = call(url, lambda target: target.list_instances(phase=phase, journey=journey, limit=limit))
-    rows = [views.instance_summary(views.summary_of(instance)) for instance in instances]
+    rows = [instance_summary(summary_of(instance)) for instance in instances]
     if as_json:
         print_json(rows)
     else:
@@ -51,7 +52,7 @@ def list_instances(url: str, *, phase: str | None, journey: str | None, limit: i
 
 
 def history(url: str, instance_id: str, *, as_json: bool) -> None:
-    events = [views.event_document(event) for event in call(url, lambda target: target.history(instance_id))]
+    events = [event_document(event) for event in call(url, lambda target: target.history(instance_id))]
     if as_json:
         print_json(events)
     else:

@@ -21,13 +21,13 @@ from jctl.cli.output import (
     print_line,
     writes_plainly,
 )
+from jctl.documents import event_document, instance_summary, shown_history_of, summary_of
 from jctl.errors import FindingsError, JctlError, UsageError
 
 if TYPE_CHECKING:
     from jctl.engine.runner import Runner
     from jctl.limits import Limits
-    from jctl.secrets import Secrets
-    from jctl.store import Event, Instance, InstanceSummary, Store
+    from jctl.store import Instance, InstanceSummary, Store
     from jctl.tasks.inbound import InboundRequest
 
 T = TypeVar("T")
@@ -200,28 +200,8 @@ def parse_phase(phase: str) -> str:
     return value
 
 
-def summary_of(instance: Instance) -> InstanceSummary:
-    """What a listing shows of a whole instance (one a remote target sent)."""
-    from jctl.clock import to_epoch_ms
-    from jctl.store import InstanceSummary
-
-    assert instance.created_at is not None and instance.updated_at is not None  # a stored instance has both
-    return InstanceSummary(instance.id, instance.journey_name, instance.phase, instance.current_state,
-                           to_epoch_ms(instance.created_at), to_epoch_ms(instance.updated_at), instance.error)
 
 
-def instance_summary(instance: InstanceSummary) -> dict[str, Any]:
-    from jctl.clock import format_epoch_ms
-
-    return {
-        "journeyId": instance.id,
-        "journeyName": instance.journey_name,
-        "phase": instance.phase,
-        "currentState": instance.current_state,
-        "createdAt": format_epoch_ms(instance.created_ms),
-        "updatedAt": format_epoch_ms(instance.updated_ms),
-        "error": instance.error,
-    }
 
 
 def summary_renderer() -> Callable[[InstanceSummary], str]:
@@ -244,11 +224,6 @@ def summary_renderer() -> Callable[[InstanceSummary], str]:
     return render
 
 
-def event_document(event: Event) -> dict[str, Any]:
-    from jctl.clock import format_rfc3339
-
-    return {"seq": event.seq, "at": format_rfc3339(event.at), "type": event.type, "state": event.state,
-            "data": event.data}
 
 
 class ReadGuard(NamedTuple):
@@ -303,25 +278,14 @@ def show_history(instance_id: str, output_format: str, db: Path | None, guard: R
     store = open_store(db)
     if guard.request is not None:
         _readable(store, db, instance_id, guard)
-    events = [event_document(event) for event in shown_history_of(store, instance_id, load_secrets(guard.secrets))]
+    secrets = load_secrets(guard.secrets)
+    events = [event_document(event) for event in guarded(lambda: shown_history_of(store, instance_id, secrets))]
     if output_format == "json":
         print_json(events)
     else:
         print_history(events)
 
 
-def shown_history_of(store: Store, instance_id: str, secrets: Secrets | None = None) -> list[Event]:
-    """The history of an instance as every driver shows it: secret-marked fields masked (jctl.masking), local
-    secret values blanked out. The definition is read alone, so the history of a damaged row is still shown."""
-    from dataclasses import replace
-
-    from jctl.masking import shown_history
-
-    definition = guarded(lambda: store.definition_of(instance_id))
-    events = shown_history(guarded(lambda: store.history(instance_id)), definition)
-    if secrets is None or not secrets.values:
-        return events
-    return [replace(event, data=secrets.scrubbed(event.data)) for event in events]
 
 
 def print_result(envelope: dict[str, Any], output_format: str) -> None:

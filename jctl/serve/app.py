@@ -143,7 +143,7 @@ class JourneysApi:
 
     async def summaries(self, request: Request) -> Response:
         """`jctl list --target`: the rows `jctl list --format json` prints locally."""
-        from jctl.cli.views import instance_summary
+        from jctl.documents import instance_summary
 
         query = request.query_params
         phase, limit = query.get("phase"), query.get("limit", "50")
@@ -156,7 +156,7 @@ class JourneysApi:
 
     async def history(self, request: Request) -> Response:
         """`jctl history --target`: the events `jctl history --format json` prints locally."""
-        from jctl.cli.views import event_document, shown_history_of
+        from jctl.documents import event_document, shown_history_of
 
         instance = await self.instance(request.path_params["journeyId"])
         events = await self.run(lambda runner: shown_history_of(runner.store, instance.id, runner.secrets))

@@ -29,15 +29,17 @@ class LocalTarget:
         return envelope(guarded(lambda: self._store.get_instance(journey_id)))
 
     def list(self, *, phase: str | None = None, journey: str | None = None, limit: int = 50) -> builtins.list[dict[str, Any]]:
-        from jctl.cli.views import guarded, instance_summary
+        from jctl.cli.views import guarded
+        from jctl.documents import instance_summary
 
         found = guarded(lambda: list(self._store.instance_summaries(phase=phase, journey=journey, limit=limit)))
         return [instance_summary(summary) for summary in found]
 
     def history(self, journey_id: str) -> builtins.list[dict[str, Any]]:
-        from jctl.cli.views import event_document, shown_history_of
+        from jctl.cli.views import guarded
+        from jctl.documents import event_document, shown_history_of
 
-        return [event_document(event) for event in shown_history_of(self._store, journey_id)]
+        return [event_document(event) for event in guarded(lambda: shown_history_of(self._store, journey_id))]
 
     def cancel(self, journey_id: str) -> dict[str, Any]:
         return self._runner.cancel(journey_id)
