@@ -429,8 +429,7 @@ class Runner:
         (the store keeps the context as it was, so it stays small); a warning event when the context grows past
         a quarter of its limit."""
         limits = self.data_limits
-        before = stored_events
-        events = before + len(transition.events)
+        events = stored_events + len(transition.events)
         size = json_size(transition.snapshot.context)
         state = transition.snapshot.current_state
         if size > limits.context:
@@ -442,7 +441,7 @@ class Runner:
             self.warn(warning_message(f"the context of {instance.id[:8]}", size, limits.context, "context"))
             warnings.append(NewEvent("limit.warning", state, {"limit": "context", "size": size,
                                                               "max": limits.context}))
-        if events * WARN_FRACTION > limits.history_events >= before * WARN_FRACTION:
+        if events * WARN_FRACTION > limits.history_events >= stored_events * WARN_FRACTION:
             self.warn(f"the history of {instance.id[:8]} holds {events} events, over a quarter of the "
                       f"history-events limit ({limits.history_events})")
             warnings.append(NewEvent("limit.warning", state, {"limit": "history_events", "size": events,
