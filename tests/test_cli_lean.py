@@ -256,3 +256,10 @@ def test_plain_validate_never_loads_the_framework(tmp_path: Path) -> None:
                       env={"PYTHONPROFILEIMPORTTIME": "1"})
     assert result.returncode == 0
     assert "jctl.lint" in result.stderr and "typer" not in result.stderr and "rich" not in result.stderr
+
+
+def test_lean_validate_knows_every_format_of_the_full_command() -> None:
+    from jctl.cli.validate import OutputFormat
+    from jctl.cli.validate_run import FORMATS
+
+    assert set(FORMATS) == {member.value for member in OutputFormat}

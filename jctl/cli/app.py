@@ -207,10 +207,10 @@ def _signal(args: list[str]) -> None:
 
 def _validate(args: list[str]) -> None:
     """`validate [PATH]... [--format F]`, the form editors and CI call per file; other flags go to the full app."""
-    from jctl.cli.validate_run import run_validation
+    from jctl.cli.validate_run import FORMATS, run_validation
 
     options = _Options(args, {"--format": "format", "-f": "format"})
-    output_format = options.choice("format", ("text", "human", "json", "sarif", "github"), "text")
+    output_format = options.choice("format", FORMATS, "text")
     code = run_validation([Path(p) for p in options.positional] or [Path(".")], output_format)
     if code:
         sys.exit(code)

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 PROGRESS_THRESHOLD = 20  # fewer files finish before a progress bar would be worth drawing
 HUMAN_FORMATS = ("text", "human")
+FORMATS = (*HUMAN_FORMATS, "json", "sarif", "github")  # validate.OutputFormat's values, without Typer
 
 
 def run_validation(targets: list[Path], output_format: str, *, strict: bool = False, expressions: bool = True,
