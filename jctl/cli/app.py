@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Sequence
-from pathlib import Path
 
 from jctl import __version__
 from jctl.errors import EXIT_INTERNAL, EXIT_OK, JctlError
 
-HELP_FILE = Path(__file__).with_name("help.txt")
+TYPE_CHECKING = False  # pathlib and typing at import would cost a warm command a third of its time
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from pathlib import Path
+
 HELP_WIDTH = 80  # click wraps help at min(terminal width, 80): from 80 columns on, the text is the same
 
 
@@ -22,6 +24,15 @@ class _Unparsed(Exception):
 
 
 def main() -> None:
+    from jctl.cli.warm_client import delegate  # the warm command server runs it, when one is listening
+
+    code = delegate(sys.argv)
+    if code is not None:
+        sys.exit(code)
+    run_here()
+
+
+def run_here() -> None:
     # a command lives for one command: expressions go to the warm shared service instead of workers of its own
     # (jctl.expr.daemon; JCTL_EXPR_DAEMON=0 turns it off)
     os.environ.setdefault("JCTL_EXPR_DAEMON", "1")
@@ -76,9 +87,10 @@ def _answer_lean(args: list[str]) -> bool:
 def _print_help() -> bool:
     import shutil
 
-    if shutil.get_terminal_size().columns < HELP_WIDTH or not HELP_FILE.is_file():
+    help_file = _help_file()
+    if shutil.get_terminal_size().columns < HELP_WIDTH or not help_file.is_file():
         return False
-    sys.stdout.write(HELP_FILE.read_text(encoding="utf-8"))
+    sys.stdout.write(help_file.read_text(encoding="utf-8"))
     return True
 
 
@@ -119,7 +131,7 @@ class _Options:
         value = self.values.get("db", os.environ.get("JCTL_DB"))
         if value == "":
             raise _Unparsed
-        return Path(value) if value is not None else None
+        return _path(value) if value is not None else None
 
     def one_positional(self) -> str:
         if len(self.positional) != 1:
@@ -130,7 +142,7 @@ class _Options:
         value = self.values.get(name)
         if value == "":
             raise _Unparsed
-        return Path(value) if value is not None else None
+        return _path(value) if value is not None else None
 
 
 _COMMON = {"--format": "format", "-f": "format", "--db": "db"}
@@ -183,7 +195,7 @@ def _run(args: list[str]) -> None:
     seed, key = options.values.get("seed"), options.values.get("idempotency_key")
     start = drive.read_start(options.values.get("input", "{}"), seed=seed, idempotency_key=key, headers=None,
                              client_cert=None, mocks=mocks, config=config)
-    _exit(drive.start_locally(Path(file), start, detach="detach" in options.flags,
+    _exit(drive.start_locally(_path(file), start, detach="detach" in options.flags,
                               auto_advance="auto_advance" in options.flags, seed=seed, idempotency_key=key,
                               secrets=_env_path("JCTL_SECRETS"), plugin_config=_env_path("JCTL_PLUGIN_CONFIG"),
                               output_format=output_format, db=db))
@@ -211,7 +223,7 @@ def _validate(args: list[str]) -> None:
 
     options = _Options(args, {"--format": "format", "-f": "format"})
     output_format = options.choice("format", FORMATS, "text")
-    code = run_validation([Path(p) for p in options.positional] or [Path(".")], output_format)
+    code = run_validation([_path(p) for p in options.positional] or [_path(".")], output_format)
     if code:
         sys.exit(code)
 
@@ -219,7 +231,13 @@ def _validate(args: list[str]) -> None:
 def _env_path(name: str) -> Path | None:
     """An option's environment variable as the full parser reads it: unset or empty is no value."""
     value = os.environ.get(name)
-    return Path(value) if value else None
+    return _path(value) if value else None
+
+
+def _path(value: str) -> Path:
+    from pathlib import Path
+
+    return Path(value)
 
 
 def _exit(code: int) -> None:
@@ -232,7 +250,17 @@ _LEAN_COMMANDS: dict[str, Callable[[list[str]], None]] = {
 }
 
 
-def write_help(target: Path = HELP_FILE) -> Path:
+def _help_file() -> Path:
+    return _path(__file__).with_name("help.txt")
+
+
+def __getattr__(name: str) -> Path:
+    if name == "HELP_FILE":  # a path, built on demand
+        return _help_file()
+    raise AttributeError(name)
+
+
+def write_help(target: Path | None = None) -> Path:
     """Render the full app's `--help` as a terminal of 80 columns or more shows it (a subprocess: click reads
     the width from the environment)."""
     import subprocess
@@ -240,6 +268,7 @@ def write_help(target: Path = HELP_FILE) -> Path:
     script = "from jctl.cli.commands import app; app(prog_name='jctl')"
     result = subprocess.run([sys.executable, "-c", script, "--help"], capture_output=True, text=True, check=True,
                             env={**os.environ, "COLUMNS": str(HELP_WIDTH)})
+    target = target or _help_file()
     target.write_text(result.stdout, encoding="utf-8")
     return target
 

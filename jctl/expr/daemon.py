@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
-import stat
 import sys
 import threading
 import time
@@ -24,6 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from jctl.expr.worker import STARTUP_TIMEOUT_S, WorkerDied, WorkerPool, _read_message, _write_message
+from jctl.runtime_dir import MAX_SOCKET_PATH, private_dir, runtime_folder
+
+__all__ = ["MAX_SOCKET_PATH", "DaemonPool", "connect_or_start", "private_dir", "runtime_dir", "socket_path"]
 
 CONNECT_PATIENCE_S = 10.0  # a new daemon is listening within this (it starts no engine before the first request)
 DEFAULT_IDLE_S = 600.0
@@ -31,14 +33,8 @@ POOLS_PER_KIND = 4  # commands evaluating at the same time each get a pool; beyo
 MAX_CONNECTIONS = 64  # commands connected at once; more wait for one to finish
 
 
-MAX_SOCKET_PATH = 100  # bytes; the kernel's limit for a Unix socket path is 107
-
-
 def runtime_dir() -> Path:
-    base = os.environ.get("XDG_RUNTIME_DIR")
-    if base and len(os.fsencode(base)) + len("/jctl/expr-0123456789abcdef.sock") <= MAX_SOCKET_PATH:
-        return Path(base) / "jctl"
-    return Path("/tmp") / f"jctl-{os.getuid()}"  # no runtime folder, or one too deep for a socket path
+    return Path(runtime_folder())
 
 
 def socket_path() -> Path:
@@ -48,16 +44,6 @@ def socket_path() -> Path:
         parts.append(f"{path.name}:{path.stat().st_mtime_ns}")
     digest = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
     return runtime_dir() / f"expr-{digest}.sock"
-
-
-def private_dir(directory: Path) -> bool:
-    """Create `directory` for this user alone, or check that it is exactly that (owner, no group/other access)."""
-    try:
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        info = directory.lstat()
-    except OSError:
-        return False
-    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o077
 
 
 class DaemonPool:

@@ -1,0 +1,321 @@
+"""The warm command server: a process that has imported everything the hot commands need and forks a child per
+command, which becomes that command (its stdin/stdout/stderr, folder, environment, argv) and runs the same `main`.
+
+One thread, no store, socket or worker open when it forks: a child starts from a clean copy. The server reaps its
+children and tells each client its child's wait status. It leaves after `JCTL_DAEMON_IDLE_S` without commands, and
+serves only the build it was started for (the socket name is the key of jctl.cli.warm_client).
+"""
+
+from __future__ import annotations
+
+import atexit
+import errno
+import fcntl
+import io
+import marshal
+import os
+import select
+import signal
+import socket
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jctl.cli.warm_client import CWD_ENTRY, build_key
+
+MAX_REQUEST = 4 * 1024 * 1024  # argv and environment of one command
+REQUEST_PATIENCE_S = 2.0  # a client sends its request at once; one that does not is dropped
+PRELOADED = (  # what run, signal, status, list, history, cancel, clock and tick import, and the full Typer app
+    "jctl.cli.commands", "jctl.cli.drive", "jctl.cli.views", "jctl.cli.output", "jctl.engine.runner",
+    "jctl.store.db", "jctl.spec.loader", "jctl.lint", "jctl.lint_cache", "jctl.tasks.http", "jctl.expr.worker",
+    "jctl.expr.daemon", "jctl.secrets", "jctl.limits", "yaml", "jsonschema_rs", "sqlite3", "sqlite_utils",
+)
+
+
+@dataclass
+class Request:
+    """One command as its client sent it, with the client's stdin, stdout and stderr."""
+
+    argv: list[str]
+    cwd: str
+    env: dict[str, str]
+    path: list[str]
+    main_package: str | None
+    stdio: list[tuple[str, str, bool, bool] | None]
+    fds: list[int]
+    connection: socket.socket
+
+
+def main(argv: list[str]) -> None:
+    """`warm_server SOCKET IDLE_S FIRST_PATH_ENTRY`; returns only in a child, which then runs the command."""
+    path, idle_s, first_entry = Path(argv[0]), float(argv[1]), argv[2]
+    os.chdir(path.parent)
+    sys.path[0] = os.getcwd() if first_entry == CWD_ENTRY else first_entry
+    lock = _lock(path)
+    if lock is None or f"cmd-{build_key()}.sock" != path.name:
+        return  # another server has this socket, or this process is not the build the client is
+    _preload()
+    if threading.active_count() != 1:
+        return  # an import started a thread: forking now could copy a held lock
+    server = _Server(path, lock, idle_s)
+    request = server.serve()
+    if request is not None:
+        _become(request)
+        _run_command()
+
+
+def _run_command() -> None:
+    """Run the command as `python -m jctl` would, then leave without tearing down the server's whole heap (Python's
+    finalization of every module the server loaded would cost more than most commands)."""
+    from jctl.cli.app import run_here
+
+    code = 0
+    try:
+        run_here()
+    except SystemExit as leaving:
+        code = _exit_code(leaving.code)
+    except BaseException:  # what the interpreter prints for an uncaught exception (guarded_main lets few through)
+        sys.excepthook(*sys.exc_info())
+        code = 1
+    shutdown = getattr(threading, "_shutdown", None)
+    if shutdown is not None:
+        shutdown()  # threads the command started and did not mark daemon, as at interpreter exit
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):
+            code = 120  # the interpreter's status when it cannot flush its standard streams
+    os._exit(code)
+
+
+def _exit_code(code: object) -> int:
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF
+    sys.stderr.write(f"{code}\n")
+    return 1
+
+
+def _lock(path: Path) -> int | None:
+    fd = os.open(path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _preload() -> None:
+    import importlib
+
+    for name in PRELOADED:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            continue  # an optional module missing: the command imports it (or reports it) itself
+
+
+class _Server:
+    def __init__(self, path: Path, lock: int, idle_s: float):
+        self.path = path
+        self.lock = lock
+        self.idle_s = idle_s
+        self.children: dict[int, socket.socket] = {}
+        self.wake_read, self.wake_write = socket.socketpair()
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+
+    def serve(self) -> Request | None:
+        """Answer commands until idle; in a forked child, return its request instead."""
+        for end in (self.wake_read, self.wake_write):
+            end.setblocking(False)
+        signal.set_wakeup_fd(self.wake_write.fileno())
+        signal.signal(signal.SIGCHLD, lambda _signum, _frame: None)
+        signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(0))
+        self.path.unlink(missing_ok=True)  # a stale socket: the lock says no server owns it
+        self.listener.bind(str(self.path))
+        self.listener.listen(64)
+        last_seen = time.monotonic()
+        try:
+            while self.children or time.monotonic() - last_seen < self.idle_s:
+                ready, _, _ = select.select([self.listener, self.wake_read], [], [], 1.0)
+                if self.wake_read in ready:
+                    self._drain_wakeups()
+                self._reap()
+                if self.listener in ready:
+                    last_seen = time.monotonic()
+                    request = self._accept()
+                    if request is not None and self._fork(request):
+                        return request
+        except SystemExit:
+            pass
+        self._leave()
+        return None
+
+    def _drain_wakeups(self) -> None:
+        try:
+            while self.wake_read.recv(512):
+                pass
+        except OSError:
+            pass
+
+    def _accept(self) -> Request | None:
+        try:
+            connection, _ = self.listener.accept()
+        except OSError:
+            return None
+        connection.settimeout(REQUEST_PATIENCE_S)
+        try:
+            request = _read_request(connection)
+        except (OSError, EOFError, ValueError, KeyError, TypeError):
+            connection.close()
+            return None
+        if _shadows_preloaded(request):
+            _close_fds(request.fds)
+            _send(connection, b"R\n")
+            connection.close()
+            return None
+        return request
+
+    def _fork(self, request: Request) -> bool:
+        """Fork the command's process; True in that child."""
+        pid = os.fork()
+        if pid == 0:
+            self._forget_in_child(request.connection)
+            return True
+        _close_fds(request.fds)
+        self.children[pid] = request.connection
+        _send(request.connection, b"P%d\n" % pid)
+        return False
+
+    def _forget_in_child(self, keep: socket.socket) -> None:
+        signal.set_wakeup_fd(-1)
+        for signum in (signal.SIGCHLD, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_DFL)
+        for connection in self.children.values():
+            connection.close()
+        for end in (self.listener, self.wake_read, self.wake_write):
+            end.close()
+        os.close(self.lock)
+        keep.settimeout(None)
+
+    def _reap(self) -> None:
+        while self.children:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            connection = self.children.pop(pid, None)
+            if connection is not None:
+                _send(connection, b"X%d\n" % status)
+                connection.close()
+
+    def _leave(self) -> None:
+        self.path.unlink(missing_ok=True)
+        self.listener.close()
+        os.close(self.lock)  # after the unlink: a new server must not bind before this one's socket is gone
+
+
+def _read_request(connection: socket.socket) -> Request:
+    data, fds, _flags, _address = socket.recv_fds(connection, 65536, 3)
+    if len(fds) != 3 or len(data) < 4:
+        _close_fds(fds)
+        raise ValueError("a request carries its length and three descriptors")
+    size = int.from_bytes(data[:4], "big")
+    if size > MAX_REQUEST:
+        _close_fds(fds)
+        raise ValueError("request too large")
+    body = data[4:]
+    while len(body) < size:
+        chunk = connection.recv(size - len(body))
+        if not chunk:
+            _close_fds(fds)
+            raise EOFError
+        body += chunk
+    fields: dict[str, Any] = marshal.loads(body)
+    return Request(list(fields["argv"]), str(fields["cwd"]), dict(fields["env"]), list(fields["path"]),
+                   fields["main_package"], list(fields["stdio"]), fds, connection)
+
+
+def _shadows_preloaded(request: Request) -> bool:
+    """With `python -m jctl` the client's folder comes first on its module path: a module there named like one the
+    server has loaded would have been imported instead; such a command runs in its client."""
+    if not request.path or request.path[0] != request.cwd:
+        return False
+    try:
+        names = {entry.partition(".")[0] for entry in os.listdir(request.cwd)}
+    except OSError:
+        return False
+    for name in names & {module.partition(".")[0] for module in sys.modules}:
+        location = getattr(sys.modules.get(name), "__file__", None) or ""
+        if not location.startswith(os.path.join(request.cwd, name)):
+            return True
+    return False
+
+
+def _send(connection: socket.socket, message: bytes) -> None:
+    try:
+        connection.sendall(message)
+    except OSError:
+        pass  # the client went away; its command process has gone (or goes) with it
+
+
+def _close_fds(fds: list[int]) -> None:
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError as error:
+            if error.errno != errno.EBADF:
+                raise
+
+
+def _become(request: Request) -> None:
+    """Turn this forked child into the client's command: its descriptors, folder, environment, argv, streams."""
+    for target, fd in enumerate(request.fds):
+        os.dup2(fd, target)
+    _close_fds(request.fds)
+    os.chdir(request.cwd)
+    os.environ.clear()
+    os.environ.update(request.env)
+    sys.argv[:] = request.argv
+    sys.path[:] = request.path
+    main_module = sys.modules["__main__"]
+    main_module.__package__ = request.main_package  # click names the program from it (`python -m jctl`)
+    for fd, name in enumerate(("stdin", "stdout", "stderr")):
+        stream = _stream(fd, request.stdio[fd])
+        setattr(sys, name, stream)
+        setattr(sys, f"__{name}__", stream)  # what shutil.get_terminal_size and rich look at
+    _die_with_client(request.connection)
+
+
+def _stream(fd: int, form: tuple[str, str, bool, bool] | None) -> Any:
+    """The text stream Python would have made for `fd` (as in the client: same encoding, errors and buffering)."""
+    mode = "rb" if fd == 0 else "wb"
+    if form is None:
+        return None
+    encoding, errors, line_buffering, write_through = form
+    binary = io.open(fd, mode, buffering=0 if write_through and fd else -1, closefd=False)
+    text = io.TextIOWrapper(binary, encoding, errors, "\n", line_buffering, write_through)
+    setattr(text, "mode", mode[0])  # noqa: B010  (typeshed has it read-only; io.open sets it too)
+    return text
+
+
+def _die_with_client(connection: socket.socket) -> None:
+    """The client gone (even SIGKILLed) means this command is killed, as it would have been in that process."""
+
+    def watch() -> None:
+        try:
+            connection.recv(1)
+        except OSError:
+            pass
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="jctl-client-watch", daemon=True).start()
