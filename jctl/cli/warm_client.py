@@ -3,7 +3,8 @@ imported everything, the way Spring, Nailgun and Android's zygote do, or say it 
 
 It runs before every hot command, so it imports only what connecting needs (`_socket`, not `socket`; no json, no
 hashlib, no pathlib or typing). The server gets this process's stdin/stdout/stderr themselves (SCM_RIGHTS), its argv, folder and
-environment, and answers with its command process's pid, then with that process's wait status.
+environment, and answers with its command process's pid (which starts when the client says go), then with that process's
+wait status.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from jctl.runtime_dir import private_dir, runtime_folder
 
 HOT_COMMANDS = frozenset({"run", "signal", "status", "list", "history", "cancel", "clock", "tick"})
 DEFAULT_IDLE_S = 600.0
+ANSWER_PATIENCE_S = 10.0  # a server forks and answers at once; a socket that stays silent is not one
 # variables libraries the server has loaded read once, at import (typer.core, typer.rich_utils)
 IMPORT_TIME_VARIABLES = ("TYPER_USE_RICH", "TERMINAL_WIDTH", "_TYPER_FORCE_DISABLE_TERMINAL", "GITHUB_ACTIONS",
                          "FORCE_COLOR", "PY_COLORS")
@@ -99,14 +101,18 @@ def _converse(connection: _socket.socket, argv: list[str]) -> int | None:
                              "stdio": [_stream_form(stream) for stream in (sys.stdin, sys.stdout, sys.stderr)]})
     fds = b"".join(fd.to_bytes(4, sys.byteorder, signed=True) for fd in (0, 1, 2))
     try:
+        connection.settimeout(ANSWER_PATIENCE_S)
         connection.sendmsg([len(request).to_bytes(4, "big"), request],
                            [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fds)])
         answer = _read_line(connection)
-    except OSError:
-        return None  # our stdio cannot be passed (a closed descriptor), or the server went away: run here
-    if not answer.startswith(b"P"):
-        return None  # refused (this folder shadows a module the server has loaded): run here
-    return _wait_for(connection, int(answer[1:]))
+        if not answer.startswith(b"P"):
+            return None  # refused (this folder shadows a module the server has loaded): run here
+        pid = int(answer[1:])
+        connection.sendall(b"G")  # the command process starts only now: a client that gave up never runs it twice
+        connection.settimeout(None)
+    except (OSError, EOFError, ValueError):
+        return None  # our stdio cannot be passed (a closed descriptor), or no jctl server answers: run here
+    return _wait_for(connection, pid)
 
 
 def _stream_form(stream: object) -> tuple[str, str, bool, bool] | None:

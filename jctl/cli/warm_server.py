@@ -27,6 +27,7 @@ from typing import Any
 from jctl.cli.warm_client import CWD_ENTRY, build_key
 
 MAX_REQUEST = 4 * 1024 * 1024  # argv and environment of one command
+EXIT_GAVE_UP = 3
 REQUEST_PATIENCE_S = 2.0  # a client sends its request at once; one that does not is dropped
 PRELOADED = (  # what run, signal, status, list, history, cancel, clock and tick import, and the full Typer app
     "jctl.cli.commands", "jctl.cli.drive", "jctl.cli.views", "jctl.cli.output", "jctl.engine.runner",
@@ -279,6 +280,12 @@ def _close_fds(fds: list[int]) -> None:
 
 def _become(request: Request) -> None:
     """Turn this forked child into the client's command: its descriptors, folder, environment, argv, streams."""
+    try:
+        go = request.connection.recv(1)
+    except OSError:
+        go = b""
+    if go != b"G":
+        os._exit(EXIT_GAVE_UP)  # the client gave up waiting and runs the command itself
     for target, fd in enumerate(request.fds):
         os.dup2(fd, target)
     _close_fds(request.fds)
