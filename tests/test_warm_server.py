@@ -375,3 +375,12 @@ def test_a_changed_checkout_gets_its_own_server(runtime: Runtime, tmp_path: Path
     os.utime(checkout / "jctl" / "cli" / "views.py", ns=(0, 0))
     runtime.started(tmp_path, env=env)
     assert len(runtime.sockets()) == 2
+
+
+def test_a_folder_shadowing_a_loaded_module_runs_the_command_here(shared: tuple[Runtime, Path, str],
+                                                                   tmp_path: Path) -> None:
+    """`python -m jctl` imports from its folder first: there, a `typer.py` is the typer the command gets."""
+    (tmp_path / "typer.py").write_text("raise SystemExit('the typer of this folder')\n")
+    served = shared[0].jctl("status", "--bogus", cwd=tmp_path)
+    assert answers(served) == answers(shared[0].jctl("status", "--bogus", cwd=tmp_path, served=False))
+    assert "the typer of this folder" in served.stderr
