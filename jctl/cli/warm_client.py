@@ -54,6 +54,8 @@ def _wanted(argv: list[str]) -> bool:
     environ = os.environ
     if len(argv) < 2 or argv[1] not in HOT_COMMANDS or environ.get("JCTL_DAEMON", "1") == "0":
         return False
+    if not hasattr(os, "posix_spawn") or not hasattr(_socket, "AF_UNIX"):
+        return False  # no Unix sockets to pass descriptors over (Windows)
     if "_JCTL_COMPLETE" in environ or environ.get("PYTHONPROFILEIMPORTTIME"):
         return False  # completion, and a process that profiles its own imports, stay here
     # interpreter options on the command line (-I, -X, -O, ...) are not reproduced by a server: run here
@@ -172,5 +174,5 @@ def _start_server(path: str) -> None:
                        dict(os.environ), setsid=True,
                        file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDWR, 0),
                                      (os.POSIX_SPAWN_DUP2, 0, 1), (os.POSIX_SPAWN_DUP2, 0, 2)])
-    except OSError:
+    except (OSError, NotImplementedError):  # no setsid for spawned processes here: no server, as before
         pass

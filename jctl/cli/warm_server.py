@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import errno
 import fcntl
+import gc
 import io
 import marshal
 import os
@@ -29,11 +30,14 @@ from jctl.cli.warm_client import CWD_ENTRY, build_key
 MAX_REQUEST = 4 * 1024 * 1024  # argv and environment of one command
 EXIT_GAVE_UP = 3
 REQUEST_PATIENCE_S = 2.0  # a client sends its request at once; one that does not is dropped
-PRELOADED = (  # what run, signal, status, list, history, cancel, clock and tick import, and the full Typer app
-    "jctl.cli.commands", "jctl.cli.drive", "jctl.cli.views", "jctl.cli.output", "jctl.engine.runner",
-    "jctl.store.db", "jctl.spec.loader", "jctl.lint", "jctl.lint_cache", "jctl.tasks.http", "jctl.expr.worker",
-    "jctl.expr.daemon", "jctl.secrets", "jctl.limits", "yaml", "jsonschema_rs", "sqlite3", "sqlite_utils",
+PRELOADED = (  # what the hot commands import, a spec's first lint included, and the full Typer app
+    "jctl.cli.app", "jctl.cli.commands", "jctl.cli.drive", "jctl.cli.views", "jctl.cli.output", "jctl.lint",
+    "jctl.lint_cache", "jctl.secrets", "jctl.limits", "jctl.expr.worker", "jctl.expr.daemon", "jctl.expr.bindings",
+    "jctl.expr.dw_dialect", "jctl.expr.dw_guard", "jctl.expr.memo", "jctl.expr.jsonata", "jctl.expr.jq",
+    "jctl.expr.jolt", "yaml", "jsonschema", "jsonschema_rs", "jsonata", "sqlite3", "sqlite_utils", "rich.console",
+    "rich.table", "rich.text", "rich._emoji_codes", "typer._click.decorators", "importlib.metadata", "email.message",
 )
+PRELOADED_PACKAGES = ("jctl.checks", "jctl.engine", "jctl.spec", "jctl.store", "jctl.tasks")  # every module
 
 
 @dataclass
@@ -61,6 +65,8 @@ def main(argv: list[str]) -> None:
     _preload()
     if threading.active_count() != 1:
         return  # an import started a thread: forking now could copy a held lock
+    gc.collect()
+    gc.freeze()  # what was loaded stays out of the children's collections: fewer pages copied, shorter pauses
     server = _Server(path, lock, idle_s)
     request = server.serve()
     if request is not None:
@@ -115,8 +121,13 @@ def _lock(path: Path) -> int | None:
 
 def _preload() -> None:
     import importlib
+    import pkgutil
 
-    for name in PRELOADED:
+    names = list(PRELOADED)
+    for package in PRELOADED_PACKAGES:
+        folder = importlib.import_module(package).__path__
+        names += [f"{package}.{module.name}" for module in pkgutil.iter_modules(folder)]
+    for name in names:
         try:
             importlib.import_module(name)
         except ImportError:
