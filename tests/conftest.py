@@ -24,7 +24,8 @@ def private_expression_service(tmp_path_factory: pytest.TempPathFactory) -> Iter
     """The commands tests run share an expression daemon and a warm command server of this session's own (never
     the user's), which leave with the session."""
     runtime = tmp_path_factory.mktemp("run")
-    saved = {name: os.environ.get(name) for name in ("XDG_RUNTIME_DIR", "JCTL_EXPR_DAEMON_IDLE_S", "JCTL_DAEMON_IDLE_S")}
+    names = ("XDG_RUNTIME_DIR", "JCTL_EXPR_DAEMON_IDLE_S", "JCTL_DAEMON_IDLE_S")
+    saved = {name: os.environ.get(name) for name in names}
     os.environ.update(XDG_RUNTIME_DIR=str(runtime), JCTL_EXPR_DAEMON_IDLE_S="120", JCTL_DAEMON_IDLE_S="120")
     yield
     for name, value in saved.items():

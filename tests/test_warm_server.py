@@ -8,6 +8,7 @@ import fcntl
 import json
 import os
 import pty
+import re
 import shutil
 import signal
 import socket
@@ -275,6 +276,49 @@ def test_a_killed_client_takes_its_command_with_it(runtime: Runtime, tmp_path: P
     rerun = runtime.jctl("run", str(APPROVAL), "--db", str(tmp_path / "jctl.db"), "-i", '{"orderId": "o-2"}',
                          cwd=tmp_path)
     assert rerun.returncode == 0, rerun.stderr
+
+
+def test_a_client_killed_mid_run_leaves_a_store_that_resumes(runtime: Runtime, tmp_path: Path) -> None:
+    """Killed while its command works through a journey (one slow HTTP call per round): the command dies with it,
+    and `tick` finishes the journey with every round once, as after a killed process of its own."""
+    from pytest_httpserver import HTTPServer
+    from werkzeug import Request, Response
+
+    def answer(_request: Request) -> Response:
+        time.sleep(0.05)
+        return Response('{"ok": true}', content_type="application/json")
+
+    rounds = 12
+    with HTTPServer(threaded=True) as service:
+        service.expect_request(re.compile(r"/rounds/\d+"), method="POST").respond_with_handler(answer)
+        spec = tmp_path / "counter.journey.yaml"
+        spec.write_text((CASES / "runner" / "counter.journey.yaml.tmpl").read_text().replace(
+            "__BASE__", service.url_for("").rstrip("/")))
+        server = runtime.started(tmp_path)
+        db = str(tmp_path / "jctl.db")
+        client = subprocess.Popen([sys.executable, "-m", "jctl", "run", str(spec), "--db", db, "-f", "json",
+                                   "--input", json.dumps({"rounds": rounds})], cwd=tmp_path,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                  env=dict(os.environ, PYTHONPATH=str(REPO), **runtime.env))
+        command = command_process(runtime, server)
+        wait_until(lambda: len(service.log) >= 3, "the command to be mid-run")
+        client.kill()
+        client.wait(timeout=PATIENCE_S)
+        wait_until(lambda: command not in children_of(server), "the command process to die with its client")
+        calls_when_killed = len(service.log)
+        time.sleep(0.3)
+        assert len(service.log) == calls_when_killed  # nobody calls on behalf of the killed command
+        assert calls_when_killed < rounds
+        finished = runtime.jctl("tick", "--until-idle", "--db", db, cwd=tmp_path)
+        assert finished.returncode == 0, finished.stderr
+    listed = json.loads(runtime.jctl("list", "--db", db, "-f", "json", cwd=tmp_path).stdout)
+    (journey_id,) = [row["journeyId"] for row in listed]
+    status = json.loads(runtime.jctl("status", journey_id, "--db", db, "-f", "json", cwd=tmp_path).stdout)
+    assert status["phase"] == "SUCCEEDED" and status["output"] == {"status": "COUNTED", "count": rounds}
+    history = json.loads(runtime.jctl("history", journey_id, "--db", db, "-f", "json", cwd=tmp_path).stdout)
+    assert [event["seq"] for event in history] == list(range(1, len(history) + 1))
+    bumps = [event for event in history if event["type"] == "state.completed" and event["state"] == "bump"]
+    assert len(bumps) == rounds
 
 
 def test_ctrl_c_and_sigterm_reach_the_command(runtime: Runtime, tmp_path: Path) -> None:

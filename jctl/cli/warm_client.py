@@ -1,10 +1,10 @@
 """The client half of the warm command server (jctl.cli.warm_server): hand this command to a server that has already
 imported everything, the way Spring, Nailgun and Android's zygote do, or say it cannot so the command runs here.
 
-It runs before every hot command, so it imports only what connecting needs (`_socket`, not `socket`; no json, no
-hashlib, no pathlib or typing). The server gets this process's stdin/stdout/stderr themselves (SCM_RIGHTS), its argv, folder and
-environment, and answers with its command process's pid (which starts when the client says go), then with that process's
-wait status.
+It runs before every hot command, so it imports only what connecting needs (`_socket`, not `socket`; no json,
+hashlib, pathlib or typing). The server gets this process's stdin/stdout/stderr themselves (SCM_RIGHTS), its argv,
+folder and environment, and answers with its command process's pid (that process starts when the client says go),
+then with that process's wait status.
 """
 
 from __future__ import annotations
@@ -65,7 +65,8 @@ def _wanted(argv: list[str]) -> bool:
 
 def build_key() -> str:
     """What the server must share with this process: interpreter, flags, module path, the variables read at start-up
-    or import (PYTHON*, IMPORT_TIME_VARIABLES) and the jctl files' times — a changed checkout or another worktree never gets an old server."""
+    or import (PYTHON*, IMPORT_TIME_VARIABLES) and the jctl files' times — a changed checkout or another worktree
+    never gets an old server."""
     search_path = list(sys.path)
     if search_path and search_path[0] == os.getcwd():
         search_path[0] = CWD_ENTRY
