@@ -38,6 +38,9 @@ PRELOADED = (  # what the hot commands import, a spec's first lint included, and
     "rich.table", "rich.text", "rich._emoji_codes", "typer._click.decorators", "importlib.metadata", "email.message",
 )
 PRELOADED_PACKAGES = ("jctl.checks", "jctl.engine", "jctl.spec", "jctl.store", "jctl.tasks")  # every module
+# caches each process fills once from the jctl files alone (which the server's key covers): filled before forking
+WARMED = ("jctl.lint_cache:_linter_fingerprint", "jctl.checks.schema:schema_validator",
+          "jctl.checks.placement:state_types", "jctl.checks.placement:_state_validator")
 
 
 @dataclass
@@ -132,6 +135,9 @@ def _preload() -> None:
             importlib.import_module(name)
         except ImportError:
             continue  # an optional module missing: the command imports it (or reports it) itself
+    for warmed in WARMED:
+        module, _, function = warmed.partition(":")
+        getattr(importlib.import_module(module), function)()
 
 
 class _Server:
