@@ -67,8 +67,8 @@ def main() -> None:
     baseline_command = ([python, "-c", "import typer, rich"], env)
     with tempfile.TemporaryDirectory() as tmp, private_runtime(env) as served_env:
         db = Path(tmp) / "bench.db"
-        instance = create_instance(db, env)
         here_env = {**served_env, **IN_PROCESS}
+        instance = create_instance(db, here_env)
         warm_server([*jctl, "list", "--db", str(db)], served_env)
         for label, arguments in [("--help", ["--help"]), ("status <id>", ["status", instance]),
                                  ("status <id> -f json", ["status", instance, "-f", "json"]),

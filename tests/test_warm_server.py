@@ -428,3 +428,13 @@ def test_a_folder_shadowing_a_loaded_module_runs_the_command_here(shared: tuple[
     served = shared[0].jctl("status", "--bogus", cwd=tmp_path)
     assert answers(served) == answers(shared[0].jctl("status", "--bogus", cwd=tmp_path, served=False))
     assert "the typer of this folder" in served.stderr
+
+
+def test_the_client_path_stays_tiny() -> None:
+    """Every hot command pays for what the entry point and the client import before they connect."""
+    result = subprocess.run([sys.executable, "-X", "importtime", "-c",
+                             "from jctl.cli.app import main; import jctl.cli.warm_client"],
+                            capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(REPO)), check=True)
+    modules = {line.rsplit("|", 1)[1].strip() for line in result.stderr.splitlines() if "|" in line}
+    assert "jctl.cli.warm_client" in modules  # the output really is the import log
+    assert modules.isdisjoint({"pathlib", "typing", "socket", "signal", "json", "hashlib", "re", "enum"})

@@ -29,6 +29,7 @@ from jctl.cli.warm_client import CWD_ENTRY, build_key
 
 MAX_REQUEST = 4 * 1024 * 1024  # argv and environment of one command
 EXIT_GAVE_UP = 3
+STOPPING = {signal.SIGINT, signal.SIGTERM}  # the server leaves cleanly on either; a client forwards both
 REQUEST_PATIENCE_S = 2.0  # a client sends its request at once; one that does not is dropped
 PRELOADED = (  # what the hot commands import, a spec's first lint included, and the full Typer app
     "jctl.cli.app", "jctl.cli.commands", "jctl.cli.drive", "jctl.cli.views", "jctl.cli.output", "jctl.lint",
@@ -84,9 +85,12 @@ def _run_command() -> None:
 
     code = 0
     try:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOPPING)  # a Ctrl-C forwarded since the fork lands here
         run_here()
     except SystemExit as leaving:
         code = _exit_code(leaving.code)
+    except KeyboardInterrupt:
+        code = 130  # as guarded_main answers it
     except BaseException:  # what the interpreter prints for an uncaught exception (guarded_main lets few through)
         sys.excepthook(*sys.exc_info())
         code = 1
@@ -137,7 +141,10 @@ def _preload() -> None:
             continue  # an optional module missing: the command imports it (or reports it) itself
     for warmed in WARMED:
         module, _, function = warmed.partition(":")
-        getattr(importlib.import_module(module), function)()
+        try:
+            getattr(importlib.import_module(module), function)()
+        except Exception:  # noqa: BLE001 - a cache left cold is filled by the command that needs it
+            continue
 
 
 class _Server:
@@ -155,7 +162,8 @@ class _Server:
             end.setblocking(False)
         signal.set_wakeup_fd(self.wake_write.fileno())
         signal.signal(signal.SIGCHLD, lambda _signum, _frame: None)
-        signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(0))
+        for signum in STOPPING:
+            signal.signal(signum, lambda _signum, _frame: sys.exit(0))
         self.path.unlink(missing_ok=True)  # a stale socket: the lock says no server owns it
         self.listener.bind(str(self.path))
         self.listener.listen(64)
@@ -166,6 +174,8 @@ class _Server:
                 if self.wake_read in ready:
                     self._drain_wakeups()
                 self._reap()
+                if not ready and f"cmd-{build_key()}.sock" != self.path.name:
+                    last_seen = -self.idle_s  # the jctl files changed: finish the running commands, then leave
                 if self.listener in ready:
                     last_seen = time.monotonic()
                     request = self._accept()
@@ -202,11 +212,14 @@ class _Server:
         return request
 
     def _fork(self, request: Request) -> bool:
-        """Fork the command's process; True in that child."""
+        """Fork the command's process; True in that child (with Ctrl-C and SIGTERM held until it runs the command:
+        until then it still has the server's handlers)."""
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOPPING)
         pid = os.fork()
         if pid == 0:
             self._forget_in_child(request.connection)
             return True
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOPPING)
         _close_fds(request.fds)
         self.children[pid] = request.connection
         _send(request.connection, b"P%d\n" % pid)
@@ -214,8 +227,9 @@ class _Server:
 
     def _forget_in_child(self, keep: socket.socket) -> None:
         signal.set_wakeup_fd(-1)
-        for signum in (signal.SIGCHLD, signal.SIGTERM):
-            signal.signal(signum, signal.SIG_DFL)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         for connection in self.children.values():
             connection.close()
         for end in (self.listener, self.wake_read, self.wake_write):
