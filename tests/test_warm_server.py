@@ -410,15 +410,17 @@ def test_a_runtime_folder_others_can_enter_is_not_used(runtime: Runtime, tmp_pat
     assert not list((runtime.folder / "jctl").iterdir())
 
 
-def test_a_changed_checkout_gets_its_own_server(runtime: Runtime, tmp_path: Path) -> None:
+def test_a_changed_checkout_gets_its_own_server_and_the_old_one_leaves(runtime: Runtime, tmp_path: Path) -> None:
     checkout = tmp_path / "checkout"
     shutil.copytree(REPO / "jctl", checkout / "jctl", ignore=shutil.ignore_patterns("__pycache__"))
     env = {"PYTHONPATH": str(checkout)}
-    runtime.started(tmp_path, env=env)
-    assert len(runtime.sockets()) == 1
+    old_server = runtime.started(tmp_path, env=env)
+    (old_socket,) = runtime.sockets()
     os.utime(checkout / "jctl" / "cli" / "views.py", ns=(0, 0))
-    runtime.started(tmp_path, env=env)
-    assert len(runtime.sockets()) == 2
+    new_server = runtime.started(tmp_path, env=env)
+    assert new_server != old_server and server_pid(old_socket) in (None, old_server)
+    wait_until(lambda: server_pid(old_socket) is None and not old_socket.exists(), "the old server to leave")
+    assert [path for path in runtime.sockets() if server_pid(path) == new_server]
 
 
 def test_a_folder_shadowing_a_loaded_module_runs_the_command_here(shared: tuple[Runtime, Path, str],

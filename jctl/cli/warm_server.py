@@ -28,7 +28,7 @@ from typing import Any
 from jctl.cli.warm_client import CWD_ENTRY, build_key
 
 MAX_REQUEST = 4 * 1024 * 1024  # argv and environment of one command
-EXIT_GAVE_UP = 3
+EXIT_GAVE_UP = 3  # a child whose client stopped waiting before it began: it ran nothing
 STOPPING = {signal.SIGINT, signal.SIGTERM}  # the server leaves cleanly on either; a client forwards both
 REQUEST_PATIENCE_S = 2.0  # a client sends its request at once; one that does not is dropped
 PRELOADED = (  # what the hot commands import, a spec's first lint included, and the full Typer app
@@ -59,7 +59,7 @@ class Request:
 
 
 def main(argv: list[str]) -> None:
-    """`warm_server SOCKET IDLE_S FIRST_PATH_ENTRY`; returns only in a child, which then runs the command."""
+    """`warm_server SOCKET IDLE_S FIRST_PATH_ENTRY`: the server's whole life, and in each forked child its command."""
     path, idle_s, first_entry = Path(argv[0]), float(argv[1]), argv[2]
     os.chdir(path.parent)
     sys.path[0] = os.getcwd() if first_entry == CWD_ENTRY else first_entry
