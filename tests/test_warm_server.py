@@ -321,6 +321,15 @@ def test_a_client_killed_mid_run_leaves_a_store_that_resumes(runtime: Runtime, t
     assert len(bumps) == rounds
 
 
+def test_a_command_outlives_its_killed_server_with_its_answer(runtime: Runtime, tmp_path: Path) -> None:
+    server = runtime.started(tmp_path)
+    client = blocked_client(runtime, tmp_path)
+    command_process(runtime, server)
+    os.kill(server, signal.SIGKILL)
+    stdout, stderr = client.communicate(b'{"orderId": "o-1"}', timeout=PATIENCE_S)
+    assert (client.returncode, stderr) == (0, b"") and b"RUNNING" in stdout
+
+
 def test_ctrl_c_and_sigterm_reach_the_command(runtime: Runtime, tmp_path: Path) -> None:
     """The client forwards them: Ctrl-C ends the command as guarded_main ends it (130, no traceback), SIGTERM
     kills it, and the client dies of the same signal, as a command in its own process would."""

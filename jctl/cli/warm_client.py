@@ -122,14 +122,16 @@ def _stream_form(stream: object) -> tuple[str, str, bool, bool] | None:
     encoding, errors = getattr(stream, "encoding", None), getattr(stream, "errors", None)
     if not isinstance(encoding, str) or not isinstance(errors, str):
         return None
-    return encoding, errors, bool(getattr(stream, "line_buffering", False)), bool(getattr(stream, "write_through",
-                                                                                           False))
+    line_buffering, write_through = getattr(stream, "line_buffering", False), getattr(stream, "write_through", False)
+    return encoding, errors, bool(line_buffering), bool(write_through)
 
 
 def _read_line(connection: _socket.socket) -> bytes:
+    """One line from the server; it sends each only after the client has read the one before (P), or sends the
+    last two together (C, X): a byte at a time then, as `recv` may return both at once."""
     data = b""
     while not data.endswith(b"\n"):
-        chunk = connection.recv(64)
+        chunk = connection.recv(1)
         if not chunk:
             raise EOFError
         data += chunk
@@ -149,9 +151,16 @@ def _wait_for(connection: _socket.socket, pid: int) -> int:
 
     for signum in (_signal.SIGINT, _signal.SIGTERM):
         _signal.signal(signum, forward)
+    code = None
     try:
-        status = int(_read_line(connection)[1:])
+        line = _read_line(connection)
+        if line.startswith(b"C"):  # the command's own exit code; the server's wait status follows
+            code = int(line[1:])
+            line = _read_line(connection)
+        status = int(line[1:])
     except (OSError, EOFError, ValueError):
+        if code is not None:
+            return code  # the server went away (killed) after its command finished
         sys.stderr.write("jctl: internal error: the command server stopped before the command finished\n")
         return 3
     if os.WIFSIGNALED(status):

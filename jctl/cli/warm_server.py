@@ -75,10 +75,10 @@ def main(argv: list[str]) -> None:
     request = server.serve()
     if request is not None:
         _become(request)
-        _run_command()
+        _run_command(request.connection)
 
 
-def _run_command() -> None:
+def _run_command(connection: socket.socket) -> None:
     """Run the command as `python -m jctl` would, then leave without tearing down the server's whole heap (Python's
     finalization of every module the server loaded would cost more than most commands)."""
     from jctl.cli.app import run_here
@@ -104,6 +104,7 @@ def _run_command() -> None:
                 stream.flush()
         except (OSError, ValueError):
             code = 120  # the interpreter's status when it cannot flush its standard streams
+    _send(connection, b"C%d\n" % code)  # for the client, should the server be gone before it reaps this process
     os._exit(code)
 
 
