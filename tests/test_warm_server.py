@@ -125,8 +125,14 @@ def answers(result: subprocess.CompletedProcess[str]) -> tuple[int, str, str]:
     return result.returncode, result.stdout, result.stderr
 
 
+RULES = str(CASES / "rules")
+
+
 @pytest.mark.parametrize("args", [*CASES_AGREE, ("cancel", "nope"), ("clock",), ("tick", "-f", "json"),
-                                  ("status", "{id}", "--db", "relative.db")], ids=" ".join)
+                                  ("status", "{id}", "--db", "relative.db"), ("validate", RULES),
+                                  ("validate", "-f", "sarif", RULES), ("validate", "--list-rules"),
+                                  ("validate", "--strict", "-f", "json", RULES)],
+                         ids=lambda arg: " ".join(arg).replace(RULES, "rules"))
 def test_served_reads_are_byte_identical(shared: tuple[Runtime, Path, str], args: tuple[str, ...]) -> None:
     runtime, store, instance_id = shared
     argv = [arg.format(id=instance_id, prefix=instance_id[:8]) for arg in args]

@@ -18,7 +18,7 @@ import zlib
 import jctl
 from jctl.runtime_dir import private_dir, runtime_folder
 
-HOT_COMMANDS = frozenset({"run", "signal", "status", "list", "history", "cancel", "clock", "tick"})
+HOT_COMMANDS = frozenset({"run", "signal", "status", "list", "history", "cancel", "clock", "tick", "validate"})
 DEFAULT_IDLE_S = 600.0
 ANSWER_PATIENCE_S = 10.0  # a server forks and answers at once; a socket that stays silent is not one
 # variables libraries the server has loaded read once, at import (typer.core, typer.rich_utils)

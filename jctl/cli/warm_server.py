@@ -31,12 +31,14 @@ MAX_REQUEST = 4 * 1024 * 1024  # argv and environment of one command
 EXIT_GAVE_UP = 3  # a child whose client stopped waiting before it began: it ran nothing
 STOPPING = {signal.SIGINT, signal.SIGTERM}  # the server leaves cleanly on either; a client forwards both
 REQUEST_PATIENCE_S = 2.0  # a client sends its request at once; one that does not is dropped
-PRELOADED = (  # what the hot commands import, a spec's first lint included, and the full Typer app
+PRELOADED = (  # what the hot commands and validate import, a spec's first lint included, and the full Typer app
     "jctl.cli.app", "jctl.cli.commands", "jctl.cli.drive", "jctl.cli.views", "jctl.cli.output", "jctl.lint",
     "jctl.lint_cache", "jctl.secrets", "jctl.limits", "jctl.expr.worker", "jctl.expr.daemon", "jctl.expr.bindings",
     "jctl.expr.dw_dialect", "jctl.expr.dw_guard", "jctl.expr.memo", "jctl.expr.jsonata", "jctl.expr.jq",
-    "jctl.expr.jolt", "yaml", "jsonschema", "jsonschema_rs", "jsonata", "sqlite3", "sqlite_utils", "rich.console",
-    "rich.table", "rich.text", "rich._emoji_codes", "typer._click.decorators", "importlib.metadata", "email.message",
+    "jctl.expr.jolt", "jctl.expr.dataweave", "jctl.cli.validate_run", "jctl.render", "yaml", "jsonschema",
+    "jsonschema_rs", "jsonata", "jq", "isodate", "tomllib", "sqlite3", "sqlite_utils", "rich.console", "rich.table",
+    "rich.text", "rich.progress", "rich._emoji_codes", "typer._click.decorators", "importlib.metadata",
+    "email.message",
 )
 PRELOADED_PACKAGES = ("jctl.checks", "jctl.engine", "jctl.spec", "jctl.store", "jctl.tasks")  # every module
 # caches each process fills once from the jctl files alone (which the server's key covers): filled before forking
