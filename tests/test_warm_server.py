@@ -458,3 +458,4 @@ def test_the_client_path_stays_tiny() -> None:
     modules = {line.rsplit("|", 1)[1].strip() for line in result.stderr.splitlines() if "|" in line}
     assert "jctl.cli.warm_client" in modules  # the output really is the import log
     assert modules.isdisjoint({"pathlib", "typing", "socket", "signal", "json", "hashlib", "re", "enum"})
+

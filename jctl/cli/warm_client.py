@@ -32,7 +32,10 @@ def delegate(argv: list[str]) -> int | None:
     in the background for the next command when none is listening)."""
     if not _wanted(argv):
         return None
-    path = socket_path()
+    try:
+        path = socket_path()
+    except OSError:  # the working folder is gone, or the package cannot be listed: the command says what is wrong
+        return None
     if path is None:
         return None
     connection = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
@@ -99,11 +102,11 @@ def socket_path() -> str | None:
 
 def _converse(connection: _socket.socket, argv: list[str]) -> int | None:
     main_module = sys.modules.get("__main__")
-    request = marshal.dumps({"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ), "path": sys.path,
-                             "main_package": getattr(main_module, "__package__", None),
-                             "stdio": [_stream_form(stream) for stream in (sys.stdin, sys.stdout, sys.stderr)]})
     fds = b"".join(fd.to_bytes(4, sys.byteorder, signed=True) for fd in (0, 1, 2))
     try:
+        request = marshal.dumps({"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ), "path": sys.path,
+                                 "main_package": getattr(main_module, "__package__", None),
+                                 "stdio": [_stream_form(stream) for stream in (sys.stdin, sys.stdout, sys.stderr)]})
         connection.settimeout(ANSWER_PATIENCE_S)
         connection.sendmsg([len(request).to_bytes(4, "big"), request],
                            [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fds)])
@@ -176,10 +179,10 @@ def _start_server(path: str) -> None:
     two commands starting one at once are fine: the second server finds the first one's lock and leaves."""
     idle = os.environ.get("JCTL_DAEMON_IDLE_S", str(DEFAULT_IDLE_S))
     first = sys.path[0] if sys.path else ""
-    entry = CWD_ENTRY if first == os.getcwd() else first
     # jctl is found the way this process found it; the server then moves to its own folder and checks the key
     script = "import sys; sys.path[0] = sys.argv[1]; from jctl.cli.warm_server import main; main(sys.argv[2:])"
     try:
+        entry = CWD_ENTRY if first == os.getcwd() else first
         os.posix_spawn(sys.executable, [sys.executable, "-c", script, first, path, idle, entry],
                        dict(os.environ), setsid=True,
                        file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDWR, 0),
