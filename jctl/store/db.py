@@ -42,6 +42,7 @@ from jctl.store.models import (
     StartKey,
     StoreError,
     StoreWrite,
+    SummaryFields,
     UnknownInstance,
 )
 
@@ -346,17 +347,34 @@ class Store:
         self, phase: str | None = None, journey: str | None = None, limit: int | None = None,
         tags: Sequence[str] = (), attributes: Mapping[str, str] | None = None,
     ) -> Iterator[InstanceSummary]:
-        """What `list_instances` finds, as summaries streamed in batches: a listing of the whole store reads
-        neither definitions nor contexts and never holds every row at once."""
+        """What `list_instances` finds, as summaries streamed (see `summary_batches`)."""
+        for batch in self.summary_batches(phase, journey, limit, tags, attributes):
+            yield from map(InstanceSummary._make, batch)
+
+    def summary_batches(
+        self, phase: str | None = None, journey: str | None = None, limit: int | None = None,
+        tags: Sequence[str] = (), attributes: Mapping[str, str] | None = None,
+    ) -> Iterator[list[SummaryFields]]:
+        """What `list_instances` finds, as summary fields in batches of up to LISTING_BATCH rows: a listing of the
+        whole store decodes neither definitions nor contexts (SQLite checks that they are intact) and never holds
+        every row at once. A row without an error is the tuple SQLite returns; rows with a damaged column are left
+        out and named in `damaged`."""
         sql, params = _listing_query(rows.SUMMARY_SELECT, phase, journey, limit, tags, attributes)
         self.damaged = []
         cursor = self._retrying(lambda: self.conn.execute(sql, params))
         while batch := self._retrying(lambda: cursor.fetchmany(LISTING_BATCH)):
-            for row in batch:
-                try:
-                    yield rows.summary_from_row(row, self.path)
-                except DamagedInstance as exc:
-                    self.damaged.append(str(exc))  # reported by the caller once the others are listed
+            if any(row[6] is not None for row in batch):
+                batch = self._decoded_errors(batch)
+            yield batch
+
+    def _decoded_errors(self, batch: list[tuple[Any, ...]]) -> list[SummaryFields]:
+        decoded: list[SummaryFields] = []
+        for row in batch:
+            try:
+                decoded.append(row if row[6] is None else rows.summary_from_row(row, self.path))
+            except DamagedInstance as exc:
+                self.damaged.append(str(exc))  # reported by the caller once the others are listed
+        return decoded
 
     def _resolve_id(self, id_or_prefix: str) -> str:
         """The full id for an exact id or an unambiguous prefix, through the unique index on `id`."""

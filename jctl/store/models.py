@@ -82,6 +82,11 @@ class InstanceSummary(NamedTuple):
     error: dict[str, Any] | None
 
 
+# A summary's fields in order: what a listing streams (an InstanceSummary, or the plain row SQLite returns for an
+# instance without an error, which is the same fields with nothing to decode).
+SummaryFields = tuple[str, str, str, "str | None", int, int, "dict[str, Any] | None"]
+
+
 @dataclass
 class NewEvent:
     type: str

@@ -36,12 +36,13 @@ INSTANCE_SELECT = (
     "FROM instances i JOIN definitions d ON d.hash = i.definition_hash"
 )
 INSTANCE_SELECT_HASHED = INSTANCE_SELECT.replace(" FROM ", ", d.hash FROM ", 1)  # the row, then its definition's hash
+DAMAGED = ""  # the error a listing reads for a row with a damaged column: no stored error is empty, JSON has a value
 SUMMARY_SELECT = (
-    "SELECT i.id, i.journey_name, i.phase, i.current_state, i.created_ms, i.updated_ms, i.error, "
+    "SELECT i.id, i.journey_name, i.phase, i.current_state, i.created_ms, i.updated_ms, "
     # the columns a listing does not decode are still checked (in SQLite, at C speed): a damaged row is named
-    "json_valid(i.cursor) AND json_valid(i.context) AND json_valid(i.tags) AND json_valid(i.attributes) "
+    "CASE WHEN json_valid(i.cursor) AND json_valid(i.context) AND json_valid(i.tags) AND json_valid(i.attributes) "
     "AND (i.output IS NULL OR json_valid(i.output)) AND (i.mocks IS NULL OR json_valid(i.mocks)) "
-    "FROM instances i"
+    f"THEN i.error ELSE '{DAMAGED}' END FROM instances i"
 )
 
 
@@ -241,9 +242,10 @@ def _instance_from_row(row: tuple[Any, ...]) -> Instance:
 
 
 def summary_from_row(row: tuple[Any, ...], store_path: object = "the store") -> InstanceSummary:
-    instance_id, journey_name, phase, current_state, created_ms, updated_ms, error, intact = row
+    """A SUMMARY_SELECT row as a summary, its error decoded; DamagedInstance for a row with a damaged column."""
+    instance_id, journey_name, phase, current_state, created_ms, updated_ms, error = row
     try:
-        if not intact:
+        if error == DAMAGED:
             raise ValueError("a column it has is not JSON")
         decoded_error = json.loads(error) if error is not None else None
     except (ValueError, TypeError) as exc:
