@@ -393,15 +393,24 @@ def print_instance_table(rows: list[dict[str, Any]]) -> None:
 
 def print_history(events: list[dict[str, Any]]) -> None:
     """History events (`event_document`s, as every target sends them) as a table, long details cut."""
+    header = ("#", "at", "event", "state", "details")
+    cells = [(str(event["seq"]), event["at"], event["type"], event.get("state") or "", _details(event.get("data")))
+             for event in events]
+    plain = plain_table(header, cells) if all(type(cell) is str for row in cells for cell in row) else None
+    if plain is not None:
+        sys.stdout.write(plain)
+        return
     from rich.table import Table
 
-    table = Table("#", "at", "event", "state", "details")
+    table = Table(*header)
     for column in table.columns[:4]:
         column.no_wrap = True
-    for event in events:
-        # keys sorted: Temporal hands event data back key-sorted, and the line must not depend on the target
-        data = event.get("data")
-        details = json.dumps(data, default=str, ensure_ascii=False, sort_keys=True) if data else ""
-        table.add_row(str(event["seq"]), event["at"], event["type"], event.get("state") or "",
-                      details if len(details) <= 200 else details[:199] + "…")
+    for row in cells:
+        table.add_row(*row)
     console().print(table)
+
+
+def _details(data: Any) -> str:
+    # keys sorted: Temporal hands event data back key-sorted, and the line must not depend on the target
+    details = json.dumps(data, default=str, ensure_ascii=False, sort_keys=True) if data else ""
+    return details if len(details) <= 200 else details[:199] + "…"
