@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from jctl.engine.runner import Runner
     from jctl.limits import Limits
     from jctl.store import Instance, Store
-    from jctl.store.models import SummaryFields
+    from jctl.store.basics import SummaryFields
     from jctl.tasks.inbound import InboundRequest
 
 T = TypeVar("T")
@@ -192,7 +192,7 @@ def parse_pairs(values: list[str], what: str) -> dict[str, str]:
 
 
 def parse_phase(phase: str) -> str:
-    from jctl.store.models import PHASES
+    from jctl.store.basics import PHASES
 
     value = phase.upper()
     if value not in PHASES:
@@ -214,7 +214,7 @@ def summaries_renderer() -> Callable[[Sequence[SummaryFields]], str]:
     from json.encoder import encode_basestring_ascii as text
 
     from jctl.clock import formatted_second, millis_suffixes
-    from jctl.store.models import InstanceSummary
+    from jctl.store.basics import InstanceSummary
 
     quoted: dict[object, str] = {None: "null"}
     millis = millis_suffixes()
@@ -295,7 +295,7 @@ def show_status(instance_id: str, output_format: str, db: Path | None, guard: Re
 def show_instances(phase: str | None, journey: str | None, limit: int, output_format: str, db: Path | None, *,
                    tags: Sequence[str] = (), attributes: Mapping[str, str] | None = None) -> None:
     """`jctl list`, newest first, narrowed by phase, journey, tags and attributes."""
-    from jctl.store.models import InstanceSummary
+    from jctl.store.basics import InstanceSummary
 
     text_argument(journey, "--journey")
     store = open_store(db)

@@ -1,50 +1,28 @@
-"""Records the durable store keeps (instances, history events, due work) and the store's exception tree.
-
-StoreError
- ├── UnknownInstance     no instance id starts with what was given
- ├── AmbiguousInstance   the prefix matches several instances
- ├── ConflictError       the instance changed under us (optimistic concurrency), or an id/key is already used
- └── ClockError          the simulated clock may only move forward
+"""Records the durable store keeps (instances, history events, due work, plugin writes); the exception tree and
+the other records a listing reads live in jctl.store.basics and are named here too.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
-PHASES = ("RUNNING", "SUCCEEDED", "FAILED")
-DUE_KINDS = ("timer", "step-timeout", "deadline", "run")
-
-
-class StoreError(Exception):
-    """Base of every store failure; the message is meant for people."""
-
-
-class UnknownInstance(StoreError):
-    pass
-
-
-class AmbiguousInstance(StoreError):
-    pass
-
-
-class ConflictError(StoreError):
-    pass
-
-
-class DamagedInstance(StoreError):
-    """A stored instance row cannot be read (corrupt JSON): reported, the other instances stay usable."""
-
-
-class ClockError(StoreError):
-    pass
-
-
-def new_instance_id() -> str:
-    import uuid
-
-    return uuid.uuid4().hex
+from jctl.store.basics import (  # named here too, as every caller imports them
+    DUE_KINDS as DUE_KINDS,
+    PHASES as PHASES,
+    START_KEY_PREFIX as START_KEY_PREFIX,
+    AmbiguousInstance as AmbiguousInstance,
+    ClockError as ClockError,
+    ConflictError as ConflictError,
+    DamagedInstance as DamagedInstance,
+    InstanceSummary as InstanceSummary,
+    StartKey as StartKey,
+    StoreError as StoreError,
+    SummaryFields as SummaryFields,
+    UnknownInstance as UnknownInstance,
+    new_instance_id as new_instance_id,
+)
 
 
 @dataclass
@@ -68,23 +46,6 @@ class Instance:
     created_at: datetime | None = None
     updated_at: datetime | None = None
     version: int = 0
-
-
-class InstanceSummary(NamedTuple):
-    """What a listing shows of an instance, read without its definition, context or cursor."""
-
-    id: str
-    journey_name: str
-    phase: str
-    current_state: str | None
-    created_ms: int  # epoch milliseconds, as stored: a listing formats them without building datetimes
-    updated_ms: int
-    error: dict[str, Any] | None
-
-
-# A summary's fields in order: what a listing streams (an InstanceSummary, or the plain row SQLite returns for an
-# instance without an error, which is the same fields with nothing to decode).
-SummaryFields = tuple[str, str, str, "str | None", int, int, "dict[str, Any] | None"]
 
 
 @dataclass
@@ -122,9 +83,6 @@ class DueWork:
     data: dict[str, Any]
 
 
-START_KEY_PREFIX = "\x00start:"  # idempotency records of a keyed start; NUL cannot appear in a CLI or HTTP key
-
-
 @dataclass
 class KeyRecord:
     """What an idempotency key answers: `response` is None while the drive it started is unfinished (a process
@@ -133,14 +91,6 @@ class KeyRecord:
     key: str
     response: dict[str, Any] | None
     project_var: str | None = None
-
-
-class StartKey(NamedTuple):
-    """The instance a keyed start created, and the hash of the request it came with (None when the caller, like
-    `jctl run`, replays a key whatever its input); the answer is the instance's idempotency record of the start."""
-
-    instance_id: str
-    request_hash: str | None
 
 
 @dataclass
