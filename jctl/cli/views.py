@@ -204,6 +204,7 @@ def parse_phase(phase: str) -> str:
 
 
 
+LISTING_SECONDS = 100_000  # formatted seconds a listing keeps (instances created or updated in one second share one)
 _SUMMARY_JSON = ('{\n    "journeyId": %s,\n    "journeyName": %s,\n    "phase": %s,\n    "currentState": %s,\n'
                  '    "createdAt": "%s",\n    "updatedAt": "%s",\n    "error": null\n  }')
 
@@ -217,26 +218,31 @@ def summaries_renderer() -> Callable[[Sequence[SummaryFields]], str]:
     from jctl.store.basics import InstanceSummary
 
     quoted: dict[object, str] = {None: "null"}
+    seconds: dict[int, str] = {}
     millis = millis_suffixes()
 
     def quote(value: Any) -> str:
         quoted[value] = text(value)  # a TypeError for a value that is not text: the batch is rendered carefully
         return quoted[value]
 
-    def stamp(epoch_ms: int) -> str:
-        seconds, rest = divmod(epoch_ms, 1000)
-        return formatted_second(seconds) + millis[rest]
+    def second(epoch_seconds: int) -> str:
+        if len(seconds) > LISTING_SECONDS:
+            seconds.clear()
+        seconds[epoch_seconds] = formatted = formatted_second(epoch_seconds)
+        return formatted
 
     def careful(row: SummaryFields) -> str:
         return _indented(instance_summary(InstanceSummary._make(row))).replace("\n", "\n  ")
 
     def render(batch: Sequence[SummaryFields]) -> str:
-        try:
+        try:  # one expression per row, timestamps inline: a call per field was a third of a listing's formatting
             return ",\n  ".join([
                 _SUMMARY_JSON % (text(instance_id), quoted.get(name) or quote(name), quoted.get(phase) or quote(phase),
-                                 quoted.get(state) or quote(state), stamp(created_ms), stamp(updated_ms))
-                if error is None else careful((instance_id, name, phase, state, created_ms, updated_ms, error))
-                for instance_id, name, phase, state, created_ms, updated_ms, error in batch])
+                                 quoted.get(state) or quote(state),
+                                 (seconds.get(created // 1000) or second(created // 1000)) + millis[created % 1000],
+                                 (seconds.get(updated // 1000) or second(updated // 1000)) + millis[updated % 1000])
+                if error is None else careful((instance_id, name, phase, state, created, updated, error))
+                for instance_id, name, phase, state, created, updated, error in batch])
         except TypeError:
             return ",\n  ".join(map(careful, batch))
 
