@@ -38,13 +38,14 @@ INSTANCE_SELECT = (
     "FROM instances i JOIN definitions d ON d.hash = i.definition_hash"
 )
 INSTANCE_SELECT_HASHED = INSTANCE_SELECT.replace(" FROM ", ", d.hash FROM ", 1)  # the row, then its definition's hash
-DAMAGED = ""  # the error a listing reads for a row with a damaged column: no stored error is empty, JSON has a value
+DAMAGED = ""  # the error a listing reads for a row whose state is damaged: no stored error is empty, JSON has a value
 SUMMARY_SELECT = (
     "SELECT i.id, i.journey_name, i.phase, i.current_state, i.created_ms, i.updated_ms, "
-    # the columns a listing does not decode are still checked (in SQLite, at C speed): a damaged row is named
-    "CASE WHEN json_valid(i.cursor) AND json_valid(i.context) AND json_valid(i.tags) AND json_valid(i.attributes) "
-    "AND (i.output IS NULL OR json_valid(i.output)) AND (i.mocks IS NULL OR json_valid(i.mocks)) "
-    f"THEN i.error ELSE '{DAMAGED}' END FROM instances i"
+    # A listing decodes the columns it prints and has SQLite check (at C speed) the instance's state, which every
+    # command that shows or resumes it decodes first: a row whose cursor or context is damaged is left out and named.
+    # Damage in the other columns is named by the command that reads them; checking them too (a column access each)
+    # cost a 100,000-instance listing a third of its time.
+    f"CASE WHEN json_valid(i.cursor) AND json_valid(i.context) THEN i.error ELSE '{DAMAGED}' END FROM instances i"
 )
 
 
