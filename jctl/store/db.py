@@ -14,6 +14,7 @@ import time
 from _thread import RLock  # what threading.RLock makes, without importing threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -366,7 +367,7 @@ class Store:
         self.damaged = []
         cursor = self._retrying(lambda: self.conn.execute(sql, params))
         while batch := self._retrying(lambda: cursor.fetchmany(LISTING_BATCH)):
-            if any(row[6] is not None for row in batch):
+            if list(map(itemgetter(6), batch)).count(None) != len(batch):  # an error to decode, or damage
                 batch = self._decoded_errors(batch)
             yield batch
 
