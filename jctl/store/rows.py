@@ -249,7 +249,7 @@ def _instance_from_row(row: tuple[Any, ...]) -> Instance:
 
 
 def summary_from_row(row: tuple[Any, ...], store_path: object = "the store") -> InstanceSummary:
-    """A SUMMARY_SELECT row as a summary, its error decoded; DamagedInstance for a row with a damaged column."""
+    """A SUMMARY_SELECT row as a summary, its error decoded; DamagedInstance when its state or error is damaged."""
     instance_id, journey_name, phase, current_state, created_ms, updated_ms, error = row
     try:
         if error == DAMAGED:
