@@ -19,7 +19,7 @@ def test_reads_import_only_what_they_print(tmp_path: Path) -> None:
                        "--detach", "-f", "json", "--db", db, cwd=tmp_path)
     assert started.returncode == 0, started.stderr
     instance_id = json.loads(started.stdout)["journeyId"]
-    never = {"rich", "jctl.store.records", "jctl.engine.cookies", "threading"}
+    never = {"rich", "jctl.store.records", "jctl.engine.cookies"}
 
     listed = run_jctl("list", "-f", "json", "--db", db, cwd=tmp_path, env=PROFILE)
     assert listed.returncode == 0 and instance_id in listed.stdout, listed.stderr
