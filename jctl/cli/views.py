@@ -238,8 +238,10 @@ def summaries_renderer() -> Callable[[Sequence[SummaryFields]], str]:
                 f'{{\n    "journeyId": {text(instance_id)},\n    "journeyName": {quoted.get(name) or quote(name)},\n'
                 f'    "phase": {quoted.get(phase) or quote(phase)},\n    "currentState": '
                 f'{quoted.get(state) or quote(state)},\n    "createdAt": '
-                f'"{seconds.get(created // 1000) or second(created // 1000)}{millis[created % 1000]}",\n    "updatedAt": '
-                f'"{seconds.get(updated // 1000) or second(updated // 1000)}{millis[updated % 1000]}",\n    "error": null\n  }}'
+                f'"{seconds.get(created // 1000) or second(created // 1000)}{millis[created % 1000]}",\n'
+                f'    "updatedAt": '
+                f'"{seconds.get(updated // 1000) or second(updated // 1000)}{millis[updated % 1000]}",\n'
+                f'    "error": null\n  }}'
                 if error is None else careful((instance_id, name, phase, state, created, updated, error))
                 for instance_id, name, phase, state, created, updated, error in batch])
         except TypeError:
