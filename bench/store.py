@@ -2,7 +2,8 @@
 
 Prints get_instance cost on a store of 100,000 instances vs an almost empty one, due_work cost for 100 due
 timers among 10,000 vs 1,000 paused instances, and `jctl list --format json` of everything on 100,000 instances
-vs one (goal: at most 10x). jctl is byte-compiled first and the commands run with PYTHONDONTWRITEBYTECODE unset.
+vs one (goal: at most 10x, judged on fresh processes, JCTL_DAEMON=0; printed without it too, where a warm command
+server may answer). jctl is byte-compiled first and the commands run with PYTHONDONTWRITEBYTECODE unset.
 Run: `PYTHONPATH=. python bench/store.py [--instances N]`.
 """
 
@@ -23,6 +24,10 @@ from pathlib import Path
 from jctl.store import Instance, NewDueWork, NewEvent, Store
 
 TARGET_RATIO = 1.5
+LIST_TARGET_RATIO = 10
+LIST_RUNS = 7  # alternating runs of each listing: on a shared machine one run can take twice another
+SCRIPT = Path(sys.executable).with_name("jctl")  # the console script users run, when jctl is installed
+JCTL = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "jctl"]
 BATCH = 5_000
 
 
@@ -71,7 +76,7 @@ def lookup_cost(store: Store, ids: list[str], prefix: int | None) -> float:
     return per_call_us(lambda: store.get_instance(next(picks)[:prefix]), 2_000)
 
 
-def bench_get_instance(workdir: Path, instances: int) -> float:
+def bench_get_instance(workdir: Path, instances: int) -> tuple[float, float]:
     empty = Store.open(workdir / "empty.db")
     empty_ids = populate(empty, 1, "step3", None)
     full = Store.open(workdir / "full.db")
@@ -93,23 +98,42 @@ def bench_get_instance(workdir: Path, instances: int) -> float:
     worst = max(worst, cli_large / cli_small)
     print(f"`jctl status` process         : {cli_small:7.1f} ms (1 instance)  {cli_large:7.1f} ms "
           f"({instances:,} instances)  ratio {cli_large / cli_small:.2f}")
-    list_small = cli_ms(["list", "--format", "json", "--limit", str(instances)], empty.path, runs=5)
-    list_large = cli_ms(["list", "--format", "json", "--limit", str(instances)], full.path, runs=3)
-    ratio = list_large / list_small
-    print(f"`jctl list -f json` everything: {list_small:7.1f} ms (1 instance)  {list_large:7.1f} ms "
-          f"({instances:,} instances)  ratio {ratio:.2f} (goal <= 10: {'met' if ratio <= 10 else 'NOT met'})")
+    list_ratio = bench_list(empty.path, full.path, instances)
     empty.close()
     full.close()
-    return worst
+    return worst, list_ratio
 
 
-def cli_ms(arguments: list[str], path: Path, runs: int) -> float:
-    """Median wall time of the real command, its output read and thrown away."""
+def bench_list(small: Path, large: Path, instances: int) -> float:
+    """`jctl list --format json` of everything, 1 instance vs `instances`, the two run alternately: as fresh processes
+    (JCTL_DAEMON=0, the figure the goal is judged on: it measures how the listing scales) and as a user's shell runs
+    them (a warm command server, where there is one, may answer the small listing in a fraction of a start-up)."""
+    arguments = ["list", "--format", "json", "--limit", str(instances)]
+    ratios = {}
+    for label, environment in (("JCTL_DAEMON=0", {"JCTL_DAEMON": "0"}), ("default", {})):
+        samples: dict[Path, list[float]] = {small: [], large: []}
+        for _ in range(LIST_RUNS):
+            for path in (small, large):
+                samples[path].append(cli_ms(arguments, path, runs=1, env=environment))
+        small_ms, large_ms = statistics.median(samples[small]), statistics.median(samples[large])
+        ratios[label] = large_ms / small_ms
+        print(f"`jctl list -f json` everything ({label:13}): {small_ms:7.1f} ms (1 instance)  {large_ms:7.1f} ms "
+              f"({instances:,} instances)  ratio {large_ms / small_ms:.2f} (medians; best of each "
+              f"{min(samples[large]) / min(samples[small]):.2f})")
+    ratio = ratios["JCTL_DAEMON=0"]
+    print(f"list goal (judged with JCTL_DAEMON=0: two fresh processes) <= {LIST_TARGET_RATIO:g}: {ratio:.2f} "
+          f"{'met' if ratio <= LIST_TARGET_RATIO else 'NOT met'}")
+    return ratio
+
+
+def cli_ms(arguments: list[str], path: Path, runs: int, env: dict[str, str] | None = None) -> float:
+    """Median wall time of the real command as a user runs it (the console script when installed), its output read
+    and thrown away."""
     samples = []
     for _ in range(runs):
         started = time.perf_counter()
-        result = subprocess.run([sys.executable, "-m", "jctl", *arguments, "--db", str(path)], capture_output=True,
-                                check=False)
+        result = subprocess.run([*JCTL, *arguments, "--db", str(path)], capture_output=True, check=False,
+                                env={**os.environ, **(env or {})})
         samples.append((time.perf_counter() - started) * 1000)
         if result.returncode != 0:
             raise SystemExit(f"jctl {' '.join(arguments)} failed: {result.stderr.decode()}")
@@ -117,12 +141,12 @@ def cli_ms(arguments: list[str], path: Path, runs: int) -> float:
 
 
 def cli_status_ms(path: Path, prefix: str, runs: int = 15) -> float:
-    """Median wall time of the real command, as a user runs it."""
+    """Median wall time of the real command, as a user runs it, in a fresh process (JCTL_DAEMON=0)."""
     samples = []
     for _ in range(runs):
         started = time.perf_counter()
-        result = subprocess.run([sys.executable, "-m", "jctl", "status", prefix, "--db", str(path), "--format", "json"],
-                                capture_output=True, check=False)
+        result = subprocess.run([*JCTL, "status", prefix, "--db", str(path), "--format", "json"],
+                                capture_output=True, check=False, env={**os.environ, "JCTL_DAEMON": "0"})
         samples.append((time.perf_counter() - started) * 1000)
         if result.returncode != 0:
             raise SystemExit(f"jctl status failed: {result.stderr.decode()}")
@@ -161,12 +185,14 @@ def main(argv: list[str] | None = None) -> int:
                    check=True)
     random.seed(1)
     with tempfile.TemporaryDirectory(prefix="jctl-bench-") as workdir:
-        lookup = bench_get_instance(Path(workdir), args.instances)
+        lookup, listing = bench_get_instance(Path(workdir), args.instances)
         due = bench_due_work(Path(workdir), args.paused_small, args.paused_large)
-    verdict = lambda ratio: "ok" if ratio <= TARGET_RATIO else "MISSED"  # noqa: E731
-    print(f"target ratios <= {TARGET_RATIO}: get_instance {lookup:.2f} {verdict(lookup)}, "
-          f"due_work {due:.2f} {verdict(due)}")
-    return 0 if max(lookup, due) <= TARGET_RATIO else 1
+    verdict = lambda ratio, target: "ok" if ratio <= target else "MISSED"  # noqa: E731
+    print(f"target ratios: get_instance {lookup:.2f} (<= {TARGET_RATIO}) {verdict(lookup, TARGET_RATIO)}, "
+          f"due_work {due:.2f} (<= {TARGET_RATIO}) {verdict(due, TARGET_RATIO)}, list {listing:.2f} "
+          f"(<= {LIST_TARGET_RATIO}, JCTL_DAEMON=0) {verdict(listing, LIST_TARGET_RATIO)}; load average "
+          f"{' '.join(f'{load:.2f}' for load in os.getloadavg())}")
+    return 0 if max(lookup, due) <= TARGET_RATIO and listing <= LIST_TARGET_RATIO else 1
 
 
 if __name__ == "__main__":

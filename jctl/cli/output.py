@@ -64,12 +64,13 @@ def _rich_terminal(stream: TextIO) -> bool:
 
 _EMOJI_CODE = r"(:(\S*?)(?:(?:\-)(emoji|text))?:)"  # what rich may replace (rich._emoji_replace)
 _DIGIT_EMOJI = ("100", "1234")  # the only emoji names of digits alone: `10:00:00` has none
+_MARKUP_TAG = r"((\\*)\[([a-z#/@][^[]*?)])"  # what rich reads as a tag (rich.markup.RE_TAGS): `["a", 1]` is none
 
 
 def plain_text(text: str, markup: bool = True) -> bool:
     """Text that rich prints as it is: printable (no control codes to strip, no tabs to expand), no emoji codes,
-    and, with markup, no square brackets."""
-    return (text.isprintable() and not (markup and "[" in text)
+    and, with markup, nothing rich would read as a tag or an escaped bracket."""
+    return (text.isprintable() and not (markup and "[" in text and ("\\[" in text or re.search(_MARKUP_TAG, text)))
             and all(code[2].isdigit() and code[2] not in _DIGIT_EMOJI for code in re.finditer(_EMOJI_CODE, text)))
 
 

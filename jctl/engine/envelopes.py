@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from jctl.engine.cookies import RETURNED_KEY, masked_line
 from jctl.engine.cursor import FRAME_KINDS, INPUT_STATES, paused_input_steps
 from jctl.masking import shown_envelope
 from jctl.store.models import Instance
@@ -113,6 +112,8 @@ def journey_outcome(instance: Instance) -> dict[str, Any]:
     if instance.cursor.get("outputViolations"):
         body["outputViolations"] = list(instance.cursor["outputViolations"])  # the output broke spec.output.schema
     if returned_cookies(instance):  # dsl.md 22.4; the values go out only as Set-Cookie headers (jctl serve)
+        from jctl.engine.cookies import masked_line
+
         body["setCookie"] = [masked_line(line) for line in returned_cookies(instance)]
     body["tags"] = list(instance.tags)
     body["attributes"] = dict(instance.attributes)
@@ -128,7 +129,11 @@ def journey_outcome(instance: Instance) -> dict[str, Any]:
 
 def returned_cookies(instance: Instance) -> list[str]:
     """The Set-Cookie lines spec.cookies.returnToClient selected when the run succeeded (dsl.md 22.4)."""
-    lines = instance.cursor.get(RETURNED_KEY) if instance.phase == "SUCCEEDED" else None
+    if instance.phase != "SUCCEEDED":
+        return []
+    from jctl.engine.cookies import RETURNED_KEY  # the cookie jar's module: `status` of a running journey skips it
+
+    lines = instance.cursor.get(RETURNED_KEY)
     return [str(line) for line in lines] if isinstance(lines, list) else []
 
 

@@ -1,28 +1,38 @@
 """The durable store of jctl's local runner: instances, history, due work, leases and the simulated clock.
 
-Importing this package loads sqlite3; the CLI imports it only in the commands that run or inspect journeys.
+Importing this package loads sqlite3; the CLI imports it only in the commands that run or inspect journeys. The
+dataclass records (jctl.store.models) load when first named: a listing never needs them.
 """
 
 from __future__ import annotations
 
-from jctl.store.db import Store, default_db_path, new_lease_owner
-from jctl.store.models import (
+from typing import TYPE_CHECKING, Any
+
+from jctl.store.basics import (
     DUE_KINDS,
     PHASES,
     AmbiguousInstance,
     ClockError,
     ConflictError,
-    DueWork,
-    Event,
-    Instance,
     InstanceSummary,
-    KeyRecord,
-    NewDueWork,
-    NewEvent,
     StoreError,
     UnknownInstance,
     new_instance_id,
 )
+from jctl.store.db import Store, default_db_path, new_lease_owner
+
+if TYPE_CHECKING:
+    from jctl.store.models import DueWork, Event, Instance, KeyRecord, NewDueWork, NewEvent
+else:
+    def __getattr__(name: str) -> Any:
+        if name in _RECORDS:
+            from jctl.store import models
+
+            globals()[name] = record = getattr(models, name)
+            return record
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+_RECORDS = frozenset({"DueWork", "Event", "Instance", "KeyRecord", "NewDueWork", "NewEvent"})
 
 __all__ = [
     "DUE_KINDS",

@@ -7,14 +7,14 @@ process leaves a consistent file and two processes never both advance the same i
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import os
 import sqlite3
-import threading
 import time
+from _thread import RLock  # what threading.RLock makes, without importing threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -25,25 +25,30 @@ from jctl.clock import format_rfc3339, from_epoch_ms, to_epoch_ms, wall_now
 from jctl.processes import process_alive
 from jctl.store import rows
 from jctl.store.migrations import migrate
-from jctl.store.models import (
+from jctl.store.basics import (
+    START_KEY_PREFIX,
     AmbiguousInstance,
     ClockError,
     DamagedInstance,
-    DueWork,
-    Event,
-    Instance,
     InstanceSummary,
-    KeyRecord,
-    NewDueWork,
-    NewEvent,
-    START_KEY_PREFIX,
-    OutboxEntry,
-    ScheduleBinding,
     StartKey,
     StoreError,
-    StoreWrite,
+    SummaryFields,
     UnknownInstance,
 )
+
+if TYPE_CHECKING:  # the dataclass records load when a method needs them (jctl.store.models): a listing never does
+    from jctl.store.models import (
+        DueWork,
+        Event,
+        Instance,
+        KeyRecord,
+        NewDueWork,
+        NewEvent,
+        OutboxEntry,
+        ScheduleBinding,
+        StoreWrite,
+    )
 
 BUSY_TIMEOUT_S = 10.0  # SQLite waits this long for the write lock before reporting "busy"
 RETRY_FOR_S = 60.0  # then we keep retrying with backoff for this long before giving up with a clear message
@@ -74,7 +79,7 @@ class Store:
     def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
         self.path = path
         self.conn = conn
-        self._lock = threading.RLock()
+        self._lock = RLock()
         self.damaged: list[str] = []  # why rows the last `list_instances` skipped cannot be read
         self._definition_hashes: dict[int, tuple[dict[str, Any], str]] = {}
         self._lock_fd: int | None = None  # the writer lock file, opened on the first write
@@ -346,17 +351,34 @@ class Store:
         self, phase: str | None = None, journey: str | None = None, limit: int | None = None,
         tags: Sequence[str] = (), attributes: Mapping[str, str] | None = None,
     ) -> Iterator[InstanceSummary]:
-        """What `list_instances` finds, as summaries streamed in batches: a listing of the whole store reads
-        neither definitions nor contexts and never holds every row at once."""
+        """What `list_instances` finds, as summaries streamed (see `summary_batches`)."""
+        for batch in self.summary_batches(phase, journey, limit, tags, attributes):
+            yield from map(InstanceSummary._make, batch)
+
+    def summary_batches(
+        self, phase: str | None = None, journey: str | None = None, limit: int | None = None,
+        tags: Sequence[str] = (), attributes: Mapping[str, str] | None = None,
+    ) -> Iterator[list[SummaryFields]]:
+        """What `list_instances` finds, as summary fields in batches of up to LISTING_BATCH rows: a listing of the
+        whole store decodes neither definitions nor contexts (SQLite checks that they are intact) and never holds
+        every row at once. A row without an error is the tuple SQLite returns; rows with a damaged column are left
+        out and named in `damaged`."""
         sql, params = _listing_query(rows.SUMMARY_SELECT, phase, journey, limit, tags, attributes)
         self.damaged = []
         cursor = self._retrying(lambda: self.conn.execute(sql, params))
         while batch := self._retrying(lambda: cursor.fetchmany(LISTING_BATCH)):
-            for row in batch:
-                try:
-                    yield rows.summary_from_row(row, self.path)
-                except DamagedInstance as exc:
-                    self.damaged.append(str(exc))  # reported by the caller once the others are listed
+            if list(map(itemgetter(6), batch)).count(None) != len(batch):  # an error to decode, or damage
+                batch = self._decoded_errors(batch)
+            yield batch
+
+    def _decoded_errors(self, batch: list[tuple[Any, ...]]) -> list[SummaryFields]:
+        decoded: list[SummaryFields] = []
+        for row in batch:
+            try:
+                decoded.append(row if row[6] is None else rows.summary_from_row(row, self.path))
+            except DamagedInstance as exc:
+                self.damaged.append(str(exc))  # reported by the caller once the others are listed
+        return decoded
 
     def _resolve_id(self, id_or_prefix: str) -> str:
         """The full id for an exact id or an unambiguous prefix, through the unique index on `id`."""
@@ -404,6 +426,8 @@ class Store:
         """Write the instance (version + 1), its events, due-work changes and idempotency records (a new one,
         and the answers of pending keys in `settle`), or nothing; with `release_lease`, that owner's lease on the
         instance ends in the same commit (the drive's last transition)."""
+        import dataclasses  # loaded with the records by the first write (a listing needs neither)
+
         known_hash = self._known_hash(instance.definition)
         # encoded before the transaction: writers on one store wait for each other only while they write
         columns = rows.mutable_columns(instance)
@@ -443,6 +467,8 @@ class Store:
         return definition
 
     def history(self, id_or_prefix: str) -> list[Event]:
+        from jctl.store.models import Event
+
         instance_id = self._resolve_id(id_or_prefix)
         found = self._query(
             "SELECT seq, at_ms, type, state, data FROM events WHERE instance_id = ? ORDER BY seq", (instance_id,)
@@ -488,6 +514,8 @@ class Store:
 
     def outbox(self, topic: str | None = None, instance_id: str | None = None) -> list[OutboxEntry]:
         """Published records oldest first, optionally one topic and/or one instance."""
+        from jctl.store.models import OutboxEntry
+
         where: list[str] = []
         params: list[Any] = []
         for column, wanted in (("topic", topic), ("instance_id", instance_id)):
@@ -542,6 +570,8 @@ class Store:
         """Start one scheduled run: the new instance, the binding's run count, last run and next run, and the
         due item swapped for the next one, in one transaction. None (and the item dropped) when the binding has
         ended or moved on since it was read."""
+        from jctl.store.models import NewDueWork
+
 
         def fire(conn: sqlite3.Connection) -> Instance | None:
             conn.execute("DELETE FROM due_work WHERE id = ?", (work_id,))
@@ -569,6 +599,8 @@ class Store:
 
     def due_work(self, now: datetime | None = None, limit: int = 100) -> list[DueWork]:
         """Work due at or before `now` (default: the simulated clock), oldest first."""
+        from jctl.store.models import DueWork
+
         cutoff_ms = to_epoch_ms(now) if now is not None else to_epoch_ms(self.now())
         found = self._query(
             "SELECT id, instance_id, kind, due_ms, state, data FROM due_work INDEXED BY due_work_by_due "
@@ -622,12 +654,16 @@ def _claim_lease(conn: sqlite3.Connection, instance_id: str, owner: str, ttl: ti
 
 
 def _key_record(row: tuple[Any, ...]) -> KeyRecord:
+    from jctl.store.models import KeyRecord
+
     key, response, pending, project_var = row
     return KeyRecord(key, None if pending else json.loads(response), project_var)
 
 
 def _start_record(record: KeyRecord) -> KeyRecord:
     """A start's key is stored under a prefix no signal key can have, so the two never answer for each other."""
+    import dataclasses
+
     return dataclasses.replace(record, key=START_KEY_PREFIX + record.key)
 
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from jctl.clock import format_rfc3339, from_epoch_ms, to_epoch_ms, truncate_to_ms, wall_now
-from jctl.store.models import START_KEY_PREFIX, StoreError
+from jctl.store.basics import START_KEY_PREFIX, StoreError
 
 if TYPE_CHECKING:
     import sqlite_utils
