@@ -263,6 +263,19 @@ def test_reused_idempotency_key_and_failing_payload_write_nothing(store: Store) 
     assert store.idempotency_record(created.id, "k").response == {"r": 1}
 
 
+def test_commit_that_changes_name_kind_or_definition_writes_them(store: Store) -> None:
+    """A transition compares the identity columns instead of rewriting them; one that does change them still does."""
+    created = store.create_instance(make_instance(), [NewEvent("started")])
+    same = store.commit_transition(replace(created, context={"step": 1}), expected_version=0, events=[])
+    changed = replace(same, journey_name="renamed", kind="Api", definition={"changed": True}, context={"step": 2})
+    store.commit_transition(changed, expected_version=1, events=[NewEvent("moved")])
+    stored = store.get_instance(created.id)
+    assert (stored.journey_name, stored.kind, stored.definition, stored.context, stored.version) == (
+        "renamed", "Api", {"changed": True}, {"step": 2}, 2)
+    with pytest.raises(ConflictError, match="expected version 1, the store has 2"):
+        store.commit_transition(changed, expected_version=1, events=[])
+
+
 def test_commit_to_unknown_instance_is_reported(store: Store) -> None:
     with pytest.raises(UnknownInstance, match="does not exist"):
         store.commit_transition(make_instance(instance_id="f" * 32), expected_version=0, events=[])

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from jctl.clock import format_rfc3339, from_epoch_ms, to_epoch_ms
+from jctl.clock import format_epoch_ms, format_rfc3339, from_epoch_ms, to_epoch_ms
 from jctl.store.models import (
     OutboxRecord,
     ScheduleBinding,
@@ -123,18 +123,27 @@ def insert_instance(
     return stored
 
 
+_MUTABLE_SET = ("phase = ?, current_state = ?, cursor = ?, context = ?, output = ?, error = ?, tags = ?, "
+                "attributes = ?, mocks = ?, updated_at = ?, updated_ms = ?, version = version + 1")
+
+
 def update_instance(conn: sqlite3.Connection, instance: Instance, expected_version: int, now_ms: int,
                     known_hash: str | None = None, columns: tuple[str | None, ...] | None = None) -> int:
     """Write the instance when its stored version is `expected_version`; returns its created_ms (`known_hash`: the
     definition's, when it is already stored; `columns`: `mutable_columns(instance)`, encoded before the
     transaction)."""
     definition_hash = known_hash or store_definition(conn, instance.definition)
+    values = (*(columns or mutable_columns(instance)), format_epoch_ms(now_ms), now_ms)
+    # A transition never changes what the instance is (name, kind, definition): those columns are only compared, so
+    # SQLite leaves the index on journey_name untouched (one page fewer to log per commit).
     row = conn.execute(
-        "UPDATE instances SET journey_name = ?, kind = ?, definition_hash = ?, phase = ?, current_state = ?, "
-        "cursor = ?, context = ?, output = ?, error = ?, tags = ?, attributes = ?, mocks = ?, updated_at = ?, "
-        "updated_ms = ?, version = version + 1 WHERE id = ? AND version = ? RETURNING created_ms",
-        (instance.journey_name, instance.kind, definition_hash, *(columns or mutable_columns(instance)),
-         format_rfc3339(from_epoch_ms(now_ms)), now_ms, instance.id, expected_version),
+        f"UPDATE instances SET {_MUTABLE_SET} WHERE id = ? AND version = ? AND journey_name = ? AND kind = ? "
+        "AND definition_hash = ? RETURNING created_ms",
+        (*values, instance.id, expected_version, instance.journey_name, instance.kind, definition_hash),
+    ).fetchone() or conn.execute(
+        f"UPDATE instances SET journey_name = ?, kind = ?, definition_hash = ?, {_MUTABLE_SET} "
+        "WHERE id = ? AND version = ? RETURNING created_ms",
+        (instance.journey_name, instance.kind, definition_hash, *values, instance.id, expected_version),
     ).fetchone()
     if row is not None:
         created_ms: int = row[0]
