@@ -203,7 +203,7 @@ class Runner:
         self.request = request
         try:
             instance, _ = self._drive(instance.id, lambda i, s: _noted(i.signal(s, payload, step), warning),
-                                   idempotency_key=idempotency_key, project_var=project_var)
+                                      idempotency_key=idempotency_key, project_var=project_var, read=instance)
         finally:
             self.request = None
         return envelopes.envelope(instance, project_var)
@@ -231,7 +231,7 @@ class Runner:
                                  f"instance {instance.id} cannot be cancelled")
         self._wait_for_lease(instance.id, CANCEL_PATIENCE_S)  # a drive in progress usually ends within seconds
         try:
-            instance, _ = self._drive(instance.id, _cancel_if_running)
+            instance, _ = self._drive(instance.id, _cancel_if_running, read=instance)
         finally:
             self.store.release_lease(instance.id, self.owner)
         return envelopes.journey_outcome(instance)
@@ -354,7 +354,8 @@ class Runner:
             self.store.discard_due_work([work.id])
             return f"discarded stale {work.kind} of finished instance {instance.id[:8]}"
         try:
-            after, committed = self._drive(instance.id, _drive_for(work), run_pending=work.kind == "run")
+            after, committed = self._drive(instance.id, _drive_for(work), run_pending=work.kind == "run",
+                                           read=instance)
         except InstanceBusy:
             return None
         if not committed:
@@ -388,22 +389,25 @@ class Runner:
     # -- driving one instance -------------------------------------------------------------------------------
     def _drive(self, instance_id: str, drive: Drive, *, run_pending: bool = False,
                idempotency_key: str | None = None, project_var: str | None = None,
-               leased: bool = False) -> tuple[Instance, int]:
+               leased: bool = False, read: Instance | None = None) -> tuple[Instance, int]:
         """Run `drive` on the instance under its lease (taken here unless `leased`), committing each transition;
         returns the instance as left and how many transitions were committed (0 when the trigger turned out
-        stale). The lease ends with the halting transition's commit, or after the last one."""
+        stale). The lease ends with the halting transition's commit, or after the last one. `read`: the instance
+        as the caller read it before the lease, driven as is when the store still holds that version."""
         if not leased and not self.store.acquire_lease(instance_id, self.owner):
             raise InstanceBusy(f"instance {instance_id} is being advanced by another jctl process; try again")
         counters: dict[str, int] = {}
         client: LazyClient | None = None
         released = False
         try:
-            instance = self.store.get_instance(instance_id)
+            position = self.store.drive_position(instance_id)  # only this lease's holder changes these
+            instance = read if read is not None and position is not None and position.version == read.version \
+                else self.store.get_instance(instance_id)
             counters.update(instance.cursor.get("mockCounters") or {})
             client = self._http_client(instance, counters)
             interp = self._interpreter(instance, client)
             committed = 0
-            events = self.store.event_count(instance_id)  # only this lease's holder appends to the history
+            events = position.events if position is not None else self.store.event_count(instance_id)
             for transition in drive(interp, snapshot_of(instance)):
                 transition = self._bounded(interp, instance, transition, events)
                 instance = self._commit(instance, transition, counters, run_pending, idempotency_key, project_var)

@@ -117,6 +117,13 @@ class DueWork:
     data: dict[str, Any]
 
 
+class DrivePosition(NamedTuple):
+    """Where an instance's history stands: its version and how many events it holds."""
+
+    version: int
+    events: int
+
+
 START_KEY_PREFIX = "\x00start:"  # idempotency records of a keyed start; NUL cannot appear in a CLI or HTTP key
 
 
