@@ -179,7 +179,7 @@ def append_encoded_events(conn: sqlite3.Connection, instance_id: str, events: Se
     if not events:
         return
     last = conn.execute("SELECT MAX(seq) FROM events WHERE instance_id = ?", (instance_id,)).fetchone()[0] or 0
-    at = format_rfc3339(from_epoch_ms(at_ms))
+    at = format_epoch_ms(at_ms)
     conn.executemany(
         "INSERT INTO events (instance_id, seq, at, at_ms, type, state, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
         [(instance_id, last + offset, at, at_ms, *event) for offset, event in enumerate(events, start=1)],
@@ -263,7 +263,7 @@ def summary_from_row(row: tuple[Any, ...], store_path: object = "the store") -> 
 def record_idempotency(conn: sqlite3.Connection, instance_id: str, record: KeyRecord, at_ms: int) -> None:
     conn.execute(
         "INSERT INTO idempotency (instance_id, key, response, at, pending, project_var) VALUES (?, ?, ?, ?, ?, ?)",
-        (instance_id, record.key, dumps(record.response), format_rfc3339(from_epoch_ms(at_ms)),
+        (instance_id, record.key, dumps(record.response), format_epoch_ms(at_ms),
          int(record.response is None), record.project_var),
     )
 
@@ -286,7 +286,7 @@ def record_start_key(conn: sqlite3.Connection, key: str, instance_id: str, reque
 
 def apply_writes(conn: sqlite3.Connection, instance_id: str, writes: Sequence[StoreWrite], now_ms: int) -> None:
     """Plugin effects of one transition (outbox records, cache puts), in its transaction."""
-    at = format_rfc3339(from_epoch_ms(now_ms))
+    at = format_epoch_ms(now_ms)
     for write in writes:
         if isinstance(write, OutboxRecord):
             conn.execute(
