@@ -5,6 +5,7 @@ This is the only module that imports the native engine, and only inside the work
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import replace
@@ -197,12 +198,19 @@ def _explain(message: str, name: str | None, expr: str, line: int | None, column
     return message
 
 
+@functools.lru_cache(maxsize=1024)
+def _host_form_checked(expr: str) -> tuple[HostForm, tuple[tuple[str, int, int], ...]]:
+    """The host form of an expression and its forbidden references: both functions of the text alone, so a poll
+    loop evaluating the same few expressions rewrites and scans each once per process."""
+    form = host_form(expr)
+    return form, tuple(forbidden_errors(expr, form))
+
+
 def evaluate(expr: str, bindings: dict[str, Any], aliases: list[str], options: EvalOptions, uuid_value: str | None,
              random_value: float | None) -> Any:
     from jctl.expr import worker
 
-    form = host_form(expr)
-    forbidden = forbidden_errors(expr, form)
+    form, forbidden = _host_form_checked(expr)
     if forbidden:
         message, line, column = forbidden[0]
         raise ExpressionError(message, line, column, "forbidden")
