@@ -81,7 +81,8 @@ class Store:
         self.damaged: list[str] = []  # why rows the last `list_instances` skipped cannot be read
         self._definition_hashes: dict[int, tuple[dict[str, Any], str]] = {}
         self._lock_fd: int | None = None  # the writer lock file, opened on the first write
-        self._commits = 0
+        self._commits = 0  # write transactions through this handle: every CHECKPOINT_EVERY, a checkpoint
+        self._checkpointer: threading.Thread | None = None
 
     @property
     def db(self) -> sqlite_utils.Database:
@@ -133,6 +134,8 @@ class Store:
 
     def close(self) -> None:
         with self._lock:
+            if self._checkpointer is not None:
+                self._checkpointer.join(BUSY_TIMEOUT_S)
             self.conn.close()
             if self._lock_fd is not None and self._lock_fd >= 0:
                 os.close(self._lock_fd)
@@ -186,18 +189,19 @@ class Store:
                 result = self._retrying(attempt)
             self._commits += 1
             if self._commits % CHECKPOINT_EVERY == 0:
-                self._checkpoint()
+                self._checkpoint_in_background()
             return result
 
-    def _checkpoint(self) -> None:
-        """Copy the write-ahead log into the database file, after the writer lock file is released: the copy and
-        its two fsyncs take tens of milliseconds, and SQLite's own checkpoint would take them inside a COMMIT, with
-        every other writer waiting on the lock file. Readers and writers go on meanwhile (PASSIVE); a busy store
-        is left for the next time."""
-        try:
-            self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-        except sqlite3.OperationalError:
-            pass
+    def _checkpoint_in_background(self) -> None:
+        """Copy the write-ahead log into the database file on a thread of its own, over its own connection: the
+        copy and its two fsyncs take tens of milliseconds, which SQLite's own checkpoint would spend inside a
+        COMMIT, with this process stopped and every other writer waiting on the lock file. A PASSIVE checkpoint
+        lets readers and writers go on; a checkpoint cut short (the process exits) leaves the log to the next."""
+        if self._checkpointer is not None and self._checkpointer.is_alive():
+            return
+        self._checkpointer = threading.Thread(target=_checkpoint, args=(self.path,), name="jctl-store-checkpoint",
+                                              daemon=True)
+        self._checkpointer.start()
 
     @contextlib.contextmanager
     def _writers_queue(self) -> Iterator[None]:
@@ -630,6 +634,19 @@ class Store:
         self._write(
             lambda conn: conn.execute("DELETE FROM leases WHERE instance_id = ? AND owner = ?", (instance_id, owner))
         )
+
+
+def _checkpoint(path: Path) -> None:
+    try:
+        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
+    except sqlite3.Error:
+        return
+    try:
+        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+    except sqlite3.Error:
+        pass  # busy or gone: the next checkpoint (or SQLite's own, past AUTOCHECKPOINT_PAGES) copies it
+    finally:
+        conn.close()
 
 
 def _claim_lease(conn: sqlite3.Connection, instance_id: str, owner: str, ttl: timedelta) -> bool:
