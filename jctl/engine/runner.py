@@ -93,6 +93,7 @@ class Runner:
         self.token_cache = TokenCache()  # OAuth2 access tokens, reused across the instances this runner drives
         self.plugin_config = plugin_config
         self.request: InboundRequest | None = None  # the inbound request of the start/signal being driven
+        self._transition_now: datetime | None = None  # the clock as the transition being worked out reads it
 
     def _limit(self, name: str) -> int:
         return int(self.limits.get(name, DEFAULT_LIMITS[name]))
@@ -399,6 +400,7 @@ class Runner:
         counters: dict[str, int] = {}
         client: LazyClient | None = None
         released = False
+        self._transition_now = None
         try:
             position = self.store.drive_position(instance_id)  # only this lease's holder changes these
             instance = read if read is not None and position is not None and position.version == read.version \
@@ -411,6 +413,7 @@ class Runner:
             for transition in drive(interp, snapshot_of(instance)):
                 transition = self._bounded(interp, instance, transition, events)
                 instance = self._commit(instance, transition, counters, run_pending, idempotency_key, project_var)
+                self._transition_now = None
                 released = transition.halts
                 events += len(transition.events)
                 idempotency_key = None  # recorded with the drive's first transition (its `signal.received`)
@@ -422,6 +425,7 @@ class Runner:
                     break  # a `run` job was committed with the transition, so the next tick resumes here
             return instance, committed
         finally:
+            self._transition_now = None
             if client is not None and client is not self._shared_client:
                 client.close()
             if not released:
@@ -475,8 +479,8 @@ class Runner:
         if transition.halts and cancel is not True:
             cancel = [*(cancel or []), "run"]  # the run job kept the drive resumable; it has done its work
         elif not transition.halts and not run_pending:
-            schedule.append(NewDueWork("run", self.store.now(), snap.current_state))
-        preview = replace(updated, updated_at=self.store.now()) if transition.halts else updated  # for answers
+            schedule.append(NewDueWork("run", self._now(), snap.current_state))
+        preview = replace(updated, updated_at=self._now()) if transition.halts else updated  # for answers
         idempotency = None
         if idempotency_key:  # pending until the drive halts, so a crash in between cannot lose the key
             answer = envelopes.envelope(preview, project_var) if transition.halts else None
@@ -508,11 +512,18 @@ class Runner:
         self.store.create_instance(linked, [NewEvent("journey.started", start, {"compensationOf": parent.id})],
                                    [NewDueWork("run", now, start)])
 
+    def _now(self) -> datetime:
+        """The simulated clock as one transition sees it: read from the store once per transition (each of its
+        expressions, timers and its commit see the same instant), again for the next one."""
+        if self._transition_now is None:
+            self._transition_now = self.store.now()
+        return self._transition_now
+
     def _interpreter(self, instance: Instance, client: LazyClient) -> Interpreter:
         from jctl.tasks.plugins import PluginEnvironment
 
         spec_path = instance.cursor.get("specPath")
-        seams = Seams(evaluate=self._evaluator(), http_client=client, now=self.store.now,
+        seams = Seams(evaluate=self._evaluator(), http_client=client, now=self._now,
                       platform=platform_binding(instance), random=_jitter(instance.cursor.get("seed")),
                       bindings={"outcome": instance.cursor["outcome"]} if "outcome" in instance.cursor else {},
                       cache_get=self.store.cache_get, active_schedules=self.store.active_schedules,
@@ -527,7 +538,7 @@ class Runner:
 
         mtls = None if instance.mocks is not None or self.http_transport is not None else \
             mtls_client_factory(self.data_limits.http_body)
-        return OutboundAuth(instance.definition.get("spec") or {}, self.secrets, self.store.now, self.token_cache,
+        return OutboundAuth(instance.definition.get("spec") or {}, self.secrets, self._now, self.token_cache,
                             mtls)
 
     def _http_client(self, instance: Instance, counters: dict[str, int]) -> LazyClient:
@@ -552,7 +563,7 @@ class Runner:
 
         def run(lang: str, expr: str, bindings: dict[str, Any]) -> Any:
             seed = _evaluation_seed(self.uuid_seed, lang, expr, bindings) if self.uuid_seed is not None else None
-            options = EvalOptions(now=self.store.now(), uuid_seed=seed, timeout_s=self.expr_timeout_s)
+            options = EvalOptions(now=self._now(), uuid_seed=seed, timeout_s=self.expr_timeout_s)
             try:
                 return evaluate(lang, expr, bindings, options)
             except ExpressionError as exc:
