@@ -413,7 +413,7 @@ class Runner:
             for transition in drive(interp, snapshot_of(instance)):
                 transition = self._bounded(interp, instance, transition, events)
                 instance = self._commit(instance, transition, counters, run_pending, idempotency_key, project_var)
-                self._transition_now = None
+                self._transition_now = instance.updated_at  # the clock as the commit read it, a moment ago
                 released = transition.halts
                 events += len(transition.events)
                 idempotency_key = None  # recorded with the drive's first transition (its `signal.received`)
@@ -513,8 +513,8 @@ class Runner:
                                    [NewDueWork("run", now, start)])
 
     def _now(self) -> datetime:
-        """The simulated clock as one transition sees it: read from the store once per transition (each of its
-        expressions, timers and its commit see the same instant), again for the next one."""
+        """The simulated clock as one transition sees it: read once per transition (each of its expressions, timers
+        and its commit see the same instant); the next one starts from the clock its predecessor's commit read."""
         if self._transition_now is None:
             self._transition_now = self.store.now()
         return self._transition_now

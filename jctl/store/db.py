@@ -253,7 +253,12 @@ class Store:
 
     def now(self) -> datetime:
         """The simulated clock: starts at wall time when the store is created, moves only when told."""
-        return from_epoch_ms(self._query("SELECT now_ms FROM clock WHERE id = 1")[0][0])
+        try:  # asked several times a drive: the retry loop only when SQLite reports the file busy
+            with self._lock:
+                (now_ms,), = self.conn.execute("SELECT now_ms FROM clock WHERE id = 1").fetchall()
+        except sqlite3.DatabaseError:
+            (now_ms,), = self._query("SELECT now_ms FROM clock WHERE id = 1")
+        return from_epoch_ms(now_ms)
 
     def set_clock(self, to: datetime) -> datetime:
         target_ms = to_epoch_ms(to)
