@@ -642,9 +642,10 @@ class Store:
 
 
 def _checkpoint(path: Path) -> None:
-    try:
-        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
-    except sqlite3.Error:
+    try:  # mode=rw: a store removed meanwhile is not created again
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True, timeout=BUSY_TIMEOUT_S,
+                               isolation_level=None, check_same_thread=False)
+    except (sqlite3.Error, OSError, ValueError):
         return
     try:
         conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
