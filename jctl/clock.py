@@ -33,9 +33,12 @@ def to_epoch_ms(moment: datetime) -> int:
     return delta.days * 86_400_000 + delta.seconds * 1000 + delta.microseconds // 1000
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
 def from_epoch_ms(epoch_ms: int) -> datetime:
     """The UTC datetime for an epoch-milliseconds value."""
-    return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(milliseconds=epoch_ms)
+    return _EPOCH + timedelta(milliseconds=epoch_ms)
 
 
 def later(moment: datetime, delta: timedelta | float) -> datetime:
@@ -54,8 +57,11 @@ def later(moment: datetime, delta: timedelta | float) -> datetime:
 def format_rfc3339(moment: datetime) -> str:
     """`2025-12-31T23:59:00.000Z`: UTC, milliseconds, 'Z'."""
     _require_aware(moment)
-    utc = moment.astimezone(timezone.utc)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    utc = moment if moment.tzinfo is timezone.utc else moment.astimezone(timezone.utc)
+    if utc.year < 1000:  # strftime writes such years unpadded
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    return (f"{utc.year}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}."
+            f"{utc.microsecond // 1000:03d}Z")
 
 
 def format_epoch_ms(epoch_ms: int) -> str:

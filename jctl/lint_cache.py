@@ -24,16 +24,30 @@ def cache_dir() -> Path:
     return Path(base) / "jctl" / "lint"
 
 
-def linted_clean(spec_path: Path) -> bool:
-    """True when this exact spec, with the same files beside it, linted without errors before."""
-    entry = _entry_path(spec_path)
-    if entry is None:
+def linted_clean(spec_path: Path, spec_bytes: bytes | None = None) -> bool:
+    """True when this exact spec (`spec_bytes`: its bytes, when the caller has read them), with the same files
+    beside it, linted without errors before."""
+    key = _entry_key(spec_path, spec_bytes)
+    if key is None:
         return False
     try:
-        dependencies = json.loads(entry.read_text(encoding="utf-8"))["dependencies"]
-        return all(_file_hash(Path(path)) == digest for path, digest in dependencies.items())
+        dependencies = _FOUND_CLEAN.get(key)
+        if dependencies is None:
+            dependencies = json.loads((cache_dir() / f"{key}.json").read_text(encoding="utf-8"))["dependencies"]
+        clean = all(_file_hash(Path(path)) == digest for path, digest in dependencies.items())
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return False
+    if clean and key not in _FOUND_CLEAN:
+        if len(_FOUND_CLEAN) >= MAX_ENTRIES:
+            _FOUND_CLEAN.clear()
+        _FOUND_CLEAN[key] = dict(dependencies)
+    return clean
+
+
+# Entries this process found clean, by key, with their dependencies: an entry is a function of its key (the spec's
+# bytes and path, the linter), so a process starting many instances reads it once; the dependencies are still
+# hashed every time.
+_FOUND_CLEAN: dict[str, dict[str, str]] = {}
 
 
 def remember_clean(spec_path: Path, files_read: list[Path]) -> None:
@@ -57,12 +71,17 @@ def remember_clean(spec_path: Path, files_read: list[Path]) -> None:
 
 
 def _entry_path(spec_path: Path) -> Path | None:
+    key = _entry_key(spec_path)
+    return cache_dir() / f"{key}.json" if key is not None else None
+
+
+def _entry_key(spec_path: Path, spec_bytes: bytes | None = None) -> str | None:
     try:
-        spec_bytes = spec_path.read_bytes()
+        spec_bytes = spec_path.read_bytes() if spec_bytes is None else spec_bytes
     except OSError:
         return None
     key = hashlib.sha256(_linter_fingerprint().encode() + b"\0" + str(spec_path.resolve()).encode() + b"\0" + spec_bytes)
-    return cache_dir() / f"{key.hexdigest()}.json"
+    return key.hexdigest()
 
 
 @functools.lru_cache(maxsize=1)

@@ -65,6 +65,21 @@ def test_an_edited_dependency_lints_the_spec_again(project: Path, counted_lints:
     assert counted_lints == [project, project]
 
 
+def test_an_entry_is_read_once_per_process_and_its_dependencies_hashed_every_time(
+        project: Path, counted_lints: list[Path]) -> None:
+    load_definition(project)
+    load_definition(project)  # found clean: this process keeps the entry
+    for entry in Path(lint_cache.cache_dir()).glob("*.json"):
+        entry.unlink()
+    load_definition(project)
+    assert counted_lints == [project]
+    openapi = project.parent / "apis" / "shop.openapi.yaml"
+    openapi.write_text(openapi.read_text().replace("operationId: getOrder", "operationId: fetchOrder"))
+    with pytest.raises(InvalidSpec):
+        load_definition(project)
+    assert counted_lints == [project, project]
+
+
 def test_a_changed_linter_forgets_every_entry(project: Path, counted_lints: list[Path],
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     load_definition(project)

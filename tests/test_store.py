@@ -263,6 +263,44 @@ def test_reused_idempotency_key_and_failing_payload_write_nothing(store: Store) 
     assert store.idempotency_record(created.id, "k").response == {"r": 1}
 
 
+def test_commit_that_changes_name_kind_or_definition_writes_them(store: Store) -> None:
+    """A transition compares the identity columns instead of rewriting them; one that does change them still does."""
+    created = store.create_instance(make_instance(), [NewEvent("started")])
+    same = store.commit_transition(replace(created, context={"step": 1}), expected_version=0, events=[])
+    changed = replace(same, journey_name="renamed", kind="Api", definition={"changed": True}, context={"step": 2})
+    store.commit_transition(changed, expected_version=1, events=[NewEvent("moved")])
+    stored = store.get_instance(created.id)
+    assert (stored.journey_name, stored.kind, stored.definition, stored.context, stored.version) == (
+        "renamed", "Api", {"changed": True}, {"step": 2}, 2)
+    with pytest.raises(ConflictError, match="expected version 1, the store has 2"):
+        store.commit_transition(changed, expected_version=1, events=[])
+
+
+def test_write_ahead_log_is_checkpointed_into_the_database_file_every_so_many_writes(
+        store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every CHECKPOINT_EVERY write transactions of a handle, a thread copies the log into the database file: a copy
+    of that file alone (no -wal beside it) holds the instance as committed up to then."""
+    monkeypatch.setattr(store_db, "CHECKPOINT_EVERY", 4)
+
+    def version_in_database_file() -> int | None:
+        copy = tmp_path / f"copy-{time.monotonic_ns()}.db"
+        copy.write_bytes(store.path.read_bytes())
+        with sqlite3.connect(copy) as conn:
+            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+            found = conn.execute("SELECT version FROM instances").fetchone() if "instances" in tables else None
+        return found[0] if found else None
+
+    moved = store.create_instance(make_instance(), [NewEvent("started")])
+    for version in range(2):
+        moved = store.commit_transition(moved, expected_version=version, events=[NewEvent("moved")])
+    assert version_in_database_file() is None  # three writes: all of them still only in the log
+    moved = store.commit_transition(moved, expected_version=2, events=[NewEvent("moved")])
+    assert store._checkpointer is not None
+    store._checkpointer.join(10)
+    assert version_in_database_file() == 3
+    assert [event.type for event in store.history(moved.id)] == ["started", "moved", "moved", "moved"]
+
+
 def test_commit_to_unknown_instance_is_reported(store: Store) -> None:
     with pytest.raises(UnknownInstance, match="does not exist"):
         store.commit_transition(make_instance(instance_id="f" * 32), expected_version=0, events=[])

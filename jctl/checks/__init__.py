@@ -87,7 +87,8 @@ class Workspace:
         ref_path = Path(ref)
         if ref_path.is_absolute():
             return ref_path if ref_path.is_file() else None
-        for directory in (spec_path.resolve().parent, *spec_path.resolve().parents[1:]):
+        resolved = spec_path.resolve()
+        for directory in (resolved.parent, *resolved.parents[1:]):
             candidate = directory / ref_path
             if candidate.is_file():
                 return candidate

@@ -93,6 +93,7 @@ class Runner:
         self.token_cache = TokenCache()  # OAuth2 access tokens, reused across the instances this runner drives
         self.plugin_config = plugin_config
         self.request: InboundRequest | None = None  # the inbound request of the start/signal being driven
+        self._transition_now: datetime | None = None  # the clock as the transition being worked out reads it
 
     def _limit(self, name: str) -> int:
         return int(self.limits.get(name, DEFAULT_LIMITS[name]))
@@ -203,7 +204,7 @@ class Runner:
         self.request = request
         try:
             instance, _ = self._drive(instance.id, lambda i, s: _noted(i.signal(s, payload, step), warning),
-                                   idempotency_key=idempotency_key, project_var=project_var)
+                                      idempotency_key=idempotency_key, project_var=project_var, read=instance)
         finally:
             self.request = None
         return envelopes.envelope(instance, project_var)
@@ -231,7 +232,7 @@ class Runner:
                                  f"instance {instance.id} cannot be cancelled")
         self._wait_for_lease(instance.id, CANCEL_PATIENCE_S)  # a drive in progress usually ends within seconds
         try:
-            instance, _ = self._drive(instance.id, _cancel_if_running)
+            instance, _ = self._drive(instance.id, _cancel_if_running, read=instance)
         finally:
             self.store.release_lease(instance.id, self.owner)
         return envelopes.journey_outcome(instance)
@@ -354,7 +355,8 @@ class Runner:
             self.store.discard_due_work([work.id])
             return f"discarded stale {work.kind} of finished instance {instance.id[:8]}"
         try:
-            after, committed = self._drive(instance.id, _drive_for(work), run_pending=work.kind == "run")
+            after, committed = self._drive(instance.id, _drive_for(work), run_pending=work.kind == "run",
+                                           read=instance)
         except InstanceBusy:
             return None
         if not committed:
@@ -388,25 +390,30 @@ class Runner:
     # -- driving one instance -------------------------------------------------------------------------------
     def _drive(self, instance_id: str, drive: Drive, *, run_pending: bool = False,
                idempotency_key: str | None = None, project_var: str | None = None,
-               leased: bool = False) -> tuple[Instance, int]:
+               leased: bool = False, read: Instance | None = None) -> tuple[Instance, int]:
         """Run `drive` on the instance under its lease (taken here unless `leased`), committing each transition;
         returns the instance as left and how many transitions were committed (0 when the trigger turned out
-        stale). The lease ends with the halting transition's commit, or after the last one."""
+        stale). The lease ends with the halting transition's commit, or after the last one. `read`: the instance
+        as the caller read it before the lease, driven as is when the store still holds that version."""
         if not leased and not self.store.acquire_lease(instance_id, self.owner):
             raise InstanceBusy(f"instance {instance_id} is being advanced by another jctl process; try again")
         counters: dict[str, int] = {}
         client: LazyClient | None = None
         released = False
+        self._transition_now = None
         try:
-            instance = self.store.get_instance(instance_id)
+            position = self.store.drive_position(instance_id)  # only this lease's holder changes these
+            instance = read if read is not None and position is not None and position.version == read.version \
+                else self.store.get_instance(instance_id)
             counters.update(instance.cursor.get("mockCounters") or {})
             client = self._http_client(instance, counters)
             interp = self._interpreter(instance, client)
             committed = 0
-            events = self.store.event_count(instance_id)  # only this lease's holder appends to the history
+            events = position.events if position is not None else self.store.event_count(instance_id)
             for transition in drive(interp, snapshot_of(instance)):
                 transition = self._bounded(interp, instance, transition, events)
                 instance = self._commit(instance, transition, counters, run_pending, idempotency_key, project_var)
+                self._transition_now = instance.updated_at  # the clock as the commit read it, a moment ago
                 released = transition.halts
                 events += len(transition.events)
                 idempotency_key = None  # recorded with the drive's first transition (its `signal.received`)
@@ -418,6 +425,7 @@ class Runner:
                     break  # a `run` job was committed with the transition, so the next tick resumes here
             return instance, committed
         finally:
+            self._transition_now = None
             if client is not None and client is not self._shared_client:
                 client.close()
             if not released:
@@ -471,8 +479,8 @@ class Runner:
         if transition.halts and cancel is not True:
             cancel = [*(cancel or []), "run"]  # the run job kept the drive resumable; it has done its work
         elif not transition.halts and not run_pending:
-            schedule.append(NewDueWork("run", self.store.now(), snap.current_state))
-        preview = replace(updated, updated_at=self.store.now()) if transition.halts else updated  # for answers
+            schedule.append(NewDueWork("run", self._now(), snap.current_state))
+        preview = replace(updated, updated_at=self._now()) if transition.halts else updated  # for answers
         idempotency = None
         if idempotency_key:  # pending until the drive halts, so a crash in between cannot lose the key
             answer = envelopes.envelope(preview, project_var) if transition.halts else None
@@ -504,11 +512,18 @@ class Runner:
         self.store.create_instance(linked, [NewEvent("journey.started", start, {"compensationOf": parent.id})],
                                    [NewDueWork("run", now, start)])
 
+    def _now(self) -> datetime:
+        """The simulated clock as one transition sees it: read once per transition (each of its expressions, timers
+        and its commit see the same instant); the next one starts from the clock its predecessor's commit read."""
+        if self._transition_now is None:
+            self._transition_now = self.store.now()
+        return self._transition_now
+
     def _interpreter(self, instance: Instance, client: LazyClient) -> Interpreter:
         from jctl.tasks.plugins import PluginEnvironment
 
         spec_path = instance.cursor.get("specPath")
-        seams = Seams(evaluate=self._evaluator(), http_client=client, now=self.store.now,
+        seams = Seams(evaluate=self._evaluator(), http_client=client, now=self._now,
                       platform=platform_binding(instance), random=_jitter(instance.cursor.get("seed")),
                       bindings={"outcome": instance.cursor["outcome"]} if "outcome" in instance.cursor else {},
                       cache_get=self.store.cache_get, active_schedules=self.store.active_schedules,
@@ -523,7 +538,7 @@ class Runner:
 
         mtls = None if instance.mocks is not None or self.http_transport is not None else \
             mtls_client_factory(self.data_limits.http_body)
-        return OutboundAuth(instance.definition.get("spec") or {}, self.secrets, self.store.now, self.token_cache,
+        return OutboundAuth(instance.definition.get("spec") or {}, self.secrets, self._now, self.token_cache,
                             mtls)
 
     def _http_client(self, instance: Instance, counters: dict[str, int]) -> LazyClient:
@@ -548,7 +563,7 @@ class Runner:
 
         def run(lang: str, expr: str, bindings: dict[str, Any]) -> Any:
             seed = _evaluation_seed(self.uuid_seed, lang, expr, bindings) if self.uuid_seed is not None else None
-            options = EvalOptions(now=self.store.now(), uuid_seed=seed, timeout_s=self.expr_timeout_s)
+            options = EvalOptions(now=self._now(), uuid_seed=seed, timeout_s=self.expr_timeout_s)
             try:
                 return evaluate(lang, expr, bindings, options)
             except ExpressionError as exc:

@@ -65,7 +65,7 @@ def load_definition(path: Path) -> dict[str, Any]:
         raise UsageError(f"{problem}: {path}", hint="pass the path of a .journey.yaml file")
     workspace = Workspace()  # the linter's loaded document is the one we run: the file is read and parsed once
     key = _spec_key(path)
-    if lint_cache.linted_clean(path):
+    if lint_cache.linted_clean(path, key[1] or None):
         parsed = _PARSED.get(key)
         if parsed is not None:
             known: dict[str, Any] = pickle.loads(parsed)  # a private copy: callers may keep what they get

@@ -5,6 +5,7 @@ This is the only module that imports the native engine, and only inside the work
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import replace
@@ -15,6 +16,7 @@ from jctl.clock import format_rfc3339
 from jctl.expr import EvalOptions, ExpressionError, dw_guard, memo, worker_failure
 from jctl.expr.dw_dialect import OUTPUT_NAME, HostForm, host_form
 
+_NOW = re.compile(r"\bnow\b")
 _LOCATION = re.compile(r"\(line: ?(\d+), column: ?(\d+)\)")
 _UNRESOLVED = re.compile(r"Unable to resolve reference of: `([A-Za-z_][A-Za-z0-9_]*)`")
 _TIMEOUT_HINT = "(1 to N) reduce and deep recursion are the usual suspects; keep expressions small"
@@ -43,9 +45,10 @@ def request_for(
     expr: str, bindings: dict[str, Any], aliases: list[str], now: datetime | None,
     uuid_value: str | None, random_value: float | None, compile_only: bool = False,
 ) -> tuple[dict[str, Any], int]:
-    script, header_lines = dw_guard.build_script(
-        expr, aliases, dw_datetime(now) if now else None, uuid_value, random_value, compile_only
-    )
+    # `now` is read only through its name (`dw::Core::now` is refused): an expression that never names it is not
+    # given the clock, so its script is the same on every evaluation and compiles faster (0.8 -> 0.7 ms)
+    clock = dw_datetime(now) if now and _NOW.search(expr) else None
+    script, header_lines = dw_guard.build_script(expr, aliases, clock, uuid_value, random_value, compile_only)
     inputs = {name: json.dumps(value) for name, value in bindings.items()}
     return {"script": script, "inputs": inputs}, header_lines
 
@@ -90,6 +93,11 @@ class WorkerEngine:
         modules = {dw_guard.GUARD_MODULE_PATH: dw_guard.GUARD_MODULE}
         self.engine = DataWeave(resolve_module=modules.get)
         self.engine.initialize()
+        # The binding attaches a fresh isolate thread for every run and detaches it after (0.6 of a 1.3 ms run);
+        # a worker evaluates on its one thread, so that thread stays attached (the binding uses a thread it is
+        # given as is) until the worker exits.
+        native = self.engine._native
+        native.thread = native.attach_thread()
         self.engine.run("%dw 2.0\noutput application/json\nimport * from jctl::Guard\n---\n{a: [1]}")
 
     def handle(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -197,12 +205,19 @@ def _explain(message: str, name: str | None, expr: str, line: int | None, column
     return message
 
 
+@functools.lru_cache(maxsize=1024)
+def _host_form_checked(expr: str) -> tuple[HostForm, tuple[tuple[str, int, int], ...]]:
+    """The host form of an expression and its forbidden references: both functions of the text alone, so a poll
+    loop evaluating the same few expressions rewrites and scans each once per process."""
+    form = host_form(expr)
+    return form, tuple(forbidden_errors(expr, form))
+
+
 def evaluate(expr: str, bindings: dict[str, Any], aliases: list[str], options: EvalOptions, uuid_value: str | None,
              random_value: float | None) -> Any:
     from jctl.expr import worker
 
-    form = host_form(expr)
-    forbidden = forbidden_errors(expr, form)
+    form, forbidden = _host_form_checked(expr)
     if forbidden:
         message, line, column = forbidden[0]
         raise ExpressionError(message, line, column, "forbidden")

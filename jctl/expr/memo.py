@@ -10,6 +10,7 @@ clock, randomness, qualified names) is sent whole and never remembered. Only suc
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import threading
@@ -30,6 +31,7 @@ _IMPURE = frozenset({"now", "millis", "random", "randomInt", "uuid", "today", "y
 _JSONATA_WHOLE = re.compile(r"\$\$|\$(?![A-Za-z_])|\*|%|`|@|#")
 
 
+@functools.lru_cache(maxsize=1024)  # a function of the text; callers only read what it returns
 def context_reads(lang: str, text: str) -> tuple[frozenset[str], dict[str, frozenset[str] | None]] | None:
     """The words of `text` (every top-level context key it can read is among them) and, for the keys it reads only
     as `context.<key>.<field>`, those fields; None when it may read the whole context (or, in JSONata, the whole

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import subprocess
     from concurrent.futures import ThreadPoolExecutor
 
+    from jctl.expr import ExpressionError
     from jctl.expr.daemon import DaemonPool
 
 _HEADER = struct.Struct(">I")
@@ -294,14 +295,12 @@ def _serve(kind: str, memory_mb: int, tmpdir: str) -> None:
 def _python_engine_reply(request: dict[str, Any]) -> dict[str, Any]:
     """Refuse what does not pass the compile check (forbidden forms included), else evaluate and answer JSON."""
     from jctl.expr import ExpressionError
-    from jctl.expr import jolt as jolt_engine
-    from jctl.expr import jq as jq_engine
-    from jctl.expr import jsonata as jsonata_engine
 
-    engine = {"jsonata": jsonata_engine, "jolt": jolt_engine}.get(request["lang"], jq_engine)
-    problems: list[ExpressionError] = engine.compile_check(request["expr"])
+    engine = _python_engine(request["lang"])
+    problems = _compile_problems(request["lang"], request["expr"])
     if problems:
-        return problems[0].as_response()
+        refusal: dict[str, Any] = problems[0].as_response()
+        return refusal
     try:
         value = engine.evaluate_request(request)
     except ExpressionError as error:
@@ -310,6 +309,21 @@ def _python_engine_reply(request: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "json": json.dumps(value)}
     except (TypeError, ValueError) as error:  # a JSONata function value, say: not data, and not the worker's death
         return ExpressionError(f"the expression's result is not a JSON value ({error})").as_response()
+
+
+def _python_engine(lang: str) -> Any:
+    from jctl.expr import jolt as jolt_engine
+    from jctl.expr import jq as jq_engine
+    from jctl.expr import jsonata as jsonata_engine
+
+    return {"jsonata": jsonata_engine, "jolt": jolt_engine}.get(lang, jq_engine)
+
+
+@functools.lru_cache(maxsize=1024)
+def _compile_problems(lang: str, expr: str) -> tuple[ExpressionError, ...]:
+    """The compile check of an expression, once per worker: it is a function of the text alone, and parsing costs
+    more than evaluating (a JSONata mapper: 0.46 ms against 0.19 ms)."""
+    return tuple(_python_engine(lang).compile_check(expr))
 
 
 def main(argv: list[str]) -> None:

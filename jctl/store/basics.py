@@ -73,3 +73,10 @@ class StartKey(NamedTuple):
 
     instance_id: str
     request_hash: str | None
+
+
+class DrivePosition(NamedTuple):
+    """Where an instance's history stands: its version and how many events it holds."""
+
+    version: int
+    events: int

@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
+    import threading
+
     import sqlite_utils
 
 from jctl.clock import format_rfc3339, from_epoch_ms, to_epoch_ms, wall_now
@@ -30,6 +32,7 @@ from jctl.store.basics import (
     AmbiguousInstance,
     ClockError,
     DamagedInstance,
+    DrivePosition,
     InstanceSummary,
     StartKey,
     StoreError,
@@ -53,6 +56,8 @@ if TYPE_CHECKING:  # the dataclass records load when a method needs them (jctl.s
 BUSY_TIMEOUT_S = 10.0  # SQLite waits this long for the write lock before reporting "busy"
 RETRY_FOR_S = 60.0  # then we keep retrying with backoff for this long before giving up with a clear message
 DEFAULT_LEASE_TTL = timedelta(seconds=30)
+CHECKPOINT_EVERY = 256  # write transactions of one handle between its checkpoints (≈ 2,000 pages of log)
+AUTOCHECKPOINT_PAGES = 10_000  # SQLite checkpoints inside a commit only when the log grows past this (≈ 40 MB)
 LISTING_BATCH = 1_000  # rows a listing reads at a time
 MAX_KNOWN_DEFINITIONS = 256  # definitions whose stored hash a store remembers (by identity)
 T = TypeVar("T")
@@ -83,6 +88,8 @@ class Store:
         self.damaged: list[str] = []  # why rows the last `list_instances` skipped cannot be read
         self._definition_hashes: dict[int, tuple[dict[str, Any], str]] = {}
         self._lock_fd: int | None = None  # the writer lock file, opened on the first write
+        self._commits = 0  # write transactions through this handle: every CHECKPOINT_EVERY, a checkpoint
+        self._checkpointer: threading.Thread | None = None
 
     @property
     def db(self) -> sqlite_utils.Database:
@@ -129,9 +136,13 @@ class Store:
         # NORMAL in WAL mode survives any process crash; only an OS crash may lose the last commits.
         self.conn.execute("PRAGMA synchronous = NORMAL")
         self.conn.execute("PRAGMA foreign_keys = ON")
+        # SQLite's own checkpoint (inside a COMMIT, under the writer lock) only as a bound; `_write` checkpoints
+        self.conn.execute(f"PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_PAGES}")
 
     def close(self) -> None:
         with self._lock:
+            if self._checkpointer is not None:
+                self._checkpointer.join(BUSY_TIMEOUT_S)
             self.conn.close()
             if self._lock_fd is not None and self._lock_fd >= 0:
                 os.close(self._lock_fd)
@@ -180,8 +191,26 @@ class Store:
                     self.conn.execute("ROLLBACK")
                 raise
 
-        with self._lock, self._writers_queue():
-            return self._retrying(attempt)
+        with self._lock:
+            with self._writers_queue():
+                result = self._retrying(attempt)
+            self._commits += 1
+            if self._commits % CHECKPOINT_EVERY == 0:
+                self._checkpoint_in_background()
+            return result
+
+    def _checkpoint_in_background(self) -> None:
+        """Copy the write-ahead log into the database file on a thread of its own, over its own connection: the
+        copy and its two fsyncs take tens of milliseconds, which SQLite's own checkpoint would spend inside a
+        COMMIT, with this process stopped and every other writer waiting on the lock file. A PASSIVE checkpoint
+        lets readers and writers go on; a checkpoint cut short (the process exits) leaves the log to the next."""
+        if self._checkpointer is not None and self._checkpointer.is_alive():
+            return
+        import threading  # writers only: a read command does not load it
+
+        self._checkpointer = threading.Thread(target=_checkpoint, args=(self.path,), name="jctl-store-checkpoint",
+                                              daemon=True)
+        self._checkpointer.start()
 
     @contextlib.contextmanager
     def _writers_queue(self) -> Iterator[None]:
@@ -233,7 +262,12 @@ class Store:
 
     def now(self) -> datetime:
         """The simulated clock: starts at wall time when the store is created, moves only when told."""
-        return from_epoch_ms(self._query("SELECT now_ms FROM clock WHERE id = 1")[0][0])
+        try:  # asked several times a drive: the retry loop only when SQLite reports the file busy
+            with self._lock:
+                (now_ms,), = self.conn.execute("SELECT now_ms FROM clock WHERE id = 1").fetchall()
+        except sqlite3.DatabaseError:
+            (now_ms,), = self._query("SELECT now_ms FROM clock WHERE id = 1")
+        return from_epoch_ms(now_ms)
 
     def set_clock(self, to: datetime) -> datetime:
         target_ms = to_epoch_ms(to)
@@ -476,6 +510,13 @@ class Store:
         return [Event(instance_id, seq, from_epoch_ms(at_ms), kind, state, json.loads(data))
                 for seq, at_ms, kind, state, data in found]
 
+    def drive_position(self, instance_id: str) -> DrivePosition | None:
+        """The stored version of an instance and the length of its history (None when it is gone): a runner that
+        holds the lease checks an instance it read before against it instead of reading it again."""
+        found = self._query("SELECT version, (SELECT MAX(seq) FROM events WHERE instance_id = i.id) "
+                            "FROM instances i WHERE id = ?", (instance_id,))
+        return DrivePosition(found[0][0], found[0][1] or 0) if found else None
+
     def event_count(self, instance_id: str) -> int:
         found = self._query("SELECT MAX(seq) FROM events WHERE instance_id = ?", (instance_id,))
         return int(found[0][0] or 0)
@@ -634,6 +675,20 @@ class Store:
         self._write(
             lambda conn: conn.execute("DELETE FROM leases WHERE instance_id = ? AND owner = ?", (instance_id, owner))
         )
+
+
+def _checkpoint(path: Path) -> None:
+    try:  # mode=rw: a store removed meanwhile is not created again
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True, timeout=BUSY_TIMEOUT_S,
+                               isolation_level=None, check_same_thread=False)
+    except (sqlite3.Error, OSError, ValueError):
+        return
+    try:
+        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+    except sqlite3.Error:
+        pass  # busy or gone: the next checkpoint (or SQLite's own, past AUTOCHECKPOINT_PAGES) copies it
+    finally:
+        conn.close()
 
 
 def _claim_lease(conn: sqlite3.Connection, instance_id: str, owner: str, ttl: timedelta) -> bool:

@@ -18,6 +18,7 @@ from jctl.store.basics import (  # named here too, as every caller imports them
     ClockError as ClockError,
     ConflictError as ConflictError,
     DamagedInstance as DamagedInstance,
+    DrivePosition as DrivePosition,
     InstanceSummary as InstanceSummary,
     StartKey as StartKey,
     StoreError as StoreError,
