@@ -80,7 +80,7 @@ def lint_paths(
     on_file: Callable[[Path], None] | None = None,
 ) -> LintReport:
     files, _ = discover(paths)
-    workspace = Workspace(expressions=expressions)
+    workspace = Workspace(expressions=expressions, linted=frozenset(path.resolve() for path in files))
     report = LintReport(files=files)
     for path in files:
         report.diagnostics.extend(lint_file(path, workspace, config))

@@ -157,3 +157,27 @@ def _parsed(loader: Any, path: Path, text: str) -> Any:
     except loader.LoadError as error:
         return error.message
     return document.data, document.source_map.positions
+
+
+def test_a_document_read_for_its_values_alone_finds_the_same_positions_when_asked() -> None:
+    """Linked files are read without positions; what they hold, refuse and (on first use) locate is the same."""
+    cases = Path(__file__).parent / "cases"
+    corpus = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+    paths = sorted(cases.rglob("*.yaml")) + sorted(cases.rglob("*.json")) + sorted(corpus.rglob("*.yaml"))
+    texts = [(path, path.read_text(encoding="utf-8")) for path in paths]
+    texts += [(Path("x.yaml"), text) for text in ("a: &x {q: 1}\nb: *x\nc:\n  <<: *x\n  d: 2\na: 3\n", "a: 1\n---\nb: 2\n",
+                                                  "a: [" * 300, "a: *nope\n", "- &s x\n- *s\n")]
+    assert len(texts) > 20
+    for path, text in texts:
+        try:
+            positioned = parse_document(text, path)
+        except LoadError as error:
+            with pytest.raises(LoadError) as again:
+                parse_document(text, path, positions=False)
+            assert (again.value.message, again.value.line, again.value.column) == (error.message, error.line,
+                                                                                   error.column)
+            continue
+        values_only = parse_document(text, path, positions=False)
+        assert values_only.data == positioned.data, path
+        assert values_only.source_map.positions == positioned.source_map.positions, path
+        assert values_only.duplicate_keys == positioned.duplicate_keys, path

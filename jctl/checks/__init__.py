@@ -62,13 +62,16 @@ class Workspace:
     """Files loaded once per validation run, shared by checks that look across files (OpenAPI, Arazzo)."""
 
     expressions: bool = True
+    linted: frozenset[Path] = frozenset()  # resolved paths this run lints: read with positions even when linked
     _documents: dict[Path, LoadedDocument | LoadError] = field(default_factory=dict)
 
-    def load(self, path: Path) -> LoadedDocument | LoadError:
+    def load(self, path: Path, *, positions: bool = True) -> LoadedDocument | LoadError:
+        """The file at `path`, read once per run. A file another one links to is read with `positions=False`: its
+        positions are then found only if a finding needs one (or the file is linted itself), most never do."""
         path = path.resolve()
         if path not in self._documents:
             try:
-                self._documents[path] = load_document(path)
+                self._documents[path] = load_document(path, positions=positions or path in self.linted)
             except LoadError as exc:
                 self._documents[path] = exc
         return self._documents[path]

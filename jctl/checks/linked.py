@@ -22,7 +22,7 @@ def load_reference(spec: SpecFile, ref: str) -> tuple[LoadedDocument | None, str
         where = "an absolute path" if Path(ref).is_absolute() else (
             f"{spec.path.resolve().parent} or any parent directory")
         return None, f"`{ref}` is not a file (looked in {where})"
-    loaded = spec.workspace.load(path)
+    loaded = spec.workspace.load(path, positions=False)
     if isinstance(loaded, LoadError):
         return None, f"`{ref}` ({path}) cannot be loaded: {loaded.message} at line {loaded.line}"
     return loaded, ""
@@ -41,7 +41,7 @@ def sibling_journey(spec: SpecFile) -> LoadedDocument | None:
     for extension in (".yaml", ".yml", ".json"):
         candidate = spec.path.parent / f"{stem}.journey{extension}"
         if candidate.is_file():
-            loaded = spec.workspace.load(candidate)
+            loaded = spec.workspace.load(candidate, positions=False)
             if isinstance(loaded, LoadedDocument) and isinstance(loaded.data, dict):
                 return loaded
     return None
