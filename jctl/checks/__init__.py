@@ -64,11 +64,12 @@ class Workspace:
     expressions: bool = True
     linted: frozenset[Path] = frozenset()  # resolved paths this run lints: read with positions even when linked
     _documents: dict[Path, LoadedDocument | LoadError] = field(default_factory=dict)
+    _real_paths: dict[Path, Path] = field(default_factory=dict)
 
     def load(self, path: Path, *, positions: bool = True) -> LoadedDocument | LoadError:
         """The file at `path`, read once per run. A file another one links to is read with `positions=False`: its
         positions are then found only if a finding needs one (or the file is linted itself), most never do."""
-        path = path.resolve()
+        path = self.real_path(path)
         if path not in self._documents:
             try:
                 self._documents[path] = load_document(path, positions=positions or path in self.linted)
@@ -80,6 +81,17 @@ class Workspace:
         """Every file this workspace has read (resolved paths)."""
         return list(self._documents)
 
+    def real_path(self, path: Path) -> Path:
+        """`path.resolve()`, remembered for the run: checks ask for the same few files again and again."""
+        real = self._real_paths.get(path)
+        if real is None:
+            real = self._real_paths[path] = path.resolve()
+        return real
+
+    def find_ref(self, spec_path: Path, ref: str) -> Path | None:
+        """`resolve_ref` with the spec's real path remembered for the run."""
+        return _find_upwards(self.real_path(spec_path).parent, ref)
+
     @staticmethod
     def resolve_ref(spec_path: Path, ref: str) -> Path | None:
         """Resolve a relative file reference: next to the spec first, then in each ancestor directory.
@@ -87,14 +99,18 @@ class Workspace:
         Specs in the wild write `openApiRef` relative to their repository root rather than to the journey file;
         walking up the ancestors finds those without guessing where the root is.
         """
-        ref_path = Path(ref)
-        if ref_path.is_absolute():
-            return ref_path if ref_path.is_file() else None
-        for directory in (spec_path.resolve().parent, *spec_path.resolve().parents[1:]):
-            candidate = directory / ref_path
-            if candidate.is_file():
-                return candidate
-        return None
+        return _find_upwards(spec_path.resolve().parent, ref)
+
+
+def _find_upwards(directory: Path, ref: str) -> Path | None:
+    ref_path = Path(ref)
+    if ref_path.is_absolute():
+        return ref_path if ref_path.is_file() else None
+    for folder in (directory, *directory.parents):
+        candidate = folder / ref_path
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 CheckFunction = Callable[[SpecFile], Iterable[Finding]]

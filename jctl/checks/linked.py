@@ -17,7 +17,7 @@ from jctl.spec.model import EXTERNAL_INPUT_TYPES, StateRef, iter_states, node_at
 
 def load_reference(spec: SpecFile, ref: str) -> tuple[LoadedDocument | None, str]:
     """Load a file a spec refers to; on failure, the second item says what went wrong, for a message."""
-    path = spec.workspace.resolve_ref(spec.path, ref)
+    path = spec.workspace.find_ref(spec.path, ref)
     if path is None:
         where = "an absolute path" if Path(ref).is_absolute() else (
             f"{spec.path.resolve().parent} or any parent directory")

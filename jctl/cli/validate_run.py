@@ -44,15 +44,16 @@ def _run_with_progress(targets: list[Path], config: LintConfig, expressions: boo
     """Lint the targets, with a progress bar on stderr when it is a terminal and there are many files."""
     from jctl.lint import lint_paths
 
-    if file_count < PROGRESS_THRESHOLD:  # decided before the console is loaded: machine formats never need it
+    from jctl.cli.output import _rich_terminal
+
+    # decided before rich is loaded (its progress module alone costs a small run's lint): a pipe never needs it
+    if file_count < PROGRESS_THRESHOLD or not _rich_terminal(sys.stderr):
         return lint_paths(targets, config, expressions=expressions)
     from rich.progress import Progress
 
     from jctl.cli.output import console
 
     err = console(stderr=True)
-    if not err.is_terminal:
-        return lint_paths(targets, config, expressions=expressions)
 
     with Progress(console=err, transient=True) as progress:
         task = progress.add_task("validating", total=file_count)
