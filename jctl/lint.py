@@ -11,6 +11,7 @@ from pathlib import Path
 from jctl.checks import FileKind, SpecFile, Workspace, run_checks
 from jctl.config import LintConfig
 from jctl.diagnostics import RULES, Diagnostic, Finding, Severity, path_text
+from jctl.lint_processes import LintOne, Share, abandon_share, collect_share, plan_shares, start_share, usable_processes
 from jctl.spec.loader import LoadedDocument, LoadError
 from jctl.spec.model import json_type
 
@@ -82,11 +83,47 @@ def lint_paths(
     files, _ = discover(paths)
     workspace = Workspace(expressions=expressions, linted=frozenset(path.resolve() for path in files))
     report = LintReport(files=files)
-    for path in files:
-        report.diagnostics.extend(lint_file(path, workspace, config))
-        if on_file:
-            on_file(path)
+    shares = _start_shares(files, lambda path: lint_file(path, workspace, config))
+    elsewhere = {path: share for share in shares for path in share.files}
+    done: dict[Path, list[Diagnostic]] = {}
+    try:
+        for path in files:
+            share = elsewhere.get(path)
+            if share is not None and path not in done:
+                done.update(_collected(share, lambda path: lint_file(path, workspace, config)))
+                shares.remove(share)
+            found = done.pop(path) if share is not None else lint_file(path, workspace, config)
+            report.diagnostics.extend(found)
+            if on_file:
+                on_file(path)
+    finally:
+        for share in shares:
+            abandon_share(share)
     return report
+
+
+def _start_shares(files: list[Path], lint_one: LintOne) -> list[Share]:
+    """Forked processes linting the later OpenAPI/Arazzo files while this one lints the rest (see lint_processes)."""
+    processes = usable_processes()
+    if processes < 2 or len(files) < 2:
+        return []
+    sizes = [_size(path) for path in files]
+    plan = plan_shares(files, [classify(path) for path in files], sizes, processes)
+    return [share for share in (start_share(part, lint_one) for part in plan) if share is not None]
+
+
+def _collected(share: Share, lint_one: LintOne) -> dict[Path, list[Diagnostic]]:
+    found = collect_share(share)
+    if found is None:  # its process failed: lint the share here, where a failure is reported as usual
+        found = [lint_one(path) for path in share.files]
+    return dict(zip(share.files, found))
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def lint_file(path: Path, workspace: Workspace | None = None, config: LintConfig | None = None) -> list[Diagnostic]:

@@ -141,6 +141,10 @@ _RESOLVER = _Resolver()
 # First characters an implicitly typed plain scalar (number, bool, null, ...) can start with ("" for empty)
 _IMPLICIT_FIRST = frozenset(_Resolver.yaml_implicit_resolvers)  # holds no None: no wildcard resolver
 _SCALAR_CONSTRUCTOR = yaml.SafeLoader("")
+# Plain scalars an implicit type resolves (numbers, booleans, null) by their text: immutable values, and a spec
+# spells few of them (`200`, `true`, `1`) many times over
+_IMPLICIT_VALUES: dict[str, Any] = {}
+_IMPLICIT_MEMO = 4096
 _KEEP_AS_TEXT = {"tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:binary", "tag:yaml.org,2002:merge"}
 
 
@@ -240,7 +244,7 @@ def _build(next_event: Callable[[], Any], positioned: bool) -> _Built:
     documents = nodes = 0
     scalar_event, start_events = yaml.ScalarEvent, (yaml.MappingStartEvent, yaml.SequenceStartEvent)
     end_events = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
-    implicit_first = _IMPLICIT_FIRST
+    implicit_first, implicit_values = _IMPLICIT_FIRST, _IMPLICIT_VALUES
     while (event := next_event()) is not None:
         kind = type(event)
         if kind is scalar_event:
@@ -249,12 +253,19 @@ def _build(next_event: Callable[[], Any], positioned: bool) -> _Built:
                 raise _too_many(event.start_mark)
             text = event.value
             if top is not None and top.is_map and top.key is None:
-                _take_key(top, text, event.start_mark, duplicates, positioned)
+                if positioned:
+                    _take_key(top, text, event.start_mark, duplicates)
+                else:
+                    top.key = text
                 continue
             if event.tag is None and (not event.implicit[0] or text[:1] not in implicit_first):
                 value = text  # quoted, block, or plain text no implicit type starts with: a string, as resolved
+            elif event.tag is None and event.implicit[0] and text in implicit_values:
+                value = implicit_values[text]  # `200`, `true`, `null`: a few spellings, resolved once per process
             else:
                 value = _construct_scalar(event)
+                if event.tag is None and event.implicit[0] and len(implicit_values) < _IMPLICIT_MEMO:
+                    implicit_values[text] = value
             if event.anchor is not None:
                 anchors[event.anchor] = (value, 1)
             if top is None:
@@ -318,7 +329,10 @@ def _build(next_event: Callable[[], Any], positioned: bool) -> _Built:
             if top is not None and top.is_map and top.key is None:
                 if not isinstance(value, str):
                     raise LoadError.at(event.start_mark, "mapping keys must be plain strings")
-                _take_key(top, value, event.start_mark, duplicates, positioned)
+                if positioned:
+                    _take_key(top, value, event.start_mark, duplicates)
+                else:
+                    top.key = value
                 continue
             if top is None:
                 root = value
@@ -343,14 +357,13 @@ def _too_many(mark: _Mark) -> LoadError:
     )
 
 
-def _take_key(frame: _Frame, key: str, mark: _Mark, duplicates: list[DuplicateKey], positioned: bool) -> None:
-    if positioned:
-        first_line = frame.seen.get(key)
-        if first_line is not None:
-            duplicates.append(DuplicateKey(frame.path + (key,), mark.line + 1, mark.column + 1, first_line))
-        else:
-            frame.seen[key] = mark.line + 1
-        frame.key_mark = mark
+def _take_key(frame: _Frame, key: str, mark: _Mark, duplicates: list[DuplicateKey]) -> None:
+    first_line = frame.seen.get(key)
+    if first_line is not None:
+        duplicates.append(DuplicateKey(frame.path + (key,), mark.line + 1, mark.column + 1, first_line))
+    else:
+        frame.seen[key] = mark.line + 1
+    frame.key_mark = mark
     frame.key = key
 
 
