@@ -47,8 +47,10 @@ def install_peers(folder: Path) -> dict[str, Path] | None:
 
 def timed(command: list[str], cwd: Path) -> tuple[float, str]:
     """The best wall time of RUNS runs after one untimed warm-up (every tool starts from its caches, as installed:
-    jctl from its bytecode, which this environment may otherwise forbid writing), and the output."""
-    env = dict(os.environ, NO_COLOR="1", REDOCLY_TELEMETRY="off", REDOCLY_SUPPRESS_UPDATE_NOTICE="true")
+    jctl from its bytecode, which this environment may otherwise forbid writing), and the output. Every tool runs
+    in the same empty folder: none finds a configuration (the repository's pyproject.toml included)."""
+    env = dict(os.environ, NO_COLOR="1", REDOCLY_TELEMETRY="off", REDOCLY_SUPPRESS_UPDATE_NOTICE="true",
+               PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     result = subprocess.run(command, capture_output=True, text=True, cwd=cwd, env=env)
     best = float("inf")
@@ -71,12 +73,12 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def jctl_findings(output: str) -> list[Finding]:
+def jctl_findings(output: str, cwd: Path) -> list[Finding]:
     try:
         diagnostics = json.loads(output)["diagnostics"]
     except (ValueError, KeyError):
         return []
-    return [(str(Path(d["file"]).resolve()), d["line"], f"jctl:{d['rule']}", d["message"]) for d in diagnostics]
+    return [(str((cwd / d["file"]).resolve()), d["line"], f"jctl:{d['rule']}", d["message"]) for d in diagnostics]
 
 
 def spectral_findings(output: str) -> list[Finding]:
@@ -121,10 +123,10 @@ def _pointer_line(file: str, pointer: str) -> int:
 
 
 def compare(label: str, files: list[Path], bins: dict[str, Path] | None, work: Path) -> None:
-    names = [str(f) for f in files]
+    names = [str(f.resolve()) for f in files]
     runs: dict[str, tuple[float, list[Finding]]] = {}
-    seconds, out = timed([sys.executable, "-m", "jctl", "validate", "--format", "json", *names], ROOT)
-    runs["jctl"] = (seconds, jctl_findings(out))
+    seconds, out = timed([sys.executable, "-m", "jctl", "validate", "--format", "json", *names], work)
+    runs["jctl"] = (seconds, jctl_findings(out, work))
     cpu = {"jctl": CPU_SECONDS[sys.executable]}
     if bins:
         (work / ".spectral.yaml").write_text(SPECTRAL_RULESET)
