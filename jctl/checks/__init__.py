@@ -152,9 +152,10 @@ def check(
 # rules; a module missing here is loaded for every kind.
 MODULE_KINDS: dict[str, tuple[FileKind, ...]] = {
     **{f"jctl.checks.{name}": ("journey",) for name in (
-        "schema", "placement", "structure", "graph", "references", "values", "style", "plugins", "crossfile",
-        "expressions")},
-    "jctl.checks.openapi": ("openapi",),
+        "schema", "placement", "structure", "graph", "references", "values", "cookies", "style", "plugins",
+        "crossfile", "expressions")},
+    **{f"jctl.checks.{name}": ("openapi",) for name in ("openapi", "openapi_refs", "openapi_rules",
+                                                         "openapi_examples")},
     **{f"jctl.checks.{name}": ("arazzo",) for name in ("arazzo", "arazzo_lists", "arazzo_inputs")},
 }
 _loaded: set[str] = set()

@@ -15,7 +15,6 @@ operands of a `simple` criterion condition (`$statusCode == 200 && $response.bod
 
 from __future__ import annotations
 
-import difflib
 import re
 import string
 from collections.abc import Iterator
@@ -74,6 +73,8 @@ def parse_expression(text: str, start: int = 0) -> Parsed:
     root = root_match.group(1)
     after = root_match.end()
     if root not in _ROOTS:
+        import difflib  # only for a misspelling: not worth its import on every run
+
         close = difflib.get_close_matches(root, _ROOTS, n=1)
         hint = f"did you mean `${close[0]}`?" if close else "use one of " + ", ".join(f"`${r}`" for r in _ROOTS)
         return ExpressionError(text, start, f"`${root}` is not a runtime expression source", hint)
