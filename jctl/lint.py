@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jctl.checks import FileKind, SpecFile, Workspace, run_checks
+from jctl.checks import FileKind, SpecFile, Workspace, load_checks, run_checks
 from jctl.config import LintConfig
 from jctl.diagnostics import RULES, Diagnostic, Finding, Severity, path_text
 from jctl.lint_processes import LintOne, Share, abandon_share, collect_share, plan_shares, start_share, usable_processes
@@ -83,19 +83,29 @@ def lint_paths(
     files, _ = discover(paths)
     workspace = Workspace(expressions=expressions, linted=frozenset(path.resolve() for path in files))
     report = LintReport(files=files)
-    shares = _start_shares(files, lambda path: lint_file(path, workspace, config))
-    elsewhere = {path: share for share in shares for path in share.files}
+
+    def lint_one(path: Path) -> list[Diagnostic]:
+        return lint_file(path, workspace, config)
+
+    shares: list[Share] = []
+    elsewhere: dict[Path, Share] = {}
     done: dict[Path, list[Diagnostic]] = {}
     try:
-        for path in files:
+        for position, path in enumerate(files):
             share = elsewhere.get(path)
-            if share is not None and path not in done:
-                done.update(_collected(share, lambda path: lint_file(path, workspace, config)))
-                shares.remove(share)
-            found = done.pop(path) if share is not None else lint_file(path, workspace, config)
+            if share is None:
+                found = lint_one(path)
+            else:
+                if path not in done:
+                    done.update(_collected(share, lint_one))
+                    shares.remove(share)
+                found = done.pop(path)
             report.diagnostics.extend(found)
             if on_file:
                 on_file(path)
+            if position == 0:  # forked only now: the rules and validators the first file loaded are shared
+                shares = _start_shares(files, lint_one)
+                elsewhere = {member: share for share in shares for member in share.files}
     finally:
         for share in shares:
             abandon_share(share)
@@ -105,10 +115,12 @@ def lint_paths(
 def _start_shares(files: list[Path], lint_one: LintOne) -> list[Share]:
     """Forked processes linting the later OpenAPI/Arazzo files while this one lints the rest (see lint_processes)."""
     processes = usable_processes()
-    if processes < 2 or len(files) < 2:
+    if processes < 2 or len(files) < 3:
         return []
-    sizes = [_size(path) for path in files]
-    plan = plan_shares(files, [classify(path) for path in files], sizes, processes)
+    kinds = [classify(path) for path in files]
+    plan = plan_shares(files[1:], kinds[1:], [_size(path) for path in files[1:]], processes)
+    for kind in {kind for kind in kinds[1:] if kind is not None}:
+        load_checks(kind)  # imported once, here, rather than in each process
     return [share for share in (start_share(part, lint_one) for part in plan) if share is not None]
 
 

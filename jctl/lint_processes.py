@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -48,9 +48,10 @@ def usable_processes() -> int:
     return min(len(os.sched_getaffinity(0)), MAX_PROCESSES)
 
 
-def plan_shares(files: list[Path], kinds: list[str | None], sizes: list[int], processes: int) -> list[list[Path]]:
-    """The files each forked process takes: contiguous runs of OpenAPI/Arazzo files of about equal bytes, with the
-    caller keeping the journeys and the first run. Shares below the break-even are not worth a process."""
+def plan_shares(files: Sequence[Path], kinds: Sequence[str | None], sizes: Sequence[int], processes: int
+                ) -> list[list[Path]]:
+    """The files each forked process takes: contiguous runs of OpenAPI/Arazzo files of about equal bytes from the
+    end, the caller keeping the journeys and the start. Shares below the break-even are not worth a process."""
     total = sum(sizes)
     movable = [(path, size) for path, kind, size in zip(files, kinds, sizes) if kind in FORKED_KINDS]
     if processes < 2 or not movable:
