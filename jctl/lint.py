@@ -81,7 +81,8 @@ def lint_paths(
     on_file: Callable[[Path], None] | None = None,
 ) -> LintReport:
     files, _ = discover(paths)
-    workspace = Workspace(expressions=expressions, linted=frozenset(path.resolve() for path in files))
+    workspace = Workspace(expressions=expressions)
+    workspace.linted = frozenset(workspace.real_path(path) for path in files)
     report = LintReport(files=files)
 
     def lint_one(path: Path) -> list[Diagnostic]:

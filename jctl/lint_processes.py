@@ -18,10 +18,10 @@ from typing import NamedTuple
 from jctl.diagnostics import Diagnostic
 
 MAX_PROCESSES = 8
-# Below this many bytes a share costs less to lint here than a fork, the pipe and the copy-on-write faults of a
-# second process (bench/validate_processes.py measures the break-even: about two corpus Arazzo files with their
-# OpenAPI and journey siblings).
-MIN_SHARE_BYTES = 24_000
+# A second process costs ~15-20 ms of CPU (the fork, its pipe, copy-on-write faults: bench/validate_processes.py and
+# the CPU column of bench/peers.py); a share pays only well above that. 64 KB of specs is about twelve corpus Arazzo
+# files with their OpenAPI and journey siblings, ~60 ms of work: a run of a handful of files stays in one process.
+MIN_SHARE_BYTES = 64_000
 FORKED_KINDS = ("openapi", "arazzo")
 
 LintOne = Callable[[Path], list[Diagnostic]]
