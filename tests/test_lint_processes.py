@@ -26,6 +26,8 @@ def many_files(tmp_path: Path) -> Path:
 
 
 def test_processes_report_what_one_process_reports(many_files: Path) -> None:
+    assert sum(path.stat().st_size for path in many_files.rglob("*") if ".journey." not in path.name) > \
+        lint_processes.MIN_SHARE_BYTES  # so at least one share is linted in a second process
     one = run_jctl("validate", "--format", "json", ".", cwd=many_files, env={"JCTL_PROCESSES": "1"})
     spread = run_jctl("validate", "--format", "json", ".", cwd=many_files, env={"JCTL_PROCESSES": "4"})
     assert one.returncode == 1 and '"rule": "arazzo-' in one.stdout
@@ -44,6 +46,7 @@ def _spread_run(monkeypatch: pytest.MonkeyPatch, folder: Path) -> tuple[lint.Lin
 
     monkeypatch.setattr(lint, "start_share", spy)
     monkeypatch.setattr(lint, "usable_processes", lambda: 3)
+    monkeypatch.setattr(lint_processes, "MIN_SHARE_BYTES", 1_000)  # the cases are small: a share each all the same
     return lint.lint_paths([folder]), started
 
 
