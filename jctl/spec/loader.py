@@ -225,6 +225,11 @@ class _Frame:
         self.size = 1
 
 
+# Makes a NodePos from all seven fields in half the time of NodePos(...), whose `__new__` is a Python function: one
+# is made per node of every positioned document
+_node_pos = tuple.__new__
+
+
 class _Built(NamedTuple):
     root: Any
     positions: dict[DocPath, NodePos]
@@ -271,8 +276,8 @@ def _build(next_event: Callable[[], Any], positioned: bool) -> _Built:
             if top is None:
                 if positioned:
                     start, end = event.start_mark, event.end_mark
-                    positions[()] = NodePos(start.line, start.column, end.line, end.column, start.line, start.column,
-                                            event.style)
+                    positions[()] = _node_pos(NodePos, (start.line, start.column, end.line, end.column, start.line,
+                                                        start.column, event.style))
                 root = value
                 continue
             top.size += 1
@@ -281,15 +286,15 @@ def _build(next_event: Callable[[], Any], positioned: bool) -> _Built:
                 assert key is not None
                 if positioned:
                     start, end, key_mark = event.start_mark, event.end_mark, top.key_mark
-                    positions[top.path + (key,)] = NodePos(start.line, start.column, end.line, end.column,
-                                                           key_mark.line, key_mark.column, event.style)
+                    positions[top.path + (key,)] = _node_pos(NodePos, (
+                        start.line, start.column, end.line, end.column, key_mark.line, key_mark.column, event.style))
                 top.key = None
                 top.value[key] = value  # type: ignore[call-overload]
             else:
                 if positioned:
                     start, end = event.start_mark, event.end_mark
-                    positions[top.path + (len(top.value),)] = NodePos(
-                        start.line, start.column, end.line, end.column, start.line, start.column, event.style)
+                    positions[top.path + (len(top.value),)] = _node_pos(NodePos, (
+                        start.line, start.column, end.line, end.column, start.line, start.column, event.style))
                 top.value.append(value)  # type: ignore[union-attr]
         elif kind in start_events:
             nodes += 1
@@ -310,8 +315,8 @@ def _build(next_event: Callable[[], Any], positioned: bool) -> _Built:
             top = stack[-1] if stack else None
             if positioned:
                 opened, end = positions[closed.path], event.end_mark
-                positions[closed.path] = NodePos(opened.line, opened.column, end.line, end.column,
-                                                 opened.key_line, opened.key_column)
+                positions[closed.path] = _node_pos(NodePos, (opened.line, opened.column, end.line, end.column,
+                                                             opened.key_line, opened.key_column, None))
             if closed.anchor is not None:
                 anchors[closed.anchor] = (closed.value, closed.size)
             if top is None:
@@ -380,7 +385,8 @@ def _record(positions: dict[DocPath, NodePos], path: DocPath, top: _Frame | None
             style: str | None) -> None:
     start, end = event.start_mark, event.end_mark
     key_mark = top.key_mark if top is not None and top.is_map else start
-    positions[path] = NodePos(start.line, start.column, end.line, end.column, key_mark.line, key_mark.column, style)
+    positions[path] = _node_pos(NodePos, (start.line, start.column, end.line, end.column, key_mark.line,
+                                          key_mark.column, style))
 
 
 def _attach(top: _Frame, value: Any, size: int) -> None:
