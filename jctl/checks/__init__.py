@@ -65,6 +65,7 @@ class Workspace:
     linted: frozenset[Path] = frozenset()  # resolved paths this run lints: read with positions even when linked
     _documents: dict[Path, LoadedDocument | LoadError] = field(default_factory=dict)
     _real_paths: dict[Path, Path] = field(default_factory=dict)
+    _refs: dict[tuple[Path, str], Path | None] = field(default_factory=dict)
 
     def load(self, path: Path, *, positions: bool = True) -> LoadedDocument | LoadError:
         """The file at `path`, read once per run. A file another one links to is read with `positions=False`: its
@@ -89,8 +90,11 @@ class Workspace:
         return real
 
     def find_ref(self, spec_path: Path, ref: str) -> Path | None:
-        """`resolve_ref` with the spec's real path remembered for the run."""
-        return _find_upwards(self.real_path(spec_path).parent, ref)
+        """`resolve_ref`, each answer remembered for the run (several checks of a file follow the same refs)."""
+        key = (self.real_path(spec_path).parent, ref)
+        if key not in self._refs:
+            self._refs[key] = _find_upwards(key[0], ref)
+        return self._refs[key]
 
     @staticmethod
     def resolve_ref(spec_path: Path, ref: str) -> Path | None:

@@ -142,12 +142,15 @@ def _pointer_problem(text: str, pointer: str, at: int) -> ExpressionError | None
     return None
 
 
+_NOT_IN_NAME = re.compile(r"[\s\x00\x80-\U0010ffff]")  # a blank (as str.isspace), NUL, or not ASCII
+
+
 def _name_problem(text: str, name: str, at: int, after: str) -> ExpressionError | None:
     if not name:
         return ExpressionError(text, at, f"nothing follows {after}", "name what the expression reads")
-    bad = next((i for i, c in enumerate(name) if c.isspace() or not 0 < ord(c) < 0x80), None)
+    bad = _NOT_IN_NAME.search(name)
     if bad is not None:
-        return ExpressionError(text, at + bad, f"`{text}`: a name holds no blanks or non-ASCII characters",
+        return ExpressionError(text, at + bad.start(), f"`{text}`: a name holds no blanks or non-ASCII characters",
                                "to build a string from an expression, embed it as `{$...}` in the text")
     return None
 

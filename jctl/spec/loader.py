@@ -7,6 +7,7 @@ A document read only for its values (a linked file that is indexed, not linted) 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -122,6 +123,11 @@ class LoadedDocument:
     def _locate(self) -> None:
         positioned = parse_document(self.text, self.path)
         self._source_map, self._duplicate_keys = positioned.source_map, positioned.duplicate_keys
+
+    @functools.cached_property
+    def lines(self) -> list[str]:
+        """`text.splitlines()`, split once: findings inside scalars each look up their line."""
+        return self.text.splitlines()
 
 
 class _Resolver(yaml.resolver.Resolver):
