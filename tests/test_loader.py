@@ -138,7 +138,8 @@ class _Everything:
 
 
 def test_the_plain_text_fast_path_builds_what_the_resolver_builds(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Scalars that no implicit type can start with skip the resolver; with the shortcut off, nothing changes."""
+    """Scalars that no implicit type can start with skip the resolver, and a number, boolean or null spelling is
+    resolved once per process; with both shortcuts off, nothing changes."""
     import jctl.spec.loader as loader
 
     cases = Path(__file__).parent / "cases"
@@ -148,6 +149,8 @@ def test_the_plain_text_fast_path_builds_what_the_resolver_builds(monkeypatch: p
     texts.append((Path("x.yaml"), "a: yes\nb: 1e3\nc: ~\nd: ''\ne: 2024-01-01\nf: .5\ng: !!str 3\nh: Off\ni: text\n"))
     fast = [_parsed(loader, path, text) for path, text in texts]
     monkeypatch.setattr(loader, "_IMPLICIT_FIRST", _Everything())
+    monkeypatch.setattr(loader, "_IMPLICIT_VALUES", {})  # nor do the spellings already resolved once
+    monkeypatch.setattr(loader, "_IMPLICIT_MEMO", 0)
     assert [_parsed(loader, path, text) for path, text in texts] == fast
 
 
