@@ -88,39 +88,40 @@ def lint_paths(
     def lint_one(path: Path) -> list[Diagnostic]:
         return lint_file(path, workspace, config)
 
+    found: dict[Path, list[Diagnostic]] = {}
     shares: list[Share] = []
-    elsewhere: dict[Path, Share] = {}
-    done: dict[Path, list[Diagnostic]] = {}
     try:
         for position, path in enumerate(files):
-            share = elsewhere.get(path)
-            if share is None:
-                found = lint_one(path)
-            else:
-                if path not in done:
-                    done.update(_collected(share, lint_one))
-                    shares.remove(share)
-                found = done.pop(path)
-            report.diagnostics.extend(found)
+            if path in found:
+                continue  # a forked process lints it
+            found[path] = lint_one(path)
             if on_file:
                 on_file(path)
             if position == 0:  # forked only now: the rules and validators the first file loaded are shared
                 shares = _start_shares(files, lint_one)
-                elsewhere = {member: share for share in shares for member in share.files}
+                found.update((member, []) for share in shares for member in share.files)
+        while shares:
+            share = shares.pop(0)
+            found.update(_collected(share, lint_one))
+            for member in share.files:
+                if on_file:
+                    on_file(member)
     finally:
         for share in shares:
             abandon_share(share)
+    for path in files:
+        report.diagnostics.extend(found[path])
     return report
 
 
 def _start_shares(files: list[Path], lint_one: LintOne) -> list[Share]:
-    """Forked processes linting the later OpenAPI/Arazzo files while this one lints the rest (see lint_processes)."""
+    """Forked processes linting later OpenAPI/Arazzo files while this one lints the rest (see lint_processes)."""
     processes = usable_processes()
     if processes < 2 or len(files) < 3:
         return []
-    kinds = [classify(path) for path in files]
-    plan = plan_shares(files[1:], kinds[1:], [_size(path) for path in files[1:]], processes)
-    for kind in {kind for kind in kinds[1:] if kind is not None}:
+    later = files[1:]
+    plan = plan_shares(later, [classify(path) for path in later], [_size(path) for path in later], processes)
+    for kind in {classify(path) for part in plan for path in part}:
         load_checks(kind)  # imported once, here, rather than in each process
     return [share for share in (start_share(part, lint_one) for part in plan) if share is not None]
 

@@ -35,7 +35,7 @@ def test_processes_report_what_one_process_reports(many_files: Path) -> None:
 
 
 def _spread_run(monkeypatch: pytest.MonkeyPatch, folder: Path) -> tuple[lint.LintReport, list[int]]:
-    """The report of a run in 3 processes, and the pids of the processes it forked."""
+    """The report of a run in 3 processes (each file announced once), and the pids of the processes it forked."""
     started: list[int] = []
     real_start = lint_processes.start_share
 
@@ -47,7 +47,10 @@ def _spread_run(monkeypatch: pytest.MonkeyPatch, folder: Path) -> tuple[lint.Lin
     monkeypatch.setattr(lint, "start_share", spy)
     monkeypatch.setattr(lint, "usable_processes", lambda: 3)
     monkeypatch.setattr(lint_processes, "MIN_SHARE_BYTES", 1_000)  # the cases are small: a share each all the same
-    return lint.lint_paths([folder]), started
+    announced: list[Path] = []
+    report = lint.lint_paths([folder], on_file=announced.append)
+    assert sorted(announced) == sorted(report.files)
+    return report, started
 
 
 def test_every_forked_process_is_reaped_and_its_share_kept_in_order(

@@ -42,9 +42,8 @@ def run_validation(targets: list[Path], output_format: str, *, strict: bool = Fa
 
 def _run_with_progress(targets: list[Path], config: LintConfig, expressions: bool, file_count: int) -> LintReport:
     """Lint the targets, with a progress bar on stderr when it is a terminal and there are many files."""
-    from jctl.lint import lint_paths
-
     from jctl.cli.output import _rich_terminal
+    from jctl.lint import lint_paths
 
     # decided before rich is loaded (its progress module alone costs a small run's lint): a pipe never needs it
     if file_count < PROGRESS_THRESHOLD or not _rich_terminal(sys.stderr):
