@@ -1,8 +1,8 @@
 """jctl against Spectral and Redocly CLI on the same OpenAPI and Arazzo files, in one run.
 
 Installs @stoplight/spectral-cli and @redocly/cli from npm into a temporary folder (or reuses PEERS_NPM_DIR),
-runs each tool on each file set (one warm-up, then the best of PEERS_RUNS=3 timed runs), and prints the wall
-times, jctl's ratio to the faster peer, and the findings side by side matched by file and line. Without npm only jctl is timed, and the script says so.
+runs each tool on each file set (one warm-up, then PEERS_RUNS=3 timed runs in a row), and prints the best wall and
+least CPU times, jctl's ratio to the faster peer, and the findings side by side matched by file and line. Without npm only jctl is timed, and the script says so.
 Usage: python bench/peers.py [DIR]   (default ../shared/corpus; goal: jctl <= 0.5x the faster peer on both sets)
 """
 
@@ -16,8 +16,9 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -45,23 +46,32 @@ def install_peers(folder: Path) -> dict[str, Path] | None:
     return bins
 
 
-def timed(command: list[str], cwd: Path) -> tuple[float, str]:
-    """The best wall time of RUNS runs after one untimed warm-up (every tool starts from its caches, as installed:
-    jctl from its bytecode, which this environment may otherwise forbid writing), and the output."""
-    env = dict(os.environ, NO_COLOR="1", REDOCLY_TELEMETRY="off", REDOCLY_SUPPRESS_UPDATE_NOTICE="true")
+class Timing(NamedTuple):
+    wall: float  # the best wall time of the timed runs
+    cpu: float  # the least CPU time (user + system, every thread and child) of the timed runs
+    output: str
+
+
+def timed(commands: dict[str, list[str]], cwd: Path) -> dict[str, Timing]:
+    """Each tool's best wall time and least CPU time of RUNS runs in a row after one untimed warm-up (every tool
+    starts from its caches, as installed: jctl from its bytecode, which this environment may otherwise forbid
+    writing). A tool's runs follow one another, as a user's would: run right after a Node.js peer exits, jctl
+    measured 10-30% slower. Every tool runs in the same empty folder: none finds a configuration (the repository's
+    pyproject.toml included)."""
+    env = dict(os.environ, NO_COLOR="1", REDOCLY_TELEMETRY="off", REDOCLY_SUPPRESS_UPDATE_NOTICE="true",
+               PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     env.pop("PYTHONDONTWRITEBYTECODE", None)
-    result = subprocess.run(command, capture_output=True, text=True, cwd=cwd, env=env)
-    best = float("inf")
-    for _ in range(RUNS):
-        started, cpu_before = time.perf_counter(), _children_cpu()
-        result = subprocess.run(command, capture_output=True, text=True, cwd=cwd, env=env)
-        wall = time.perf_counter() - started
-        if wall < best:
-            best, CPU_SECONDS[command[0]] = wall, _children_cpu() - cpu_before
-    return best, result.stdout
-
-
-CPU_SECONDS: dict[str, float] = {}  # CPU time (user + system, all threads) of each tool's best run, by executable
+    timings: dict[str, Timing] = {}
+    for tool, command in commands.items():
+        output = subprocess.run(command, capture_output=True, text=True, cwd=cwd, env=env).stdout
+        wall = cpu = float("inf")
+        for _ in range(RUNS):
+            started, cpu_before = time.perf_counter(), _children_cpu()
+            subprocess.run(command, capture_output=True, text=True, cwd=cwd, env=env)
+            wall = min(wall, time.perf_counter() - started)
+            cpu = min(cpu, _children_cpu() - cpu_before)
+        timings[tool] = Timing(wall, cpu, output)
+    return timings
 
 
 def _children_cpu() -> float:
@@ -71,12 +81,12 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def jctl_findings(output: str) -> list[Finding]:
+def jctl_findings(output: str, cwd: Path) -> list[Finding]:
     try:
         diagnostics = json.loads(output)["diagnostics"]
     except (ValueError, KeyError):
         return []
-    return [(str(Path(d["file"]).resolve()), d["line"], f"jctl:{d['rule']}", d["message"]) for d in diagnostics]
+    return [(str((cwd / d["file"]).resolve()), d["line"], f"jctl:{d['rule']}", d["message"]) for d in diagnostics]
 
 
 def spectral_findings(output: str) -> list[Finding]:
@@ -121,27 +131,25 @@ def _pointer_line(file: str, pointer: str) -> int:
 
 
 def compare(label: str, files: list[Path], bins: dict[str, Path] | None, work: Path) -> None:
-    names = [str(f) for f in files]
-    runs: dict[str, tuple[float, list[Finding]]] = {}
-    seconds, out = timed([sys.executable, "-m", "jctl", "validate", "--format", "json", *names], ROOT)
-    runs["jctl"] = (seconds, jctl_findings(out))
-    cpu = {"jctl": CPU_SECONDS[sys.executable]}
+    names = [str(f.resolve()) for f in files]
+    commands = {"jctl": [sys.executable, "-m", "jctl", "validate", "--format", "json", *names]}
     if bins:
         (work / ".spectral.yaml").write_text(SPECTRAL_RULESET)
-        seconds, out = timed([str(bins["spectral"]), "lint", "-r", str(work / ".spectral.yaml"), "-f", "json",
-                              "--fail-severity", "error", *names], work)
-        runs["spectral"] = (seconds, spectral_findings(out))
-        cpu["spectral"] = CPU_SECONDS[str(bins["spectral"])]
-        seconds, out = timed([str(bins["redocly"]), "lint", "--format", "json", *names], work)
-        runs["redocly"] = (seconds, redocly_findings(out, work))
-        cpu["redocly"] = CPU_SECONDS[str(bins["redocly"])]
+        commands["spectral"] = [str(bins["spectral"]), "lint", "-r", str(work / ".spectral.yaml"), "-f", "json",
+                                "--fail-severity", "error", *names]
+        commands["redocly"] = [str(bins["redocly"]), "lint", "--format", "json", *names]
+    timings = timed(commands, work)
+    parse: dict[str, Callable[[str], list[Finding]]] = {
+        "jctl": lambda out: jctl_findings(out, work), "spectral": spectral_findings,
+        "redocly": lambda out: redocly_findings(out, work)}
+    runs = {tool: (timing.wall, parse[tool](timing.output)) for tool, timing in timings.items()}
     print(f"\n== {label}: {len(files)} files")
     for tool, (seconds, found) in runs.items():
-        print(f"  {tool:<9} {seconds:6.2f} s wall {cpu[tool]:6.2f} s CPU  {len(found):5d} findings")
-    peers = [runs[t][0] for t in ("spectral", "redocly") if t in runs]
+        print(f"  {tool:<9} {seconds:6.2f} s wall {timings[tool].cpu:6.2f} s CPU  {len(found):5d} findings")
+    peers = [tool for tool in ("spectral", "redocly") if tool in runs]
     if peers:
-        print(f"  jctl / faster peer = {runs['jctl'][0] / min(peers):.2f}x   (goal <= 0.5x)   "
-              f"CPU: {cpu['jctl'] / min(cpu[t] for t in cpu if t != 'jctl'):.2f}x   (load average "
+        print(f"  jctl / faster peer = {runs['jctl'][0] / min(runs[t][0] for t in peers):.2f}x   (goal <= 0.5x)   "
+              f"CPU: {timings['jctl'].cpu / min(timings[t].cpu for t in peers):.2f}x   (load average "
               f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores: wall times stretch on a busy machine)")
     side_by_side(runs)
 

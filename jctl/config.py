@@ -72,8 +72,6 @@ def _has_tool_table(pyproject: Path) -> bool:
 
 
 def load_config(path: Path | None = None) -> LintConfig:
-    import tomllib
-
     path = path or find_config()
     if path is None:
         return LintConfig()

@@ -8,9 +8,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jctl.checks import FileKind, SpecFile, Workspace, run_checks
+from jctl.checks import FileKind, SpecFile, Workspace, load_checks, run_checks
 from jctl.config import LintConfig
 from jctl.diagnostics import RULES, Diagnostic, Finding, Severity, path_text
+from jctl.lint_processes import LintOne, Share, abandon_share, collect_share, plan_shares, start_share, usable_processes
 from jctl.spec.loader import LoadedDocument, LoadError
 from jctl.spec.model import json_type
 
@@ -81,12 +82,62 @@ def lint_paths(
 ) -> LintReport:
     files, _ = discover(paths)
     workspace = Workspace(expressions=expressions)
+    workspace.linted = frozenset(workspace.real_path(path) for path in files)
     report = LintReport(files=files)
+
+    def lint_one(path: Path) -> list[Diagnostic]:
+        return lint_file(path, workspace, config)
+
+    found: dict[Path, list[Diagnostic]] = {}
+    shares: list[Share] = []
+    try:
+        for position, path in enumerate(files):
+            if path in found:
+                continue  # a forked process lints it
+            found[path] = lint_one(path)
+            if on_file:
+                on_file(path)
+            if position == 0:  # forked only now: the rules and validators the first file loaded are shared
+                shares = _start_shares(files, lint_one)
+                found.update((member, []) for share in shares for member in share.files)
+        while shares:
+            share = shares.pop(0)
+            found.update(_collected(share, lint_one))
+            for member in share.files:
+                if on_file:
+                    on_file(member)
+    finally:
+        for share in shares:
+            abandon_share(share)
     for path in files:
-        report.diagnostics.extend(lint_file(path, workspace, config))
-        if on_file:
-            on_file(path)
+        report.diagnostics.extend(found[path])
     return report
+
+
+def _start_shares(files: list[Path], lint_one: LintOne) -> list[Share]:
+    """Forked processes linting later OpenAPI/Arazzo files while this one lints the rest (see lint_processes)."""
+    processes = usable_processes()
+    if processes < 2 or len(files) < 3:
+        return []
+    later = files[1:]
+    plan = plan_shares(later, [classify(path) for path in later], [_size(path) for path in later], processes)
+    for kind in {classify(path) for part in plan for path in part}:
+        load_checks(kind)  # imported once, here, rather than in each process
+    return [share for share in (start_share(part, lint_one) for part in plan) if share is not None]
+
+
+def _collected(share: Share, lint_one: LintOne) -> dict[Path, list[Diagnostic]]:
+    found = collect_share(share)
+    if found is None:  # its process failed: lint the share here, where a failure is reported as usual
+        found = [lint_one(path) for path in share.files]
+    return dict(zip(share.files, found))
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def lint_file(path: Path, workspace: Workspace | None = None, config: LintConfig | None = None) -> list[Diagnostic]:

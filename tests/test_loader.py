@@ -138,7 +138,8 @@ class _Everything:
 
 
 def test_the_plain_text_fast_path_builds_what_the_resolver_builds(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Scalars that no implicit type can start with skip the resolver; with the shortcut off, nothing changes."""
+    """Scalars that no implicit type can start with skip the resolver, and a number, boolean or null spelling is
+    resolved once per process; with both shortcuts off, nothing changes."""
     import jctl.spec.loader as loader
 
     cases = Path(__file__).parent / "cases"
@@ -148,6 +149,8 @@ def test_the_plain_text_fast_path_builds_what_the_resolver_builds(monkeypatch: p
     texts.append((Path("x.yaml"), "a: yes\nb: 1e3\nc: ~\nd: ''\ne: 2024-01-01\nf: .5\ng: !!str 3\nh: Off\ni: text\n"))
     fast = [_parsed(loader, path, text) for path, text in texts]
     monkeypatch.setattr(loader, "_IMPLICIT_FIRST", _Everything())
+    monkeypatch.setattr(loader, "_IMPLICIT_VALUES", {})  # nor do the spellings already resolved once
+    monkeypatch.setattr(loader, "_IMPLICIT_MEMO", 0)
     assert [_parsed(loader, path, text) for path, text in texts] == fast
 
 
@@ -157,3 +160,27 @@ def _parsed(loader: Any, path: Path, text: str) -> Any:
     except loader.LoadError as error:
         return error.message
     return document.data, document.source_map.positions
+
+
+def test_a_document_read_for_its_values_alone_finds_the_same_positions_when_asked() -> None:
+    """Linked files are read without positions; what they hold, refuse and (on first use) locate is the same."""
+    cases = Path(__file__).parent / "cases"
+    corpus = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+    paths = sorted(cases.rglob("*.yaml")) + sorted(cases.rglob("*.json")) + sorted(corpus.rglob("*.yaml"))
+    texts = [(path, path.read_text(encoding="utf-8")) for path in paths]
+    texts += [(Path("x.yaml"), text) for text in ("a: &x {q: 1}\nb: *x\nc:\n  <<: *x\n  d: 2\na: 3\n", "a: 1\n---\nb: 2\n",
+                                                  "a: [" * 300, "a: *nope\n", "- &s x\n- *s\n")]
+    assert len(texts) > 20
+    for path, text in texts:
+        try:
+            positioned = parse_document(text, path)
+        except LoadError as error:
+            with pytest.raises(LoadError) as again:
+                parse_document(text, path, positions=False)
+            assert (again.value.message, again.value.line, again.value.column) == (error.message, error.line,
+                                                                                   error.column)
+            continue
+        values_only = parse_document(text, path, positions=False)
+        assert values_only.data == positioned.data, path
+        assert values_only.source_map.positions == positioned.source_map.positions, path
+        assert values_only.duplicate_keys == positioned.duplicate_keys, path

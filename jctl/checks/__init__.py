@@ -62,13 +62,18 @@ class Workspace:
     """Files loaded once per validation run, shared by checks that look across files (OpenAPI, Arazzo)."""
 
     expressions: bool = True
+    linted: frozenset[Path] = frozenset()  # resolved paths this run lints: read with positions even when linked
     _documents: dict[Path, LoadedDocument | LoadError] = field(default_factory=dict)
+    _real_paths: dict[Path, Path] = field(default_factory=dict)
+    _refs: dict[tuple[Path, str], Path | None] = field(default_factory=dict)
 
-    def load(self, path: Path) -> LoadedDocument | LoadError:
-        path = path.resolve()
+    def load(self, path: Path, *, positions: bool = True) -> LoadedDocument | LoadError:
+        """The file at `path`, read once per run. A file another one links to is read with `positions=False`: its
+        positions are then found only if a finding needs one (or the file is linted itself), most never do."""
+        path = self.real_path(path)
         if path not in self._documents:
             try:
-                self._documents[path] = load_document(path)
+                self._documents[path] = load_document(path, positions=positions or path in self.linted)
             except LoadError as exc:
                 self._documents[path] = exc
         return self._documents[path]
@@ -77,6 +82,20 @@ class Workspace:
         """Every file this workspace has read (resolved paths)."""
         return list(self._documents)
 
+    def real_path(self, path: Path) -> Path:
+        """`path.resolve()`, remembered for the run: checks ask for the same few files again and again."""
+        real = self._real_paths.get(path)
+        if real is None:
+            real = self._real_paths[path] = path.resolve()
+        return real
+
+    def find_ref(self, spec_path: Path, ref: str) -> Path | None:
+        """`resolve_ref`, each answer remembered for the run (several checks of a file follow the same refs)."""
+        key = (self.real_path(spec_path).parent, ref)
+        if key not in self._refs:
+            self._refs[key] = _find_upwards(key[0], ref)
+        return self._refs[key]
+
     @staticmethod
     def resolve_ref(spec_path: Path, ref: str) -> Path | None:
         """Resolve a relative file reference: next to the spec first, then in each ancestor directory.
@@ -84,15 +103,18 @@ class Workspace:
         Specs in the wild write `openApiRef` relative to their repository root rather than to the journey file;
         walking up the ancestors finds those without guessing where the root is.
         """
-        ref_path = Path(ref)
-        if ref_path.is_absolute():
-            return ref_path if ref_path.is_file() else None
-        resolved = spec_path.resolve()
-        for directory in (resolved.parent, *resolved.parents[1:]):
-            candidate = directory / ref_path
-            if candidate.is_file():
-                return candidate
-        return None
+        return _find_upwards(spec_path.resolve().parent, ref)
+
+
+def _find_upwards(directory: Path, ref: str) -> Path | None:
+    ref_path = Path(ref)
+    if ref_path.is_absolute():
+        return ref_path if ref_path.is_file() else None
+    for folder in (directory, *directory.parents):
+        candidate = folder / ref_path
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 CheckFunction = Callable[[SpecFile], Iterable[Finding]]
@@ -134,9 +156,10 @@ def check(
 # rules; a module missing here is loaded for every kind.
 MODULE_KINDS: dict[str, tuple[FileKind, ...]] = {
     **{f"jctl.checks.{name}": ("journey",) for name in (
-        "schema", "placement", "structure", "graph", "references", "values", "style", "plugins", "crossfile",
-        "expressions")},
-    "jctl.checks.openapi": ("openapi",),
+        "schema", "placement", "structure", "graph", "references", "values", "cookies", "style", "plugins",
+        "crossfile", "expressions")},
+    **{f"jctl.checks.{name}": ("openapi",) for name in ("openapi", "openapi_refs", "openapi_rules",
+                                                         "openapi_examples")},
     **{f"jctl.checks.{name}": ("arazzo",) for name in ("arazzo", "arazzo_lists", "arazzo_inputs")},
 }
 _loaded: set[str] = set()

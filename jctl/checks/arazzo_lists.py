@@ -107,18 +107,26 @@ def _identifier(item: dict[str, Any], at: DocPath, field: str, prefix: str) -> I
        "A description holds a <script> tag or a javascript: link (descriptions are rendered as Markdown).",
        kinds=("arazzo",))
 def check_unsafe_markdown(spec: SpecFile) -> Iterator[Finding]:
-    pending: list[tuple[Any, DocPath]] = [(spec.data, ())]
+    for node, at in _mappings_within(spec.data):
+        description = node.get("description")
+        if isinstance(description, str) and _SCRIPT.search(description):
+            yield Finding(at + ("description",), "description holds script (`<script>` or `javascript:`), "
+                                                 "which documentation renderers would run",
+                          "remove it; describe the behaviour in prose")
+
+
+def _mappings_within(data: Any) -> Iterator[tuple[dict[str, Any], DocPath]]:
+    """Every mapping in `data` with its path, depth first, last child first; scalars, most of a document's nodes,
+    are never given a path."""
+    pending: list[tuple[Any, DocPath]] = [(data, ())]
     while pending:
         node, at = pending.pop()
         if isinstance(node, dict):
-            description = node.get("description")
-            if isinstance(description, str) and _SCRIPT.search(description):
-                yield Finding(at + ("description",), "description holds script (`<script>` or `javascript:`), "
-                                                     "which documentation renderers would run",
-                              "remove it; describe the behaviour in prose")
-            pending.extend((value, at + (key,)) for key, value in node.items())
+            yield node, at
+            pending.extend((value, at + (key,)) for key, value in node.items() if isinstance(value, (dict, list)))
         elif isinstance(node, list):
-            pending.extend((value, at + (index,)) for index, value in enumerate(node))
+            pending.extend((value, at + (index,)) for index, value in enumerate(node)
+                           if isinstance(value, (dict, list)))
 
 
 @check("arazzo-unresolved-component", "error",
@@ -128,15 +136,7 @@ def check_component_references(spec: SpecFile) -> Iterator[Finding]:
     from jctl.checks.openapi_index import MISSING, json_pointer
 
     components = spec.data.get("components") if isinstance(spec.data, dict) else None
-    pending: list[tuple[Any, DocPath]] = [(spec.data, ())]
-    while pending:
-        node, at = pending.pop()
-        if isinstance(node, list):
-            pending.extend((value, at + (index,)) for index, value in enumerate(node))
-            continue
-        if not isinstance(node, dict):
-            continue
-        pending.extend((value, at + (key,)) for key, value in node.items())
+    for node, at in _mappings_within(spec.data):
         reference, ref = node.get("reference"), node.get("$ref")
         if isinstance(reference, str) and (named := _COMPONENT.match(reference)):
             kind, name = named.groups()

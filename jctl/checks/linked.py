@@ -17,12 +17,12 @@ from jctl.spec.model import EXTERNAL_INPUT_TYPES, StateRef, iter_states, node_at
 
 def load_reference(spec: SpecFile, ref: str) -> tuple[LoadedDocument | None, str]:
     """Load a file a spec refers to; on failure, the second item says what went wrong, for a message."""
-    path = spec.workspace.resolve_ref(spec.path, ref)
+    path = spec.workspace.find_ref(spec.path, ref)
     if path is None:
         where = "an absolute path" if Path(ref).is_absolute() else (
             f"{spec.path.resolve().parent} or any parent directory")
         return None, f"`{ref}` is not a file (looked in {where})"
-    loaded = spec.workspace.load(path)
+    loaded = spec.workspace.load(path, positions=False)
     if isinstance(loaded, LoadError):
         return None, f"`{ref}` ({path}) cannot be loaded: {loaded.message} at line {loaded.line}"
     return loaded, ""
@@ -41,7 +41,7 @@ def sibling_journey(spec: SpecFile) -> LoadedDocument | None:
     for extension in (".yaml", ".yml", ".json"):
         candidate = spec.path.parent / f"{stem}.journey{extension}"
         if candidate.is_file():
-            loaded = spec.workspace.load(candidate)
+            loaded = spec.workspace.load(candidate, positions=False)
             if isinstance(loaded, LoadedDocument) and isinstance(loaded.data, dict):
                 return loaded
     return None

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +37,8 @@ class OpenApiIndex:
     routes: dict[tuple[str, str], Operation] = field(default_factory=dict)
 
     def suggest(self, name: str) -> str:
+        import difflib  # only for a misspelling: not worth its import on every run
+
         close = difflib.get_close_matches(name, list(self.operations), n=3, cutoff=0.6)
         return f"did you mean {' or '.join(f'`{c}`' for c in close)}?" if close else ""
 

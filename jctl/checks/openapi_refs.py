@@ -93,7 +93,7 @@ def _load(spec: SpecFile, document: LoadedDocument, file_part: str) -> LoadedDoc
         found = False
     if not found:
         raise RefProblem(f"`{file_part}` is not a file (looked for {path})")
-    loaded = spec.workspace.load(path)
+    loaded = spec.workspace.load(path, positions=False)
     if isinstance(loaded, LoadError):
         raise RefProblem(f"`{file_part}` cannot be read: {loaded.message} (its line {loaded.line})")
     return loaded

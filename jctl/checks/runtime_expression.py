@@ -15,7 +15,6 @@ operands of a `simple` criterion condition (`$statusCode == 200 && $response.bod
 
 from __future__ import annotations
 
-import difflib
 import re
 import string
 from collections.abc import Iterator
@@ -74,6 +73,8 @@ def parse_expression(text: str, start: int = 0) -> Parsed:
     root = root_match.group(1)
     after = root_match.end()
     if root not in _ROOTS:
+        import difflib  # only for a misspelling: not worth its import on every run
+
         close = difflib.get_close_matches(root, _ROOTS, n=1)
         hint = f"did you mean `${close[0]}`?" if close else "use one of " + ", ".join(f"`${r}`" for r in _ROOTS)
         return ExpressionError(text, start, f"`${root}` is not a runtime expression source", hint)
@@ -141,12 +142,15 @@ def _pointer_problem(text: str, pointer: str, at: int) -> ExpressionError | None
     return None
 
 
+_NOT_IN_NAME = re.compile(r"[\s\x00\x80-\U0010ffff]")  # a blank (as str.isspace), NUL, or not ASCII
+
+
 def _name_problem(text: str, name: str, at: int, after: str) -> ExpressionError | None:
     if not name:
         return ExpressionError(text, at, f"nothing follows {after}", "name what the expression reads")
-    bad = next((i for i, c in enumerate(name) if c.isspace() or not 0 < ord(c) < 0x80), None)
+    bad = _NOT_IN_NAME.search(name)
     if bad is not None:
-        return ExpressionError(text, at + bad, f"`{text}`: a name holds no blanks or non-ASCII characters",
+        return ExpressionError(text, at + bad.start(), f"`{text}`: a name holds no blanks or non-ASCII characters",
                                "to build a string from an expression, embed it as `{$...}` in the text")
     return None
 

@@ -16,7 +16,7 @@ def _flow_mappings(spec: SpecFile) -> Iterator[DocPath]:
     """Paths of non-empty flow mappings (`{a: 1}`), outermost only; `{}` has no block form so it is allowed."""
     if _is_json(spec):
         return
-    lines = spec.document.text.splitlines()
+    lines = spec.document.lines
     flagged: list[DocPath] = []
     for path, pos in spec.document.source_map.positions.items():
         if pos.line >= len(lines) or not lines[pos.line][pos.column : pos.column + 1] == "{":

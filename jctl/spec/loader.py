@@ -2,11 +2,14 @@
 
 The document is built from libyaml's event stream (not its composer) so that depth, alias expansion and size are
 bounded while reading, duplicate keys are caught at their second occurrence, and every node keeps `line:column`.
+A document read only for its values (a linked file that is indexed, not linted) skips the positions until asked.
 """
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
@@ -65,21 +68,6 @@ class _Mark(Protocol):
     def column(self) -> int: ...
 
 
-class _Origin(NamedTuple):
-    """Stands in for a missing mark: the stubs allow None, though libyaml sets a mark on every event."""
-
-    line: int = 0
-    column: int = 0
-
-
-def _start(event: yaml.Event) -> _Mark:
-    return event.start_mark or _Origin()
-
-
-def _end(event: yaml.Event) -> _Mark:
-    return event.end_mark or _Origin()
-
-
 class LoadError(Exception):
     """The file could not be turned into a document; carries a 1-based position."""
 
@@ -105,13 +93,41 @@ class DuplicateKey:
     first_line: int
 
 
-@dataclass
 class LoadedDocument:
-    path: Path
-    text: str
-    data: Any
-    source_map: SourceMap
-    duplicate_keys: list[DuplicateKey]
+    """A file read into plain values. Its source map and duplicate keys are found by a second, positioned parse the
+    first time something asks for them when the file was read for its values alone (a linked document that is only
+    indexed): most such documents never need a position."""
+
+    def __init__(self, path: Path, text: str, data: Any, source_map: SourceMap | None = None,
+                 duplicate_keys: list[DuplicateKey] | None = None):
+        self.path = path
+        self.text = text
+        self.data = data
+        self._source_map = source_map
+        self._duplicate_keys = duplicate_keys
+
+    @property
+    def source_map(self) -> SourceMap:
+        if self._source_map is None:
+            self._locate()
+        assert self._source_map is not None
+        return self._source_map
+
+    @property
+    def duplicate_keys(self) -> list[DuplicateKey]:
+        if self._duplicate_keys is None:
+            self._locate()
+        assert self._duplicate_keys is not None
+        return self._duplicate_keys
+
+    def _locate(self) -> None:
+        positioned = parse_document(self.text, self.path)
+        self._source_map, self._duplicate_keys = positioned.source_map, positioned.duplicate_keys
+
+    @functools.cached_property
+    def lines(self) -> list[str]:
+        """`text.splitlines()`, split once: findings inside scalars each look up their line."""
+        return self.text.splitlines()
 
 
 class _Resolver(yaml.resolver.Resolver):
@@ -131,6 +147,10 @@ _RESOLVER = _Resolver()
 # First characters an implicitly typed plain scalar (number, bool, null, ...) can start with ("" for empty)
 _IMPLICIT_FIRST = frozenset(_Resolver.yaml_implicit_resolvers)  # holds no None: no wildcard resolver
 _SCALAR_CONSTRUCTOR = yaml.SafeLoader("")
+# Plain scalars an implicit type resolves (numbers, booleans, null) by their text: immutable values, and a spec
+# spells few of them (`200`, `true`, `1`) many times over
+_IMPLICIT_VALUES: dict[str, Any] = {}
+_IMPLICIT_MEMO = 4096
 _KEEP_AS_TEXT = {"tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:binary", "tag:yaml.org,2002:merge"}
 
 
@@ -165,20 +185,19 @@ def decode_text(raw: bytes) -> str:
     return text.removeprefix("\ufeff")
 
 
-def load_document(path: Path) -> LoadedDocument:
+def load_document(path: Path, *, positions: bool = True) -> LoadedDocument:
     text = read_text(path)
-    return parse_document(text, path)
+    return parse_document(text, path, positions=positions)
 
 
-def parse_document(text: str, path: Path) -> LoadedDocument:
+def parse_document(text: str, path: Path, *, positions: bool = True) -> LoadedDocument:
+    """The document in `text`; with `positions=False` only its values (the same values, the same errors, in about
+    two thirds of the time), its positions then found on first use."""
     if not text.strip():
         raise LoadError("file is empty", hint="a spec starts with `apiVersion: v1` and `kind:`")
-    builder = _DocumentBuilder()
     parser = yaml.CSafeLoader(text)
     try:
-        feed, next_event = builder.feed, parser.get_event
-        while (event := next_event()) is not None:
-            feed(event)
+        built = _build(parser.get_event, positions)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -189,191 +208,227 @@ def parse_document(text: str, path: Path) -> LoadedDocument:
         raise LoadError(str(exc)) from None
     finally:
         parser.dispose()
-    if builder.documents == 0:
+    if built.documents == 0:
         raise LoadError("file holds no YAML document", hint="a spec starts with `apiVersion: v1` and `kind:`")
-    return LoadedDocument(path, text, builder.root, builder.source_map, builder.duplicates)
+    if not positions:
+        return LoadedDocument(path, text, built.root)
+    return LoadedDocument(path, text, built.root, SourceMap(built.positions), built.duplicates)
 
 
 class _Frame:
-    __slots__ = ("value", "path", "anchor", "pending_key", "key_mark", "seen", "size")
+    """An open mapping or sequence: its value so far, where it is, and the key whose value comes next."""
+
+    __slots__ = ("value", "path", "anchor", "is_map", "key", "key_mark", "seen", "size")
 
     def __init__(self, value: dict[str, Any] | list[Any], path: DocPath, anchor: str | None):
         self.value = value
-        self.anchor = anchor
         self.path = path
-        self.pending_key: str | None = None
-        self.key_mark: _Mark | None = None
+        self.anchor = anchor
+        self.is_map = isinstance(value, dict)
+        self.key: str | None = None
+        self.key_mark: Any = None
         self.seen: dict[str, int] = {}
         self.size = 1
 
 
-class _DocumentBuilder:
-    """Builds plain values from parser events, iteratively, with the bounds applied as it goes."""
+# Makes a NodePos from all seven fields in half the time of NodePos(...), whose `__new__` is a Python function: one
+# is made per node of every positioned document
+_node_pos = tuple.__new__
 
-    def __init__(self) -> None:
-        self.stack: list[_Frame] = []
-        self.anchors: dict[str, tuple[Any, int]] = {}
-        self.root: Any = None
-        self.source_map = SourceMap()
-        self.duplicates: list[DuplicateKey] = []
-        self.documents = 0
-        self.nodes = 0
-        self._pending_merge = False
 
-    def feed(self, event: yaml.Event) -> None:
+class _Built(NamedTuple):
+    root: Any
+    positions: dict[DocPath, NodePos]
+    duplicates: list[DuplicateKey]
+    documents: int
+
+
+def _build(next_event: Callable[[], Any], positioned: bool) -> _Built:
+    """Plain values (and, when `positioned`, every node's position) from libyaml's events, with the bounds applied
+    as it goes. One loop with the common cases inline: it runs once per event of every file read."""
+    positions: dict[DocPath, NodePos] = {}
+    duplicates: list[DuplicateKey] = []
+    anchors: dict[str, tuple[Any, int]] = {}
+    stack: list[_Frame] = []
+    top: _Frame | None = None
+    root: Any = None
+    documents = nodes = 0
+    scalar_event, start_events = yaml.ScalarEvent, (yaml.MappingStartEvent, yaml.SequenceStartEvent)
+    end_events = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
+    implicit_first, implicit_values = _IMPLICIT_FIRST, _IMPLICIT_VALUES
+    while (event := next_event()) is not None:
         kind = type(event)
-        if kind is yaml.ScalarEvent:  # most events: tested first, by exact type (libyaml makes no subclasses)
-            self._scalar(event)  # type: ignore[arg-type]
-        elif kind is yaml.MappingStartEvent:
-            self._open(event, {})  # type: ignore[arg-type]
-        elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
-            self._close(event)
-        elif kind is yaml.SequenceStartEvent:
-            self._open(event, [])  # type: ignore[arg-type]
-        elif kind is yaml.AliasEvent:
-            self._alias(event)  # type: ignore[arg-type]
-        elif kind is yaml.DocumentStartEvent:
-            self.documents += 1
-            if self.documents > 1:
-                raise LoadError.at(
-                    _start(event), "file holds more than one YAML document",
-                    hint="keep one spec per file; remove the extra `---`",
-                )
-
-    def _count(self, amount: int, mark: _Mark) -> None:
-        self.nodes += amount
-        if self.nodes > MAX_NODES:
-            raise LoadError.at(
-                mark,
-                f"document has more than {MAX_NODES:,} nodes (after alias expansion); jctl refuses specs this large",
-                hint="anchors and aliases that multiply content are not allowed in specs",
-            )
-
-    def _scalar(self, event: yaml.ScalarEvent) -> None:
-        self._count(1, _start(event))
-        if self._expecting_key():
-            self._key_text(event.value, _start(event))
-            return
-        value = self._construct_scalar(event)
-        self._attach(value, event, 1, event.style)
-
-    def _construct_scalar(self, event: yaml.ScalarEvent) -> Any:
-        tag = event.tag
-        if tag is None and (not event.implicit[0] or event.value[:1] not in _IMPLICIT_FIRST):
-            return event.value  # quoted, block, or plain text no implicit type starts with: a string, as resolved
-        if tag is None or tag == "!":
-            tag = _RESOLVER.resolve(yaml.ScalarNode, event.value, event.implicit)
-        if tag in _KEEP_AS_TEXT or not tag.startswith("tag:yaml.org,2002:"):
-            return event.value
-        node = yaml.ScalarNode(tag, event.value, None, None, event.style)  # marks only feed messages we drop
-        try:
-            value = _SCALAR_CONSTRUCTOR.construct_object(node)
-        except (yaml.YAMLError, ValueError, TypeError):
-            return event.value
-        if isinstance(value, float) and value != value:  # NaN has no JSON form
-            return event.value
-        return value
-
-    def _alias(self, event: yaml.AliasEvent) -> None:
-        anchored = self.anchors.get(event.anchor) if event.anchor is not None else None
-        if anchored is None:
-            raise LoadError.at(_start(event), f"unknown alias *{event.anchor}")
-        value, size = anchored
-        self._count(size, _start(event))
-        if self._expecting_key():
-            if not isinstance(value, str):
-                raise LoadError.at(_start(event), "mapping keys must be plain strings")
-            self._key_text(value, _start(event))
-            return
-        self._attach(value, event, size, None, positioned=False)
-
-    def _open(self, event: yaml.CollectionStartEvent, value: dict[str, Any] | list[Any]) -> None:
-        self._count(1, _start(event))
-        if self._expecting_key():
-            raise LoadError.at(_start(event), "complex (non-scalar) mapping keys are not supported")
-        if len(self.stack) >= MAX_DEPTH:
-            raise LoadError.at(
-                _start(event), f"nesting deeper than {MAX_DEPTH} levels",
-                hint="specs are shallow documents; this looks generated or corrupted",
-            )
-        path = self._child_path()
-        self._record(path, _start(event), _end(event), None)
-        self.stack.append(_Frame(value, path, event.anchor))
-
-    def _close(self, event: yaml.Event) -> None:
-        frame = self.stack.pop()
-        start_pos = self.source_map.positions.get(frame.path)
-        if start_pos is not None:
-            self.source_map.positions[frame.path] = NodePos(
-                start_pos.line, start_pos.column, _end(event).line, _end(event).column,
-                start_pos.key_line, start_pos.key_column,
-            )
-        if frame.anchor is not None:
-            self.anchors[frame.anchor] = (frame.value, frame.size)
-        self._attach(frame.value, event, frame.size, None, positioned=False, closing=True)
-
-    def _expecting_key(self) -> bool:
-        return bool(self.stack) and isinstance(self.stack[-1].value, dict) and self.stack[-1].pending_key is None
-
-    def _key_text(self, key: str, mark: _Mark) -> None:
-        frame = self.stack[-1]
-        if key in frame.seen:
-            self.duplicates.append(DuplicateKey(frame.path + (key,), mark.line + 1, mark.column + 1, frame.seen[key]))
-        else:
-            frame.seen[key] = mark.line + 1
-        frame.pending_key = key
-        frame.key_mark = mark
-
-    def _child_path(self) -> DocPath:
-        if not self.stack:
-            return ()
-        frame = self.stack[-1]
-        if isinstance(frame.value, dict):
-            assert frame.pending_key is not None
-            return frame.path + (frame.pending_key,)
-        return frame.path + (len(frame.value),)
-
-    def _record(self, path: DocPath, start: _Mark, end: _Mark, style: str | None) -> None:
-        key_mark = start
-        if self.stack and isinstance(self.stack[-1].value, dict) and self.stack[-1].key_mark is not None:
-            key_mark = self.stack[-1].key_mark
-        self.source_map.positions[path] = NodePos(
-            start.line, start.column, end.line, end.column, key_mark.line, key_mark.column, style
-        )
-
-    def _attach(
-        self, value: Any, event: yaml.Event, size: int, style: str | None,
-        positioned: bool = True, closing: bool = False,
-    ) -> None:
-        if isinstance(event, yaml.ScalarEvent) and event.anchor is not None:
-            self.anchors[event.anchor] = (value, size)
-        if not self.stack:
+        if kind is scalar_event:
+            nodes += 1
+            if nodes > MAX_NODES:
+                raise _too_many(event.start_mark)
+            text = event.value
+            if top is not None and top.is_map and top.key is None:
+                if positioned:
+                    _take_key(top, text, event.start_mark, duplicates)
+                else:
+                    top.key = text
+                continue
+            if event.tag is None and (not event.implicit[0] or text[:1] not in implicit_first):
+                value = text  # quoted, block, or plain text no implicit type starts with: a string, as resolved
+            elif event.tag is None and event.implicit[0] and text in implicit_values:
+                value = implicit_values[text]  # `200`, `true`, `null`: a few spellings, resolved once per process
+            else:
+                value = _construct_scalar(event)
+                if event.tag is None and event.implicit[0] and len(implicit_values) < _IMPLICIT_MEMO:
+                    implicit_values[text] = value
+            if event.anchor is not None:
+                anchors[event.anchor] = (value, 1)
+            if top is None:
+                if positioned:
+                    start, end = event.start_mark, event.end_mark
+                    positions[()] = _node_pos(NodePos, (start.line, start.column, end.line, end.column, start.line,
+                                                        start.column, event.style))
+                root = value
+                continue
+            top.size += 1
+            if top.is_map:
+                key = top.key
+                assert key is not None
+                if positioned:
+                    start, end, key_mark = event.start_mark, event.end_mark, top.key_mark
+                    positions[top.path + (key,)] = _node_pos(NodePos, (
+                        start.line, start.column, end.line, end.column, key_mark.line, key_mark.column, event.style))
+                top.key = None
+                top.value[key] = value  # type: ignore[call-overload]
+            else:
+                if positioned:
+                    start, end = event.start_mark, event.end_mark
+                    positions[top.path + (len(top.value),)] = _node_pos(NodePos, (
+                        start.line, start.column, end.line, end.column, start.line, start.column, event.style))
+                top.value.append(value)  # type: ignore[union-attr]
+        elif kind in start_events:
+            nodes += 1
+            if nodes > MAX_NODES:
+                raise _too_many(event.start_mark)
+            if top is not None and top.is_map and top.key is None:
+                raise LoadError.at(event.start_mark, "complex (non-scalar) mapping keys are not supported")
+            if len(stack) >= MAX_DEPTH:
+                raise LoadError.at(event.start_mark, f"nesting deeper than {MAX_DEPTH} levels",
+                                   hint="specs are shallow documents; this looks generated or corrupted")
+            path = _child_path(top)
             if positioned:
-                self._record((), _start(event), _end(event), style)
-            self.root = value
-            return
-        frame = self.stack[-1]
-        frame.size += size
-        path = self._child_path()
-        if positioned:
-            self._record(path, _start(event), _end(event), style)
-        elif not closing and path not in self.source_map.positions:
-            self._record(path, _start(event), _end(event), None)
-        if isinstance(frame.value, list):
-            frame.value.append(value)
-            return
-        key = frame.pending_key
-        frame.pending_key = None
-        assert key is not None
-        if key == "<<" and isinstance(value, (dict, list)):
-            self._merge(frame.value, value)
-            return
-        frame.value[key] = value
+                _record(positions, path, top, event, None)
+            top = _Frame({} if kind is yaml.MappingStartEvent else [], path, event.anchor)
+            stack.append(top)
+        elif kind in end_events:
+            closed = stack.pop()
+            top = stack[-1] if stack else None
+            if positioned:
+                opened, end = positions[closed.path], event.end_mark
+                positions[closed.path] = _node_pos(NodePos, (opened.line, opened.column, end.line, end.column,
+                                                             opened.key_line, opened.key_column, None))
+            if closed.anchor is not None:
+                anchors[closed.anchor] = (closed.value, closed.size)
+            if top is None:
+                root = closed.value
+            else:
+                _attach(top, closed.value, closed.size)
+        elif kind is yaml.AliasEvent:
+            anchored = anchors.get(event.anchor) if event.anchor is not None else None
+            if anchored is None:
+                raise LoadError.at(event.start_mark, f"unknown alias *{event.anchor}")
+            value, size = anchored
+            nodes += size
+            if nodes > MAX_NODES:
+                raise _too_many(event.start_mark)
+            if top is not None and top.is_map and top.key is None:
+                if not isinstance(value, str):
+                    raise LoadError.at(event.start_mark, "mapping keys must be plain strings")
+                if positioned:
+                    _take_key(top, value, event.start_mark, duplicates)
+                else:
+                    top.key = value
+                continue
+            if top is None:
+                root = value
+                continue
+            path = _child_path(top)
+            if positioned and path not in positions:
+                _record(positions, path, top, event, None)
+            _attach(top, value, size)
+        elif kind is yaml.DocumentStartEvent:
+            documents += 1
+            if documents > 1:
+                raise LoadError.at(event.start_mark, "file holds more than one YAML document",
+                                   hint="keep one spec per file; remove the extra `---`")
+    return _Built(root, positions, duplicates, documents)
 
-    @staticmethod
-    def _merge(target: dict[str, Any], source: dict[str, Any] | list[Any]) -> None:
-        sources = source if isinstance(source, list) else [source]
-        for item in sources:
-            if isinstance(item, dict):
-                for key, value in item.items():
-                    target.setdefault(key, value)
+
+def _too_many(mark: _Mark) -> LoadError:
+    return LoadError.at(
+        mark,
+        f"document has more than {MAX_NODES:,} nodes (after alias expansion); jctl refuses specs this large",
+        hint="anchors and aliases that multiply content are not allowed in specs",
+    )
+
+
+def _take_key(frame: _Frame, key: str, mark: _Mark, duplicates: list[DuplicateKey]) -> None:
+    first_line = frame.seen.get(key)
+    if first_line is not None:
+        duplicates.append(DuplicateKey(frame.path + (key,), mark.line + 1, mark.column + 1, first_line))
+    else:
+        frame.seen[key] = mark.line + 1
+    frame.key_mark = mark
+    frame.key = key
+
+
+def _child_path(top: _Frame | None) -> DocPath:
+    if top is None:
+        return ()
+    if top.is_map:
+        assert top.key is not None
+        return top.path + (top.key,)
+    return top.path + (len(top.value),)
+
+
+def _record(positions: dict[DocPath, NodePos], path: DocPath, top: _Frame | None, event: Any,
+            style: str | None) -> None:
+    start, end = event.start_mark, event.end_mark
+    key_mark = top.key_mark if top is not None and top.is_map else start
+    positions[path] = _node_pos(NodePos, (start.line, start.column, end.line, end.column, key_mark.line,
+                                          key_mark.column, style))
+
+
+def _attach(top: _Frame, value: Any, size: int) -> None:
+    """Put a finished collection or an alias's value into the open collection `top`."""
+    top.size += size
+    if not top.is_map:
+        top.value.append(value)  # type: ignore[union-attr]
+        return
+    key = top.key
+    assert key is not None
+    top.key = None
+    if key == "<<" and isinstance(value, (dict, list)):
+        _merge(top.value, value)  # type: ignore[arg-type]
+        return
+    top.value[key] = value  # type: ignore[call-overload]
+
+
+def _merge(target: dict[str, Any], source: dict[str, Any] | list[Any]) -> None:
+    sources = source if isinstance(source, list) else [source]
+    for item in sources:
+        if isinstance(item, dict):
+            for key, value in item.items():
+                target.setdefault(key, value)
+
+
+def _construct_scalar(event: yaml.ScalarEvent) -> Any:
+    tag = event.tag
+    if tag is None or tag == "!":
+        tag = _RESOLVER.resolve(yaml.ScalarNode, event.value, event.implicit)
+    if tag in _KEEP_AS_TEXT or not tag.startswith("tag:yaml.org,2002:"):
+        return event.value
+    node = yaml.ScalarNode(tag, event.value, None, None, event.style)  # marks only feed messages we drop
+    try:
+        value = _SCALAR_CONSTRUCTOR.construct_object(node)
+    except (yaml.YAMLError, ValueError, TypeError):
+        return event.value
+    if isinstance(value, float) and value != value:  # NaN has no JSON form
+        return event.value
+    return value

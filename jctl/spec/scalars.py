@@ -67,7 +67,7 @@ def inline_offset(document: LoadedDocument, path: DocPath, index: int) -> tuple[
     if pos is None or pos.line != pos.end_line or pos.style not in (None, "", *_QUOTES):
         return None
     lead = 1 if pos.style in _QUOTES else 0
-    lines = document.text.splitlines()
+    lines = document.lines
     if pos.line >= len(lines):
         return None
     before = lines[pos.line][pos.column + lead : pos.column + lead + index]
