@@ -15,9 +15,11 @@ import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import termios
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -96,29 +98,35 @@ def wait_until(condition: object, what: str) -> None:
     raise AssertionError(f"waited in vain for {what}")
 
 
-@pytest.fixture
-def runtime(tmp_path: Path) -> Iterator[Runtime]:
-    folder = tmp_path / "run"
-    folder.mkdir()
+@contextmanager
+def short_runtime() -> Iterator[Runtime]:
+    """A runtime folder with a short path: under pytest's deep temporary folders (xdist adds a level) a socket path
+    would pass the kernel's 107 bytes, and the client would rightly fall back to /tmp/jctl-<uid>."""
+    folder = Path(tempfile.mkdtemp(prefix="jw-", dir="/tmp"))
     runtime = Runtime(folder)
-    yield runtime
-    runtime.stop_all()
+    try:
+        yield runtime
+    finally:
+        runtime.stop_all()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def runtime() -> Iterator[Runtime]:
+    with short_runtime() as runtime:
+        yield runtime
 
 
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Runtime, Path, str]]:
     """One server for the many argv forms, and a store with a paused instance."""
-    folder = tmp_path_factory.mktemp("warm")
-    runtime = Runtime(folder / "run")
-    runtime.folder.mkdir()
-    store = folder / "store"
-    store.mkdir()
-    runtime.started(store)
-    paused = runtime.jctl("run", str(APPROVAL), "-i", '{"orderId": "o-1"}', "-f", "json", "--db",
-                          str(store / "jctl.db"), cwd=store)
-    assert paused.returncode == 0, paused.stderr
-    yield runtime, store, json.loads(paused.stdout)["journeyId"]
-    runtime.stop_all()
+    store = tmp_path_factory.mktemp("warm")
+    with short_runtime() as runtime:
+        runtime.started(store)
+        paused = runtime.jctl("run", str(APPROVAL), "-i", '{"orderId": "o-1"}', "-f", "json", "--db",
+                              str(store / "jctl.db"), cwd=store)
+        assert paused.returncode == 0, paused.stderr
+        yield runtime, store, json.loads(paused.stdout)["journeyId"]
 
 
 def answers(result: subprocess.CompletedProcess[str]) -> tuple[int, str, str]:

@@ -22,7 +22,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from jctl.expr.worker import STARTUP_TIMEOUT_S, WorkerDied, WorkerPool, _read_message, _write_message
+from jctl.expr.worker import (
+    STARTUP_TIMEOUT_S,
+    WorkerDied,
+    WorkerPool,
+    _read_message,
+    _write_message,
+    remove_orphaned_tmpdirs,
+)
 from jctl.runtime_dir import MAX_SOCKET_PATH, private_dir, runtime_folder
 
 __all__ = ["MAX_SOCKET_PATH", "DaemonPool", "connect_or_start", "private_dir", "runtime_dir", "socket_path"]
@@ -210,6 +217,7 @@ def serve(path: Path, idle_s: float) -> None:
         listener.bind(str(path))
     listener.listen(64)
     listener.settimeout(1.0)
+    remove_orphaned_tmpdirs()  # workers of killed daemons and commands: this daemon owns the workers from now on
     service = _Service()
     # Threads that never end: a worker is killed when the thread that started it exits (PR_SET_PDEATHSIG follows
     # the thread, not the process), so connections are served by a fixed set of long-lived threads.

@@ -216,14 +216,14 @@ def pool(kind: str, memory_mb: int) -> WorkerPool | DaemonPool:
     sets) the shared warm service of `jctl.expr.daemon`."""
     with _POOLS_LOCK:
         key = (kind, memory_mb)
-        if not _POOLS:
-            remove_orphaned_tmpdirs()
         if key not in _POOLS:
             if os.environ.get("JCTL_EXPR_DAEMON") == "1":
                 from jctl.expr.daemon import DaemonPool
 
-                _POOLS[key] = DaemonPool(kind, memory_mb)
+                _POOLS[key] = DaemonPool(kind, memory_mb)  # the daemon keeps the workers, and sweeps at its start
             else:
+                if not _POOLS:
+                    remove_orphaned_tmpdirs()
                 _POOLS[key] = WorkerPool(kind, memory_mb)
         return _POOLS[key]
 
