@@ -355,6 +355,7 @@ def test_ctrl_c_and_sigterm_reach_the_command(runtime: Runtime, tmp_path: Path) 
         client = blocked_client(runtime, tmp_path)
         command_process(runtime, server)
         client.send_signal(signum)
+        client.wait(timeout=PATIENCE_S)  # stdin stays open until then: a closed one would end the command first
         stdout, stderr = client.communicate(timeout=PATIENCE_S)
         assert (client.returncode, stdout, stderr) == (expected, b"", b"")
         wait_until(lambda: not children_of(server), "the command process to end")
