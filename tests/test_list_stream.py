@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from jctl.cli import views
-from jctl.cli.output import print_json
+from jctl.cli.output import print_json, print_json_batches
 from jctl.documents import instance_summary
 from jctl.store import Instance, InstanceSummary, NewEvent, Store
 
@@ -41,7 +41,7 @@ def written(print_it: Any) -> str:
 @given(st.lists(st.lists(rows, max_size=5), max_size=4))
 def test_batches_are_written_as_print_json_of_every_summary(batches: list[list[Any]]) -> None:
     documents = [instance_summary(InstanceSummary._make(row)) for batch in batches for row in batch]
-    streamed = written(lambda: views.print_json_batches(iter(batches), views.summaries_renderer()))
+    streamed = written(lambda: print_json_batches(iter(batches), views.summaries_renderer()))
     assert streamed == written(lambda: print_json(documents))
     assert json.loads(streamed) == json.loads(json.dumps(documents, default=str))
 

@@ -8,7 +8,7 @@ import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 from jctl.errors import JctlError, UsageError
 
@@ -16,6 +16,8 @@ MAX_NESTING = 256  # as for spec files (jctl.spec.loader.MAX_DEPTH)
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+T = TypeVar("T")
 
 
 def console(stderr: bool = False) -> Console:
@@ -121,30 +123,25 @@ def print_json(document: Any) -> None:
     sys.stdout.write(json.dumps(document, indent=2, default=str) + "\n")
 
 
-def print_json_list(items: Iterable[Any], render: Callable[[Any], str] | None = None) -> None:
-    """Exactly `print_json(list(items))`, written as the items come: a listing of a whole store starts at once and
-    never holds every row. Flat objects skip the json module's pure-Python indenting encoder (10x slower than its
-    C one), which is what `indent` costs on every other value. `render` gives an item's text as `print_json` would
-    indent it one level down (a listing's own, faster renderer)."""
+def print_json_batches(batches: Iterable[Sequence[T]], render: Callable[[Sequence[T]], str]) -> None:
+    """`print_json` of the rows of every batch as one list, written a batch at a time as the rows come: a listing
+    of the whole store starts at once and never holds every row (`render`: a batch as its members indented one level
+    down, joined by `,\\n  `)."""
     import gc
 
     write = sys.stdout.write
-    separator = "[\n  "
+    opening = "[\n  "
     collecting = gc.isenabled()
-    gc.disable()  # a stream of short-lived rows holds no cycles; collecting through it is most of its cost
+    gc.disable()  # batches of short-lived rows hold no cycles: collecting as they come was most of a listing's time
     try:
-        if render is None:
-            for item in items:
-                write(separator + _indented(item).replace("\n", "\n  "))  # JSON text has newlines only between tokens
-                separator = ",\n  "
-        else:
-            for item in items:
-                write(separator + render(item))
-                separator = ",\n  "
+        for batch in batches:
+            if batch:
+                write(opening + render(batch))
+                opening = ",\n  "
     finally:
         if collecting:
             gc.enable()
-    write("[]\n" if separator == "[\n  " else "\n]\n")
+    write("[]\n" if opening == "[\n  " else "\n]\n")
 
 
 def _indented(value: Any) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from jctl.cli.output import (
+    print_json_batches,
     _indented,
     console,
     plain_table,
@@ -248,27 +249,6 @@ def summaries_renderer() -> Callable[[Sequence[SummaryFields]], str]:
             return ",\n  ".join(map(careful, batch))
 
     return render
-
-
-def print_json_batches(batches: Iterable[Sequence[T]], render: Callable[[Sequence[T]], str]) -> None:
-    """`print_json` of the rows of every batch as one list, written a batch at a time as the rows come: a listing
-    of the whole store starts at once and never holds every row (`render`: a batch as its members indented one level
-    down, joined by `,\\n  `)."""
-    import gc
-
-    write = sys.stdout.write
-    opening = "[\n  "
-    collecting = gc.isenabled()
-    gc.disable()  # batches of short-lived rows hold no cycles: collecting as they come was most of a listing's time
-    try:
-        for batch in batches:
-            if batch:
-                write(opening + render(batch))
-                opening = ",\n  "
-    finally:
-        if collecting:
-            gc.enable()
-    write("[]\n" if opening == "[\n  " else "\n]\n")
 
 
 class ReadGuard(NamedTuple):
