@@ -10,7 +10,7 @@ import sys
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from test_plain_output import TRICKY_NAMES, Stream, captured
+from test_plain_output import TRICKY_NAMES, Stream, captured, terminal_environment
 
 from jctl.cli import output
 from jctl.cli.views import print_history
@@ -38,10 +38,7 @@ def rich_history(events: list[dict[str, object]]) -> None:
 @pytest.mark.parametrize("env", [{"NO_COLOR": "1"}, {"COLUMNS": "60", "NO_COLOR": "1"}, {"COLUMNS": "250"},
                                  {"FORCE_COLOR": ""}])
 def test_history_tables_are_richs_byte_for_byte(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
-    for name in ("NO_COLOR", "COLUMNS", "FORCE_COLOR", "TTY_COMPATIBLE"):
-        monkeypatch.delenv(name, raising=False)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
+    terminal_environment(monkeypatch, env)
     pick = random.Random(10)
     kinds = ["journey.started", "step.waiting"]
     histories = [[{"seq": n + 1, "at": "2026-01-01T10:00:00.000Z", "type": pick.choice(kinds),

@@ -71,13 +71,18 @@ TRICKY_NAMES = ["expense-approval", "a", "[bold]x[/]", "smile:thumbs_up:", "tab\
                 " lead", "x" * 150, "a:100:b", "10:00:00", "", "back\\[slash", "ctrl\x07"]
 
 
-@pytest.mark.parametrize("env", [{"NO_COLOR": "1"}, {"COLUMNS": "60"}, {"COLUMNS": "200", "NO_COLOR": "1"},
-                                 {"FORCE_COLOR": ""}])
-def test_instance_tables_are_richs_byte_for_byte(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
+
+def terminal_environment(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
+    """Exactly `env` of the variables rich reads to decide colour and width."""
     for name in ("NO_COLOR", "COLUMNS", "FORCE_COLOR", "TTY_COMPATIBLE"):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
+
+@pytest.mark.parametrize("env", [{"NO_COLOR": "1"}, {"COLUMNS": "60"}, {"COLUMNS": "200", "NO_COLOR": "1"},
+                                 {"FORCE_COLOR": ""}])
+def test_instance_tables_are_richs_byte_for_byte(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
+    terminal_environment(monkeypatch, env)
     pick = random.Random(14)
     tables = [[], [("abc", "expense-approval", "RUNNING", "awaitDecision", "")]]
     tables += [[(f"{n:012x}", pick.choice(TRICKY_NAMES), pick.choice(["RUNNING", "FAILED"]),

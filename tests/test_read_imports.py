@@ -4,21 +4,17 @@ none of the three the records the runner and plugins exchange with the store, no
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from conftest import CASES, run_jctl
-from test_startup_imports import imported_modules
+from conftest import run_jctl
+from test_startup_imports import detached_instance, imported_modules
 
 PROFILE = {"PYTHONPROFILEIMPORTTIME": "1", "JCTL_DAEMON": "0"}
 
 
 def test_reads_import_only_what_they_print(tmp_path: Path) -> None:
     db = str(tmp_path / "jctl.db")
-    started = run_jctl("run", str(CASES / "runner" / "approval.journey.yaml"), "-i", '{"orderId": "o-1"}',
-                       "--detach", "-f", "json", "--db", db, cwd=tmp_path)
-    assert started.returncode == 0, started.stderr
-    instance_id = json.loads(started.stdout)["journeyId"]
+    instance_id = detached_instance(db, tmp_path)
     never = {"rich", "jctl.store.records", "jctl.engine.cookies"}
 
     listed = run_jctl("list", "-f", "json", "--db", db, cwd=tmp_path, env=PROFILE)

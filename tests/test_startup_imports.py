@@ -22,6 +22,15 @@ def heavy_among(modules: set[str]) -> list[str]:
     return sorted(m for m in modules if any(m == h or m.startswith(h + ".") for h in HEAVY))
 
 
+
+def detached_instance(db: str, folder: Path) -> str:
+    """The id of an approval journey created (not run) in store `db`."""
+    started = run_jctl("run", str(CASES / "runner" / "approval.journey.yaml"), "-i", '{"orderId": "o-1"}',
+                       "--detach", "-f", "json", "--db", db, cwd=folder)
+    assert started.returncode == 0, started.stderr
+    instance_id: str = json.loads(started.stdout)["journeyId"]
+    return instance_id
+
 def test_help_imports_nothing_heavy(tmp_path: Path) -> None:
     result = run_jctl("--help", cwd=tmp_path, env={"PYTHONPROFILEIMPORTTIME": "1"})
     assert result.returncode == 0, result.stderr
@@ -32,10 +41,7 @@ def test_help_imports_nothing_heavy(tmp_path: Path) -> None:
 
 def test_status_reads_the_store_without_the_runner(tmp_path: Path) -> None:
     db = str(tmp_path / "jctl.db")
-    started = run_jctl("run", str(CASES / "runner" / "approval.journey.yaml"), "-i", '{"orderId": "o-1"}',
-                       "--detach", "-f", "json", "--db", db, cwd=tmp_path)
-    assert started.returncode == 0, started.stderr
-    instance_id = json.loads(started.stdout)["journeyId"]
+    instance_id = detached_instance(db, tmp_path)
     result = run_jctl("status", instance_id, "--db", db, "-f", "json", cwd=tmp_path,
                       env={"PYTHONPROFILEIMPORTTIME": "1"})
     assert result.returncode == 0, result.stderr
@@ -80,8 +86,7 @@ def test_an_unusual_signal_goes_to_the_full_app(tmp_path: Path) -> None:
 
 def test_list_prints_its_table_without_rich(tmp_path: Path) -> None:
     db = str(tmp_path / "jctl.db")
-    assert run_jctl("run", str(CASES / "runner" / "approval.journey.yaml"), "-i", '{"orderId": "o-1"}', "--detach",
-                    "--db", db, cwd=tmp_path).returncode == 0
+    detached_instance(db, tmp_path)
     listed = run_jctl("list", "--db", db, cwd=tmp_path, env={"PYTHONPROFILEIMPORTTIME": "1"})
     assert listed.returncode == 0 and "┃ id " in listed.stdout and "│ approval │" in listed.stdout
     assert among(imported_modules(listed.stderr), FRAMEWORK) == []
