@@ -111,10 +111,10 @@ def journey_outcome(instance: Instance) -> dict[str, Any]:
         body["outcomeId"] = instance.cursor["outcomeId"]  # spec.outcomes classification (dsl.md 20)
     if instance.cursor.get("outputViolations"):
         body["outputViolations"] = list(instance.cursor["outputViolations"])  # the output broke spec.output.schema
-    if returned_cookies(instance):  # dsl.md 22.4; the values go out only as Set-Cookie headers (jctl serve)
+    if cookie_lines := returned_cookies(instance):  # dsl.md 22.4; the values go out only as Set-Cookie headers
         from jctl.engine.cookies import masked_line
 
-        body["setCookie"] = [masked_line(line) for line in returned_cookies(instance)]
+        body["setCookie"] = [masked_line(line) for line in cookie_lines]
     body["tags"] = list(instance.tags)
     body["attributes"] = dict(instance.attributes)
     if links_enabled(instance):

@@ -231,10 +231,7 @@ class Runner:
             raise NotCancellable(f"journey {instance.journey_name} declares spec.lifecycle.cancellable: false; "
                                  f"instance {instance.id} cannot be cancelled")
         self._wait_for_lease(instance.id, CANCEL_PATIENCE_S)  # a drive in progress usually ends within seconds
-        try:
-            instance, _ = self._drive(instance.id, _cancel_if_running, read=instance)
-        finally:
-            self.store.release_lease(instance.id, self.owner)
+        instance, _ = self._drive(instance.id, _cancel_if_running, leased=True, read=instance)  # it ends the lease
         return envelopes.journey_outcome(instance)
 
     def tick(self, *, until_idle: bool = False, auto_advance: bool = False) -> list[str]:
@@ -403,13 +400,13 @@ class Runner:
         self._transition_now = None
         try:
             position = self.store.drive_position(instance_id)  # only this lease's holder changes these
-            instance = read if read is not None and position is not None and position.version == read.version \
+            instance = read if read is not None and position.version == read.version \
                 else self.store.get_instance(instance_id)
             counters.update(instance.cursor.get("mockCounters") or {})
             client = self._http_client(instance, counters)
             interp = self._interpreter(instance, client)
             committed = 0
-            events = position.events if position is not None else self.store.event_count(instance_id)
+            events = position.events
             for transition in drive(interp, snapshot_of(instance)):
                 transition = self._bounded(interp, instance, transition, events)
                 instance = self._commit(instance, transition, counters, run_pending, idempotency_key, project_var)

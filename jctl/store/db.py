@@ -510,12 +510,14 @@ class Store:
         return [Event(instance_id, seq, from_epoch_ms(at_ms), kind, state, json.loads(data))
                 for seq, at_ms, kind, state, data in found]
 
-    def drive_position(self, instance_id: str) -> DrivePosition | None:
-        """The stored version of an instance and the length of its history (None when it is gone): a runner that
-        holds the lease checks an instance it read before against it instead of reading it again."""
+    def drive_position(self, instance_id: str) -> DrivePosition:
+        """The stored version of an instance and the length of its history: a runner that holds the lease checks
+        an instance it read before against it instead of reading it again."""
         found = self._query("SELECT version, (SELECT MAX(seq) FROM events WHERE instance_id = i.id) "
                             "FROM instances i WHERE id = ?", (instance_id,))
-        return DrivePosition(found[0][0], found[0][1] or 0) if found else None
+        if not found:
+            raise UnknownInstance(f"instance {instance_id} no longer exists in {self.path}")
+        return DrivePosition(found[0][0], found[0][1] or 0)
 
     def event_count(self, instance_id: str) -> int:
         found = self._query("SELECT MAX(seq) FROM events WHERE instance_id = ?", (instance_id,))

@@ -134,12 +134,12 @@ _MUTABLE_SET = ("phase = ?, current_state = ?, cursor = ?, context = ?, output =
 
 
 def update_instance(conn: sqlite3.Connection, instance: Instance, expected_version: int, now_ms: int,
-                    known_hash: str | None = None, columns: tuple[str | None, ...] | None = None) -> int:
+                    known_hash: str | None, columns: tuple[str | None, ...]) -> int:
     """Write the instance when its stored version is `expected_version`; returns its created_ms (`known_hash`: the
     definition's, when it is already stored; `columns`: `mutable_columns(instance)`, encoded before the
     transaction)."""
     definition_hash = known_hash or store_definition(conn, instance.definition)
-    values = (*(columns or mutable_columns(instance)), format_epoch_ms(now_ms), now_ms)
+    values = (*columns, format_epoch_ms(now_ms), now_ms)
     # A transition never changes what the instance is (name, kind, definition): those columns are only compared, so
     # SQLite leaves the index on journey_name untouched (one page fewer to log per commit).
     row = conn.execute(
