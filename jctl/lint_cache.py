@@ -50,12 +50,13 @@ def linted_clean(spec_path: Path, spec_bytes: bytes | None = None) -> bool:
 _FOUND_CLEAN: dict[str, dict[str, str]] = {}
 
 
-def remember_clean(spec_path: Path, files_read: list[Path]) -> None:
-    """Record a clean lint of `spec_path`, which read `files_read` besides it. A cache that cannot be written is
-    no error: the next run lints again."""
-    entry = _entry_path(spec_path)
-    if entry is None:
+def remember_clean(spec_path: Path, files_read: list[Path], spec_bytes: bytes | None = None) -> None:
+    """Record a clean lint of `spec_path` (whose bytes the caller may have read), which read `files_read` besides
+    it. A cache that cannot be written is no error: the next run lints again."""
+    key = _entry_key(spec_path, spec_bytes)
+    if key is None:
         return
+    entry = cache_dir() / f"{key}.json"
     import tempfile
 
     spec = spec_path.resolve()
@@ -68,11 +69,6 @@ def remember_clean(spec_path: Path, files_read: list[Path]) -> None:
         os.replace(out.name, entry)
     except OSError:
         return
-
-
-def _entry_path(spec_path: Path) -> Path | None:
-    key = _entry_key(spec_path)
-    return cache_dir() / f"{key}.json" if key is not None else None
 
 
 def _entry_key(spec_path: Path, spec_bytes: bytes | None = None) -> str | None:

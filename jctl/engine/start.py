@@ -4,7 +4,6 @@ the platform config, and the instance with its first history event and due work.
 from __future__ import annotations
 
 import copy
-import pickle
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -68,18 +67,22 @@ def load_definition(path: Path) -> dict[str, Any]:
     if lint_cache.linted_clean(path, key[1] or None):
         parsed = _PARSED.get(key)
         if parsed is not None:
+            import pickle  # the parsed-spec memo serves processes that start many instances
+
             known: dict[str, Any] = pickle.loads(parsed)  # a private copy: callers may keep what they get
             return known
     else:
         _refuse_errors(path, workspace)
-        lint_cache.remember_clean(path, workspace.loaded_paths())
+        lint_cache.remember_clean(path, workspace.loaded_paths(), key[1] or None)
     loaded = workspace.load(path)
     if isinstance(loaded, LoadError):
         raise InvalidSpec(f"cannot load {path}: {loaded}")
     data = loaded.data
     if not isinstance(data, dict) or not isinstance((data.get("spec") or {}).get("states"), dict):
         raise InvalidSpec(f"{path} is not a journey spec (spec.states is missing)")
-    if key == _spec_key(path) and key[1]:  # the bytes parsed are the bytes keyed
+    if key[1] and loaded.text.encode() == key[1]:  # the bytes parsed are the bytes keyed
+        import pickle
+
         if len(_PARSED) >= _MAX_PARSED:
             _PARSED.clear()
         _PARSED[key] = pickle.dumps(data, pickle.HIGHEST_PROTOCOL)
