@@ -5,6 +5,7 @@ server that echoes a token back under an innocent name)."""
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,10 +44,15 @@ class Secrets:
 
     def scrub(self, text: str) -> str:
         """`text` with every secret value (longest first) replaced by ***."""
-        for value in sorted(self.values.values(), key=len, reverse=True):
-            if len(value) >= 4:  # a 1-3 character "secret" would blank out ordinary text
-                text = text.replace(value, MASK)
+        for value in self._maskable:
+            text = text.replace(value, MASK)
         return text
+
+    @functools.cached_property
+    def _maskable(self) -> list[str]:
+        """The values scrub replaces, longest first, sorted once: `scrubbed` scrubs every string of a document."""
+        # a 1-3 character "secret" would blank out ordinary text
+        return sorted((value for value in self.values.values() if len(value) >= 4), key=len, reverse=True)
 
 
 def load_secrets(path: Path | None) -> Secrets:

@@ -159,8 +159,7 @@ _NULL_BINDINGS = ("context", "payload", "platform", "error", "branches", "outcom
 def compile_check(expr: str) -> list[ExpressionError]:
     from jctl.expr import worker
 
-    form = host_form(expr)
-    forbidden = forbidden_errors(expr, form)
+    form, forbidden = _host_form_checked(expr)
     if forbidden:
         return [ExpressionError(message, line, column, "forbidden") for message, line, column in forbidden]
     aliases: list[str] = []
