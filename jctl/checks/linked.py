@@ -91,7 +91,7 @@ def schema_error_findings(errors: Iterable[Any], document_name: str, limit: int 
     from jsonschema.exceptions import best_match
 
     seen: set[tuple[DocPath, str]] = set()
-    resolved = [best_match(error.context) or error if error.context else error for error in _branch_errors(errors)]
+    resolved = [best_match(error.context) or error if error.context else error for error in meant_errors(errors)]
     # a key whose value fails is "unevaluated" too: report its value, not the key as unknown
     failing = {tuple(error.absolute_path) for error in resolved}
     wrong_fields = {tuple(e.absolute_path) for e in resolved if e.validator in ("enum", "const", "type", "pattern")}
@@ -145,17 +145,12 @@ def quickly_valid(compiled: Any | None, data: Any) -> bool:
 
 
 def meant_errors(errors: Iterable[Any]) -> Iterator[Any]:
-    """jsonschema errors with each failed `oneOf`/`anyOf` replaced by the errors of the alternative meant."""
-    return _branch_errors(errors)
-
-
-def _branch_errors(errors: Iterable[Any]) -> Iterator[Any]:
     """Each error, with a failed `oneOf`/`anyOf` replaced by the errors of the branch the document evidently meant
     (or, when every branch refuses the same key's value, by one error listing every value that key may take)."""
     for error in errors:
         branch = best_branch(error)
         if branch is not None:
-            yield from _branch_errors(branch)
+            yield from meant_errors(branch)
         else:
             yield _discriminator_error(error) or error
 

@@ -17,7 +17,7 @@ from jctl.checks.linked import (
     sibling_journey, state_input_schema,
 )
 from jctl.checks.openapi_index import (
-    BASE_PATH, STEP_PATH, OpenApiIndex, Operation, canonical_path, openapi_index, step_operations,
+    BASE_PATH, MISSING, STEP_PATH, OpenApiIndex, Operation, canonical_path, openapi_index, step_operations,
 )
 from jctl.checks.openapi_refs import document_refs
 from jctl.checks.schema_compare import schema_difference
@@ -136,8 +136,8 @@ def _errors_at(version: str, data: Any, instance_path: DocPath, schema_at: DocPa
     root = _structure_validator(version).schema
     if not isinstance(node_at(root, schema_at, None), dict):
         return []
-    instance = node_at(data, instance_path, MISSING_NODE)
-    if instance is MISSING_NODE:
+    instance = node_at(data, instance_path, MISSING)
+    if instance is MISSING:
         return []
     pointer = "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in schema_at)
     errors = list(_subschema_validator(version, pointer).iter_errors(instance))
@@ -146,7 +146,6 @@ def _errors_at(version: str, data: Any, instance_path: DocPath, schema_at: DocPa
     return errors
 
 
-MISSING_NODE = object()
 
 
 @cache

@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 from jctl.checks import SpecFile, check
 from jctl.checks.linked import point_at
-from jctl.checks.openapi_refs import RefProblem, follow
+from jctl.checks.openapi_refs import PointerError, RefProblem, follow, pointer_parts
 from jctl.diagnostics import DocPath, Finding, path_text
 
 _DOCUMENT_URI = "urn:jctl:document"
@@ -246,7 +246,10 @@ class _Validators:
         properties = owner.get("properties") if isinstance(owner, dict) else None
         declared = properties.get(error.kind.property) if isinstance(properties, dict) else None
         if isinstance(declared, dict) and isinstance(declared.get("$ref"), str) and declared["$ref"].startswith("#/"):
-            declared = _node_at(self._contents, tuple(declared["$ref"][2:].split("/")))
+            try:
+                declared = _node_at(self._contents, pointer_parts(declared["$ref"][1:]))
+            except PointerError:
+                return False
         return isinstance(declared, dict) and (declared.get("readOnly") is True or declared.get("writeOnly") is True)
 
     def _meant_branch_error(self, schema_path: DocPath, value: Any) -> tuple[DocPath, str] | None:

@@ -104,7 +104,7 @@ def find_misplacements(data: Any, errors: list[ValidationError], whole_document:
         before = units[unit]
         moves = []
         for target in _candidate_targets(data, parent, key):
-            if target[: len(unit)] != unit or len(target) < len(unit):
+            if target[: len(unit)] != unit:
                 continue  # moves stay inside the state validated
             moved = _with_key_moved(_node(data, unit), parent[len(unit):], key, target[len(unit):])
             after = _keys(validator, moved, unit)
