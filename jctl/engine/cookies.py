@@ -39,6 +39,10 @@ class StoredCookie:
     def key(self) -> tuple[str, str, str]:
         return self.domain, self.path, self.name
 
+    def live(self, moment: float) -> bool:
+        """Not expired at `moment` (epoch seconds on the simulated clock)."""
+        return self.expires is None or self.expires > moment
+
 
 @dataclass
 class Deletion:
@@ -161,7 +165,7 @@ class CookieJar:
             cookie = self._cookie(name, value, attributes, host, parts.path, now)
             if cookie is None or not host_allowed(cookie.domain, self.patterns) or _too_big(cookie):
                 done.discarded.append(name)
-            elif _deletes(attributes, now):
+            elif not cookie.live(now.timestamp()):  # an expiry already past deletes (RFC 6265 5.3 step 11)
                 self.cookies.pop(cookie.key, None)
                 self.deleted[cookie.key] = Deletion(cookie.name, cookie.domain, cookie.path)
                 done.deleted.append(name)
@@ -177,7 +181,7 @@ class CookieJar:
     def _evict(self, now: datetime) -> None:
         """Expired cookies leave the jar; past MAX_COOKIES the oldest go first (RFC 6265 5.3, 6.1)."""
         moment = now.timestamp()
-        live = [c for c in self.cookies.values() if c.expires is None or c.expires > moment]
+        live = [c for c in self.cookies.values() if c.live(moment)]
         live.sort(key=lambda c: c.order)
         self.cookies = {c.key: c for c in live[-MAX_COOKIES:]}
 
@@ -209,7 +213,7 @@ class CookieJar:
         chosen = [c for c in self.cookies.values()
                   if (c.host_only and host == c.domain or not c.host_only and domain_match(host, c.domain))
                   and path_match(path, c.path) and (not c.secure or parts.scheme == "https")
-                  and (c.expires is None or c.expires > moment)]
+                  and c.live(moment)]
         chosen.sort(key=lambda c: (-len(c.path), c.order))
         if not chosen:
             return None, []
@@ -225,7 +229,7 @@ class CookieJar:
         moment = now.timestamp()
         lines = [_set_cookie(c) for c in sorted(self.cookies.values(), key=lambda c: c.order)
                  if selected(c.name) and host_allowed(c.domain, self.patterns)
-                 and (c.expires is None or c.expires > moment)]
+                 and c.live(moment)]
         lines += [f"{d.name}=; Domain={d.domain}; Path={d.path}; Max-Age=0; Expires={DELETION_EXPIRES}"
                   for d in self.deleted.values() if selected(d.name) and host_allowed(d.domain, self.patterns)]
         return lines
@@ -251,11 +255,6 @@ def _expires(attributes: dict[str, Any], now: datetime) -> int | None:
         return int(now.timestamp()) + int(max_age)
     expires = attributes.get("expires")
     return int(expires) if isinstance(expires, float) else None
-
-
-def _deletes(attributes: dict[str, Any], now: datetime) -> bool:
-    expires = _expires(attributes, now)
-    return expires is not None and expires <= now.timestamp()
 
 
 def _name_filter(return_config: dict[str, Any]) -> Any:
