@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import CASES, REPO, run_jctl
 
-from jctl.cli.app import HELP_FILE, HELP_WIDTH, write_help
+from jctl.cli.app import HELP_WIDTH, help_file, write_help
 
 FULL_APP = ("from jctl.cli.app import guarded_main; from jctl.cli.commands import app; "
             "guarded_main(lambda: app(prog_name={prog!r}))")
@@ -78,12 +78,12 @@ def test_help_is_the_full_apps_on_wide_terminals(tmp_path: Path) -> None:
 def test_narrow_terminals_get_help_wrapped_by_the_full_app(tmp_path: Path) -> None:
     lean = run_jctl("--help", cwd=tmp_path, env={"COLUMNS": "60"})
     assert lean.stdout == full_app("--help", cwd=tmp_path, env={"COLUMNS": "60"}).stdout
-    assert lean.stdout != HELP_FILE.read_text(encoding="utf-8")
+    assert lean.stdout != help_file().read_text(encoding="utf-8")
 
 
 def test_committed_help_is_current(tmp_path: Path) -> None:
     rendered = write_help(tmp_path / "help.txt").read_text(encoding="utf-8")
-    assert rendered == HELP_FILE.read_text(encoding="utf-8"), "regenerate with `python -m jctl.cli.app`"
+    assert rendered == help_file().read_text(encoding="utf-8"), "regenerate with `python -m jctl.cli.app`"
 
 
 @pytest.mark.parametrize("args", [("status", "{id}", "-f", "json"), ("list", "-f", "json"), ("history", "{id}")])

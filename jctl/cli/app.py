@@ -87,10 +87,10 @@ def _answer_lean(args: list[str]) -> bool:
 def _print_help() -> bool:
     import shutil
 
-    help_file = _help_file()
-    if shutil.get_terminal_size().columns < HELP_WIDTH or not help_file.is_file():
+    rendered = help_file()
+    if shutil.get_terminal_size().columns < HELP_WIDTH or not rendered.is_file():
         return False
-    sys.stdout.write(help_file.read_text(encoding="utf-8"))
+    sys.stdout.write(rendered.read_text(encoding="utf-8"))
     return True
 
 
@@ -250,14 +250,8 @@ _LEAN_COMMANDS: dict[str, Callable[[list[str]], None]] = {
 }
 
 
-def _help_file() -> Path:
+def help_file() -> Path:
     return _path(__file__).with_name("help.txt")
-
-
-def __getattr__(name: str) -> Path:
-    if name == "HELP_FILE":  # a path, built on demand
-        return _help_file()
-    raise AttributeError(name)
 
 
 def write_help(target: Path | None = None) -> Path:
@@ -268,7 +262,7 @@ def write_help(target: Path | None = None) -> Path:
     script = "from jctl.cli.commands import app; app(prog_name='jctl')"
     result = subprocess.run([sys.executable, "-c", script, "--help"], capture_output=True, text=True, check=True,
                             env={**os.environ, "COLUMNS": str(HELP_WIDTH)})
-    target = target or _help_file()
+    target = target or help_file()
     target.write_text(result.stdout, encoding="utf-8")
     return target
 

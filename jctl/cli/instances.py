@@ -222,8 +222,5 @@ def _print_graph(store: Any, instance: Any) -> None:
     typer.echo(instance_diagram(Path(spec_path), events, current or ""), nl=False)
 
 
-_read_mocks = drive.read_mocks  # jctl serve reads --mocks the same way
-
-
 def _finish(envelope: dict[str, Any], output_format: Format, exit_on_failure: bool = True) -> None:
     raise typer.Exit(drive.finish(envelope, output_format.value, exit_on_failure))

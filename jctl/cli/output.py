@@ -98,8 +98,8 @@ def plain_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str | N
     return "\n".join(lines) + "\n"
 
 
-def _plain_cell(cell: str) -> bool:
-    return cell.isascii() and plain_text(cell) and cell == cell.strip() and "  " not in cell
+def _plain_cell(cell: object) -> bool:
+    return type(cell) is str and cell.isascii() and plain_text(cell) and cell == cell.strip() and "  " not in cell
 
 
 def _console_width(stream: TextIO) -> int:

@@ -31,7 +31,7 @@ def serve(
     import uvicorn
 
     from jctl.cli import views
-    from jctl.cli.instances import _read_mocks
+    from jctl.cli.drive import read_mocks
     from jctl.clock import parse_duration
     from jctl.errors import UsageError
     from jctl.secrets import load_secrets
@@ -48,7 +48,7 @@ def serve(
     views.open_store(db).close()  # a bad --db is reported before the server binds
     load_secrets(None), load_plugin_config(None)  # so are bad JCTL_SECRETS / JCTL_PLUGIN_CONFIG files
     settings = ServeSettings(folders=list(folders or [Path(".")]), db=db or default_db_path(),
-                             mocks=_read_mocks(mocks) if mocks else None,
+                             mocks=read_mocks(mocks) if mocks else None,
                              simulated_clock=clock is ClockMode.simulated, retention=keep)
     catalog = load_catalog(settings.folders)
     for line in catalog.rejected:

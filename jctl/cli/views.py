@@ -383,7 +383,7 @@ def print_history(events: list[dict[str, Any]]) -> None:
     header = ("#", "at", "event", "state", "details")
     cells = [(str(event["seq"]), event["at"], event["type"], event.get("state") or "", _details(event.get("data")))
              for event in events]
-    plain = plain_table(header, cells) if all(type(cell) is str for row in cells for cell in row) else None
+    plain = plain_table(header, cells)
     if plain is not None:
         sys.stdout.write(plain)
         return
