@@ -201,10 +201,6 @@ def parse_phase(phase: str) -> str:
     return value
 
 
-
-
-
-
 LISTING_SECONDS = 100_000  # formatted seconds a listing keeps (instances created or updated in one second share one)
 
 
@@ -312,8 +308,6 @@ def show_history(instance_id: str, output_format: str, db: Path | None, guard: R
         print_json(events)
     else:
         print_history(events)
-
-
 
 
 def print_result(envelope: dict[str, Any], output_format: str) -> None:
