@@ -46,10 +46,11 @@ def serve(
     except ValueError as error:
         raise UsageError(f"--retention {retention}: {error}") from None
     views.open_store(db).close()  # a bad --db is reported before the server binds
-    load_secrets(None), load_plugin_config(None)  # so are bad JCTL_SECRETS / JCTL_PLUGIN_CONFIG files
     settings = ServeSettings(folders=list(folders or [Path(".")]), db=db or default_db_path(),
                              mocks=read_mocks(mocks) if mocks else None,
-                             simulated_clock=clock is ClockMode.simulated, retention=keep)
+                             simulated_clock=clock is ClockMode.simulated, retention=keep,
+                             # so are bad JCTL_SECRETS / JCTL_PLUGIN_CONFIG files
+                             secrets=load_secrets(None), plugin_config=load_plugin_config(None))
     catalog = load_catalog(settings.folders)
     for line in catalog.rejected:
         sys.stderr.write(f"not served (invalid): {line}\n")

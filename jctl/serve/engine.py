@@ -6,6 +6,7 @@ store's leases."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from jctl.engine.runner import Runner
+    from jctl.secrets import Secrets
 
 T = TypeVar("T")
 
@@ -31,6 +33,9 @@ class ServeSettings:
     purge_every_ticks: int = 50  # retention purge cadence, in ticks
     max_body_bytes: int | None = None  # None: twice the input limit (room for a body's whitespace), see body_limit
     extra: dict[str, Any] = field(default_factory=dict)
+    # as `jctl serve` read them at start-up; None: JCTL_SECRETS / JCTL_PLUGIN_CONFIG, read when first needed
+    secrets: Secrets | None = None
+    plugin_config: tuple[dict[str, Any], Path | None] | None = None
 
 
 class EngineThread:
@@ -40,17 +45,23 @@ class EngineThread:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jctl-engine")
         self._runner: Runner | None = None
 
+    @functools.cached_property
+    def secrets(self) -> Secrets:
+        """The secret values the runner uses, and every answer built outside it blanks out."""
+        from jctl.secrets import load_secrets
+
+        return self.settings.secrets if self.settings.secrets is not None else load_secrets(None)
+
     def _open(self) -> Runner:
         if self._runner is None:
             from jctl.engine.runner import Runner
-            from jctl.secrets import load_secrets
             from jctl.store import Store
             from jctl.tasks.plugins import load_plugin_config
 
-            # JCTL_SECRETS and JCTL_PLUGIN_CONFIG, as for every command (read at start-up: a bad file stops the
-            # server before it binds, see jctl.cli.serve)
+            plugin_config = self.settings.plugin_config
             self._runner = Runner(Store.open(self.settings.db), should_stop=self.stopping.is_set,
-                                  secrets=load_secrets(None), plugin_config=load_plugin_config(None))
+                                  secrets=self.secrets,
+                                  plugin_config=load_plugin_config(None) if plugin_config is None else plugin_config)
         return self._runner
 
     async def call(self, work: Callable[[Runner], T]) -> T:
