@@ -15,7 +15,15 @@ from typing import TYPE_CHECKING, Any
 from jctl.engine.cursor import FRAME_KINDS, INPUT_STATES, paused_input_steps, unpaused_cursor
 from jctl.engine.errors import InvalidPayload, StepConflict
 from jctl.engine.states import StateExecutor
-from jctl.engine.transitions import Snapshot, StateError, Transition, input_next, timeout_next, timer_next
+from jctl.engine.transitions import (
+    PURE_STATE_TYPES,
+    Snapshot,
+    StateError,
+    Transition,
+    input_next,
+    timeout_next,
+    timer_next,
+)
 from jctl.store.models import NewEvent
 
 if TYPE_CHECKING:
@@ -88,7 +96,7 @@ class Interpreter:
         nxt = input_next(target.state)
         after = replace(snap, context=context, current_state=nxt, cursor=unpaused_cursor(snap.cursor))
         event = NewEvent("signal.received", target.state_id, {"payload": payload, "next": nxt})
-        return self._continue(Transition(after, [event], cancel_due=["step-timeout"]))
+        return self._continue(Transition(after, [event], cancel_due=["step-timeout"], pure=True))
 
     def check_signal(self, snap: Snapshot, payload: Any, step: str | None) -> SignalTarget:
         """The step the payload is for; raises (changing nothing) when no such step takes this payload now."""
@@ -144,7 +152,7 @@ class Interpreter:
         nxt = timer_next(self.states[current])
         after = replace(snap, current_state=nxt, cursor=unpaused_cursor(snap.cursor))
         return self._continue(Transition(after, [NewEvent("timer.fired", state_id, {"next": nxt})],
-                                         cancel_due=["timer"]))
+                                         cancel_due=["timer"], pure=True))
 
     def step_timed_out(self, snap: Snapshot, state_id: str | None,
                        branch: str | None = None) -> Iterator[Transition]:
@@ -156,7 +164,7 @@ class Interpreter:
         nxt = timeout_next(self.states[current], paused)
         after = replace(snap, current_state=nxt, cursor=unpaused_cursor(snap.cursor))
         return self._continue(Transition(after, [NewEvent("step.timeout", state_id, {"next": nxt})],
-                                         cancel_due=["step-timeout"]))
+                                         cancel_due=["step-timeout"], pure=True))
 
     def retry_due(self, snap: Snapshot, state_id: str | None, branch: str | None = None) -> Iterator[Transition]:
         """The backoff of an HTTP task's retry policy is over: make the next attempt."""
@@ -282,6 +290,7 @@ class Interpreter:
     def _run_from(self, snap: Snapshot) -> Iterator[Transition]:
         for _ in range(self.max_transitions):
             transition = self.concluded(self.executor.execute(snap))
+            transition.pure = not transition.spawn and self._state_type(snap.current_state) in PURE_STATE_TYPES
             yield transition
             if transition.halts:
                 return
@@ -289,6 +298,10 @@ class Interpreter:
         yield self.concluded(self.failed(snap, {"code": "TRANSITION_LIMIT", "reason": f"more than "
                                                 f"{self.max_transitions} transitions without pausing; the journey "
                                                 f"probably loops forever"}, "journey.failed"))
+
+    def _state_type(self, state_id: str | None) -> Any:
+        state = self.states.get(state_id) if state_id is not None else None
+        return state.get("type") if isinstance(state, dict) else None
 
     def failed(self, snap: Snapshot, error: dict[str, Any], event_type: str = "journey.failed") -> Transition:
         after = replace(snap, phase="FAILED", error=error, cursor=unpaused_cursor(snap.cursor))

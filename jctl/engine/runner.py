@@ -3,6 +3,7 @@ transition atomically with its history event; due work (run, timer, step-timeout
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 
     from jctl.secrets import Secrets
     from jctl.store.db import Store
+    from jctl.store.models import StepWrite
     from jctl.tasks.inbound import InboundRequest
     from jctl.tasks.outbound_auth import OutboundAuth
 
@@ -57,6 +59,7 @@ DUE_VERBS = {"run": "ran", "timer": "fired timer", "step-timeout": "timed out st
 DEFAULT_LIMITS = {"maxTransitions": DEFAULT_MAX_TRANSITIONS, "maxAutoAdvanceSteps": 10_000,
                   "maxDueWorkPerTick": 100_000, "maxInlineTimers": DEFAULT_MAX_INLINE_TIMERS}
 DUE_BATCH = 100  # due items read per query
+BATCH_LIMIT = 64  # pure transitions committed together at most
 LEASE_PATIENCE_S = 30.0
 CANCEL_PATIENCE_S = 10.0
 FAR_FUTURE = datetime.max.replace(tzinfo=timezone.utc)  # "any time": the upper bound of a due-work query
@@ -407,20 +410,37 @@ class Runner:
             interp = self._interpreter(instance, client)
             committed = 0
             events = position.events
-            for transition in drive(interp, snapshot_of(instance)):
-                transition = self._bounded(interp, instance, transition, events)
-                instance = self._commit(instance, transition, counters, run_pending, idempotency_key, project_var)
-                self._transition_now = instance.updated_at  # the clock as the commit read it, a moment ago
-                released = transition.halts
+            batch = _Batch(instance, position.events)
+            transitions = drive(interp, snapshot_of(instance))
+            while True:
+                try:
+                    transition = next(transitions, None)
+                except Exception:
+                    with contextlib.suppress(Exception):  # the steps before stand; the failure is the caller's
+                        self._flush(batch)
+                    raise
+                if transition is None:
+                    break
+                transition = self._bounded(interp, batch.instance, transition, events)
+                self._add(batch, transition, counters, run_pending, idempotency_key, project_var)
                 events += len(transition.events)
                 idempotency_key = None  # recorded with the drive's first transition (its `signal.received`)
                 committed += 1
+                stopping = not transition.halts and self.should_stop()
+                if transition.halts or stopping or not transition.pure or transition.spawn \
+                        or len(batch.steps) >= BATCH_LIMIT:
+                    self._flush(batch)
+                    self._transition_now = batch.instance.updated_at  # the clock as the commit read it
+                    for request in transition.spawn:
+                        self._start_linked(batch.instance, request)
+                released = transition.halts
                 if transition.halts:
                     break  # the interpreter stops after a halt; a limit failure replaced what it would do next
                 run_pending = run_pending or not transition.halts
-                if not transition.halts and self.should_stop():
+                if stopping:
                     break  # a `run` job was committed with the transition, so the next tick resumes here
-            return instance, committed
+            self._flush(batch)  # the drive ended without a halt (a stale trigger, a pause the caller keeps)
+            return batch.instance, committed
         finally:
             self._transition_now = None
             if client is not None and client is not self._shared_client:
@@ -466,8 +486,12 @@ class Runner:
         kept = transition.events if name == "context" else []
         return replace(failure, events=[*kept, crossed, *failure.events])
 
-    def _commit(self, instance: Instance, transition: Transition, counters: dict[str, int], run_pending: bool,
-                idempotency_key: str | None, project_var: str | None) -> Instance:
+    def _add(self, batch: _Batch, transition: Transition, counters: dict[str, int], run_pending: bool,
+             idempotency_key: str | None, project_var: str | None) -> None:
+        """Work out what committing `transition` writes and add it to the batch, which commits at the next flush."""
+        from jctl.store.models import StepWrite
+
+        instance = batch.instance
         snap = transition.snapshot
         cursor = {**snap.cursor, "mockCounters": dict(counters)}
         updated = replace(instance, phase=snap.phase, current_state=snap.current_state, context=snap.context,
@@ -484,14 +508,25 @@ class Runner:
             idempotency = KeyRecord(idempotency_key, answer, project_var)
         settle = None
         if transition.halts:  # answer the keys whose drive this transition ends (ours, or a killed process's)
-            settle = {k.key: envelopes.envelope(preview, k.project_var) for k in self.store.pending_keys(instance.id)}
-        committed = self.store.commit_transition(updated, expected_version=instance.version, events=transition.events,
-                                                 schedule=schedule, cancel_due=cancel, idempotency=idempotency,
-                                                 settle=settle, writes=transition.writes,
-                                                 release_lease=self.owner if transition.halts else None)
-        for request in transition.spawn:
-            self._start_linked(committed, request)
-        return committed
+            pending = [*self.store.pending_keys(instance.id), *batch.pending_keys()]
+            settle = {k.key: envelopes.envelope(preview, k.project_var) for k in pending}
+        batch.steps.append(StepWrite(transition.events, schedule, cancel, idempotency, settle,
+                                     list(transition.writes)))
+        batch.instance = updated
+        batch.halts = transition.halts
+
+    def _flush(self, batch: _Batch) -> None:
+        """Commit the batch's transitions in one transaction (all or none), then start a new batch."""
+        if not batch.steps:
+            return
+        steps = batch.steps
+        batch.instance = self.store.commit_transitions(
+            batch.instance, expected_version=batch.version, steps=steps, after_seq=batch.after_seq,
+            release_lease=self.owner if batch.halts else None)
+        batch.version = batch.instance.version
+        batch.after_seq += sum(len(step.events) for step in steps)
+        batch.steps = []
+        batch.commits += 1
 
     def _start_linked(self, parent: Instance, request: dict[str, Any]) -> None:
         """Create a linked instance (an async compensation) due to run now; `tick` or the worker runs it."""
@@ -596,6 +631,24 @@ def _jitter(seed: Any) -> Callable[[str], float]:
     import hashlib
 
     return lambda key: int(hashlib.sha256(f"{seed}:{key}".encode()).hexdigest()[:13], 16) / 16 ** 13
+
+
+class _Batch:
+    """Transitions of one drive worked out but not committed yet: `instance` as the last of them leaves it,
+    `version` and `after_seq` as the store holds them."""
+
+    def __init__(self, instance: Instance, after_seq: int) -> None:
+        self.instance = instance
+        self.version = instance.version
+        self.after_seq = after_seq
+        self.steps: list[StepWrite] = []
+        self.halts = False
+        self.commits = 0
+
+    def pending_keys(self) -> list[KeyRecord]:
+        """Keys recorded in this batch that still wait for their answer (the store does not hold them yet)."""
+        return [step.idempotency for step in self.steps
+                if step.idempotency is not None and step.idempotency.response is None]
 
 
 def _cancel_if_running(interp: Interpreter, snap: Snapshot) -> Iterator[Transition]:

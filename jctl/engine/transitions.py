@@ -9,6 +9,8 @@ from typing import Any
 from jctl.store.models import NewDueWork, NewEvent, StoreWrite
 
 TERMINAL_PHASES = ("SUCCEEDED", "FAILED")
+# state types whose step only computes (expressions, the clock): their transitions are `pure`
+PURE_STATE_TYPES = frozenset({"transform", "choice", "succeed", "fail", "wait", "webhook", "timer"})
 
 
 @dataclass
@@ -36,6 +38,9 @@ class Transition:
     halts: bool = False  # the interpreter stops after this one (paused or terminal)
     spawn: list[dict[str, Any]] = field(default_factory=list)  # linked instances to start once this is committed
     writes: list[StoreWrite] = field(default_factory=list)  # task plugin effects (outbox, cache), same commit
+    # its step made no effect outside the instance (no HTTP or plugin call, no linked instance): a driver may commit
+    # it together with the transitions after it, as a crash before that commit makes the resumed drive redo it alike
+    pure: bool = False
 
 
 class StateError(Exception):

@@ -50,6 +50,7 @@ if TYPE_CHECKING:  # the dataclass records load when a method needs them (jctl.s
         NewEvent,
         OutboxEntry,
         ScheduleBinding,
+        StepWrite,
         StoreWrite,
     )
 
@@ -460,32 +461,55 @@ class Store:
         """Write the instance (version + 1), its events, due-work changes and idempotency records (a new one,
         and the answers of pending keys in `settle`), or nothing; with `release_lease`, that owner's lease on the
         instance ends in the same commit (the drive's last transition)."""
+        from jctl.store.models import StepWrite
+
+        step = StepWrite(events, list(schedule), cancel_due, idempotency, settle, list(writes))
+        return self._commit_steps(instance, expected_version, [step], rows.mutable_columns(instance), release_lease,
+                                  None)
+
+    def commit_transitions(self, instance: Instance, *, expected_version: int, steps: Sequence[StepWrite],
+                           release_lease: str | None = None, after_seq: int | None = None) -> Instance:
+        """Commit several transitions of one instance at once, or none: `instance` as the last leaves it (its tags
+        and mocks as stored: a transition keeps them), version + len(steps), and each step's events, due-work
+        changes, plugin writes and idempotency records in order. The version is checked once, against the first
+        step's `expected_version`. `after_seq`: the length of the history as the caller (the lease holder) knows
+        it."""
+        return self._commit_steps(instance, expected_version, steps, rows.step_columns(instance), release_lease,
+                                  after_seq)
+
+    def _commit_steps(self, instance: Instance, expected_version: int, steps: Sequence[StepWrite],
+                      columns: tuple[str | None, ...], release_lease: str | None, after_seq: int | None) -> Instance:
         import dataclasses  # loaded with the records by the first write (a listing needs neither)
 
         known_hash = self._known_hash(instance.definition)
         # encoded before the transaction: writers on one store wait for each other only while they write
-        columns = rows.mutable_columns(instance)
-        encoded_events = rows.encoded_events(events)
-        encoded_due = rows.encoded_due(list(schedule))
+        encoded = [(step, rows.encoded_events(step.events), rows.encoded_due(step.schedule),
+                    rows.dumps(step.idempotency.response) if step.idempotency is not None else None,
+                    {key: rows.dumps(answer) for key, answer in (step.settle or {}).items()}) for step in steps]
 
         def transition(conn: sqlite3.Connection) -> Instance:
             now_ms = rows.clock_ms(conn)
-            if idempotency is not None:
-                rows.check_idempotency_free(conn, instance.id, idempotency.key)
-            created_ms = rows.update_instance(conn, instance, expected_version, now_ms, known_hash, columns)
-            rows.append_encoded_events(conn, instance.id, encoded_events, now_ms)
-            rows.cancel_due(conn, instance.id, cancel_due)
-            rows.insert_encoded_due(conn, instance.id, encoded_due)
-            rows.apply_writes(conn, instance.id, writes, now_ms)
-            if idempotency is not None:
-                rows.record_idempotency(conn, instance.id, idempotency, now_ms)
-            if settle:
-                rows.settle_idempotency(conn, instance.id, settle)
+            for step in steps:
+                if step.idempotency is not None:
+                    rows.check_idempotency_free(conn, instance.id, step.idempotency.key)
+            created_ms = rows.update_instance(conn, instance, expected_version, now_ms, known_hash, columns,
+                                              len(steps))
+            seq = after_seq
+            for step, events, due, response, settle in encoded:
+                rows.append_encoded_events(conn, instance.id, events, now_ms, seq)
+                seq = None if seq is None else seq + len(events)
+                rows.cancel_due(conn, instance.id, step.cancel_due)
+                rows.insert_encoded_due(conn, instance.id, due)
+                rows.apply_writes(conn, instance.id, step.writes, now_ms)
+                if step.idempotency is not None:
+                    rows.record_idempotency(conn, instance.id, step.idempotency, now_ms, response)
+                if settle:
+                    rows.settle_encoded(conn, instance.id, settle)
             if release_lease is not None:
                 conn.execute("DELETE FROM leases WHERE instance_id = ? AND owner = ?", (instance.id, release_lease))
             return dataclasses.replace(
                 instance,
-                version=expected_version + 1,
+                version=expected_version + len(steps),
                 created_at=from_epoch_ms(created_ms),
                 updated_at=from_epoch_ms(now_ms),
             )

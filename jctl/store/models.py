@@ -38,6 +38,7 @@ if TYPE_CHECKING:
         OutboxRecord as OutboxRecord,
         ScheduleBinding as ScheduleBinding,
         ScheduleWrite as ScheduleWrite,
+        StepWrite as StepWrite,
         StoreWrite as StoreWrite,
     )
 else:
@@ -50,7 +51,7 @@ else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 _RECORDS = frozenset({"CachePut", "DueWork", "KeyRecord", "NewDueWork", "NewEvent", "OutboxEntry", "OutboxRecord",
-                      "ScheduleBinding", "ScheduleWrite", "StoreWrite"})
+                      "ScheduleBinding", "ScheduleWrite", "StepWrite", "StoreWrite"})
 
 
 @dataclass

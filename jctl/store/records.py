@@ -46,6 +46,19 @@ class KeyRecord:
 
 
 @dataclass
+class StepWrite:
+    """One transition's share of a commit that may hold several (the runner groups a journey's pure steps): its
+    history events, due-work changes, plugin writes and idempotency records, applied in transition order."""
+
+    events: list[NewEvent]
+    schedule: list[NewDueWork] = field(default_factory=list)
+    cancel_due: bool | list[str] = False
+    idempotency: KeyRecord | None = None
+    settle: dict[str, dict[str, Any]] | None = None  # answers of pending keys this transition's halt settles
+    writes: list[StoreWrite] = field(default_factory=list)  # outbox records, cache puts, schedules
+
+
+@dataclass
 class OutboxRecord:
     """A record a kafkaPublish:v1 task wrote; committed with the transition that published it."""
 

@@ -68,9 +68,13 @@ def _json_default(value: object) -> str:
     raise TypeError(f"{type(value).__name__} value {value!r} cannot be stored as JSON")
 
 
+# one encoder for every value: json.dumps with options of its own builds a new JSONEncoder on each call
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_json_default)
+
+
 def dumps(value: object) -> str:
     try:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_json_default)
+        return _ENCODER.encode(value)
     except (TypeError, ValueError) as exc:
         raise StoreError(f"cannot store a value that is not JSON: {exc}") from exc
 
@@ -124,30 +128,46 @@ def insert_instance(
         )
     except sqlite3.IntegrityError as exc:
         raise ConflictError(f"an instance with id {stored.id} already exists; use a new id") from exc
-    append_events(conn, stored.id, events, to_epoch_ms(created))
+    append_encoded_events(conn, stored.id, encoded_events(events), to_epoch_ms(created), 0)  # a new id: no history
     insert_due(conn, stored.id, due)
     return stored
 
 
+def step_columns(instance: Instance) -> tuple[str | None, ...]:
+    """phase .. attributes: the columns a transition changes (it keeps the instance's tags and mocks)."""
+    return (
+        instance.phase,
+        instance.current_state,
+        dumps(instance.cursor),
+        dumps(instance.context),
+        dumps(instance.output) if instance.output is not None else "null",
+        dumps(instance.error) if instance.error is not None else None,
+        dumps(instance.attributes),
+    )
+
+
 _MUTABLE_SET = ("phase = ?, current_state = ?, cursor = ?, context = ?, output = ?, error = ?, tags = ?, "
-                "attributes = ?, mocks = ?, updated_at = ?, updated_ms = ?, version = version + 1")
+                "attributes = ?, mocks = ?, updated_at = ?, updated_ms = ?, version = version + ?")
+_STEP_SET = ("phase = ?, current_state = ?, cursor = ?, context = ?, output = ?, error = ?, "
+             "attributes = ?, updated_at = ?, updated_ms = ?, version = version + ?")
 
 
 def update_instance(conn: sqlite3.Connection, instance: Instance, expected_version: int, now_ms: int,
-                    known_hash: str | None, columns: tuple[str | None, ...]) -> int:
-    """Write the instance when its stored version is `expected_version`; returns its created_ms (`known_hash`: the
-    definition's, when it is already stored; `columns`: `mutable_columns(instance)`, encoded before the
-    transaction)."""
+                    known_hash: str | None, columns: tuple[str | None, ...], steps: int = 1) -> int:
+    """Write the instance when its stored version is `expected_version`, counting `steps` transitions; returns its
+    created_ms (`known_hash`: the definition's, when it is already stored; `columns`: `mutable_columns(instance)`,
+    or `step_columns(instance)` when its tags and mocks stay as stored, encoded before the transaction)."""
     definition_hash = known_hash or store_definition(conn, instance.definition)
-    values = (*columns, format_epoch_ms(now_ms), now_ms)
+    mutable_set = _MUTABLE_SET if len(columns) == 9 else _STEP_SET
+    values = (*columns, format_epoch_ms(now_ms), now_ms, steps)
     # A transition never changes what the instance is (name, kind, definition): those columns are only compared, so
     # SQLite leaves the index on journey_name untouched (one page fewer to log per commit).
     row = conn.execute(
-        f"UPDATE instances SET {_MUTABLE_SET} WHERE id = ? AND version = ? AND journey_name = ? AND kind = ? "
+        f"UPDATE instances SET {mutable_set} WHERE id = ? AND version = ? AND journey_name = ? AND kind = ? "
         "AND definition_hash = ? RETURNING created_ms",
         (*values, instance.id, expected_version, instance.journey_name, instance.kind, definition_hash),
     ).fetchone() or conn.execute(
-        f"UPDATE instances SET journey_name = ?, kind = ?, definition_hash = ?, {_MUTABLE_SET} "
+        f"UPDATE instances SET journey_name = ?, kind = ?, definition_hash = ?, {mutable_set} "
         "WHERE id = ? AND version = ? RETURNING created_ms",
         (instance.journey_name, instance.kind, definition_hash, *values, instance.id, expected_version),
     ).fetchone()
@@ -181,10 +201,13 @@ def append_events(conn: sqlite3.Connection, instance_id: str, events: Sequence[N
 
 
 def append_encoded_events(conn: sqlite3.Connection, instance_id: str, events: Sequence[EncodedEvent],
-                          at_ms: int) -> None:
+                          at_ms: int, after_seq: int | None = None) -> None:
+    """Append events after `after_seq` (the history's length as the caller knows it; read here when None: a wrong
+    one cannot overwrite, the key on (instance_id, seq) refuses it)."""
     if not events:
         return
-    last = conn.execute("SELECT MAX(seq) FROM events WHERE instance_id = ?", (instance_id,)).fetchone()[0] or 0
+    last = after_seq if after_seq is not None else \
+        conn.execute("SELECT MAX(seq) FROM events WHERE instance_id = ?", (instance_id,)).fetchone()[0] or 0
     at = format_epoch_ms(at_ms)
     conn.executemany(
         "INSERT INTO events (instance_id, seq, at, at_ms, type, state, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -269,19 +292,26 @@ def summary_from_row(row: tuple[Any, ...], store_path: object = "the store") -> 
     return InstanceSummary(instance_id, journey_name, phase, current_state, created_ms, updated_ms, decoded_error)
 
 
-def record_idempotency(conn: sqlite3.Connection, instance_id: str, record: KeyRecord, at_ms: int) -> None:
+def record_idempotency(conn: sqlite3.Connection, instance_id: str, record: KeyRecord, at_ms: int,
+                       encoded: str | None = None) -> None:
+    """Record a key (`encoded`: its response as JSON, when encoded before the transaction)."""
     conn.execute(
         "INSERT INTO idempotency (instance_id, key, response, at, pending, project_var) VALUES (?, ?, ?, ?, ?, ?)",
-        (instance_id, record.key, dumps(record.response), format_epoch_ms(at_ms),
-         int(record.response is None), record.project_var),
+        (instance_id, record.key, encoded if encoded is not None else dumps(record.response),
+         format_epoch_ms(at_ms), int(record.response is None), record.project_var),
     )
 
 
 def settle_idempotency(conn: sqlite3.Connection, instance_id: str, answers: dict[str, dict[str, Any]]) -> None:
     """Store the answers of keys whose drive has just halted."""
+    settle_encoded(conn, instance_id, {key: dumps(response) for key, response in answers.items()})
+
+
+def settle_encoded(conn: sqlite3.Connection, instance_id: str, answers: dict[str, str]) -> None:
+    """`settle_idempotency` with the answers encoded before the transaction."""
     conn.executemany(
         "UPDATE idempotency SET response = ?, pending = 0 WHERE instance_id = ? AND key = ? AND pending = 1",
-        [(dumps(response), instance_id, key) for key, response in answers.items()],
+        [(response, instance_id, key) for key, response in answers.items()],
     )
 
 
