@@ -1,0 +1,203 @@
+"""The runner commits a chain of pure transitions (steps that only compute) as one write transaction: each keeps its
+own events, in order; a step that made an effect (an HTTP call) is committed before the next step runs; a process
+killed in the middle of a chain stores none of the chain's uncommitted steps and the resumed drive ends with the
+same history as a run that was never interrupted."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from conftest import jsonata, write_journey
+from jctl.engine.runner import BATCH_LIMIT, Runner
+from jctl.store import Store
+
+REPO = Path(__file__).resolve().parents[1]
+
+CHAIN_STATES = {
+    "first": {"type": "transform", "transform": {"mapper": jsonata('{"n": 1}'), "target": {"kind": "var"},
+                                                 "resultVar": "count"}, "next": "second"},
+    "second": {"type": "transform", "transform": {"mapper": jsonata("{'n': context.count.n + 1}"),
+                                                  "target": {"kind": "var"}, "resultVar": "count"},
+               "next": "route"},
+    "route": {"type": "choice", "choices": [{"when": {"predicate": jsonata("context.count.n = 2")}, "next": "ask"}],
+              "default": "broken"},
+    "ask": {"type": "wait", "wait": {"channel": "manual", "input": {"schema": {"type": "object"}}}, "next": "record"},
+    "record": {"type": "transform", "transform": {"mapper": jsonata("context.payload.answer"),
+                                                  "target": {"kind": "var"}, "resultVar": "answer"},
+               "next": "done"},
+    "done": {"type": "succeed", "outputVar": "answer"},
+    "broken": {"type": "fail", "errorCode": "BROKEN", "reason": "the count went wrong"},
+}
+
+LOOP_STATES = {
+    "bump": {"type": "transform", "transform": {"mapper": jsonata("{'n': context.n + 1}"), "target": {}},
+             "next": "more"},
+    "more": {"type": "choice", "choices": [{"when": {"predicate": jsonata("context.n < 150")}, "next": "bump"}],
+             "default": "finish"},
+    "finish": {"type": "succeed"},
+}
+KILLED_AT = 2 * BATCH_LIMIT + 20  # transitions worked out when the child dies: the third batch is half built
+
+
+class Commits:
+    """What the runner hands the store, one entry per write transaction of transitions: the steps it holds."""
+
+    def __init__(self, store: Store):
+        self.sizes: list[int] = []
+        self.transactions = 0
+        commit = store.commit_transitions
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self.sizes.append(len(kwargs["steps"]))
+            return commit(*args, **kwargs)
+
+        store.commit_transitions = counted  # type: ignore[method-assign]
+        store.conn.set_trace_callback(self._traced)
+
+    def _traced(self, statement: str) -> None:
+        self.transactions += statement.startswith("BEGIN IMMEDIATE")
+
+
+def stored_history(store: Store, instance_id: str) -> list[tuple[int, str, str | None, dict[str, Any]]]:
+    return [(e.seq, e.type, e.state, e.data) for e in store.history(instance_id)]
+
+
+def test_a_pure_chain_lands_as_one_commit_with_its_events_in_order(tmp_path: Path):
+    store = Store.open(tmp_path / "jctl.db")
+    commits = Commits(store)
+    runner = Runner(store)
+    started = runner.start(write_journey(tmp_path, CHAIN_STATES, "first"), {})
+    # the create (with the lease), then first + second + route + the pause at ask, together
+    assert commits.sizes == [4] and commits.transactions == 2
+    instance = store.get_instance(started["journeyId"])
+    assert instance.version == 4 and instance.current_state == "ask" and instance.context["count"] == {"n": 2}
+    assert [(t, s) for _, t, s, _ in stored_history(store, instance.id)] == [
+        ("journey.started", "first"), ("state.completed", "first"), ("state.completed", "second"),
+        ("state.completed", "route"), ("step.waiting", "ask")]
+    assert store.lease_holder(instance.id) is None  # released by the chain's commit
+    assert [w.kind for w in store.due_work()] == []  # the `run` item of the start went with the pause
+
+    commits.sizes.clear()
+    commits.transactions = 0
+    outcome = runner.signal(instance.id, {"answer": 42})
+    assert outcome["phase"] == "SUCCEEDED" and outcome["output"] == 42
+    # the signal's lease, then signal.received + record + done in one commit
+    assert commits.sizes == [3] and commits.transactions == 2
+    history = stored_history(store, instance.id)
+    assert [seq for seq, *_ in history] == list(range(1, 9))
+    assert [(t, s) for _, t, s, _ in history[5:]] == [
+        ("signal.received", "ask"), ("state.completed", "record"), ("journey.succeeded", "done")]
+    assert store.get_instance(instance.id).version == 7
+
+
+def test_a_key_recorded_in_a_chain_is_answered_by_its_last_transition(tmp_path: Path):
+    store = Store.open(tmp_path / "jctl.db")
+    commits = Commits(store)
+    runner = Runner(store)
+    waiting = runner.start(write_journey(tmp_path, CHAIN_STATES, "first"), {})["journeyId"]
+    commits.sizes.clear()
+    outcome = runner.signal(waiting, {"answer": 42}, idempotency_key="k1")
+    assert outcome["phase"] == "SUCCEEDED" and commits.sizes == [3]
+    record = store.idempotency_record(waiting, "k1")
+    assert record is not None and record.response == outcome  # settled in the commit that recorded it
+    assert store.pending_keys(waiting) == []
+    assert runner.signal(waiting, {"answer": 7}, idempotency_key="k1") == outcome
+
+
+def test_long_pure_chains_commit_in_bounded_batches(tmp_path: Path):
+    store = Store.open(tmp_path / "jctl.db")
+    commits = Commits(store)
+    runner = Runner(store)
+    started = runner.start(write_journey(tmp_path, LOOP_STATES, "bump"), {"n": 0})
+    assert started["phase"] == "SUCCEEDED"
+    transitions = 150 * 2 + 1
+    assert sum(commits.sizes) == transitions and max(commits.sizes) == BATCH_LIMIT
+    assert len(commits.sizes) == -(-transitions // BATCH_LIMIT)
+    assert store.get_instance(started["journeyId"]).version == transitions
+
+
+KILL_SCRIPT = """
+import os, signal, sys
+from pathlib import Path
+from jctl.engine.runner import Runner
+from jctl.store import Store
+runner = Runner(Store.open(sys.argv[1]), uuid_seed="s")
+added = runner._add
+seen = []
+def add(*args, **kwargs):
+    seen.append(1)
+    if len(seen) == int(sys.argv[3]):
+        os.kill(os.getpid(), signal.SIGKILL)  # dies holding worked-out transitions that are not committed yet
+    return added(*args, **kwargs)
+runner._add = add
+runner.start(Path(sys.argv[2]), {"n": 0})
+"""
+
+
+def test_a_drive_killed_in_a_pure_chain_resumes_to_the_uninterrupted_history(tmp_path: Path):
+    spec = write_journey(tmp_path, LOOP_STATES, "bump")
+    whole = Store.open(tmp_path / "whole.db")
+    uninterrupted = Runner(whole, uuid_seed="s").start(spec, {"n": 0})
+    assert uninterrupted["phase"] == "SUCCEEDED"
+
+    db = tmp_path / "killed.db"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    killed = subprocess.run([sys.executable, "-c", KILL_SCRIPT, str(db), str(spec), str(KILLED_AT)], env=env,
+                            timeout=120)
+    assert killed.returncode == -signal.SIGKILL
+    store = Store.open(db)
+    [instance] = store.list_instances()
+    # two whole batches are stored, nothing of the third: each transition's event is there or none is
+    assert instance.phase == "RUNNING" and instance.version == 2 * BATCH_LIMIT
+    assert len(store.history(instance.id)) == 1 + instance.version
+    assert [w.kind for w in store.due_work()] == ["run"]
+
+    lines = Runner(store, uuid_seed="s").tick(until_idle=True)
+    assert lines and lines[0].startswith("ran")
+    resumed = store.get_instance(instance.id)
+    assert resumed.phase == "SUCCEEDED" and resumed.output == uninterrupted["output"] == {"n": 150}
+    assert resumed.version == whole.get_instance(uninterrupted["journeyId"]).version
+    assert stored_history(store, instance.id) == stored_history(whole, uninterrupted["journeyId"])
+    assert store.due_work() == [] and store.lease_holder(instance.id) is None
+
+
+def test_an_http_step_is_committed_before_the_next_step_runs(tmp_path: Path, httpserver):
+    db = tmp_path / "jctl.db"
+    store = Store.open(db)
+    commits = Commits(store)
+    seen_versions: list[int] = []
+
+    def answer(request: Any) -> Any:
+        from werkzeug import Response
+
+        with Store.open(db) as reader:  # another handle: sees only what is committed
+            [instance] = reader.list_instances()
+            seen_versions.append(instance.version)
+        return Response('{"ok": true}', content_type="application/json")
+
+    httpserver.expect_request("/one").respond_with_handler(answer)
+    httpserver.expect_request("/two").respond_with_handler(answer)
+    states = {
+        "prepare": {"type": "transform", "transform": {"mapper": jsonata('{"x": 1}'), "target": {"kind": "var"},
+                                                       "resultVar": "prepared"}, "next": "callOne"},
+        "callOne": {"type": "task", "task": {"kind": "httpCall:v1", "method": "GET", "resultVar": "one",
+                                             "url": httpserver.url_for("/one")}, "next": "between"},
+        "between": {"type": "transform", "transform": {"mapper": jsonata('{"y": 2}'), "target": {"kind": "var"},
+                                                       "resultVar": "middle"}, "next": "callTwo"},
+        "callTwo": {"type": "task", "task": {"kind": "httpCall:v1", "method": "GET", "resultVar": "two",
+                                             "url": httpserver.url_for("/two")}, "next": "done"},
+        "done": {"type": "succeed"},
+    }
+    outcome = Runner(store).start(write_journey(tmp_path, states, "prepare"), {})
+    assert outcome["phase"] == "SUCCEEDED"
+    # callOne ran with nothing of the drive stored yet (prepare waits in the batch); callTwo ran after prepare and
+    # callOne were committed with callOne's own transition, but not `between`, which rides with callTwo's
+    assert seen_versions == [0, 2]
+    assert commits.sizes == [2, 2, 1]
+    history = stored_history(store, store.list_instances()[0].id)
+    assert [s for _, t, s, _ in history if t == "state.completed"] == ["prepare", "callOne", "between", "callTwo"]
