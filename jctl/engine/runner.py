@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec
 
+from jctl.clock import from_epoch_ms
 from jctl.engine import envelopes
 from jctl.engine.errors import InstanceBusy, KeyReused, NotCancellable, UnknownInstance
 from jctl.engine.interpreter import DEFAULT_MAX_INLINE_TIMERS, DEFAULT_MAX_TRANSITIONS, Interpreter, Seams
@@ -403,6 +404,7 @@ class Runner:
         self._transition_now = None
         try:
             position = self.store.drive_position(instance_id)  # only this lease's holder changes these
+            self._transition_now = from_epoch_ms(position.now_ms)  # the first transition's clock
             instance = read if read is not None and position.version == read.version \
                 else self.store.get_instance(instance_id)
             counters.update(instance.cursor.get("mockCounters") or {})
@@ -410,7 +412,7 @@ class Runner:
             interp = self._interpreter(instance, client)
             committed = 0
             events = position.events
-            batch = _Batch(instance, position.events)
+            batch = _Batch(instance, position.events, position.keys_pending)
             transitions = drive(interp, snapshot_of(instance))
             while True:
                 try:
@@ -508,8 +510,11 @@ class Runner:
             idempotency = KeyRecord(idempotency_key, answer, project_var)
         settle = None
         if transition.halts:  # answer the keys whose drive this transition ends (ours, or a killed process's)
-            pending = [*self.store.pending_keys(instance.id), *batch.pending_keys()]
+            stored = self.store.pending_keys(instance.id) if batch.stored_keys_pending else []
+            pending = [*stored, *batch.recorded_keys]
             settle = {k.key: envelopes.envelope(preview, k.project_var) for k in pending}
+        if idempotency is not None and idempotency.response is None:
+            batch.recorded_keys.append(idempotency)
         batch.steps.append(StepWrite(transition.events, schedule, cancel, idempotency, settle,
                                      list(transition.writes)))
         batch.instance = updated
@@ -520,13 +525,15 @@ class Runner:
         if not batch.steps:
             return
         steps = batch.steps
+        if batch.halts:  # the halt cancels the `run` item: one an earlier step of the batch made is never stored
+            for step in steps[:-1]:
+                step.schedule = [work for work in step.schedule if work.kind != "run"]
         batch.instance = self.store.commit_transitions(
             batch.instance, expected_version=batch.version, steps=steps, after_seq=batch.after_seq,
             release_lease=self.owner if batch.halts else None)
         batch.version = batch.instance.version
         batch.after_seq += sum(len(step.events) for step in steps)
         batch.steps = []
-        batch.commits += 1
 
     def _start_linked(self, parent: Instance, request: dict[str, Any]) -> None:
         """Create a linked instance (an async compensation) due to run now; `tick` or the worker runs it."""
@@ -635,20 +642,16 @@ def _jitter(seed: Any) -> Callable[[str], float]:
 
 class _Batch:
     """Transitions of one drive worked out but not committed yet: `instance` as the last of them leaves it,
-    `version` and `after_seq` as the store holds them."""
+    `version` and `after_seq` as the store holds them, and the idempotency keys the drive answers when it halts."""
 
-    def __init__(self, instance: Instance, after_seq: int) -> None:
+    def __init__(self, instance: Instance, after_seq: int, stored_keys_pending: bool) -> None:
         self.instance = instance
         self.version = instance.version
         self.after_seq = after_seq
         self.steps: list[StepWrite] = []
         self.halts = False
-        self.commits = 0
-
-    def pending_keys(self) -> list[KeyRecord]:
-        """Keys recorded in this batch that still wait for their answer (the store does not hold them yet)."""
-        return [step.idempotency for step in self.steps
-                if step.idempotency is not None and step.idempotency.response is None]
+        self.stored_keys_pending = stored_keys_pending  # keys of earlier drives (a killed process's) to answer
+        self.recorded_keys: list[KeyRecord] = []  # keys this drive recorded, committed or not: answered at its halt
 
 
 def _cancel_if_running(interp: Interpreter, snap: Snapshot) -> Iterator[Transition]:

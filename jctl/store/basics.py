@@ -76,7 +76,10 @@ class StartKey(NamedTuple):
 
 
 class DrivePosition(NamedTuple):
-    """Where an instance's history stands: its version and how many events it holds."""
+    """Where an instance's history stands: its version and how many events it holds; the simulated clock and
+    whether keys of the instance wait for their answer, read with them."""
 
     version: int
     events: int
+    now_ms: int = 0
+    keys_pending: bool = True

@@ -494,10 +494,10 @@ class Store:
                     rows.check_idempotency_free(conn, instance.id, step.idempotency.key)
             created_ms = rows.update_instance(conn, instance, expected_version, now_ms, known_hash, columns,
                                               len(steps))
-            seq = after_seq
-            for step, events, due, response, settle in encoded:
-                rows.append_encoded_events(conn, instance.id, events, now_ms, seq)
-                seq = None if seq is None else seq + len(events)
+            # the history of every step at once, in step order (events go to a table of their own)
+            rows.append_encoded_events(conn, instance.id, [event for _, events, *_ in encoded for event in events],
+                                       now_ms, after_seq)
+            for step, _, due, response, settle in encoded:
                 rows.cancel_due(conn, instance.id, step.cancel_due)
                 rows.insert_encoded_due(conn, instance.id, due)
                 rows.apply_writes(conn, instance.id, step.writes, now_ms)
@@ -536,12 +536,15 @@ class Store:
 
     def drive_position(self, instance_id: str) -> DrivePosition:
         """The stored version of an instance and the length of its history: a runner that holds the lease checks
-        an instance it read before against it instead of reading it again."""
-        found = self._query("SELECT version, (SELECT MAX(seq) FROM events WHERE instance_id = i.id) "
-                            "FROM instances i WHERE id = ?", (instance_id,))
+        an instance it read before against it instead of reading it again; with them (one query where a drive
+        starts), the clock and whether the instance has keys waiting for their answer."""
+        found = self._query("SELECT version, (SELECT MAX(seq) FROM events WHERE instance_id = i.id), "
+                            "(SELECT now_ms FROM clock WHERE id = 1), EXISTS (SELECT 1 FROM idempotency "
+                            "WHERE instance_id = i.id AND pending = 1) FROM instances i WHERE id = ?", (instance_id,))
         if not found:
             raise UnknownInstance(f"instance {instance_id} no longer exists in {self.path}")
-        return DrivePosition(found[0][0], found[0][1] or 0)
+        version, events, now_ms, keys_pending = found[0]
+        return DrivePosition(version, events or 0, now_ms, bool(keys_pending))
 
     def event_count(self, instance_id: str) -> int:
         found = self._query("SELECT MAX(seq) FROM events WHERE instance_id = ?", (instance_id,))
