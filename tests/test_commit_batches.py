@@ -72,8 +72,8 @@ def test_a_pure_chain_lands_as_one_commit_with_its_events_in_order(tmp_path: Pat
     commits = Commits(store)
     runner = Runner(store)
     started = runner.start(write_journey(tmp_path, CHAIN_STATES, "first"), {})
-    # the create (with the lease), then first + second + route + the pause at ask, together
-    assert commits.sizes == [4] and commits.transactions == 2
+    # the new instance, first + second + route and the pause at ask: one write transaction
+    assert commits.sizes == [4] and commits.transactions == 1
     instance = store.get_instance(started["journeyId"])
     assert instance.version == 4 and instance.current_state == "ask" and instance.context["count"] == {"n": 2}
     assert [(t, s) for _, t, s, _ in stored_history(store, instance.id)] == [
@@ -195,9 +195,21 @@ def test_an_http_step_is_committed_before_the_next_step_runs(tmp_path: Path, htt
     }
     outcome = Runner(store).start(write_journey(tmp_path, states, "prepare"), {})
     assert outcome["phase"] == "SUCCEEDED"
-    # callOne ran with nothing of the drive stored yet (prepare waits in the batch); callTwo ran after prepare and
-    # callOne were committed with callOne's own transition, but not `between`, which rides with callTwo's
-    assert seen_versions == [0, 2]
-    assert commits.sizes == [2, 2, 1]
+    # the new instance was stored with prepare before callOne's call went out; callTwo's call went out after
+    # callOne's transition was committed, and `between` (pure) rides with callTwo's
+    assert seen_versions == [1, 2]
+    assert commits.sizes == [1, 1, 2, 1]
     history = stored_history(store, store.list_instances()[0].id)
     assert [s for _, t, s, _ in history if t == "state.completed"] == ["prepare", "callOne", "between", "callTwo"]
+
+
+def test_a_start_killed_before_its_first_commit_leaves_nothing(tmp_path: Path):
+    spec = write_journey(tmp_path, LOOP_STATES, "bump")
+    db = tmp_path / "killed.db"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    killed = subprocess.run([sys.executable, "-c", KILL_SCRIPT, str(db), str(spec), "10"], env=env, timeout=120)
+    assert killed.returncode == -signal.SIGKILL
+    store = Store.open(db)
+    # the instance is inserted by the commit of its first pure steps: killed before it, the start never happened
+    # (and never answered); nothing half-made is left to resume
+    assert store.list_instances() == [] and store.due_work() == []

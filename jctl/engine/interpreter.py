@@ -290,7 +290,8 @@ class Interpreter:
     def _run_from(self, snap: Snapshot) -> Iterator[Transition]:
         for _ in range(self.max_transitions):
             transition = self.concluded(self.executor.execute(snap))
-            transition.pure = not transition.spawn and self._state_type(snap.current_state) in PURE_STATE_TYPES
+            transition.pure = self._state_type(snap.current_state) in PURE_STATE_TYPES and not transition.spawn \
+                and not transition.writes  # a sync compensation of a terminal step makes calls and writes
             yield transition
             if transition.halts:
                 return
@@ -298,6 +299,14 @@ class Interpreter:
         yield self.concluded(self.failed(snap, {"code": "TRANSITION_LIMIT", "reason": f"more than "
                                                 f"{self.max_transitions} transitions without pausing; the journey "
                                                 f"probably loops forever"}, "journey.failed"))
+
+    def pure_next(self, snap: Snapshot) -> bool:
+        """Whether the step a drive at `snap` runs next only computes (no call, no write outside the instance, nor
+        a compensation that could make one when it fails)."""
+        compensation = self.spec.get("compensation")
+        return snap.phase == "RUNNING" and not snap.cursor.get("paused") and not (
+            isinstance(compensation, dict) and compensation.get("states")) \
+            and self._state_type(snap.current_state) in PURE_STATE_TYPES
 
     def _state_type(self, state_id: str | None) -> Any:
         state = self.states.get(state_id) if state_id is not None else None

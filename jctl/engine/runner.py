@@ -23,6 +23,7 @@ from jctl.store.models import (
     ClockError,
     ConflictError,
     DamagedInstance,
+    DrivePosition,
     DueWork,
     Instance,
     KeyRecord,
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
 
     from jctl.secrets import Secrets
     from jctl.store.db import Store
-    from jctl.store.models import StepWrite
+    from jctl.store.models import PreparedCreate, StepWrite
     from jctl.tasks.inbound import InboundRequest
     from jctl.tasks.outbound_auth import OutboundAuth
 
@@ -121,6 +122,8 @@ class Runner:
             plan.instance.cursor["seed"] = self.uuid_seed  # later triggers, in other processes, draw jitter from it
         if warning:
             plan.events.append(warning)
+        if not detach and not idempotency_key:  # the instance is stored with its first drive's first commit
+            return self._start_driving(plan.instance, plan.events, plan.due, request, auto_advance)
         key = None
         if idempotency_key:
             key = KeyRecord(idempotency_key, envelopes.start_response(plan.instance) if detach else None)
@@ -142,6 +145,22 @@ class Runner:
         if auto_advance:
             instance = self._auto_advance(instance.id)
         return envelopes.envelope(instance)
+
+    def _start_driving(self, instance: Instance, events: list[NewEvent], due: list[NewDueWork],
+                       request: InboundRequest | None, auto_advance: bool) -> dict[str, Any]:
+        """Drive a new instance that is not stored yet: it is inserted (holding its lease) by the commit of the
+        transitions before the first step that makes an effect, or of the first pause, so a start that only computes
+        up to its first pause takes one write transaction."""
+        create = self.store.prepare_create(instance, events, due, self.store.now())
+        self.request = request
+        try:
+            driven, _ = self._drive(create.instance.id, lambda interp, snap: interp.run(snap), run_pending=True,
+                                    leased=True, create=create)
+        finally:
+            self.request = None
+        if auto_advance:
+            driven = self._auto_advance(driven.id)
+        return envelopes.envelope(driven)
 
     @_shown
     def signal(self, id_or_prefix: str, payload: Any, *, step: str | None = None,
@@ -391,11 +410,13 @@ class Runner:
     # -- driving one instance -------------------------------------------------------------------------------
     def _drive(self, instance_id: str, drive: Drive, *, run_pending: bool = False,
                idempotency_key: str | None = None, project_var: str | None = None,
-               leased: bool = False, read: Instance | None = None) -> tuple[Instance, int]:
+               leased: bool = False, read: Instance | None = None, create: PreparedCreate | None = None
+               ) -> tuple[Instance, int]:
         """Run `drive` on the instance under its lease (taken here unless `leased`), committing each transition;
         returns the instance as left and how many transitions were committed (0 when the trigger turned out
         stale). The lease ends with the halting transition's commit, or after the last one. `read`: the instance
-        as the caller read it before the lease, driven as is when the store still holds that version."""
+        as the caller read it before the lease, driven as is when the store still holds that version. `create`: a
+        new instance, inserted with the drive's first commit, which is made before any step that is not pure runs."""
         if not leased and not self.store.acquire_lease(instance_id, self.owner):
             raise InstanceBusy(f"instance {instance_id} is being advanced by another jctl process; try again")
         counters: dict[str, int] = {}
@@ -403,18 +424,26 @@ class Runner:
         released = False
         self._transition_now = None
         try:
-            position = self.store.drive_position(instance_id)  # only this lease's holder changes these
-            self._transition_now = from_epoch_ms(position.now_ms)  # the first transition's clock
-            instance = read if read is not None and position.version == read.version \
-                else self.store.get_instance(instance_id)
+            if create is None:
+                position = self.store.drive_position(instance_id)  # only this lease's holder changes these
+                self._transition_now = from_epoch_ms(position.now_ms)  # the first transition's clock
+                instance = read if read is not None and position.version == read.version \
+                    else self.store.get_instance(instance_id)
+            else:
+                instance = create.instance
+                position = DrivePosition(0, len(create.events), 0, False)
             counters.update(instance.cursor.get("mockCounters") or {})
             client = self._http_client(instance, counters)
             interp = self._interpreter(instance, client)
             committed = 0
             events = position.events
             batch = _Batch(instance, position.events, position.keys_pending)
-            transitions = drive(interp, snapshot_of(instance))
+            batch.create = create
+            snap = snapshot_of(instance)
+            transitions = drive(interp, snap)
             while True:
+                if batch.create is not None and not interp.pure_next(snap):
+                    self._flush(batch)  # the new instance is stored before a step that may make an effect runs
                 try:
                     transition = next(transitions, None)
                 except Exception:
@@ -423,6 +452,7 @@ class Runner:
                     raise
                 if transition is None:
                     break
+                snap = transition.snapshot
                 transition = self._bounded(interp, batch.instance, transition, events)
                 self._add(batch, transition, counters, run_pending, idempotency_key, project_var)
                 events += len(transition.events)
@@ -522,7 +552,7 @@ class Runner:
 
     def _flush(self, batch: _Batch) -> None:
         """Commit the batch's transitions in one transaction (all or none), then start a new batch."""
-        if not batch.steps:
+        if not batch.steps and batch.create is None:
             return
         steps = batch.steps
         if batch.halts:  # the halt cancels the `run` item: one an earlier step of the batch made is never stored
@@ -530,7 +560,9 @@ class Runner:
                 step.schedule = [work for work in step.schedule if work.kind != "run"]
         batch.instance = self.store.commit_transitions(
             batch.instance, expected_version=batch.version, steps=steps, after_seq=batch.after_seq,
-            release_lease=self.owner if batch.halts else None)
+            release_lease=self.owner if batch.halts else None, create=batch.create,
+            lease_owner=self.owner if batch.create is not None and not batch.halts else None)
+        batch.create = None
         batch.version = batch.instance.version
         batch.after_seq += sum(len(step.events) for step in steps)
         batch.steps = []
@@ -652,6 +684,7 @@ class _Batch:
         self.halts = False
         self.stored_keys_pending = stored_keys_pending  # keys of earlier drives (a killed process's) to answer
         self.recorded_keys: list[KeyRecord] = []  # keys this drive recorded, committed or not: answered at its halt
+        self.create: PreparedCreate | None = None  # the instance itself, when its first commit inserts it
 
 
 def _cancel_if_running(interp: Interpreter, snap: Snapshot) -> Iterator[Transition]:

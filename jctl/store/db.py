@@ -49,6 +49,7 @@ if TYPE_CHECKING:  # the dataclass records load when a method needs them (jctl.s
         NewDueWork,
         NewEvent,
         OutboxEntry,
+        PreparedCreate,
         ScheduleBinding,
         StepWrite,
         StoreWrite,
@@ -467,27 +468,57 @@ class Store:
         return self._commit_steps(instance, expected_version, [step], rows.mutable_columns(instance), release_lease,
                                   None)
 
+    def prepare_create(self, instance: Instance, events: list[NewEvent], due: list[NewDueWork],
+                       created_at: datetime) -> PreparedCreate:
+        """A new instance (version 0, created at `created_at`) encoded as `create_instance` would store it, for a
+        later `commit_transitions` to insert; its `instance` is the one a read of the stored row returns."""
+        import dataclasses
+        import hashlib
+
+        from jctl.store.basics import new_instance_id
+        from jctl.store.models import PreparedCreate
+
+        moment = from_epoch_ms(to_epoch_ms(created_at))
+        stored = dataclasses.replace(instance, id=instance.id or new_instance_id(), created_at=moment,
+                                     updated_at=moment, version=0)
+        document = rows.dumps(stored.definition)
+        columns = rows.mutable_columns(stored)
+        created_ms = to_epoch_ms(moment)
+        decoded = rows.instance_from_row((stored.id, stored.journey_name, stored.kind, document, *columns, created_ms,
+                                          created_ms, 0), self.path)
+        return PreparedCreate(decoded, events, due, document, hashlib.sha256(document.encode()).hexdigest(), columns)
+
     def commit_transitions(self, instance: Instance, *, expected_version: int, steps: Sequence[StepWrite],
-                           release_lease: str | None = None, after_seq: int | None = None) -> Instance:
+                           release_lease: str | None = None, after_seq: int | None = None,
+                           create: PreparedCreate | None = None, lease_owner: str | None = None) -> Instance:
         """Commit several transitions of one instance at once, or none: `instance` as the last leaves it (its tags
         and mocks as stored: a transition keeps them), version + len(steps), and each step's events, due-work
         changes, plugin writes and idempotency records in order. The version is checked once, against the first
         step's `expected_version`. `after_seq`: the length of the history as the caller (the lease holder) knows
-        it."""
+        it. With `create`, the instance is inserted first, in the same transaction, and with `lease_owner` its
+        lease is taken for that owner."""
         return self._commit_steps(instance, expected_version, steps, rows.step_columns(instance), release_lease,
-                                  after_seq)
+                                  after_seq, create, lease_owner)
 
     def _commit_steps(self, instance: Instance, expected_version: int, steps: Sequence[StepWrite],
-                      columns: tuple[str | None, ...], release_lease: str | None, after_seq: int | None) -> Instance:
+                      columns: tuple[str | None, ...], release_lease: str | None, after_seq: int | None,
+                      create: PreparedCreate | None = None, lease_owner: str | None = None) -> Instance:
         import dataclasses  # loaded with the records by the first write (a listing needs neither)
 
-        known_hash = self._known_hash(instance.definition)
+        known_hash = create.definition_hash if create is not None else self._known_hash(instance.definition)
         # encoded before the transaction: writers on one store wait for each other only while they write
         encoded = [(step, rows.encoded_events(step.events), rows.encoded_due(step.schedule),
                     rows.dumps(step.idempotency.response) if step.idempotency is not None else None,
                     {key: rows.dumps(answer) for key, answer in (step.settle or {}).items()}) for step in steps]
 
         def transition(conn: sqlite3.Connection) -> Instance:
+            if create is not None:
+                conn.execute("INSERT OR IGNORE INTO definitions (hash, document) VALUES (?, ?)",
+                             (create.definition_hash, create.document))
+                rows.insert_instance(conn, create.instance, create.events, create.due, create.definition_hash,
+                                     create.columns)
+            if lease_owner is not None:
+                _claim_lease(conn, instance.id, lease_owner, DEFAULT_LEASE_TTL)  # a new instance: no one holds it
             now_ms = rows.clock_ms(conn)
             for step in steps:
                 if step.idempotency is not None:
@@ -514,7 +545,10 @@ class Store:
                 updated_at=from_epoch_ms(now_ms),
             )
 
-        return self._write(transition)
+        committed = self._write(transition)
+        if create is not None:
+            self._remember_hashes([(create.instance.definition, create.definition_hash)])
+        return committed
 
     def definition_of(self, id_or_prefix: str) -> dict[str, Any]:
         """The definition an instance runs, read without its other columns (which may be damaged)."""

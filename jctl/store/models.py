@@ -36,6 +36,7 @@ if TYPE_CHECKING:
         NewEvent as NewEvent,
         OutboxEntry as OutboxEntry,
         OutboxRecord as OutboxRecord,
+        PreparedCreate as PreparedCreate,
         ScheduleBinding as ScheduleBinding,
         ScheduleWrite as ScheduleWrite,
         StepWrite as StepWrite,
@@ -51,6 +52,7 @@ else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 _RECORDS = frozenset({"CachePut", "DueWork", "KeyRecord", "NewDueWork", "NewEvent", "OutboxEntry", "OutboxRecord",
+                      "PreparedCreate",
                       "ScheduleBinding", "ScheduleWrite", "StepWrite", "StoreWrite"})
 
 

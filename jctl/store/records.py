@@ -59,6 +59,19 @@ class StepWrite:
 
 
 @dataclass
+class PreparedCreate:
+    """A new instance encoded for the commit that will insert it (with its first events and due work) ahead of the
+    transitions of its first drive; `instance` is what the store will return for it, decoded from that text."""
+
+    instance: Any  # models.Instance
+    events: list[NewEvent]
+    due: list[NewDueWork]
+    document: str  # the definition as stored
+    definition_hash: str
+    columns: tuple[str | None, ...]  # rows.mutable_columns of the instance
+
+
+@dataclass
 class OutboxRecord:
     """A record a kafkaPublish:v1 task wrote; committed with the transition that published it."""
 

@@ -105,10 +105,10 @@ def mutable_columns(instance: Instance) -> tuple[str | None, ...]:
 
 def insert_instance(
     conn: sqlite3.Connection, instance: Instance, events: list[NewEvent], due: Sequence[NewDueWork],
-    known_hash: str | None = None,
+    known_hash: str | None = None, columns: tuple[str | None, ...] | None = None,
 ) -> Instance:
     """Insert a new instance at version 0 with its first events and due work (`known_hash`: the definition's, when
-    it is already stored)."""
+    it is already stored; `columns`: its mutable_columns, when encoded already)."""
     import dataclasses  # loaded with the records by the first write (a listing needs neither)
 
     now_ms = clock_ms(conn)
@@ -123,7 +123,7 @@ def insert_instance(
             "INSERT INTO instances (id, journey_name, kind, definition_hash, phase, current_state, cursor, "
             "context, output, error, tags, attributes, mocks, created_at, created_ms, updated_at, updated_ms, "
             "version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
-            (stored.id, stored.journey_name, stored.kind, definition_hash, *mutable_columns(stored),
+            (stored.id, stored.journey_name, stored.kind, definition_hash, *(columns or mutable_columns(stored)),
              format_rfc3339(created), to_epoch_ms(created), format_rfc3339(created), to_epoch_ms(created)),
         )
     except sqlite3.IntegrityError as exc:
