@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from conftest import jsonata, write_journey
+from jctl.engine.errors import InstanceBusy
 from jctl.engine.runner import BATCH_LIMIT, Runner
 from jctl.store import Store
 
@@ -86,8 +90,8 @@ def test_a_pure_chain_lands_as_one_commit_with_its_events_in_order(tmp_path: Pat
     commits.transactions = 0
     outcome = runner.signal(instance.id, {"answer": 42})
     assert outcome["phase"] == "SUCCEEDED" and outcome["output"] == 42
-    # the signal's lease, then signal.received + record + done in one commit
-    assert commits.sizes == [3] and commits.transactions == 2
+    # signal.received + record + done in one commit, which checks the lease too: one write transaction
+    assert commits.sizes == [3] and commits.transactions == 1
     history = stored_history(store, instance.id)
     assert [seq for seq, *_ in history] == list(range(1, 9))
     assert [(t, s) for _, t, s, _ in history[5:]] == [
@@ -213,3 +217,49 @@ def test_a_start_killed_before_its_first_commit_leaves_nothing(tmp_path: Path):
     # the instance is inserted by the commit of its first pure steps: killed before it, the start never happened
     # (and never answered); nothing half-made is left to resume
     assert store.list_instances() == [] and store.due_work() == []
+
+
+def test_a_signal_is_refused_while_another_runner_holds_the_lease(tmp_path: Path):
+    store = Store.open(tmp_path / "jctl.db")
+    runner = Runner(store)
+    waiting = runner.start(write_journey(tmp_path, CHAIN_STATES, "first"), {})["journeyId"]
+    other = f"{socket.gethostname()}:{os.getpid()}:another"  # a live process's runner
+    assert store.acquire_lease(waiting, other)
+    before = stored_history(store, waiting)
+    with pytest.raises(InstanceBusy):
+        runner.signal(waiting, {"answer": 1})
+    assert stored_history(store, waiting) == before and store.lease_holder(waiting) == other
+    store.release_lease(waiting, other)
+    assert runner.signal(waiting, {"answer": 1})["phase"] == "SUCCEEDED"
+
+
+def test_a_signal_takes_the_lease_before_its_chain_reaches_an_http_step(tmp_path: Path, httpserver):
+    db = tmp_path / "jctl.db"
+    store = Store.open(db)
+    runner = Runner(store)
+    seen: list[tuple[int, str | None]] = []
+
+    def answer(request: Any) -> Any:
+        from werkzeug import Response
+
+        with Store.open(db) as reader:
+            [instance] = reader.list_instances()
+            seen.append((instance.version, reader.lease_holder(instance.id)))
+        return Response('{"ok": true}', content_type="application/json")
+
+    httpserver.expect_request("/notify").respond_with_handler(answer)
+    states = {
+        "ask": {"type": "wait", "wait": {"channel": "manual", "input": {"schema": {"type": "object"}}},
+                "next": "record"},
+        "record": {"type": "transform", "transform": {"mapper": jsonata("context.payload"), "target": {"kind": "var"},
+                                                      "resultVar": "answer"}, "next": "notify"},
+        "notify": {"type": "task", "task": {"kind": "httpCall:v1", "method": "GET", "resultVar": "sent",
+                                            "url": httpserver.url_for("/notify")}, "next": "done"},
+        "done": {"type": "succeed"},
+    }
+    waiting = runner.start(write_journey(tmp_path, states, "ask"), {})["journeyId"]
+    assert store.get_instance(waiting).version == 1
+    assert runner.signal(waiting, {"x": 1})["phase"] == "SUCCEEDED"
+    # signal.received and record were committed, with the lease taken, before the call went out
+    assert seen == [(3, runner.owner)]
+    assert store.lease_holder(waiting) is None

@@ -227,7 +227,8 @@ class Runner:
         self.request = request
         try:
             instance, _ = self._drive(instance.id, lambda i, s: _noted(i.signal(s, payload, step), warning),
-                                      idempotency_key=idempotency_key, project_var=project_var, read=instance)
+                                      idempotency_key=idempotency_key, project_var=project_var, read=instance,
+                                      pure_trigger=target.branch is None)  # a branch's steps run as it is taken
         finally:
             self.request = None
         return envelopes.envelope(instance, project_var)
@@ -410,40 +411,52 @@ class Runner:
     # -- driving one instance -------------------------------------------------------------------------------
     def _drive(self, instance_id: str, drive: Drive, *, run_pending: bool = False,
                idempotency_key: str | None = None, project_var: str | None = None,
-               leased: bool = False, read: Instance | None = None, create: PreparedCreate | None = None
-               ) -> tuple[Instance, int]:
+               leased: bool = False, read: Instance | None = None, create: PreparedCreate | None = None,
+               pure_trigger: bool = False) -> tuple[Instance, int]:
         """Run `drive` on the instance under its lease (taken here unless `leased`), committing each transition;
         returns the instance as left and how many transitions were committed (0 when the trigger turned out
         stale). The lease ends with the halting transition's commit, or after the last one. `read`: the instance
         as the caller read it before the lease, driven as is when the store still holds that version. `create`: a
-        new instance, inserted with the drive's first commit, which is made before any step that is not pure runs."""
-        if not leased and not self.store.acquire_lease(instance_id, self.owner):
+        new instance, inserted with the drive's first commit, which is made before any step that is not pure runs.
+        `pure_trigger`: `drive` builds its first transition itself and without an effect (a signal for a step
+        outside a branch); the lease is then taken by the drive's first commit, made before a step that is not pure
+        runs (the commit's version check refuses a drive another process got ahead of)."""
+        claim = not leased and pure_trigger
+        if not leased and not claim and not self.store.acquire_lease(instance_id, self.owner):
             raise InstanceBusy(f"instance {instance_id} is being advanced by another jctl process; try again")
         counters: dict[str, int] = {}
         client: LazyClient | None = None
-        released = False
+        batch: _Batch | None = None
+        holds = create is None and not claim  # the lease: taken above, or by the caller
         self._transition_now = None
         try:
             if create is None:
-                position = self.store.drive_position(instance_id)  # only this lease's holder changes these
+                position = self.store.drive_position(instance_id, self.owner if claim else None)
+                if not position.lease_free:
+                    raise InstanceBusy(f"instance {instance_id} is being advanced by another jctl process; try again")
                 self._transition_now = from_epoch_ms(position.now_ms)  # the first transition's clock
                 instance = read if read is not None and position.version == read.version \
                     else self.store.get_instance(instance_id)
             else:
                 instance = create.instance
                 position = DrivePosition(0, len(create.events), 0, False)
+                self._transition_now = instance.created_at
             counters.update(instance.cursor.get("mockCounters") or {})
             client = self._http_client(instance, counters)
             interp = self._interpreter(instance, client)
             committed = 0
             events = position.events
             batch = _Batch(instance, position.events, position.keys_pending)
-            batch.create = create
+            batch.create, batch.claim = create, claim
+            batch.holds = holds
             snap = snapshot_of(instance)
             transitions = drive(interp, snap)
+            first = True
             while True:
-                if batch.create is not None and not interp.pure_next(snap):
-                    self._flush(batch)  # the new instance is stored before a step that may make an effect runs
+                if (batch.create is not None or batch.claim) and not (first and pure_trigger) \
+                        and not interp.pure_next(snap):
+                    self._flush(batch)  # stored and leased before a step that may make an effect runs
+                first = False
                 try:
                     transition = next(transitions, None)
                 except Exception:
@@ -465,19 +478,19 @@ class Runner:
                     self._transition_now = batch.instance.updated_at  # the clock as the commit read it
                     for request in transition.spawn:
                         self._start_linked(batch.instance, request)
-                released = transition.halts
                 if transition.halts:
                     break  # the interpreter stops after a halt; a limit failure replaced what it would do next
                 run_pending = run_pending or not transition.halts
                 if stopping:
                     break  # a `run` job was committed with the transition, so the next tick resumes here
-            self._flush(batch)  # the drive ended without a halt (a stale trigger, a pause the caller keeps)
+            if batch.steps or batch.create is not None:  # the drive ended without a halt (a stale trigger, a stop)
+                self._flush(batch)
             return batch.instance, committed
         finally:
             self._transition_now = None
             if client is not None and client is not self._shared_client:
                 client.close()
-            if not released:
+            if batch.holds if batch is not None else holds:
                 self.store.release_lease(instance_id, self.owner)
 
     def _bounded(self, interp: Interpreter, instance: Instance, transition: Transition, stored_events: int
@@ -552,17 +565,25 @@ class Runner:
 
     def _flush(self, batch: _Batch) -> None:
         """Commit the batch's transitions in one transaction (all or none), then start a new batch."""
-        if not batch.steps and batch.create is None:
+        if not batch.steps and batch.create is None and not batch.claim:
             return
         steps = batch.steps
         if batch.halts:  # the halt cancels the `run` item: one an earlier step of the batch made is never stored
             for step in steps[:-1]:
                 step.schedule = [work for work in step.schedule if work.kind != "run"]
-        batch.instance = self.store.commit_transitions(
-            batch.instance, expected_version=batch.version, steps=steps, after_seq=batch.after_seq,
-            release_lease=self.owner if batch.halts else None, create=batch.create,
-            lease_owner=self.owner if batch.create is not None and not batch.halts else None)
-        batch.create = None
+        try:
+            batch.instance = self.store.commit_transitions(
+                batch.instance, expected_version=batch.version, steps=steps, after_seq=batch.after_seq,
+                release_lease=self.owner if batch.halts else None, create=batch.create,
+                lease_owner=self.owner if batch.create is not None and not batch.halts else None,
+                claim_lease=self.owner if batch.claim else None)
+        except ConflictError:
+            if not batch.claim:
+                raise
+            raise InstanceBusy(f"instance {batch.instance.id} is being advanced by another jctl process; "
+                               f"try again") from None
+        batch.holds = not batch.halts  # the halting commit ended the lease; the others keep or take it
+        batch.create, batch.claim = None, False
         batch.version = batch.instance.version
         batch.after_seq += sum(len(step.events) for step in steps)
         batch.steps = []
@@ -685,6 +706,8 @@ class _Batch:
         self.stored_keys_pending = stored_keys_pending  # keys of earlier drives (a killed process's) to answer
         self.recorded_keys: list[KeyRecord] = []  # keys this drive recorded, committed or not: answered at its halt
         self.create: PreparedCreate | None = None  # the instance itself, when its first commit inserts it
+        self.claim = False  # the lease is taken by the next commit
+        self.holds = True  # the drive holds the instance's lease
 
 
 def _cancel_if_running(interp: Interpreter, snap: Snapshot) -> Iterator[Transition]:

@@ -77,9 +77,10 @@ class StartKey(NamedTuple):
 
 class DrivePosition(NamedTuple):
     """Where an instance's history stands: its version and how many events it holds; the simulated clock and
-    whether keys of the instance wait for their answer, read with them."""
+    whether keys of the instance wait for their answer and whether its lease is free, read with them."""
 
     version: int
     events: int
     now_ms: int = 0
     keys_pending: bool = True
+    lease_free: bool = True  # for the owner that asked

@@ -31,6 +31,7 @@ from jctl.store.basics import (
     START_KEY_PREFIX,
     AmbiguousInstance,
     ClockError,
+    ConflictError,
     DamagedInstance,
     DrivePosition,
     InstanceSummary,
@@ -490,19 +491,23 @@ class Store:
 
     def commit_transitions(self, instance: Instance, *, expected_version: int, steps: Sequence[StepWrite],
                            release_lease: str | None = None, after_seq: int | None = None,
-                           create: PreparedCreate | None = None, lease_owner: str | None = None) -> Instance:
+                           create: PreparedCreate | None = None, lease_owner: str | None = None,
+                           claim_lease: str | None = None) -> Instance:
         """Commit several transitions of one instance at once, or none: `instance` as the last leaves it (its tags
         and mocks as stored: a transition keeps them), version + len(steps), and each step's events, due-work
         changes, plugin writes and idempotency records in order. The version is checked once, against the first
         step's `expected_version`. `after_seq`: the length of the history as the caller (the lease holder) knows
         it. With `create`, the instance is inserted first, in the same transaction, and with `lease_owner` its
-        lease is taken for that owner."""
+        lease is taken for that owner. With `claim_lease`, the instance's lease is taken for that owner in the same
+        transaction (only checked when `release_lease` ends it there too); ConflictError, and nothing written, when
+        another live runner holds it."""
         return self._commit_steps(instance, expected_version, steps, rows.step_columns(instance), release_lease,
-                                  after_seq, create, lease_owner)
+                                  after_seq, create, lease_owner, claim_lease)
 
     def _commit_steps(self, instance: Instance, expected_version: int, steps: Sequence[StepWrite],
                       columns: tuple[str | None, ...], release_lease: str | None, after_seq: int | None,
-                      create: PreparedCreate | None = None, lease_owner: str | None = None) -> Instance:
+                      create: PreparedCreate | None = None, lease_owner: str | None = None,
+                      claim_lease: str | None = None) -> Instance:
         import dataclasses  # loaded with the records by the first write (a listing needs neither)
 
         known_hash = create.definition_hash if create is not None else self._known_hash(instance.definition)
@@ -519,6 +524,9 @@ class Store:
                                      create.columns)
             if lease_owner is not None:
                 _claim_lease(conn, instance.id, lease_owner, DEFAULT_LEASE_TTL)  # a new instance: no one holds it
+            if claim_lease is not None and not _claim_lease(conn, instance.id, claim_lease, DEFAULT_LEASE_TTL,
+                                                            hold=release_lease != claim_lease):
+                raise ConflictError(f"instance {instance.id} is being advanced by another jctl process")
             now_ms = rows.clock_ms(conn)
             for step in steps:
                 if step.idempotency is not None:
@@ -568,17 +576,21 @@ class Store:
         return [Event(instance_id, seq, from_epoch_ms(at_ms), kind, state, json.loads(data))
                 for seq, at_ms, kind, state, data in found]
 
-    def drive_position(self, instance_id: str) -> DrivePosition:
+    def drive_position(self, instance_id: str, owner: str | None = None) -> DrivePosition:
         """The stored version of an instance and the length of its history: a runner that holds the lease checks
         an instance it read before against it instead of reading it again; with them (one query where a drive
-        starts), the clock and whether the instance has keys waiting for their answer."""
+        starts), the clock, whether the instance has keys waiting for their answer and, for `owner`, whether its
+        lease is free for that owner."""
         found = self._query("SELECT version, (SELECT MAX(seq) FROM events WHERE instance_id = i.id), "
                             "(SELECT now_ms FROM clock WHERE id = 1), EXISTS (SELECT 1 FROM idempotency "
-                            "WHERE instance_id = i.id AND pending = 1) FROM instances i WHERE id = ?", (instance_id,))
+                            "WHERE instance_id = i.id AND pending = 1), l.owner, l.host, l.pid, l.expires_ms "
+                            "FROM instances i LEFT JOIN leases l ON l.instance_id = i.id WHERE i.id = ?",
+                            (instance_id,))
         if not found:
             raise UnknownInstance(f"instance {instance_id} no longer exists in {self.path}")
-        version, events, now_ms, keys_pending = found[0]
-        return DrivePosition(version, events or 0, now_ms, bool(keys_pending))
+        version, events, now_ms, keys_pending, *held = found[0]
+        free = owner is None or held[0] is None or _lease_is_free(tuple(held), owner, to_epoch_ms(wall_now()))
+        return DrivePosition(version, events or 0, now_ms, bool(keys_pending), free)
 
     def event_count(self, instance_id: str) -> int:
         found = self._query("SELECT MAX(seq) FROM events WHERE instance_id = ?", (instance_id,))
@@ -754,7 +766,8 @@ def _checkpoint(path: Path) -> None:
         conn.close()
 
 
-def _claim_lease(conn: sqlite3.Connection, instance_id: str, owner: str, ttl: timedelta) -> bool:
+def _claim_lease(conn: sqlite3.Connection, instance_id: str, owner: str, ttl: timedelta, hold: bool = True) -> bool:
+    """Take the lease for `owner` unless another live runner holds it (`hold` False: only check that)."""
     host, pid = _owner_host_pid(owner)
     wall_ms = to_epoch_ms(wall_now())
     held = conn.execute(
@@ -762,6 +775,8 @@ def _claim_lease(conn: sqlite3.Connection, instance_id: str, owner: str, ttl: ti
     ).fetchone()
     if held is not None and not _lease_is_free(held, owner, wall_ms):
         return False
+    if not hold:
+        return True
     conn.execute(
         "INSERT OR REPLACE INTO leases (instance_id, owner, host, pid, expires_ms, acquired_at) "
         "VALUES (?, ?, ?, ?, ?, ?)",
