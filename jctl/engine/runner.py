@@ -116,14 +116,15 @@ class Runner:
         if idempotency_key and (replay := self._start_replay(idempotency_key, request_hash)) is not None:
             return replay
         warning = self._edge_warning(input, "the start input")
+        now = self.store.now()
         plan = plan_start(Path(definition_path), input, mocks=mocks, supplied_config=self.platform_config,
-                          now=self.store.now(), detach=detach, headers=request.headers if request else None)
+                          now=now, detach=detach, headers=request.headers if request else None)
         if self.uuid_seed is not None:
             plan.instance.cursor["seed"] = self.uuid_seed  # later triggers, in other processes, draw jitter from it
         if warning:
             plan.events.append(warning)
         if not detach and not idempotency_key:  # the instance is stored with its first drive's first commit
-            return self._start_driving(plan.instance, plan.events, plan.due, request, auto_advance)
+            return self._start_driving(plan.instance, plan.events, plan.due, now, request, auto_advance)
         key = None
         if idempotency_key:
             key = KeyRecord(idempotency_key, envelopes.start_response(plan.instance) if detach else None)
@@ -146,12 +147,12 @@ class Runner:
             instance = self._auto_advance(instance.id)
         return envelopes.envelope(instance)
 
-    def _start_driving(self, instance: Instance, events: list[NewEvent], due: list[NewDueWork],
+    def _start_driving(self, instance: Instance, events: list[NewEvent], due: list[NewDueWork], now: datetime,
                        request: InboundRequest | None, auto_advance: bool) -> dict[str, Any]:
         """Drive a new instance that is not stored yet: it is inserted (holding its lease) by the commit of the
         transitions before the first step that makes an effect, or of the first pause, so a start that only computes
         up to its first pause takes one write transaction."""
-        create = self.store.prepare_create(instance, events, due, self.store.now())
+        create = self.store.prepare_create(instance, events, due, now)  # created at the clock the plan read
         self.request = request
         try:
             driven, _ = self._drive(create.instance.id, lambda interp, snap: interp.run(snap), run_pending=True,
