@@ -1,0 +1,121 @@
+"""The caches on the per-journey path of the main process (compiled schemas, parsed specs, decoded definitions,
+secret paths, interpreter parts) answer exactly as the uncached work would: a spec or schema changed between two
+uses is seen by the second, and what one caller is given cannot change what the next one gets."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import jsonata, write_journey
+
+from jctl.engine import start
+from jctl.engine.errors import InvalidInput, InvalidPayload
+from jctl.engine.interpreter import _compiled, schema_violations
+from jctl.engine.runner import Runner
+from jctl.store import Store
+from jctl.store import rows
+
+STATES = {
+    "ask": {"type": "wait", "wait": {
+        "channel": "manual",
+        "input": {"schema": {"type": "object", "required": ["answer"],
+                             "properties": {"answer": {"type": "string"}, "pin": {"type": "string", "writeOnly": True}},
+                             "additionalProperties": False}}},
+        "next": "keep"},
+    "keep": {"type": "transform", "transform": {"mapper": jsonata('{"answer": context.payload.answer}'),
+                                                "target": {"kind": "var"}, "resultVar": "kept"}, "next": "done"},
+    "done": {"type": "succeed", "outputVar": "kept"},
+}
+INPUT_SCHEMA = {"type": "object", "required": ["who"], "properties": {"who": {"type": "string"}}}
+
+
+@pytest.fixture
+def runner(tmp_path: Path) -> Runner:
+    return Runner(Store.open(tmp_path / "jctl.db"))
+
+
+def journey(tmp_path: Path, states: dict[str, Any] = STATES, schema: dict[str, Any] = INPUT_SCHEMA) -> Path:
+    return write_journey(tmp_path, states, "ask", input={"schema": schema})
+
+
+def test_a_schema_changed_in_place_is_compiled_again() -> None:
+    schema: dict[str, Any] = {"type": "object", "properties": {"n": {"type": "integer"}}}
+    assert schema_violations(schema, {"n": 1}) == []
+    schema["properties"]["n"]["minimum"] = 5  # the same object, another schema
+    assert schema_violations(schema, {"n": 1}) == ["n: 1 is less than the minimum of 5"]
+    assert schema_violations(copy.deepcopy(schema), {"n": 7}) == []
+    assert _compiled(copy.deepcopy(schema)) is _compiled(schema)  # equal content: compiled once
+    assert _compiled({**schema, "required": ["n"]}) is not _compiled(schema)
+
+
+def test_schemas_that_differ_only_in_a_value_type_are_not_confused() -> None:
+    assert schema_violations({"const": 1}, 1) == []
+    assert schema_violations({"const": True}, 1) != []  # True == 1 in Python, not in JSON Schema
+    assert schema_violations({"const": 1.5}, 1) != []
+
+
+def test_a_spec_edited_between_two_starts_is_read_again(runner: Runner, tmp_path: Path) -> None:
+    path = journey(tmp_path)
+    first = runner.start(path, {"who": "a"})
+    assert first["currentState"] == "ask"
+    journey(tmp_path, schema={**INPUT_SCHEMA, "properties": {"who": {"type": "integer"}}})
+    with pytest.raises(InvalidInput):
+        runner.start(path, {"who": "a"})  # the edited input schema refuses what the first one took
+    edited = {**STATES, "ask": {**STATES["ask"], "next": "done"}}
+    journey(tmp_path, edited)
+    second = runner.start(path, {"who": "b"})
+    done = runner.signal(second["journeyId"], {"answer": "yes"})
+    # no `kept`: the edited spec skipped `keep`, and with no outputVar the output is the context
+    assert done["phase"] == "SUCCEEDED" and done["output"] == {"who": "b", "payload": {"answer": "yes"}}
+    assert runner.signal(first["journeyId"], {"answer": "yes"})["output"] == {"answer": "yes"}  # as it started
+
+
+def test_load_definition_gives_each_caller_a_copy_and_starts_share_one(tmp_path: Path) -> None:
+    path = journey(tmp_path)
+    given = start.load_definition(path)
+    given["spec"]["states"].clear()  # a caller may change its copy
+    assert start.load_definition(path)["spec"]["states"].keys() == STATES.keys()
+    assert start._definition(path)[1] is start._definition(path)[1]
+
+
+def test_a_stored_definition_is_decoded_once_per_text(runner: Runner, tmp_path: Path) -> None:
+    path = journey(tmp_path)
+    one, two = (runner.start(path, {"who": "a"})["journeyId"] for _ in range(2))
+    store = runner.store
+    assert store.get_instance(one).definition is store.get_instance(two).definition
+    journey(tmp_path, {**STATES, "ask": {**STATES["ask"], "next": "done"}})
+    three = runner.start(path, {"who": "c"})["journeyId"]
+    assert store.get_instance(three).definition["spec"]["states"]["ask"]["next"] == "done"
+    assert store.get_instance(one).definition["spec"]["states"]["ask"]["next"] == "keep"
+    assert rows.decoded_definition('{"a": 1}') == {"a": 1} and rows.decoded_definition('{"a": 2}') == {"a": 2}
+
+
+def test_a_payload_schema_edited_in_the_spec_checks_later_instances(runner: Runner, tmp_path: Path) -> None:
+    path = journey(tmp_path)
+    first = runner.start(path, {"who": "a"})["journeyId"]
+    strict = copy.deepcopy(STATES)
+    strict["ask"]["wait"]["input"]["schema"]["properties"]["answer"]["enum"] = ["yes"]
+    journey(tmp_path, strict)
+    second = runner.start(path, {"who": "b"})["journeyId"]
+    with pytest.raises(InvalidPayload):
+        runner.signal(second, {"answer": "maybe"})
+    assert runner.signal(first, {"answer": "maybe"})["phase"] == "SUCCEEDED"  # its own definition allows it
+
+
+def test_secrets_stay_masked_in_every_answer(runner: Runner, tmp_path: Path) -> None:
+    from jctl.masking import shown_history
+
+    states = copy.deepcopy(STATES)
+    states["keep"]["transform"]["mapper"] = jsonata('{"answer": context.payload.answer, "pin": context.payload.pin}')
+    path = journey(tmp_path, states)
+    for _ in range(2):  # the second answer comes from the cached secret paths
+        started = runner.start(path, {"who": "a"})
+        done = runner.signal(started["journeyId"], {"answer": "ok", "pin": "1234"})
+        assert done["output"] == {"answer": "ok", "pin": "***"}
+        instance = runner.store.get_instance(started["journeyId"])
+        assert instance.output["pin"] == "1234"  # the instance keeps the real value
+        shown = shown_history(runner.store.history(started["journeyId"]), instance.definition)
+        assert "1234" not in repr([event.data for event in shown])
