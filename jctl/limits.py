@@ -61,7 +61,11 @@ class Limits:
 
 
 def json_size(value: Any) -> int:
-    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str).encode("utf-8"))
+    return len(_COMPACT.encode(value).encode("utf-8"))
+
+
+# json.dumps with these options builds an encoder every call; a transition measures its context with this one
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)
 
 
 def over_message(what: str, size: int, limit: int, name: str) -> str:

@@ -119,3 +119,17 @@ def test_secrets_stay_masked_in_every_answer(runner: Runner, tmp_path: Path) -> 
         assert instance.output["pin"] == "1234"  # the instance keeps the real value
         shown = shown_history(runner.store.history(started["journeyId"]), instance.definition)
         assert "1234" not in repr([event.data for event in shown])
+
+
+def test_secret_paths_are_worked_out_per_definition() -> None:
+    from jctl.masking import definition_paths
+
+    def definition(secret: str) -> dict[str, Any]:
+        schema = {"type": "object", "properties": {secret: {"type": "string", "format": "password"}}}
+        return {"spec": {"input": {"schema": schema}, "states": {}}}
+
+    first, second = definition("pin"), definition("token")
+    assert definition_paths(first) == [("pin",)]
+    assert definition_paths(second) == [("token",)]  # another definition, its own paths
+    definition_paths(first).clear()  # a caller changing its list changes nothing for the next
+    assert definition_paths(first) == [("pin",)]

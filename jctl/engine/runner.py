@@ -3,6 +3,7 @@ transition atomically with its history event; due work (run, timer, step-timeout
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
@@ -526,7 +527,7 @@ class Runner:
                       cache_get=self.store.cache_get, active_schedules=self.store.active_schedules,
                       http_auth=self._http_auth(instance),
                       plugin_env=PluginEnvironment(self.request, *self.plugin_config, self.secrets))
-        return Interpreter(instance.definition, seams, spec_path=Path(spec_path) if spec_path else None,
+        return Interpreter(instance.definition, seams, spec_path=_path(spec_path) if spec_path else None,
                            max_transitions=self._limit("maxTransitions"),
                            max_inline_timers=self._limit("maxInlineTimers"))
 
@@ -573,6 +574,12 @@ class Runner:
             return self.store.get_instance(id_or_prefix)
         except (StoreUnknownInstance, AmbiguousInstance) as exc:
             raise UnknownInstance(str(exc)) from None
+
+
+@functools.lru_cache(maxsize=64)
+def _path(text: str) -> Path:
+    """The spec path a cursor names, built once per text (a drive asks for it every time)."""
+    return Path(text)
 
 
 def _evaluation_seed(seed: str, lang: str, expr: str, bindings: dict[str, Any]) -> str:
