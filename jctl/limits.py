@@ -61,7 +61,8 @@ class Limits:
 
 
 def json_size(value: Any) -> int:
-    return len(_COMPACT.encode(value).encode("utf-8"))
+    text = _COMPACT.encode(value)
+    return len(text) if text.isascii() else len(text.encode("utf-8"))  # isascii: a flag CPython keeps
 
 
 # json.dumps with these options builds an encoder every call; a transition measures its context with this one

@@ -133,3 +133,18 @@ def test_secret_paths_are_worked_out_per_definition() -> None:
     assert definition_paths(second) == [("token",)]  # another definition, its own paths
     definition_paths(first).clear()  # a caller changing its list changes nothing for the next
     assert definition_paths(first) == [("pin",)]
+
+
+def test_a_spec_reached_through_a_symlink_is_keyed_by_its_real_path(tmp_path: Path) -> None:
+    real = journey(tmp_path)
+    (tmp_path / "links").mkdir()
+    link = tmp_path / "links" / "alias.journey.yaml"
+    link.symlink_to(real)
+    key = start._spec_key(link)
+    assert key == (str(real.resolve()), real.read_bytes())
+    assert start._definition(link)[1] is start._definition(real)[1]  # one spec, one memo entry
+    assert start._spec_key(tmp_path) is None and start._spec_key(tmp_path / "missing.yaml") is None
+    other = write_journey(tmp_path, STATES, "ask", name="other")
+    link.unlink()
+    link.symlink_to(other)  # the link now names another spec: its own path and bytes
+    assert start._spec_key(link) == (str(other.resolve()), other.read_bytes())
