@@ -148,3 +148,22 @@ def test_a_spec_reached_through_a_symlink_is_keyed_by_its_real_path(tmp_path: Pa
     link.unlink()
     link.symlink_to(other)  # the link now names another spec: its own path and bytes
     assert start._spec_key(link) == (str(other.resolve()), other.read_bytes())
+
+
+def test_clock_formatting_matches_the_calendar_for_any_instant_and_offset() -> None:
+    import random
+    from datetime import datetime, timedelta, timezone
+
+    from jctl.clock import format_rfc3339, from_epoch_ms, to_epoch_ms
+
+    epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
+    draw = random.Random(14)
+    for _ in range(5000):
+        micros = draw.randrange(-30_000_000_000_000_000, 250_000_000_000_000_000)  # years 1019 .. 9892
+        moment = (epoch + timedelta(microseconds=micros)).astimezone(timezone(timedelta(minutes=draw.randrange(-900, 900))))
+        expected = moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        assert format_rfc3339(moment) == expected
+        assert to_epoch_ms(moment) == micros // 1000
+        assert from_epoch_ms(micros // 1000) == epoch + timedelta(milliseconds=micros // 1000)
+    with pytest.raises(ValueError):
+        format_rfc3339(datetime(2025, 1, 1))  # naive times are refused, as before
