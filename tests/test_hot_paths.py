@@ -168,3 +168,22 @@ def test_clock_formatting_matches_the_calendar_for_any_instant_and_offset() -> N
         assert from_epoch_ms(micros // 1000) == epoch + timedelta(milliseconds=micros // 1000)
     with pytest.raises(ValueError):
         format_rfc3339(datetime(2025, 1, 1))  # naive times are refused, as before
+
+
+def test_real_path_resolves_as_realpath_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from jctl.fs import real_path
+
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    target = tmp_path / "a" / "b" / "spec.yaml"
+    target.write_text("x: 1\n")
+    (tmp_path / "dirlink").symlink_to(tmp_path / "a")
+    (tmp_path / "filelink").symlink_to(target)
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    monkeypatch.chdir(tmp_path)
+    for path in (target, tmp_path / "dirlink" / "b" / "spec.yaml", tmp_path / "filelink", Path("dirlink/b/.."),
+                 Path("filelink"), tmp_path / "missing" / "x.yaml", tmp_path / "loop", Path(".")):
+        assert real_path(path) == os.path.realpath(path), path
+    os.chmod(target, 0)  # unreadable: still resolved (root reads it anyway; either way the answer is realpath's)
+    assert real_path(tmp_path / "filelink") == str(target.resolve())

@@ -103,7 +103,9 @@ class Workspace:
         Specs in the wild write `openApiRef` relative to their repository root rather than to the journey file;
         walking up the ancestors finds those without guessing where the root is.
         """
-        return _find_upwards(spec_path.resolve().parent, ref)
+        from jctl.fs import real_path  # each drive of an instance with an OpenAPI operation asks
+
+        return _find_upwards(Path(real_path(spec_path)).parent, ref)
 
 
 def _find_upwards(directory: Path, ref: str) -> Path | None:

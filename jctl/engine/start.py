@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from jctl.clock import later
 from jctl.engine.errors import InvalidInput, InvalidSpec
+from jctl.fs import descriptor_path
 from jctl.engine.interpreter import schema_violations
 from jctl.store.models import Instance, NewDueWork, NewEvent, new_instance_id
 
@@ -123,7 +124,7 @@ def _spec_key(path: Path) -> tuple[str, bytes] | None:
         status = os.fstat(descriptor)
         if not stat.S_ISREG(status.st_mode):
             return None
-        return _resolved(path, descriptor), _read_all(descriptor, status.st_size)
+        return descriptor_path(descriptor) or os.path.realpath(path), _read_all(descriptor, status.st_size)
     except OSError:
         return os.path.realpath(path), b""
     finally:
@@ -135,14 +136,6 @@ def _read_all(descriptor: int, size: int) -> bytes:
     while chunk := os.read(descriptor, max(size, 0) + 1):  # one read for a file that keeps its size
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def _resolved(path: Path, descriptor: int) -> str:
-    try:
-        named = os.readlink(f"/proc/self/fd/{descriptor}")
-    except OSError:
-        return os.path.realpath(path)
-    return named if named.startswith("/") and not named.endswith(" (deleted)") else os.path.realpath(path)
 
 
 def _refuse_errors(path: Path, workspace: Workspace) -> None:
