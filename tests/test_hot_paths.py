@@ -187,3 +187,32 @@ def test_real_path_resolves_as_realpath_does(tmp_path: Path, monkeypatch: pytest
         assert real_path(path) == os.path.realpath(path), path
     os.chmod(target, 0)  # unreadable: still resolved (root reads it anyway; either way the answer is realpath's)
     assert real_path(tmp_path / "filelink") == str(target.resolve())
+
+
+POLL = {
+    "poll": {"type": "task", "task": {"kind": "httpCall:v1", "method": "GET", "url": "https://jobs.example.com/j/1",
+                                      "resultVar": "job"}, "next": "route"},
+    "route": {"type": "choice", "choices": [{"when": {"predicate": jsonata('context.job.body.state = "DONE"')},
+                                             "next": "done"}], "default": "pause"},
+    "pause": {"type": "timer", "timer": {"duration": "PT30S"}, "next": "poll"},
+    "done": {"type": "succeed", "outputVar": "job"},
+}
+
+
+def test_mocked_drives_of_interleaved_instances_keep_their_own_rules_and_counters(runner: Runner,
+                                                                               tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    def mocks(*states: str) -> dict[str, Any]:
+        return {"mocks": [{"match": {"method": "GET", "url": "https://jobs.example.com/j/*"},
+                           "respond": [{"status": 200, "body": {"state": state}} for state in states]}]}
+
+    path = write_journey(tmp_path, POLL, "poll")
+    slow = runner.start(path, {}, mocks=mocks("RUNNING", "RUNNING", "DONE"))["journeyId"]
+    quick = runner.start(path, {}, mocks=mocks("RUNNING", "DONE"))["journeyId"]
+    runner.advance(timedelta(seconds=30))  # both poll again, each answered from its own rules and counts
+    assert runner.status(quick)["phase"] == "SUCCEEDED" and runner.status(slow)["currentState"] == "pause"
+    runner.close()  # a closed runner drives on with a new client
+    runner.advance(timedelta(seconds=30))
+    assert runner.status(slow)["phase"] == "SUCCEEDED"
+    assert runner.store.get_instance(slow).cursor["mockCounters"] == {"0": 3}

@@ -88,6 +88,7 @@ class Runner:
         self.should_stop = should_stop or (lambda: False)
         self.owner = new_lease_owner()
         self._shared_client: LazyClient | None = None
+        self._mock_client: _MockClient | None = None  # one httpx client for every mocked drive, bound to its rules
         self.data_limits = data_limits or Limits.load()  # every driver gets the same bounds on instance data
         self.warn = warn or (lambda line: None)
         self.secrets = secrets or Secrets()
@@ -543,10 +544,10 @@ class Runner:
         """Mocked instances get their own client over the mock transport (its counters are theirs); the others
         share one real client."""
         if instance.mocks is not None:
-            from jctl.tasks.mocks import mock_transport
-
-            mocks = instance.mocks
-            return LazyClient(lambda: mock_transport(mocks, counters), self.data_limits.http_body)
+            if self._mock_client is None:
+                self._mock_client = _MockClient(self.data_limits.http_body)
+            self._mock_client.bind(instance.mocks, counters)
+            return self._mock_client
         if self._shared_client is None:
             self._shared_client = LazyClient(lambda: self.http_transport, self.data_limits.http_body)
         return self._shared_client
@@ -555,6 +556,9 @@ class Runner:
         if self._shared_client is not None:
             self._shared_client.close()
             self._shared_client = None
+        if self._mock_client is not None:
+            self._mock_client.shut()
+            self._mock_client = None
 
     def _evaluator(self) -> Callable[[str, str, dict[str, Any]], Any]:
         from jctl.expr import EvalOptions, ExpressionError, evaluate
@@ -580,6 +584,34 @@ class Runner:
 def _path(text: str) -> Path:
     """The spec path a cursor names, built once per text (a drive asks for it every time)."""
     return Path(text)
+
+
+class _MockClient(LazyClient):
+    """The client of mocked drives: one httpx client (building one costs more than a mocked call) answering from
+    the rules and counters of the drive it is bound to; each binding starts with no cookies, as a new client
+    would, and a drive's `close` only unbinds it."""
+
+    def __init__(self, max_body: int | None):
+        super().__init__(self._transport, max_body)
+        self._handler: Any = None
+
+    def bind(self, mocks: dict[str, Any], counters: dict[str, int]) -> None:
+        from jctl.tasks.mocks import mock_transport
+
+        self._handler = mock_transport(mocks, counters)
+        if self._client is not None:
+            self._client.cookies.clear()
+
+    def _transport(self) -> httpx.BaseTransport:
+        import httpx
+
+        return httpx.MockTransport(lambda request: self._handler.handler(request))  # the bound rules' handler
+
+    def close(self) -> None:
+        self._handler = None
+
+    def shut(self) -> None:
+        super().close()
 
 
 def _evaluation_seed(seed: str, lang: str, expr: str, bindings: dict[str, Any]) -> str:
