@@ -124,10 +124,17 @@ def parse_duration(text: str) -> timedelta:
 
     Months and years have no fixed length, so they are rejected rather than guessed; negative durations too.
     """
-    import isodate
-
     if not isinstance(text, str):
         raise ValueError(f"expected an ISO-8601 duration string such as PT5M, got {type(text).__name__} {text!r}")
+    return _parsed_duration(text)
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed_duration(text: str) -> timedelta:
+    """parse_duration of a string, once per text (a polling timer parses the same one every round; timedeltas are
+    immutable)."""
+    import isodate
+
     invalid = f"{text!r} is not an ISO-8601 duration; write it like PT30S, PT5M, PT1H or P1DT12H"
     if not re.search(r"\d", text):
         raise ValueError(invalid)

@@ -216,3 +216,17 @@ def test_mocked_drives_of_interleaved_instances_keep_their_own_rules_and_counter
     runner.advance(timedelta(seconds=30))
     assert runner.status(slow)["phase"] == "SUCCEEDED"
     assert runner.store.get_instance(slow).cursor["mockCounters"] == {"0": 3}
+
+
+def test_durations_parse_once_per_text_and_errors_are_raised_every_time() -> None:
+    from datetime import timedelta
+
+    from jctl.clock import parse_duration
+
+    assert parse_duration("PT90S") == parse_duration("PT90S") == timedelta(seconds=90)
+    assert parse_duration("PT1M") == timedelta(minutes=1)
+    for _ in range(2):
+        with pytest.raises(ValueError, match="months or years"):
+            parse_duration("P1M")
+        with pytest.raises(ValueError, match="expected an ISO-8601 duration string"):
+            parse_duration({"not": "a string"})  # type: ignore[arg-type]
