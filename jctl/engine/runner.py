@@ -541,8 +541,8 @@ class Runner:
                             mtls)
 
     def _http_client(self, instance: Instance, counters: dict[str, int]) -> LazyClient:
-        """Mocked instances get their own client over the mock transport (its counters are theirs); the others
-        share one real client."""
+        """Mocked instances get the runner's mock client, bound to their rules and to this drive's counters; the
+        others share one real client."""
         if instance.mocks is not None:
             if self._mock_client is None:
                 self._mock_client = _MockClient(self.data_limits.http_body)
