@@ -230,3 +230,19 @@ def test_durations_parse_once_per_text_and_errors_are_raised_every_time() -> Non
             parse_duration("P1M")
         with pytest.raises(ValueError, match="expected an ISO-8601 duration string"):
             parse_duration({"not": "a string"})  # type: ignore[arg-type]
+
+
+def test_a_mocked_journey_that_makes_no_call_loads_no_http(tmp_path: Path) -> None:
+    import re
+
+    from conftest import run_jctl
+
+    spec = journey(tmp_path)
+    (tmp_path / "mocks.yaml").write_text("mocks:\n- match: {url: 'https://x.example.com/*'}\n  respond: {status: 204}\n")
+    db = str(tmp_path / "jctl.db")
+    assert run_jctl("run", str(spec), "-i", '{"who": "a"}', "--db", db, "--detach", cwd=tmp_path).returncode == 0
+    started = run_jctl("run", str(spec), "-i", '{"who": "a"}', "--mocks", "mocks.yaml", "--db", db, cwd=tmp_path,
+                       env={"PYTHONPROFILEIMPORTTIME": "1"})
+    assert started.returncode == 0 and "ask" in started.stdout, started.stderr
+    modules = set(re.findall(r"^import time:.*\|\s*(\S+)\s*$", started.stderr, re.MULTILINE))
+    assert "jctl.engine.runner" in modules and "httpx" not in modules

@@ -589,26 +589,33 @@ def _path(text: str) -> Path:
 class _MockClient(LazyClient):
     """The client of mocked drives: one httpx client (building one costs more than a mocked call) answering from
     the rules and counters of the drive it is bound to; each binding starts with no cookies, as a new client
-    would, and a drive's `close` only unbinds it."""
+    would, and a drive's `close` only unbinds it. Nothing of httpx loads until a drive makes a call."""
 
     def __init__(self, max_body: int | None):
         super().__init__(self._transport, max_body)
-        self._handler: Any = None
+        self._rules: tuple[dict[str, Any], dict[str, int]] | None = None
+        self._bound: httpx.MockTransport | None = None
 
     def bind(self, mocks: dict[str, Any], counters: dict[str, int]) -> None:
-        from jctl.tasks.mocks import mock_transport
-
-        self._handler = mock_transport(mocks, counters)
+        self._rules, self._bound = (mocks, counters), None
         if self._client is not None:
             self._client.cookies.clear()
 
     def _transport(self) -> httpx.BaseTransport:
         import httpx
 
-        return httpx.MockTransport(lambda request: self._handler.handler(request))  # the bound rules' handler
+        return httpx.MockTransport(self._answer)
+
+    def _answer(self, request: httpx.Request) -> httpx.Response:
+        if self._bound is None:
+            from jctl.tasks.mocks import mock_transport
+
+            assert self._rules is not None, "a mocked call outside a drive"
+            self._bound = mock_transport(*self._rules)
+        return self._bound.handle_request(request)
 
     def close(self) -> None:
-        self._handler = None
+        self._rules = self._bound = None
 
     def shut(self) -> None:
         super().close()
