@@ -26,19 +26,21 @@ def truncate_to_ms(moment: datetime) -> datetime:
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
-def to_epoch_ms(moment: datetime) -> int:
-    """Milliseconds since the Unix epoch of a timezone-aware datetime (floored)."""
-    _require_aware(moment)
-    delta = moment - datetime(1970, 1, 1, tzinfo=timezone.utc)
-    return delta.days * 86_400_000 + delta.seconds * 1000 + delta.microseconds // 1000
-
-
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
+def to_epoch_ms(moment: datetime) -> int:
+    """Milliseconds since the Unix epoch of a timezone-aware datetime (floored)."""
+    _require_aware(moment)
+    delta = moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+
+
+@functools.lru_cache(maxsize=256)
 def from_epoch_ms(epoch_ms: int) -> datetime:
-    """The UTC datetime for an epoch-milliseconds value."""
-    return _EPOCH + timedelta(milliseconds=epoch_ms)
+    """The UTC datetime for an epoch-milliseconds value (datetimes are immutable: a transition reads the same clock
+    several times, and shares one)."""
+    return _EPOCH + timedelta(0, 0, 0, epoch_ms)
 
 
 def later(moment: datetime, delta: timedelta | float) -> datetime:
@@ -56,6 +58,10 @@ def later(moment: datetime, delta: timedelta | float) -> datetime:
 
 def format_rfc3339(moment: datetime) -> str:
     """`2025-12-31T23:59:00.000Z`: UTC, milliseconds, 'Z'."""
+    return format_epoch_ms(to_epoch_ms(moment))
+
+
+def _formatted(moment: datetime) -> str:
     _require_aware(moment)
     utc = moment if moment.tzinfo is timezone.utc else moment.astimezone(timezone.utc)
     if utc.year < 1000:  # strftime writes such years unpadded
@@ -89,7 +95,7 @@ def formatted_second(epoch_seconds: int) -> str:
 
 @functools.lru_cache(maxsize=4096)
 def _formatted_day(days_since_epoch: int) -> str:
-    return format_rfc3339(from_epoch_ms(days_since_epoch * 86_400_000))[:-14]  # the part before `T00:00:00.000Z`
+    return _formatted(from_epoch_ms(days_since_epoch * 86_400_000))[:-14]  # the part before `T00:00:00.000Z`
 
 
 def parse_rfc3339(text: str) -> datetime:
@@ -118,10 +124,17 @@ def parse_duration(text: str) -> timedelta:
 
     Months and years have no fixed length, so they are rejected rather than guessed; negative durations too.
     """
-    import isodate
-
     if not isinstance(text, str):
         raise ValueError(f"expected an ISO-8601 duration string such as PT5M, got {type(text).__name__} {text!r}")
+    return _parsed_duration(text)
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed_duration(text: str) -> timedelta:
+    """parse_duration of a string, once per text (a polling timer parses the same one every round; timedeltas are
+    immutable)."""
+    import isodate
+
     invalid = f"{text!r} is not an ISO-8601 duration; write it like PT30S, PT5M, PT1H or P1DT12H"
     if not re.search(r"\d", text):
         raise ValueError(invalid)

@@ -61,7 +61,12 @@ class Limits:
 
 
 def json_size(value: Any) -> int:
-    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str).encode("utf-8"))
+    text = _COMPACT.encode(value)
+    return len(text) if text.isascii() else len(text.encode("utf-8"))  # isascii: a flag CPython keeps
+
+
+# json.dumps with these options builds an encoder every call; a transition measures its context with this one
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)
 
 
 def over_message(what: str, size: int, limit: int, name: str) -> str:

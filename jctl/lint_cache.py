@@ -24,10 +24,10 @@ def cache_dir() -> Path:
     return Path(base) / "jctl" / "lint"
 
 
-def linted_clean(spec_path: Path, spec_bytes: bytes | None = None) -> bool:
-    """True when this exact spec (`spec_bytes`: its bytes, when the caller has read them), with the same files
-    beside it, linted without errors before."""
-    key = _entry_key(spec_path, spec_bytes)
+def linted_clean(spec_path: Path, spec_bytes: bytes | None = None, *, resolved: str | None = None) -> bool:
+    """True when this exact spec (`spec_bytes`: its bytes, and `resolved`: its resolved path, when the caller has
+    them), with the same files beside it, linted without errors before."""
+    key = _entry_key(spec_path, spec_bytes, resolved)
     if key is None:
         return False
     try:
@@ -50,10 +50,11 @@ def linted_clean(spec_path: Path, spec_bytes: bytes | None = None) -> bool:
 _FOUND_CLEAN: dict[str, dict[str, str]] = {}
 
 
-def remember_clean(spec_path: Path, files_read: list[Path], spec_bytes: bytes | None = None) -> None:
+def remember_clean(spec_path: Path, files_read: list[Path], spec_bytes: bytes | None = None, *,
+                   resolved: str | None = None) -> None:
     """Record a clean lint of `spec_path` (whose bytes the caller may have read), which read `files_read` besides
     it. A cache that cannot be written is no error: the next run lints again."""
-    key = _entry_key(spec_path, spec_bytes)
+    key = _entry_key(spec_path, spec_bytes, resolved)
     if key is None:
         return
     entry = cache_dir() / f"{key}.json"
@@ -71,13 +72,20 @@ def remember_clean(spec_path: Path, files_read: list[Path], spec_bytes: bytes | 
         return
 
 
-def _entry_key(spec_path: Path, spec_bytes: bytes | None = None) -> str | None:
+def _entry_key(spec_path: Path, spec_bytes: bytes | None = None, resolved: str | None = None) -> str | None:
     try:
         spec_bytes = spec_path.read_bytes() if spec_bytes is None else spec_bytes
     except OSError:
         return None
-    key = hashlib.sha256(_linter_fingerprint().encode() + b"\0" + str(spec_path.resolve()).encode() + b"\0" + spec_bytes)
+    key = _linter_hash(_linter_fingerprint()).copy()
+    key.update((resolved or str(spec_path.resolve())).encode() + b"\0" + spec_bytes)
     return key.hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def _linter_hash(fingerprint: str) -> hashlib._Hash:
+    """The hash of the linter's fingerprint, the first part of every key: hashed once per process."""
+    return hashlib.sha256(fingerprint.encode() + b"\0")
 
 
 @functools.lru_cache(maxsize=1)

@@ -34,7 +34,23 @@ def marked_paths(schema: Any, at: Path = ()) -> Iterator[Path]:
 
 def definition_paths(definition: dict[str, Any]) -> list[Path]:
     """Secret paths of a journey: its start input schema and the input schema of each wait/webhook, at the top
-    level, in parallel branches and in subjourneys."""
+    level, in parallel branches and in subjourneys. Worked out once per definition object (every answer about an
+    instance asks): a definition is never changed in place (the store and the start memo share them)."""
+    known = _PATHS.get(id(definition))
+    if known is not None and known[0] is definition:  # the entry holds the object, so its id is not reused
+        return list(known[1])
+    paths = _definition_paths(definition)
+    if len(_PATHS) >= _MAX_PATHS:
+        _PATHS.clear()
+    _PATHS[id(definition)] = (definition, tuple(paths))
+    return paths
+
+
+_PATHS: dict[int, tuple[dict[str, Any], tuple[Path, ...]]] = {}
+_MAX_PATHS = 64
+
+
+def _definition_paths(definition: dict[str, Any]) -> list[Path]:
     spec = definition.get("spec") or {}
     paths = set(marked_paths((spec.get("input") or {}).get("schema")))
     graphs = [spec.get("states"), *[(g or {}).get("states") for g in (spec.get("subjourneys") or {}).values()

@@ -7,6 +7,7 @@ under tests/cases/rules/. Checks never print and never compute positions.
 from __future__ import annotations
 
 import importlib
+import itertools
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,14 +104,16 @@ class Workspace:
         Specs in the wild write `openApiRef` relative to their repository root rather than to the journey file;
         walking up the ancestors finds those without guessing where the root is.
         """
-        return _find_upwards(spec_path.resolve().parent, ref)
+        from jctl.fs import real_path  # each drive of an instance with an OpenAPI operation asks
+
+        return _find_upwards(Path(real_path(spec_path)).parent, ref)
 
 
 def _find_upwards(directory: Path, ref: str) -> Path | None:
     ref_path = Path(ref)
     if ref_path.is_absolute():
         return ref_path if ref_path.is_file() else None
-    for folder in (directory, *directory.parents):
+    for folder in itertools.chain((directory,), directory.parents):  # parents built as the walk reaches them
         candidate = folder / ref_path
         if candidate.is_file():
             return candidate

@@ -366,6 +366,30 @@ def _conforms(schema: dict[str, Any], value: Any) -> bool:
     import jsonschema_rs
 
     try:
-        return bool(jsonschema_rs.Draft202012Validator(schema).is_valid(value))
+        return bool(_compiled(schema).is_valid(value))
     except (ValueError, TypeError, jsonschema_rs.ValidationError):
         return False
+
+
+def _compiled(schema: dict[str, Any]) -> Any:
+    """The compiled validator of `schema`, built once per content: keyed by the schema's pickled bytes (equal bytes
+    are an equal schema, so an edited schema is another key), which cost a tenth of compiling it again."""
+    import pickle
+
+    import jsonschema_rs
+
+    try:
+        key = pickle.dumps(schema, pickle.HIGHEST_PROTOCOL)
+    except (pickle.PicklingError, TypeError, AttributeError, RecursionError):
+        return jsonschema_rs.Draft202012Validator(schema)
+    validator = _VALIDATORS.get(key)
+    if validator is None:
+        validator = jsonschema_rs.Draft202012Validator(schema)
+        if len(_VALIDATORS) >= _MAX_VALIDATORS:
+            _VALIDATORS.clear()
+        _VALIDATORS[key] = validator
+    return validator
+
+
+_VALIDATORS: dict[bytes, Any] = {}  # compiled JSON Schema validators by the schema's pickled bytes
+_MAX_VALIDATORS = 256

@@ -4,6 +4,7 @@ transition atomically with its history event; due work (run, timer, step-timeout
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
@@ -92,6 +93,7 @@ class Runner:
         self.should_stop = should_stop or (lambda: False)
         self.owner = new_lease_owner()
         self._shared_client: LazyClient | None = None
+        self._mock_client: _MockClient | None = None  # one httpx client for every mocked drive, bound to its rules
         self.data_limits = data_limits or Limits.load()  # every driver gets the same bounds on instance data
         self.warn = warn or (lambda line: None)
         self.secrets = secrets or Secrets()
@@ -622,7 +624,7 @@ class Runner:
                       cache_get=self.store.cache_get, active_schedules=self.store.active_schedules,
                       http_auth=self._http_auth(instance),
                       plugin_env=PluginEnvironment(self.request, *self.plugin_config, self.secrets))
-        return Interpreter(instance.definition, seams, spec_path=Path(spec_path) if spec_path else None,
+        return Interpreter(instance.definition, seams, spec_path=_path(spec_path) if spec_path else None,
                            max_transitions=self._limit("maxTransitions"),
                            max_inline_timers=self._limit("maxInlineTimers"))
 
@@ -635,13 +637,13 @@ class Runner:
                             mtls)
 
     def _http_client(self, instance: Instance, counters: dict[str, int]) -> LazyClient:
-        """Mocked instances get their own client over the mock transport (its counters are theirs); the others
-        share one real client."""
+        """Mocked instances get the runner's mock client, bound to their rules and to this drive's counters; the
+        others share one real client."""
         if instance.mocks is not None:
-            from jctl.tasks.mocks import mock_transport
-
-            mocks = instance.mocks
-            return LazyClient(lambda: mock_transport(mocks, counters), self.data_limits.http_body)
+            if self._mock_client is None:
+                self._mock_client = _MockClient(self.data_limits.http_body)
+            self._mock_client.bind(instance.mocks, counters)
+            return self._mock_client
         if self._shared_client is None:
             self._shared_client = LazyClient(lambda: self.http_transport, self.data_limits.http_body)
         return self._shared_client
@@ -650,6 +652,9 @@ class Runner:
         if self._shared_client is not None:
             self._shared_client.close()
             self._shared_client = None
+        if self._mock_client is not None:
+            self._mock_client.shut()
+            self._mock_client = None
 
     def _evaluator(self) -> Callable[[str, str, dict[str, Any]], Any]:
         from jctl.expr import EvalOptions, ExpressionError, evaluate
@@ -669,6 +674,47 @@ class Runner:
             return self.store.get_instance(id_or_prefix)
         except (StoreUnknownInstance, AmbiguousInstance) as exc:
             raise UnknownInstance(str(exc)) from None
+
+
+@functools.lru_cache(maxsize=64)
+def _path(text: str) -> Path:
+    """The spec path a cursor names, built once per text (a drive asks for it every time)."""
+    return Path(text)
+
+
+class _MockClient(LazyClient):
+    """The client of mocked drives: one httpx client (building one costs more than a mocked call) answering from
+    the rules and counters of the drive it is bound to; each binding starts with no cookies, as a new client
+    would, and a drive's `close` only unbinds it. Nothing of httpx loads until a drive makes a call."""
+
+    def __init__(self, max_body: int | None):
+        super().__init__(self._transport, max_body)
+        self._rules: tuple[dict[str, Any], dict[str, int]] | None = None
+        self._bound: httpx.MockTransport | None = None
+
+    def bind(self, mocks: dict[str, Any], counters: dict[str, int]) -> None:
+        self._rules, self._bound = (mocks, counters), None
+        if self._client is not None:
+            self._client.cookies.clear()
+
+    def _transport(self) -> httpx.BaseTransport:
+        import httpx
+
+        return httpx.MockTransport(self._answer)
+
+    def _answer(self, request: httpx.Request) -> httpx.Response:
+        if self._bound is None:
+            from jctl.tasks.mocks import mock_transport
+
+            assert self._rules is not None, "a mocked call outside a drive"
+            self._bound = mock_transport(*self._rules)
+        return self._bound.handle_request(request)
+
+    def close(self) -> None:
+        self._rules = self._bound = None
+
+    def shut(self) -> None:
+        super().close()
 
 
 def _evaluation_seed(seed: str, lang: str, expr: str, bindings: dict[str, Any]) -> str:

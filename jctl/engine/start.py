@@ -4,6 +4,8 @@ the platform config, and the instance with its first history event and due work.
 from __future__ import annotations
 
 import copy
+import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from jctl.clock import later
 from jctl.engine.errors import InvalidInput, InvalidSpec
+from jctl.fs import descriptor_path
 from jctl.engine.interpreter import schema_violations
 from jctl.store.models import Instance, NewDueWork, NewEvent, new_instance_id
 
@@ -34,10 +37,10 @@ def plan_start(definition_path: Path, input: Any, *, mocks: dict[str, Any] | Non
     """Check everything a start needs (raising before anything is stored) and build the new instance."""
     from jctl.engine.platform import resolve_platform_config
 
-    definition = load_definition(definition_path)
+    resolved, definition = _definition(definition_path)  # shared with the other starts of this spec: read only
     spec = definition.get("spec") or {}
     _check_input(spec, input)
-    instance = _new_instance(definition_path, definition, input, _checked_mocks(mocks), now)
+    instance = _new_instance(definition_path, resolved, definition, input, _checked_mocks(mocks), now)
     instance.tags, instance.attributes = _start_metadata(definition, input, headers)
     instance.cursor["platformConfig"] = resolve_platform_config(spec, supplied_config)  # later triggers reuse it
     due = [NewDueWork("run", now, spec.get("start"))]
@@ -53,54 +56,86 @@ def plan_start(definition_path: Path, input: Any, *, mocks: dict[str, Any] | Non
 
 def load_definition(path: Path) -> dict[str, Any]:
     """Lint the spec (refusing error diagnostics; a spec that linted clean unchanged is not linted again) and
-    return its data."""
-    from jctl import lint_cache
-    from jctl.checks import Workspace
-    from jctl.errors import UsageError
-    from jctl.spec.loader import LoadError
+    return its data (a private copy: callers may change what they get)."""
+    import pickle
 
-    if not path.is_file():  # a mistyped path is a usage error (exit 2), as for `jctl validate`
+    copied: dict[str, Any] = pickle.loads(pickle.dumps(_definition(path)[1], pickle.HIGHEST_PROTOCOL))
+    return copied
+
+
+def _definition(path: Path) -> tuple[str, dict[str, Any]]:
+    """The spec's resolved path and its data, linted as `load_definition` says. The data of unchanged bytes at one
+    path is the same object for every start of this process: nothing may change it in place (the engine and the
+    store never do; the store knows its hash by its identity)."""
+    from jctl import lint_cache
+    from jctl.errors import UsageError
+
+    key = _spec_key(path)
+    if key is None:  # a mistyped path is a usage error (exit 2), as for `jctl validate`
         problem = "not a regular file" if path.exists() else "no such file or directory"
         raise UsageError(f"{problem}: {path}", hint="pass the path of a .journey.yaml file")
-    workspace = Workspace()  # the linter's loaded document is the one we run: the file is read and parsed once
-    key = _spec_key(path)
-    if lint_cache.linted_clean(path, key[1] or None):
-        parsed = _PARSED.get(key)
-        if parsed is not None:
-            import pickle  # the parsed-spec memo serves processes that start many instances
+    resolved, spec_bytes = key
+    clean = lint_cache.linted_clean(path, spec_bytes or None, resolved=resolved)
+    if clean and (known := _PARSED.get(key)) is not None:
+        return resolved, known
+    return resolved, _parsed(path, key, clean)
 
-            known: dict[str, Any] = pickle.loads(parsed)  # a private copy: callers may keep what they get
-            return known
-    else:
+
+def _parsed(path: Path, key: tuple[str, bytes], clean: bool) -> dict[str, Any]:
+    """Lint (unless `clean`) and parse the spec; the linter's loaded document is the one we run: the file is read
+    and parsed once."""
+    from jctl import lint_cache
+    from jctl.checks import Workspace
+    from jctl.spec.loader import LoadError
+
+    resolved, spec_bytes = key
+    workspace = Workspace()
+    if not clean:
         _refuse_errors(path, workspace)
-        lint_cache.remember_clean(path, workspace.loaded_paths(), key[1] or None)
+        lint_cache.remember_clean(path, workspace.loaded_paths(), spec_bytes or None, resolved=resolved)
     loaded = workspace.load(path)
     if isinstance(loaded, LoadError):
         raise InvalidSpec(f"cannot load {path}: {loaded}")
     data = loaded.data
     if not isinstance(data, dict) or not isinstance((data.get("spec") or {}).get("states"), dict):
         raise InvalidSpec(f"{path} is not a journey spec (spec.states is missing)")
-    if key[1] and loaded.text.encode() == key[1]:  # the bytes parsed are the bytes keyed
-        import pickle
-
+    if spec_bytes and loaded.text.encode() == spec_bytes:  # the bytes parsed are the bytes keyed
         if len(_PARSED) >= _MAX_PARSED:
             _PARSED.clear()
-        _PARSED[key] = pickle.dumps(data, pickle.HIGHEST_PROTOCOL)
+        _PARSED[key] = data
     return data
 
 
 # Specs this process has parsed, by resolved path and bytes: a process starting many instances of one spec parses
 # it once (the lint verdict is still asked of the lint cache every time).
-_PARSED: dict[tuple[str, bytes], bytes] = {}
+_PARSED: dict[tuple[str, bytes], dict[str, Any]] = {}
 _MAX_PARSED = 32
 
 
-def _spec_key(path: Path) -> tuple[str, bytes]:
-    resolved = path.resolve()
+def _spec_key(path: Path) -> tuple[str, bytes] | None:
+    """The spec's resolved path and bytes, read through one open of the file; None when it is not a regular file.
+    Linux names the file the descriptor holds (/proc/self/fd: the kernel's own resolution, at a tenth of the cost
+    of os.path.realpath's lstat per component); elsewhere, realpath."""
     try:
-        return str(resolved), resolved.read_bytes()
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError:  # a file that cannot be opened is linted and loaded like any other, which says why
+        return (os.path.realpath(path), b"") if path.is_file() else None
+    try:
+        status = os.fstat(descriptor)
+        if not stat.S_ISREG(status.st_mode):
+            return None
+        return descriptor_path(descriptor) or os.path.realpath(path), _read_all(descriptor, status.st_size)
     except OSError:
-        return str(resolved), b""
+        return os.path.realpath(path), b""
+    finally:
+        os.close(descriptor)
+
+
+def _read_all(descriptor: int, size: int) -> bytes:
+    chunks = []
+    while chunk := os.read(descriptor, max(size, 0) + 1):  # one read for a file that keeps its size
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _refuse_errors(path: Path, workspace: Workspace) -> None:
@@ -144,12 +179,12 @@ def _checked_mocks(mocks: dict[str, Any] | None) -> dict[str, Any] | None:
         raise InvalidInput(f"the mocks are not valid: {exc}", [str(exc)]) from None
 
 
-def _new_instance(path: Path, definition: dict[str, Any], input: dict[str, Any], mocks: dict[str, Any] | None,
-                  now: datetime) -> Instance:
+def _new_instance(path: Path, resolved: str, definition: dict[str, Any], input: dict[str, Any],
+                  mocks: dict[str, Any] | None, now: datetime) -> Instance:
     from jctl.clock import format_rfc3339
 
     metadata = definition.get("metadata") or {}
-    cursor: dict[str, Any] = {"specPath": str(path.resolve()), "paused": None, "mockCounters": {},
+    cursor: dict[str, Any] = {"specPath": resolved, "paused": None, "mockCounters": {},
                               "startedAt": format_rfc3339(now)}
     return Instance(id=new_instance_id(), journey_name=str(metadata.get("name", path.stem)),
                     kind=str(definition.get("kind", "Journey")), definition=definition, phase="RUNNING",

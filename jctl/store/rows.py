@@ -264,7 +264,7 @@ def _instance_from_row(row: tuple[Any, ...]) -> Instance:
         id=instance_id,
         journey_name=journey_name,
         kind=kind,
-        definition=json.loads(document),
+        definition=decoded_definition(document),
         phase=phase,
         current_state=current_state,
         cursor=json.loads(cursor),
@@ -278,6 +278,22 @@ def _instance_from_row(row: tuple[Any, ...]) -> Instance:
         updated_at=from_epoch_ms(updated_ms),
         version=version,
     )
+
+
+def decoded_definition(document: str) -> Any:
+    """A stored definition document decoded, once per process for each text: every instance of one definition shares
+    the object, which nobody changes in place (keyed by the whole text, so another text is never served)."""
+    known = _DEFINITIONS.get(document)
+    if known is None:
+        known = json.loads(document)
+        if len(_DEFINITIONS) >= _MAX_DEFINITIONS:
+            _DEFINITIONS.clear()
+        _DEFINITIONS[document] = known
+    return known
+
+
+_DEFINITIONS: dict[str, Any] = {}  # decoded definitions by their stored text
+_MAX_DEFINITIONS = 64
 
 
 def summary_from_row(row: tuple[Any, ...], store_path: object = "the store") -> InstanceSummary:
