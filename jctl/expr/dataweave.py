@@ -220,13 +220,19 @@ def evaluate(expr: str, bindings: dict[str, Any], aliases: list[str], options: E
     if forbidden:
         message, line, column = forbidden[0]
         raise ExpressionError(message, line, column, "forbidden")
+    # An alias or binding the text never names cannot be read: declaring the alias costs the engine more than the
+    # whole evaluation of a small expression (a run 2.0 -> 0.75 ms with six aliases), and an input is parsed.
+    named = memo.names(form.text)
+    aliases = [name for name in aliases if name in named]
     usable = {OUTPUT_NAME if name == "output" else name: value for name, value in bindings.items()
-              if name == "output" or name not in dw_guard.RESERVED_WORDS}
-    if OUTPUT_NAME in form.text:
+              if (name == "output" or name not in dw_guard.RESERVED_WORDS)
+              and ((OUTPUT_NAME if name == "output" else name) in named or name == "context" and aliases)}
+    if OUTPUT_NAME in named:
         usable.setdefault(OUTPUT_NAME, None)  # `output` outside a site that binds it reads null, like `payload`
     usable, remembered = memo.narrowed("dataweave", form.text, usable)
     request, header_lines = request_for(form.text, usable, aliases, options.now, uuid_value, random_value)
-    key = memo.Answers.key("dataweave", form.text, aliases, request["inputs"]) if remembered else None
+    key = memo.Answers.key("dataweave", form.text, aliases, tuple(f"{name}={text}" for name, text in
+                                                                  request["inputs"].items())) if remembered else None
     known = memo.ANSWERS.get(key)
     if known is not None:
         return json.loads(known)
