@@ -65,19 +65,20 @@ class _Everything(frozenset[str]):
         return True
 
 
-def outcome(lang: str, expr: str, context: dict[str, Any]) -> tuple[str, Any]:
+def outcome(lang: str, expr: str, context: dict[str, Any], seed: str | None = None) -> tuple[str, Any]:
     bindings = build_bindings(context, payload={"decision": "APPROVE"}, platform={"environment": "dev"})
     try:
-        return "value", evaluate(lang, expr, bindings, EvalOptions(now=NOW))
+        return "value", evaluate(lang, expr, bindings, EvalOptions(now=NOW, uuid_seed=seed))
     except ExpressionError as error:
         return "error", (error.kind, error.message, error.line, error.column)
 
 
-def whole(lang: str, expr: str, context: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> tuple[str, Any]:
+def whole(lang: str, expr: str, context: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
+          seed: str | None = None) -> tuple[str, Any]:
     with monkeypatch.context() as patched:
         patched.setattr(memo, "names", lambda text: _Everything())
         patched.setattr(memo, "narrowed", lambda lang, text, given: (given, False))
-        return outcome(lang, expr, context)
+        return outcome(lang, expr, context, seed)
 
 
 @pytest.mark.parametrize("expr", DATAWEAVE)
@@ -98,6 +99,14 @@ def test_jsonata_pruned_bindings_answer_as_whole_ones(expr: str, context: dict[s
     expected = whole("jsonata", expr, context, monkeypatch)
     assert outcome("jsonata", expr, context) == expected
     assert outcome("jsonata", expr, context) == expected
+
+
+@pytest.mark.parametrize("expr", ["uuid()", "random()", "randomInt(10)", "[uuid(), random()]", "x default 1",
+                                  "'uuid random'", "x +"])
+def test_seeded_functions_are_declared_where_named_and_answer_the_same(expr: str,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    expected = whole("dataweave", expr, {"x": 2}, monkeypatch, seed="s-1")
+    assert outcome("dataweave", expr, {"x": 2}, seed="s-1") == expected
 
 
 def test_names_are_the_words_not_written_as_selectors() -> None:

@@ -118,8 +118,7 @@ def _evaluate(lang: str, expr: str, bindings: dict[str, Any], options: EvalOptio
     if lang == "dataweave":
         from jctl.expr import dataweave
 
-        aliases = binding_rules.context_aliases(bindings)
-        return dataweave.evaluate(expr, bindings, aliases, options, uuid_value, random_value)
+        return dataweave.evaluate(expr, bindings, options, uuid_value, random_value)
     if lang in ("jsonata", "jq", "jolt"):
         import json
 

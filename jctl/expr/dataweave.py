@@ -48,6 +48,9 @@ def request_for(
     # `now` is read only through its name (`dw::Core::now` is refused): an expression that never names it is not
     # given the clock, so its script is the same on every evaluation and compiles faster (0.8 -> 0.7 ms)
     clock = dw_datetime(now) if now and _NOW.search(expr) else None
+    named = memo.names(expr)  # likewise the seeded uuid() and random(): declared only where the text can call them
+    uuid_value = uuid_value if "uuid" in named else None
+    random_value = random_value if "random" in named or "randomInt" in named else None
     script, header_lines = dw_guard.build_script(expr, aliases, clock, uuid_value, random_value, compile_only)
     inputs = {name: json.dumps(value) for name, value in bindings.items()}
     return {"script": script, "inputs": inputs}, header_lines
@@ -212,9 +215,10 @@ def _host_form_checked(expr: str) -> tuple[HostForm, tuple[tuple[str, int, int],
     return form, tuple(forbidden_errors(expr, form))
 
 
-def evaluate(expr: str, bindings: dict[str, Any], aliases: list[str], options: EvalOptions, uuid_value: str | None,
+def evaluate(expr: str, bindings: dict[str, Any], options: EvalOptions, uuid_value: str | None,
              random_value: float | None) -> Any:
     from jctl.expr import worker
+    from jctl.expr.bindings import context_aliases
 
     form, forbidden = _host_form_checked(expr)
     if forbidden:
@@ -223,7 +227,7 @@ def evaluate(expr: str, bindings: dict[str, Any], aliases: list[str], options: E
     # An alias or binding the text never names cannot be read: declaring the alias costs the engine more than the
     # whole evaluation of a small expression (a run 2.0 -> 0.75 ms with six aliases), and an input is parsed.
     named = memo.names(form.text)
-    aliases = [name for name in aliases if name in named]
+    aliases = context_aliases(bindings, named)
     usable = {OUTPUT_NAME if name == "output" else name: value for name, value in bindings.items()
               if (name == "output" or name not in dw_guard.RESERVED_WORDS)
               and ((OUTPUT_NAME if name == "output" else name) in named or name == "context" and aliases)}
@@ -231,8 +235,8 @@ def evaluate(expr: str, bindings: dict[str, Any], aliases: list[str], options: E
         usable.setdefault(OUTPUT_NAME, None)  # `output` outside a site that binds it reads null, like `payload`
     usable, remembered = memo.narrowed("dataweave", form.text, usable)
     request, header_lines = request_for(form.text, usable, aliases, options.now, uuid_value, random_value)
-    key = memo.Answers.key("dataweave", form.text, aliases, tuple(f"{name}={text}" for name, text in
-                                                                  request["inputs"].items())) if remembered else None
+    key = memo.Answers.key("dataweave", form.text, ",".join(aliases), tuple(
+        f"{name}={text}" for name, text in request["inputs"].items())) if remembered else None
     known = memo.ANSWERS.get(key)
     if known is not None:
         return json.loads(known)
