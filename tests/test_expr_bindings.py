@@ -3,6 +3,7 @@ as it does given all of them: same values, same errors, same messages and positi
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 from typing import Any
 
@@ -138,3 +139,10 @@ def test_a_key_is_built_from_the_text_the_request_sends() -> None:
     assert memo.Answers.key("jsonata", "a", None, text) == memo.Answers.key("jsonata", "a", None, {"a": 1})
     assert memo.Answers.key("jsonata", "a", None, ("x=1", "y=2")) != memo.Answers.key("jsonata", "a", None, "x=1y=2")
     assert memo.Answers.key("jsonata", "a", None, "x" * memo.MAX_KEY_CHARS) is None
+
+
+def test_a_document_encoded_for_the_key_is_sent_as_the_document_itself() -> None:
+    payload = {"lang": "jsonata", "expr": "a", "document_json": '{"a":[1,"x\\"y"]}'}
+    assert json.loads(worker._encode(payload)) == {"lang": "jsonata", "expr": "a", "document": {"a": [1, 'x"y']}}
+    assert json.loads(worker._encode({"document_json": "null"})) == {"document": None}
+    assert json.loads(worker._encode({"ok": True, "json": "1"})) == {"ok": True, "json": "1"}
