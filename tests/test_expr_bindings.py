@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from jsonata import Jsonata  # at import: the engine raises the recursion limit when first imported
+from jsonata.jexception import JException
 
-from jctl.expr import EvalOptions, ExpressionError, evaluate, memo, worker
+from jctl.expr import EvalOptions, ExpressionError, evaluate, jsonata, memo, worker
 from jctl.expr.bindings import build_bindings
 
 NOW = datetime(2026, 3, 4, 5, 6, 7, tzinfo=timezone.utc)
@@ -146,3 +148,24 @@ def test_a_document_encoded_for_the_key_is_sent_as_the_document_itself() -> None
     assert json.loads(worker._encode(payload)) == {"lang": "jsonata", "expr": "a", "document": {"a": [1, 'x"y']}}
     assert json.loads(worker._encode({"document_json": "null"})) == {"document": None}
     assert json.loads(worker._encode({"ok": True, "json": "1"})) == {"ok": True, "json": "1"}
+
+
+JSON_VALUES = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False), st.text()),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=4), inner, max_size=4)),
+    max_leaves=12,
+)
+
+
+@pytest.mark.parametrize("expr", ["$", "$count($keys($))", "$string($)", "**"])
+@settings(max_examples=40, deadline=None)
+@given(document=JSON_VALUES)
+def test_jsonata_without_its_input_walk_answers_as_with_it(expr: str, document: Any) -> None:
+    def answer(evaluate: Any) -> tuple[str, Any]:
+        try:
+            return "value", evaluate()
+        except JException as error:
+            return "error", str(error)
+
+    walked = answer(lambda: Jsonata(expr).evaluate(json.loads(json.dumps(document))))
+    assert answer(lambda: jsonata.evaluate_document(expr, json.loads(json.dumps(document)), 0, None, 5000)) == walked
