@@ -55,8 +55,9 @@ def context_aliases(bindings: dict[str, Any], named: Container[str] | None = Non
         return []
     return [
         key for key in context
-        if (named is None or key in named) and isinstance(key, str) and _IDENTIFIER.match(key) and key not in bindings and key not in BINDING_NAMES
-        and key not in RESERVED_WORDS and key not in _DW_CORE_NAMES and key != OUTPUT_NAME
+        if (named is None or key in named) and isinstance(key, str) and _IDENTIFIER.match(key)
+        and key not in bindings and key not in BINDING_NAMES and key not in RESERVED_WORDS
+        and key not in _DW_CORE_NAMES and key != OUTPUT_NAME
     ]
 
 

@@ -2,7 +2,7 @@
 
 Expressions are pure functions of their text and the bindings they read. An expression that reads the context only
 through `context.<key>` (and bare context keys) gets only those top-level keys of the context, and bindings it never
-names arrive as null: a large context is not encoded, sent and decoded for a predicate that reads one field, and
+names arrive as null (DataWeave: are not sent, and the context keys it never names are not declared as aliases): a large context is not encoded, sent and decoded for a predicate that reads one field, and
 the same expression over the same inputs (a poll loop's choice, the next instance's decision) is answered from
 memory instead of the worker. Anything the analysis cannot vouch for (`$$`, wildcards, the whole `context`, the
 clock, randomness, qualified names) is sent whole and never remembered. Only successful answers are kept.
