@@ -125,7 +125,8 @@ class Answers:
         if len(text) + sum(len(each) for each in texts) > MAX_KEY_CHARS:
             return None
         try:
-            extra_text = extra if isinstance(extra, str) else json.dumps(extra, separators=(",", ":"), allow_nan=False)
+            extra_text = "" if extra is None else extra if isinstance(extra, str) else json.dumps(
+                extra, separators=(",", ":"), allow_nan=False)
         except (TypeError, ValueError):
             return None
         return (lang, text, extra_text, *texts)
