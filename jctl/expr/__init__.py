@@ -118,8 +118,7 @@ def _evaluate(lang: str, expr: str, bindings: dict[str, Any], options: EvalOptio
     if lang == "dataweave":
         from jctl.expr import dataweave
 
-        aliases = binding_rules.context_aliases(bindings)
-        return dataweave.evaluate(expr, bindings, aliases, options, uuid_value, random_value)
+        return dataweave.evaluate(expr, bindings, options, uuid_value, random_value)
     if lang in ("jsonata", "jq", "jolt"):
         import json
 
@@ -129,12 +128,16 @@ def _evaluate(lang: str, expr: str, bindings: dict[str, Any], options: EvalOptio
         if lang == "jsonata":  # the other two read their document in ways the narrowing does not follow
             bindings, remembered = memo.narrowed(lang, expr, bindings)
         document = binding_rules.with_aliases(bindings)
-        key = memo.Answers.key(lang, expr, None, document) if remembered else None
+        try:  # encoded once: the memo key and the request share the text
+            document_json = json.dumps(document, separators=(",", ":"), allow_nan=False)
+        except ValueError:  # NaN or Infinity: sent as before, never remembered
+            document_json, remembered = json.dumps(document, separators=(",", ":")), False
+        key = memo.Answers.key(lang, expr, None, document_json) if remembered else None
         known = memo.ANSWERS.get(key)
         if known is not None:
             return json.loads(known)
         request = {
-            "lang": lang, "expr": expr, "document": document,
+            "lang": lang, "expr": expr, "document_json": document_json,
             "now_ms": int(options.now.timestamp() * 1000), "seed": options.uuid_seed,
             "timeout_ms": int(options.timeout_s * 1000),
         }

@@ -13,6 +13,7 @@ import hashlib
 import random
 import re
 import uuid
+from collections.abc import Container
 from typing import Any
 
 BINDING_NAMES = ("context", "payload", "platform", "error", "branches", "outcome", "output")
@@ -43,8 +44,9 @@ def build_bindings(
     return bindings
 
 
-def context_aliases(bindings: dict[str, Any]) -> list[str]:
-    """The top-level context keys that are bound as bare names (see the module docstring for the rule)."""
+def context_aliases(bindings: dict[str, Any], named: Container[str] | None = None) -> list[str]:
+    """The top-level context keys that are bound as bare names (see the module docstring for the rule); with `named`,
+    only those among these names (the ones an expression can reference)."""
     from jctl.expr.dw_dialect import OUTPUT_NAME
     from jctl.expr.dw_guard import RESERVED_WORDS
 
@@ -53,8 +55,9 @@ def context_aliases(bindings: dict[str, Any]) -> list[str]:
         return []
     return [
         key for key in context
-        if isinstance(key, str) and _IDENTIFIER.match(key) and key not in bindings and key not in BINDING_NAMES
-        and key not in RESERVED_WORDS and key not in _DW_CORE_NAMES and key != OUTPUT_NAME
+        if (named is None or key in named) and isinstance(key, str) and _IDENTIFIER.match(key)
+        and key not in bindings and key not in BINDING_NAMES and key not in RESERVED_WORDS
+        and key not in _DW_CORE_NAMES and key != OUTPUT_NAME
     ]
 
 

@@ -47,7 +47,11 @@ def compile_check(expr: str) -> list[ExpressionError]:
 def _compiled(expr: str) -> Any:
     from jsonata import Jsonata
 
-    return Jsonata(expr)
+    compiled = Jsonata(expr)
+    # The engine walks the whole input before every evaluation to refuse values JSON cannot hold; the document is
+    # always decoded JSON (the worker's request), so the walk never refuses anything: 14% of a small mapper's run.
+    compiled.set_validate_input(False)
+    return compiled
 
 
 def evaluate_document(expr: str, document: Any, now_ms: int, seed: str | None, timeout_ms: int) -> Any:

@@ -2,7 +2,7 @@
 
 Expressions are pure functions of their text and the bindings they read. An expression that reads the context only
 through `context.<key>` (and bare context keys) gets only those top-level keys of the context, and bindings it never
-names arrive as null: a large context is not encoded, sent and decoded for a predicate that reads one field, and
+names arrive as null (DataWeave: are not sent, and the context keys it never names are not declared as aliases): a large context is not encoded, sent and decoded for a predicate that reads one field, and
 the same expression over the same inputs (a poll loop's choice, the next instance's decision) is answered from
 memory instead of the worker. Anything the analysis cannot vouch for (`$$`, wildcards, the whole `context`, the
 clock, randomness, qualified names) is sent whole and never remembered. Only successful answers are kept.
@@ -19,6 +19,7 @@ from typing import Any
 
 MAX_ENTRIES = 2048
 MAX_KEY_CHARS = 64 * 1024  # inputs larger than this are evaluated every time rather than kept in memory
+Key = tuple[str, ...]  # language, text, extras, then the inputs' JSON texts as the request sends them
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _CONTEXT = re.compile(r"\bcontext\b")
@@ -63,6 +64,14 @@ def context_reads(lang: str, text: str) -> tuple[frozenset[str], dict[str, froze
                                              for name, each in fields.items()}
 
 
+@functools.lru_cache(maxsize=1024)
+def names(text: str) -> frozenset[str]:
+    """The identifier-like words of `text` not written right after a `.` (a selector's key, not a name), strings and
+    comments included: a superset of the names a DataWeave expression can reference (interpolation inside a string
+    names a value too), so a binding or alias outside it cannot be read."""
+    return frozenset(found.group() for found in _WORD.finditer(text) if text[found.start() - 1:found.start()] != ".")
+
+
 def _selector(text: str, at: int) -> re.Match[str] | None:
     """`.<identifier>` at `at`, not followed by a namespace `#`."""
     found = _FIELD.match(text, at)
@@ -97,18 +106,32 @@ class Answers:
 
     def __init__(self, limit: int = MAX_ENTRIES):
         self.limit = limit
-        self._entries: OrderedDict[str, str] = OrderedDict()
+        self._entries: OrderedDict[Key, str] = OrderedDict()
         self._lock = threading.Lock()
 
     @staticmethod
-    def key(lang: str, text: str, extra: Any, inputs: Any) -> str | None:
+    def key(lang: str, text: str, extra: Any, inputs: Any) -> Key | None:
+        """The key of an evaluation; `inputs` given as JSON text (a str, or a tuple of texts) is what the request
+        sends, so it is not encoded a second time; any other value is encoded here (and refused when too large)."""
+        if isinstance(inputs, str):
+            texts: tuple[str, ...] = (inputs,)
+        elif isinstance(inputs, tuple) and all(isinstance(each, str) for each in inputs):
+            texts = inputs
+        else:
+            try:
+                texts = (json.dumps(inputs, separators=(",", ":"), allow_nan=False),)
+            except (TypeError, ValueError):
+                return None
+        if len(text) + sum(len(each) for each in texts) > MAX_KEY_CHARS:
+            return None
         try:
-            key = json.dumps([lang, text, extra, inputs], separators=(",", ":"), allow_nan=False)
+            extra_text = "" if extra is None else extra if isinstance(extra, str) else json.dumps(
+                extra, separators=(",", ":"), allow_nan=False)
         except (TypeError, ValueError):
             return None
-        return key if len(key) <= MAX_KEY_CHARS else None
+        return (lang, text, extra_text, *texts)
 
-    def get(self, key: str | None) -> str | None:
+    def get(self, key: Key | None) -> str | None:
         if key is None:
             return None
         with self._lock:
@@ -117,7 +140,7 @@ class Answers:
                 self._entries.move_to_end(key)
             return found
 
-    def put(self, key: str | None, answer: str) -> None:
+    def put(self, key: Key | None, answer: str) -> None:
         if key is None:
             return
         with self._lock:

@@ -42,11 +42,22 @@ class WorkerDied(Exception):
 
 
 def _write_message(fd: int, payload: dict[str, Any]) -> None:
-    data = json.dumps(payload, separators=(",", ":")).encode("utf-8")
+    data = _encode(payload).encode("utf-8")
     view = memoryview(_HEADER.pack(len(data)) + data)
     while view:
         written = os.write(fd, view)
         view = view[written:]
+
+
+def _encode(payload: dict[str, Any]) -> str:
+    """The message text; a `document_json` (a document the caller has already encoded, for its memo key) is spliced
+    in as the `document` it is, rather than encoded a second time or sent as a string to decode twice."""
+    document = payload.get("document_json")
+    if not isinstance(document, str):
+        return json.dumps(payload, separators=(",", ":"))
+    rest = json.dumps({name: value for name, value in payload.items() if name != "document_json"},
+                      separators=(",", ":"))
+    return f'{rest[:-1]}{"," if len(rest) > 2 else ""}"document":{document}}}'
 
 
 def _read_exact(fd: int, size: int, deadline: float | None) -> bytes:
