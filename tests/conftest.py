@@ -31,18 +31,28 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "jctl"))
 # see pytest_collection_modifyitems. A file listed whole stays on one worker (test_temporal.py: one dev server).
 # The summary names any test over SLOW_S that is missing here.
 SLOW_FIRST: dict[str, float] = {
-    "tests/test_temporal.py::": 45.0,
+    "tests/test_temporal.py::": 30.0,
+    "tests/test_cli_runner.py::test_sigkill_after_signal_received": 15.0,
     "tests/test_typing.py::": 14.0,
-    "tests/test_cli_runner.py::test_sigkill_after_signal_received": 14.0,
-    "tests/test_serve_load.py::": 10.0,
-    "tests/test_cli_runner.py::test_sigkill_mid_run_resumes": 7.0,
+    "tests/test_serve_load.py::": 8.0,
+    "tests/test_plugin_cache.py::test_a_put_is_read_across_instances": 8.0,
+    "tests/test_access_guard.py::test_guard_allows_the_owner": 7.0,
+    "tests/test_plugin_inbound_auth.py::test_api_key_on_run_and_signal": 6.5,
+    "tests/test_plugin_schedule.py::test_cancel_stops_further_runs": 6.0,
+    "tests/test_plugin_schedule.py::test_on_existing_fail_upsert": 5.5,
+    "tests/test_cli_control_flow.py::test_metadata_bindings_limits": 5.5,
+    "tests/test_plugin_inbound_auth.py::test_jwt_expiry_follows": 5.5,
     "tests/test_cli_runner.py::test_out_of_range_limits": 5.0,
-    "tests/test_fuzz.py::test_random_journey_shaped_documents": 5.0,
-    "tests/test_expr_sandbox.py::test_jolt_memory_bomb_is_capped": 4.5,
-    "tests/test_limits.py::test_history_events": 4.0,
+    "tests/test_cli_runner.py::test_sigint_to_a_busy_worker": 4.5,
+    "tests/test_cli_runner.py::test_sigkill_mid_run_resumes": 4.0,
+    "tests/test_fuzz.py::test_random_journey_shaped_documents": 4.0,
+    "tests/test_cli_control_flow.py::test_normaliser_by_mapper_ref": 4.0,
+    "tests/test_cli_runner.py::test_clock_advance_fires_due_timers": 4.0,
+    "tests/test_expr_sandbox.py::test_jolt_memory_bomb_is_capped": 3.5,
+    "tests/test_limits.py::test_history_events": 3.5,
 }
 WHOLE_FILES = ("tests/test_temporal.py::",)
-SLOW_S = 5.0
+SLOW_S = 8.0  # seconds of one test call: above it, a test belongs in SLOW_FIRST (or should be made faster)
 
 
 @pytest.fixture(scope="session", autouse=True)
