@@ -49,3 +49,6 @@ def _keep_as_seed(cache: Path, seed: Path) -> None:
         staging.rename(seed)  # atomic: a concurrent run sees no seed or a whole one
     except OSError:  # another run left one first
         shutil.rmtree(staging, ignore_errors=True)
+    for old in seed.parent.glob(seed.name.rsplit("-", 1)[0] + "-*"):  # seeds of another mypy or configuration
+        if old.is_dir() and "." not in old.name and old != seed:
+            shutil.rmtree(old, ignore_errors=True)
