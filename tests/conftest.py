@@ -5,18 +5,57 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from hypothesis import settings
+
 
 from jctl.spec.loader import LoadedDocument
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus"
 CASES = Path(__file__).resolve().parent / "cases"
+
+# no timed assertions: Hypothesis's per-example deadline fails a sound test on a busy machine. A test's own
+# @settings still chooses its example count; HYPOTHESIS_PROFILE picks another registered profile.
+settings.register_profile("jctl", deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "jctl"))
+
+# The longest tests (seconds of one core when the machine is idle), by node-id prefix. Under xdist they are started
+# first, spread over the workers, so no worker is left running a long test alone while the other has finished:
+# see pytest_collection_modifyitems. A file listed whole stays on one worker (test_temporal.py: one dev server).
+# The summary names any test over SLOW_S that is missing here.
+SLOW_FIRST: dict[str, float] = {
+    "tests/test_temporal.py::": 30.0,
+    "tests/test_cli_runner.py::test_sigkill_after_signal_received": 15.0,
+    "tests/test_typing.py::": 14.0,
+    "tests/test_serve_load.py::": 8.0,
+    "tests/test_plugin_cache.py::test_a_put_is_read_across_instances": 8.0,
+    "tests/test_access_guard.py::test_guard_allows_the_owner": 7.0,
+    "tests/test_plugin_inbound_auth.py::test_api_key_on_run_and_signal": 6.5,
+    "tests/test_plugin_schedule.py::test_cancel_stops_further_runs": 6.0,
+    "tests/test_plugin_schedule.py::test_on_existing_fail_upsert": 5.5,
+    "tests/test_cli_control_flow.py::test_metadata_bindings_limits": 5.5,
+    "tests/test_cli_control_flow.py::test_race_sla_wins_a_late_callback": 5.5,
+    "tests/test_outbound_auth.py::test_a_secret_echoed_back": 5.5,
+    "tests/test_cli_control_flow.py::test_pauses_inside_nested_parallels": 5.0,
+    "tests/test_plugin_inbound_auth.py::test_jwt_expiry_follows": 5.5,
+    "tests/test_cli_runner.py::test_out_of_range_limits": 5.0,
+    "tests/test_cli_runner.py::test_sigint_to_a_busy_worker": 4.5,
+    "tests/test_cli_runner.py::test_sigkill_mid_run_resumes": 4.0,
+    "tests/test_fuzz.py::test_random_journey_shaped_documents": 4.0,
+    "tests/test_cli_control_flow.py::test_normaliser_by_mapper_ref": 4.0,
+    "tests/test_cli_runner.py::test_clock_advance_fires_due_timers": 4.0,
+    "tests/test_expr_sandbox.py::test_jolt_memory_bomb_is_capped": 3.5,
+    "tests/test_limits.py::test_history_events": 3.5,
+}
+WHOLE_FILES = ("tests/test_temporal.py::",)
+SLOW_S = 8.0  # seconds of one test call: above it, a test belongs in SLOW_FIRST (or should be made faster)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -152,3 +191,80 @@ class PluginCli:
 @pytest.fixture
 def plugin_cli(tmp_path: Path) -> PluginCli:
     return PluginCli(tmp_path)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under xdist's worksteal, each worker gets one contiguous slice of the collection and runs it in order (an idle
+    worker steals from the end of another's queue): put the slow tests at the head of each slice, balanced."""
+    given = getattr(config, "workerinput", {})
+    workers = int(given.get("workercount", 0))
+    if workers < 2 or given.get("jctl_dist") != "worksteal":
+        return
+    groups: dict[str, list[pytest.Item]] = {}
+    rest: list[pytest.Item] = []
+    for item in items:
+        prefix = next((p for p in SLOW_FIRST if item.nodeid.startswith(p)), None)
+        if prefix is None:
+            rest.append(item)
+        else:
+            key = prefix if prefix in WHOLE_FILES else item.nodeid
+            groups.setdefault(key, []).append(item)
+    heads: list[list[pytest.Item]] = [[] for _ in range(workers)]
+    loads = [0.0] * workers
+    for key, group in sorted(groups.items(), key=lambda kv: -_estimate(kv[0])):
+        lightest = loads.index(min(loads))
+        heads[lightest] += group
+        loads[lightest] += _estimate(key)
+    ordered: list[pytest.Item] = []
+    pending = len(items)
+    for index, head in enumerate(heads):  # the slice sizes xdist's WorkStealingScheduling sends
+        size = pending // (workers - index)
+        pending -= size
+        fill = max(size - len(head), 0)
+        ordered += head + rest[:fill]
+        del rest[:fill]
+    items[:] = ordered + rest
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """Tell each xdist worker how tests are distributed (a worker's own --dist option reads "no")."""
+    node.workerinput["jctl_dist"] = node.config.getoption("dist")
+
+
+def _estimate(key: str) -> float:
+    return next(seconds for prefix, seconds in SLOW_FIRST.items() if key.startswith(prefix))
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """The guard that keeps the suite fast: name the slow tests SLOW_FIRST does not know, and fail the run when it
+    took longer than JCTL_SUITE_BUDGET_S seconds (.ci/run sets it: the house rule is five minutes)."""
+    if hasattr(config, "workerinput"):
+        return
+    unknown = sorted({(report.duration, report.nodeid) for reports in terminalreporter.stats.values()
+                      for report in reports if getattr(report, "when", None) == "call"
+                      and getattr(report, "duration", 0.0) > SLOW_S
+                      and not report.nodeid.startswith(tuple(SLOW_FIRST))}, reverse=True)
+    if unknown:
+        terminalreporter.write_sep("-", f"tests over {SLOW_S:g} s not in conftest.SLOW_FIRST (add them, or speed them up)")
+        for duration, nodeid in unknown[:20]:
+            terminalreporter.write_line(f"{duration:6.2f}s {nodeid}")
+    over = getattr(config, "_jctl_over_budget", None)
+    if over:
+        terminalreporter.write_sep("!", f"the suite took {over[0]:.0f} s, over its budget of {over[1]:g} s "
+                                        "(JCTL_SUITE_BUDGET_S): parallelise it or speed up its slowest tests")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config._jctl_started = time.monotonic()  # type: ignore[attr-defined]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    budget = os.environ.get("JCTL_SUITE_BUDGET_S")
+    if not budget or hasattr(session.config, "workerinput"):
+        return
+    elapsed = time.monotonic() - session.config._jctl_started  # type: ignore[attr-defined]
+    if elapsed > float(budget):
+        session.config._jctl_over_budget = (elapsed, float(budget))  # type: ignore[attr-defined]
+        if exitstatus == 0:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -18,15 +18,27 @@ from jctl.cli.app import HELP_WIDTH, help_file, write_help
 
 FULL_APP = ("from jctl.cli.app import guarded_main; from jctl.cli.commands import app; "
             "guarded_main(lambda: app(prog_name={prog!r}))")
+FULL_APP_ONLY = {"JCTL_LEAN": "0"}  # `python -m jctl` with the lean parser off: the Typer app answers everything
 
 
-def full_app(*args: str, cwd: Path, env: dict[str, str] | None = None,
+def full_app(*args: str, cwd: Path, env: dict[str, str] | None = None, stdin: str | None = None,
              prog: str = "python -m jctl") -> subprocess.CompletedProcess[str]:
-    """The same command through the Typer app alone (named as `run_jctl` invokes jctl)."""
+    """The same command through the Typer app alone (named as `run_jctl` invokes jctl). A hot command runs in the
+    warm command server's fork, like the lean side (a cold interpreter importing the app would cost a second)."""
+    if prog == "python -m jctl":
+        return run_jctl(*args, cwd=cwd, stdin=stdin, env={**(env or {}), **FULL_APP_ONLY})
     environment = {key: value for key, value in os.environ.items() if key != "JCTL_DB"}
     environment.update({"PYTHONPATH": str(REPO), "NO_COLOR": "1", "COLUMNS": "200", **(env or {})})
-    return subprocess.run([sys.executable, "-c", FULL_APP.format(prog=prog), *args], cwd=cwd, capture_output=True,
-                          text=True, env=environment, timeout=120)
+    return subprocess.run([sys.executable, "-c", FULL_APP.format(prog=prog), *args], cwd=cwd, input=stdin,
+                          capture_output=True, text=True, env=environment, timeout=120)
+
+
+def test_the_full_app_only_switch_reaches_the_typer_app(tmp_path: Path) -> None:
+    """What the comparisons below rely on: with JCTL_LEAN=0 an answer comes from the Typer app, not the lean parser."""
+    lean = run_jctl("--version", cwd=tmp_path, env={"PYTHONPROFILEIMPORTTIME": "1"})  # the import log on stderr
+    full = run_jctl("--version", cwd=tmp_path, env={"PYTHONPROFILEIMPORTTIME": "1", **FULL_APP_ONLY})
+    assert "typer" in full.stderr and "typer" not in lean.stderr
+    assert lean.returncode == full.returncode == 0 and lean.stdout == full.stdout
 
 
 @pytest.fixture(scope="module")
@@ -118,11 +130,7 @@ def both(tmp_path: Path, argv: list[str], stdin: str | None = None,
         db = tmp_path / name / "jctl.db"
         db.parent.mkdir(exist_ok=True)
         args = [fill(arg, db=db, approval=APPROVAL, sleeper=SLEEPER) for arg in argv]
-        if runner is run_jctl:
-            results.append(run_jctl(*args, cwd=db.parent, stdin=stdin, env=env))
-        else:
-            results.append(subprocess.run(full_app_command(*args), cwd=db.parent, input=stdin, capture_output=True,
-                                          text=True, env=full_app_env(env), timeout=120))
+        results.append(runner(*args, cwd=db.parent, stdin=stdin, env=env))
     return results[0], results[1]
 
 
@@ -130,16 +138,6 @@ def fill(arg: str, **values: object) -> str:
     for name, value in values.items():
         arg = arg.replace("{" + name + "}", str(value))
     return arg
-
-
-def full_app_command(*args: str) -> list[str]:
-    return [sys.executable, "-c", FULL_APP.format(prog="python -m jctl"), *args]
-
-
-def full_app_env(env: dict[str, str] | None) -> dict[str, str]:
-    environment = {key: value for key, value in os.environ.items() if key != "JCTL_DB"}
-    environment.update({"PYTHONPATH": str(REPO), "NO_COLOR": "1", "COLUMNS": "200", **(env or {})})
-    return environment
 
 
 def assert_same(lean: subprocess.CompletedProcess[str], full: subprocess.CompletedProcess[str]) -> None:
@@ -214,11 +212,7 @@ def test_lean_signal_is_the_full_apps(tmp_path: Path, args: tuple[str, ...]) -> 
         argv = [fill(arg, id=instance_id, short=instance_id[:8]) for arg in args]
         stdin = '{"approved": true, "by": "stdin"}'
         env = {"JCTL_DB": str(db)}
-        if runner == "lean":
-            answers.append(run_jctl(*argv, cwd=db.parent, stdin=stdin, env=env))
-        else:
-            answers.append(subprocess.run(full_app_command(*argv), cwd=db.parent, input=stdin, capture_output=True,
-                                          text=True, env=full_app_env(env), timeout=120))
+        answers.append((run_jctl if runner == "lean" else full_app)(*argv, cwd=db.parent, stdin=stdin, env=env))
         answers.append(run_jctl("history", instance_id, "-f", "json", cwd=db.parent, env=env))
     lean, lean_history, full, full_history = answers
     assert_same(lean, full)

@@ -69,6 +69,8 @@ def _answer_lean(args: list[str]) -> bool:
     """Answer `args` here when this parser understands them completely; False hands them to the full app."""
     if "_JCTL_COMPLETE" in os.environ or "JCTL_TARGET" in os.environ or not args:
         return False  # completion, and instances elsewhere, are the full app's
+    if os.environ.get("JCTL_LEAN") == "0":
+        return False  # the full app answers everything: the tests compare it with this parser in a warm process
     if args == ["--version"]:
         sys.stdout.write(f"jctl {__version__}\n")
         return True
