@@ -81,24 +81,27 @@ def workers_cpu_s() -> float:
     return total
 
 
-def child(db: str, journeys: int, offset: int, ready: Any, go: Any) -> None:
+def child(db: str, journeys: int, offset: int, ready: Any, go: Any, spent: Any) -> None:
     runner = Runner(Store.open(Path(db)))
     mocks = load_mocks(EXPENSE / "expense-approval.mocks.yaml")
     one_journey(runner, mocks, -1 - offset)  # warm: imports, expression workers, prepared statements
     ready.release()
     go.wait()
+    cpu = time.process_time() + workers_cpu_s()
     for n in range(journeys):
         one_journey(runner, mocks, offset + n)
+    spent.put(time.process_time() + workers_cpu_s() - cpu)
     runner.close()
 
 
-def processes(db: Path, count: int, journeys: int) -> float:
-    """Journeys per second with `count` processes on one store, each running journeys/count of them; timed
-    from the moment all are warm until the last finishes."""
+def processes(db: Path, count: int, journeys: int) -> tuple[float, float]:
+    """Journeys per second with `count` processes on one store, each running journeys/count of them, timed from
+    the moment all are warm until the last finishes; and the CPU milliseconds a journey took in them (with their
+    expression workers)."""
     context = multiprocessing.get_context("spawn")
-    ready, go = context.Semaphore(0), context.Event()
+    ready, go, spent = context.Semaphore(0), context.Event(), context.Queue()
     share = journeys // count
-    workers = [context.Process(target=child, args=(str(db), share, 1_000_000 * (i + 1), ready, go))
+    workers = [context.Process(target=child, args=(str(db), share, 1_000_000 * (i + 1), ready, go, spent))
                for i in range(count)]
     for worker in workers:
         worker.start()
@@ -106,11 +109,12 @@ def processes(db: Path, count: int, journeys: int) -> float:
         ready.acquire()
     began = time.perf_counter()
     go.set()
+    cpu_s = sum(spent.get() for _ in workers)
     for worker in workers:
         worker.join()
         if worker.exitcode != 0:
             raise SystemExit(f"a bench process failed (exit {worker.exitcode})")
-    return share * count / (time.perf_counter() - began)
+    return share * count / (time.perf_counter() - began), cpu_s / (share * count) * 1000
 
 
 def poll_rounds(db: Path, rounds: int) -> tuple[list[float], float]:
@@ -161,8 +165,8 @@ def main() -> None:
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
     with tempfile.TemporaryDirectory() as folder:
         rate_serial, cpu_ms = serial(Path(folder) / "serial.db", args.journeys)
-        rate_one = processes(Path(folder) / "one.db", 1, args.journeys)
-        rate_four = processes(Path(folder) / "four.db", 4, args.journeys)
+        rate_one, cpu_one = processes(Path(folder) / "one.db", 1, args.journeys)
+        rate_four, cpu_four = processes(Path(folder) / "four.db", 4, args.journeys)
         rounds, round_cpu_ms = poll_rounds(Path(folder) / "poll.db", args.rounds)
     base = baseline_ms(args.runs)
     round_ms = statistics.median(rounds)
@@ -174,6 +178,12 @@ def main() -> None:
     print(f"{'journeys/s, 1 process':<40} {rate_one:>12.1f}")
     print(f"{'journeys/s, 4 processes, one store':<40} {rate_four:>12.1f} {'>= 2x one':>16}  "
           f"{verdict(rate_four >= 2 * rate_one)} ({rate_four / rate_one:.2f}x)")
+    # what the cores allow: one process already keeps `busy` cores busy (itself and its workers, in turn)
+    busy = rate_one * cpu_one / 1000
+    cores = os.cpu_count() or 1
+    print(f"{'  CPU ms a journey, 1 / 4 processes':<40} {f'{cpu_one:.2f} / {cpu_four:.2f}':>12}")
+    print(f"{'  cores 1 process keeps busy':<40} {busy:>12.2f}  (4 processes on {cores} cores: at most "
+          f"{min(4 * busy, cores) / busy:.2f}x one at 1 process's CPU a journey)")
     print(f"{'poll round, median ms':<40} {round_ms:>12.2f}")
     print(f"{'  p95 ms':<40} {sorted(rounds)[int(len(rounds) * 0.95)]:>12.2f}")
     print(f"{'  CPU ms a round (+ its worker)':<40} {round_cpu_ms:>12.2f}")
