@@ -79,7 +79,7 @@ def bench_loop(folder: Path, lang: str, iterations: int) -> None:
     path = write(folder / f"loop-{lang}.journey.yaml", states, "increment", "transform-loop")
     store = Store.open(folder / f"loop-{lang}.db")
     timings = Timings()
-    store.commit_transition = timed(store.commit_transition, timings, "store")  # type: ignore[method-assign]
+    store.commit_transitions = timed(store.commit_transitions, timings, "store")  # type: ignore[method-assign]
     runner = TimedRunner(store, timings)
     runner.start(path, {"i": 0})  # warm the engine workers and the linter
     timings.expressions = timings.store = 0.0

@@ -61,15 +61,6 @@ def format_rfc3339(moment: datetime) -> str:
     return format_epoch_ms(to_epoch_ms(moment))
 
 
-def _formatted(moment: datetime) -> str:
-    _require_aware(moment)
-    utc = moment if moment.tzinfo is timezone.utc else moment.astimezone(timezone.utc)
-    if utc.year < 1000:  # strftime writes such years unpadded
-        return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
-    return (f"{utc.year}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}."
-            f"{utc.microsecond // 1000:03d}Z")
-
-
 def format_epoch_ms(epoch_ms: int) -> str:
     """`format_rfc3339(from_epoch_ms(epoch_ms))` without building a datetime: listings format two per row, and
     rows share their days."""
@@ -95,7 +86,8 @@ def formatted_second(epoch_seconds: int) -> str:
 
 @functools.lru_cache(maxsize=4096)
 def _formatted_day(days_since_epoch: int) -> str:
-    return _formatted(from_epoch_ms(days_since_epoch * 86_400_000))[:-14]  # the part before `T00:00:00.000Z`
+    day = from_epoch_ms(days_since_epoch * 86_400_000)
+    return f"{day.year:04d}-{day.month:02d}-{day.day:02d}"
 
 
 def parse_rfc3339(text: str) -> datetime:

@@ -138,7 +138,8 @@ def test_a_poll_predicate_is_sent_no_aliases_and_only_the_context_it_reads(monke
 
 def test_a_key_is_built_from_the_text_the_request_sends() -> None:
     text = '{"a":1}'
-    assert memo.Answers.key("jsonata", "a", None, text) == memo.Answers.key("jsonata", "a", None, {"a": 1})
+    assert memo.Answers.key("jsonata", "a", None, text) == ("jsonata", "a", "", text)
+    assert memo.Answers.key("jsonata", "a", "x", text) != memo.Answers.key("jsonata", "a", None, text)
     assert memo.Answers.key("jsonata", "a", None, ("x=1", "y=2")) != memo.Answers.key("jsonata", "a", None, "x=1y=2")
     assert memo.Answers.key("jsonata", "a", None, "x" * memo.MAX_KEY_CHARS) is None
 

@@ -570,10 +570,7 @@ class Runner:
         """Commit the batch's transitions in one transaction (all or none), then start a new batch."""
         if not batch.steps and batch.create is None and not batch.claim:
             return
-        steps = batch.steps
-        if batch.halts:  # the halt cancels the `run` item: one an earlier step of the batch made is never stored
-            for step in steps[:-1]:
-                step.schedule = [work for work in step.schedule if work.kind != "run"]
+        steps = batch.steps  # a `run` item an earlier step schedules is cancelled by the halting step, in order
         try:
             batch.instance = self.store.commit_transitions(
                 batch.instance, expected_version=batch.version, steps=steps, after_seq=batch.after_seq,

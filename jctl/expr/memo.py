@@ -11,7 +11,6 @@ clock, randomness, qualified names) is sent whole and never remembered. Only suc
 from __future__ import annotations
 
 import functools
-import json
 import re
 import threading
 from collections import OrderedDict
@@ -110,26 +109,13 @@ class Answers:
         self._lock = threading.Lock()
 
     @staticmethod
-    def key(lang: str, text: str, extra: Any, inputs: Any) -> Key | None:
-        """The key of an evaluation; `inputs` given as JSON text (a str, or a tuple of texts) is what the request
-        sends, so it is not encoded a second time; any other value is encoded here (and refused when too large)."""
-        if isinstance(inputs, str):
-            texts: tuple[str, ...] = (inputs,)
-        elif isinstance(inputs, tuple) and all(isinstance(each, str) for each in inputs):
-            texts = inputs
-        else:
-            try:
-                texts = (json.dumps(inputs, separators=(",", ":"), allow_nan=False),)
-            except (TypeError, ValueError):
-                return None
+    def key(lang: str, text: str, extra: str | None, inputs: str | tuple[str, ...]) -> Key | None:
+        """The key of an evaluation: `inputs` is the JSON text (or texts) the request sends, so nothing is encoded
+        a second time; None when the inputs are too large to remember."""
+        texts = (inputs,) if isinstance(inputs, str) else inputs
         if len(text) + sum(len(each) for each in texts) > MAX_KEY_CHARS:
             return None
-        try:
-            extra_text = "" if extra is None else extra if isinstance(extra, str) else json.dumps(
-                extra, separators=(",", ":"), allow_nan=False)
-        except (TypeError, ValueError):
-            return None
-        return (lang, text, extra_text, *texts)
+        return (lang, text, extra or "", *texts)
 
     def get(self, key: Key | None) -> str | None:
         if key is None:

@@ -318,13 +318,8 @@ def record_idempotency(conn: sqlite3.Connection, instance_id: str, record: KeyRe
     )
 
 
-def settle_idempotency(conn: sqlite3.Connection, instance_id: str, answers: dict[str, dict[str, Any]]) -> None:
-    """Store the answers of keys whose drive has just halted."""
-    settle_encoded(conn, instance_id, {key: dumps(response) for key, response in answers.items()})
-
-
 def settle_encoded(conn: sqlite3.Connection, instance_id: str, answers: dict[str, str]) -> None:
-    """`settle_idempotency` with the answers encoded before the transaction."""
+    """Store the answers (encoded before the transaction) of keys whose drive has just halted."""
     conn.executemany(
         "UPDATE idempotency SET response = ?, pending = 0 WHERE instance_id = ? AND key = ? AND pending = 1",
         [(response, instance_id, key) for key, response in answers.items()],
