@@ -3,6 +3,8 @@ transitions up to the next pause or the end. Effects go only through the injecte
 
 from __future__ import annotations
 
+import functools
+
 import copy
 import json
 import random as _random
@@ -382,14 +384,13 @@ def _compiled(schema: dict[str, Any]) -> Any:
         key = pickle.dumps(schema, pickle.HIGHEST_PROTOCOL)
     except (pickle.PicklingError, TypeError, AttributeError, RecursionError):
         return jsonschema_rs.Draft202012Validator(schema)
-    validator = _VALIDATORS.get(key)
-    if validator is None:
-        validator = jsonschema_rs.Draft202012Validator(schema)
-        if len(_VALIDATORS) >= _MAX_VALIDATORS:
-            _VALIDATORS.clear()
-        _VALIDATORS[key] = validator
-    return validator
+    return _validator_of_bytes(key)
 
 
-_VALIDATORS: dict[bytes, Any] = {}  # compiled JSON Schema validators by the schema's pickled bytes
-_MAX_VALIDATORS = 256
+@functools.lru_cache(maxsize=256)
+def _validator_of_bytes(schema_bytes: bytes) -> Any:
+    import pickle
+
+    import jsonschema_rs
+
+    return jsonschema_rs.Draft202012Validator(pickle.loads(schema_bytes))

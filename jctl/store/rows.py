@@ -5,6 +5,8 @@ Instances, events, due work and idempotency records are written here; `db.Store`
 
 from __future__ import annotations
 
+import functools
+
 import json
 import sqlite3
 from collections.abc import Sequence
@@ -280,20 +282,11 @@ def _instance_from_row(row: tuple[Any, ...]) -> Instance:
     )
 
 
+@functools.lru_cache(maxsize=64)
 def decoded_definition(document: str) -> Any:
     """A stored definition document decoded, once per process for each text: every instance of one definition shares
     the object, which nobody changes in place (keyed by the whole text, so another text is never served)."""
-    known = _DEFINITIONS.get(document)
-    if known is None:
-        known = json.loads(document)
-        if len(_DEFINITIONS) >= _MAX_DEFINITIONS:
-            _DEFINITIONS.clear()
-        _DEFINITIONS[document] = known
-    return known
-
-
-_DEFINITIONS: dict[str, Any] = {}  # decoded definitions by their stored text
-_MAX_DEFINITIONS = 64
+    return json.loads(document)
 
 
 def summary_from_row(row: tuple[Any, ...], store_path: object = "the store") -> InstanceSummary:
