@@ -90,6 +90,7 @@ class Store:
         self._lock = RLock()
         self.damaged: list[str] = []  # why rows the last `list_instances` skipped cannot be read
         self._definition_hashes: dict[int, tuple[dict[str, Any], str]] = {}
+        self._definition_rows: dict[int, tuple[dict[str, Any], tuple[str, str]]] = {}
         self._lock_fd: int | None = None  # the writer lock file, opened on the first write
         self._commits = 0  # write transactions through this handle: every CHECKPOINT_EVERY, a checkpoint
         self._checkpointer: threading.Thread | None = None
@@ -350,6 +351,17 @@ class Store:
         known = self._definition_hashes.get(id(definition))
         return known[1] if known is not None and known[0] is definition else None
 
+    def _definition_row(self, definition: dict[str, Any]) -> tuple[str, str]:
+        """`rows.definition_row`, worked out once per definition object (starts of one spec share theirs)."""
+        known = self._definition_rows.get(id(definition))
+        if known is not None and known[0] is definition:
+            return known[1]
+        row = rows.definition_row(definition)
+        if len(self._definition_rows) >= MAX_KNOWN_DEFINITIONS:
+            self._definition_rows.clear()
+        self._definition_rows[id(definition)] = (definition, row)
+        return row
+
     def _remember_hashes(self, known: Iterable[tuple[dict[str, Any], str]]) -> None:
         """Remember stored definitions' hashes; only committed ones: a definition row rolled back is not stored."""
         for definition, digest in known:
@@ -474,7 +486,6 @@ class Store:
         """A new instance (version 0, created at `created_at`) encoded as `create_instance` would store it, for a
         later `commit_transitions` to insert; its `instance` is the one a read of the stored row returns."""
         import dataclasses
-        import hashlib
 
         from jctl.store.basics import new_instance_id
         from jctl.store.models import PreparedCreate
@@ -482,12 +493,12 @@ class Store:
         moment = from_epoch_ms(to_epoch_ms(created_at))
         stored = dataclasses.replace(instance, id=instance.id or new_instance_id(), created_at=moment,
                                      updated_at=moment, version=0)
-        document = rows.dumps(stored.definition)
+        document, digest = self._definition_row(stored.definition)
         columns = rows.mutable_columns(stored)
         created_ms = to_epoch_ms(moment)
         decoded = rows.instance_from_row((stored.id, stored.journey_name, stored.kind, document, *columns, created_ms,
                                           created_ms, 0), self.path)
-        return PreparedCreate(decoded, events, due, document, hashlib.sha256(document.encode()).hexdigest(), columns)
+        return PreparedCreate(decoded, events, due, document, digest, columns)
 
     def commit_transitions(self, instance: Instance, *, expected_version: int, steps: Sequence[StepWrite],
                            release_lease: str | None = None, after_seq: int | None = None,

@@ -82,27 +82,24 @@ def dumps(value: object) -> str:
 
 
 def store_definition(conn: sqlite3.Connection, definition: dict[str, Any]) -> str:
-    document = dumps(definition)
-    import hashlib  # only writers hash definitions; `status` never does
-
-    digest = hashlib.sha256(document.encode()).hexdigest()
+    document, digest = definition_row(definition)
     conn.execute("INSERT OR IGNORE INTO definitions (hash, document) VALUES (?, ?)", (digest, document))
     return digest
 
 
+def definition_row(definition: dict[str, Any]) -> tuple[str, str]:
+    """The definition's stored document and its hash."""
+    import hashlib  # only writers hash definitions; `status` never does
+
+    document = dumps(definition)
+    return document, hashlib.sha256(document.encode()).hexdigest()
+
+
 def mutable_columns(instance: Instance) -> tuple[str | None, ...]:
     """phase .. mocks, in the column order shared by INSERT and UPDATE."""
-    return (
-        instance.phase,
-        instance.current_state,
-        dumps(instance.cursor),
-        dumps(instance.context),
-        dumps(instance.output),
-        dumps(instance.error) if instance.error is not None else None,
-        dumps(instance.tags),
-        dumps(instance.attributes),
-        dumps(instance.mocks) if instance.mocks is not None else None,
-    )
+    phase, state, cursor, context, output, error, attributes = step_columns(instance)
+    mocks = dumps(instance.mocks) if instance.mocks is not None else None
+    return phase, state, cursor, context, output, error, dumps(instance.tags), attributes, mocks
 
 
 def insert_instance(
@@ -142,7 +139,7 @@ def step_columns(instance: Instance) -> tuple[str | None, ...]:
         instance.current_state,
         dumps(instance.cursor),
         dumps(instance.context),
-        dumps(instance.output) if instance.output is not None else "null",
+        dumps(instance.output),
         dumps(instance.error) if instance.error is not None else None,
         dumps(instance.attributes),
     )
