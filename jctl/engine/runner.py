@@ -125,8 +125,10 @@ class Runner:
             plan.instance.cursor["seed"] = self.uuid_seed  # later triggers, in other processes, draw jitter from it
         if warning:
             plan.events.append(warning)
-        if not detach and not idempotency_key:  # the instance is stored with its first drive's first commit
-            return self._start_driving(plan.instance, plan.events, plan.due, now, request, auto_advance)
+        if not detach and not idempotency_key:  # stored (holding its lease) by its first drive's first commit,
+            # made before a step that may make an effect runs: a start that computes up to its pause is one commit
+            create = self.store.prepare_create(plan.instance, plan.events, plan.due, now)
+            return self._drive_new(create.instance.id, request, auto_advance, create)
         key = None
         if idempotency_key:
             key = KeyRecord(idempotency_key, envelopes.start_response(plan.instance) if detach else None)
@@ -139,31 +141,20 @@ class Runner:
             raise
         if detach:
             return envelopes.start_response(created)
+        return self._drive_new(created.id, request, auto_advance)
+
+    def _drive_new(self, instance_id: str, request: InboundRequest | None, auto_advance: bool,
+                   create: PreparedCreate | None = None) -> dict[str, Any]:
+        """Run a new instance, leased by this runner (`create`: not stored yet), to its first pause or end."""
         self.request = request  # only this drive sees the caller's request; it is never stored
         try:
-            instance, _ = self._drive(created.id, lambda interp, snap: interp.run(snap), run_pending=True,
-                                      leased=True)
+            instance, _ = self._drive(instance_id, lambda interp, snap: interp.run(snap), run_pending=True,
+                                      leased=True, create=create)
         finally:
             self.request = None
         if auto_advance:
             instance = self._auto_advance(instance.id)
         return envelopes.envelope(instance)
-
-    def _start_driving(self, instance: Instance, events: list[NewEvent], due: list[NewDueWork], now: datetime,
-                       request: InboundRequest | None, auto_advance: bool) -> dict[str, Any]:
-        """Drive a new instance that is not stored yet: it is inserted (holding its lease) by the commit of the
-        transitions before the first step that makes an effect, or of the first pause, so a start that only computes
-        up to its first pause takes one write transaction."""
-        create = self.store.prepare_create(instance, events, due, now)  # created at the clock the plan read
-        self.request = request
-        try:
-            driven, _ = self._drive(create.instance.id, lambda interp, snap: interp.run(snap), run_pending=True,
-                                    leased=True, create=create)
-        finally:
-            self.request = None
-        if auto_advance:
-            driven = self._auto_advance(driven.id)
-        return envelopes.envelope(driven)
 
     @_shown
     def signal(self, id_or_prefix: str, payload: Any, *, step: str | None = None,
