@@ -83,4 +83,19 @@ def worker(backend: str, address: str | None, namespace: str | None, task_queue:
                       ready=lambda: out.print(f"worker polling task queue {queue} on {address} ({space}); "
                                               f"Ctrl-C stops it", markup=False, highlight=False)))
     out.print("worker stopped")
+    _exit_now()
     return True
+
+
+def _exit_now() -> None:
+    """Leave without the interpreter's teardown (exit handlers still run): the Temporal client's Rust threads can
+    outlive the event loop, and finalizing the interpreter under them aborts the process (SIGABRT) now and then,
+    after a clean stop."""
+    import atexit
+    import os
+    import sys
+
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
