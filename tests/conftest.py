@@ -86,6 +86,24 @@ def _stop_daemon(sock: Path) -> None:
 
 
 @pytest.fixture
+def worker_requests(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """The requests expression evaluations send to their workers (answered as usual), from an empty memory of
+    answers, so every evaluation this test makes is seen."""
+    from jctl.expr import memo, worker
+
+    sent: list[dict[str, Any]] = []
+    real = worker.WorkerPool.request
+
+    def recording(self: worker.WorkerPool, payload: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+        sent.append(payload)
+        return real(self, payload, timeout_s)
+
+    monkeypatch.setattr(worker.WorkerPool, "request", recording)
+    monkeypatch.setattr(memo, "ANSWERS", memo.Answers())
+    return sent
+
+
+@pytest.fixture
 def corpus_dir() -> Path:
     if not CORPUS.is_dir():
         pytest.skip("../shared/corpus is not present")
@@ -149,6 +167,17 @@ def cli_json_in(folder: Path, *args: str, code: int = 0) -> Any:
 
 def jsonata(expr: str) -> dict[str, str]:
     return {"lang": "jsonata", "expr": expr}
+
+
+# a poll loop: GET a job, a JSONata choice on its state, a 30 s timer back to the GET
+POLL_STATES = {
+    "poll": {"type": "task", "task": {"kind": "httpCall:v1", "method": "GET", "url": "https://jobs.example.com/j/1",
+                                      "resultVar": "job"}, "next": "route"},
+    "route": {"type": "choice", "choices": [{"when": {"predicate": jsonata('context.job.body.state = "DONE"')},
+                                             "next": "done"}], "default": "pause"},
+    "pause": {"type": "timer", "timer": {"duration": "PT30S"}, "next": "poll"},
+    "done": {"type": "succeed", "outputVar": "job"},
+}
 
 
 def write_journey(tmp_path: Path, states: dict[str, Any], start: str, name: str = "demo", **spec: Any) -> Path:

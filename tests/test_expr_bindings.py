@@ -84,24 +84,14 @@ def whole(lang: str, expr: str, context: dict[str, Any], monkeypatch: pytest.Mon
         return outcome(lang, expr, context, seed)
 
 
-@pytest.mark.parametrize("expr", DATAWEAVE)
+@pytest.mark.parametrize(("lang", "expr"), [*(("dataweave", e) for e in DATAWEAVE), *(("jsonata", e) for e in JSONATA)])
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(context=CONTEXTS)
-def test_dataweave_pruned_bindings_answer_as_whole_ones(expr: str, context: dict[str, Any],
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    expected = whole("dataweave", expr, context, monkeypatch)
-    assert outcome("dataweave", expr, context) == expected
-    assert outcome("dataweave", expr, context) == expected  # perhaps from memory now
-
-
-@pytest.mark.parametrize("expr", JSONATA)
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(context=CONTEXTS)
-def test_jsonata_pruned_bindings_answer_as_whole_ones(expr: str, context: dict[str, Any],
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    expected = whole("jsonata", expr, context, monkeypatch)
-    assert outcome("jsonata", expr, context) == expected
-    assert outcome("jsonata", expr, context) == expected
+def test_pruned_bindings_answer_as_whole_ones(lang: str, expr: str, context: dict[str, Any],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    expected = whole(lang, expr, context, monkeypatch)
+    assert outcome(lang, expr, context) == expected
+    assert outcome(lang, expr, context) == expected  # perhaps from memory now
 
 
 @pytest.mark.parametrize("expr", ["uuid()", "random()", "randomInt(10)", "[uuid(), random()]", "x default 1",
@@ -118,16 +108,9 @@ def test_names_are_the_words_not_written_as_selectors() -> None:
     assert not found & {"tracking", "polls", "id", "y"}
 
 
-def test_a_poll_predicate_is_sent_no_aliases_and_only_the_context_it_reads(monkeypatch: pytest.MonkeyPatch) -> None:
-    sent: list[dict[str, Any]] = []
-    real = worker.WorkerPool.request
-
-    def recording(self: worker.WorkerPool, payload: dict[str, Any], timeout_s: float) -> dict[str, Any]:
-        sent.append(payload)
-        return real(self, payload, timeout_s)
-
-    monkeypatch.setattr(worker.WorkerPool, "request", recording)
-    monkeypatch.setattr(memo, "ANSWERS", memo.Answers())
+def test_a_poll_predicate_is_sent_no_aliases_and_only_the_context_it_reads(
+        worker_requests: list[dict[str, Any]]) -> None:
+    sent = worker_requests
     context = {"tracking": {"polls": 4, "exportId": "e"}, "exportStatus": {"body": {"state": "RUNNING"}}}
     assert outcome("dataweave", "context.tracking.polls + 1", context) == ("value", 5)
     assert "var " not in sent[0]["script"]

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from jctl.expr import EvalOptions, ExpressionError, evaluate, memo, worker
+from jctl.expr import EvalOptions, ExpressionError, evaluate, memo
 from jctl.expr.bindings import build_bindings
 
 NOW = datetime(2026, 3, 4, 5, 6, 7, tzinfo=timezone.utc)
@@ -65,16 +65,8 @@ def test_narrowed_and_remembered_answers_are_the_engines_own(lang: str, expr: st
     assert outcome(lang, expr) == whole  # asked again
 
 
-def test_a_repeated_pure_evaluation_does_not_reach_the_worker(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[dict[str, Any]] = []
-    real = worker.WorkerPool.request
-
-    def counting(self: worker.WorkerPool, payload: dict[str, Any], timeout_s: float) -> dict[str, Any]:
-        calls.append(payload)
-        return real(self, payload, timeout_s)
-
-    monkeypatch.setattr(worker.WorkerPool, "request", counting)
-    monkeypatch.setattr(memo, "ANSWERS", memo.Answers())
+def test_a_repeated_pure_evaluation_does_not_reach_the_worker(worker_requests: list[dict[str, Any]]) -> None:
+    calls = worker_requests
     expr = 'context.status.body.state == "RUNNING" and context.tracking.pollSeconds == 5'
     first = evaluate("dataweave", expr, bindings(), EvalOptions(now=NOW))
     later = evaluate("dataweave", expr, bindings(), EvalOptions(now=NOW + timedelta(seconds=1)))

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import jsonata, write_journey
+from conftest import POLL_STATES, jsonata, write_journey
 
 from jctl.engine import start
 from jctl.engine.errors import InvalidInput, InvalidPayload
@@ -189,14 +189,6 @@ def test_real_path_resolves_as_realpath_does(tmp_path: Path, monkeypatch: pytest
     assert real_path(tmp_path / "filelink") == str(target.resolve())
 
 
-POLL = {
-    "poll": {"type": "task", "task": {"kind": "httpCall:v1", "method": "GET", "url": "https://jobs.example.com/j/1",
-                                      "resultVar": "job"}, "next": "route"},
-    "route": {"type": "choice", "choices": [{"when": {"predicate": jsonata('context.job.body.state = "DONE"')},
-                                             "next": "done"}], "default": "pause"},
-    "pause": {"type": "timer", "timer": {"duration": "PT30S"}, "next": "poll"},
-    "done": {"type": "succeed", "outputVar": "job"},
-}
 
 
 def test_mocked_drives_of_interleaved_instances_keep_their_own_rules_and_counters(runner: Runner,
@@ -207,7 +199,7 @@ def test_mocked_drives_of_interleaved_instances_keep_their_own_rules_and_counter
         return {"mocks": [{"match": {"method": "GET", "url": "https://jobs.example.com/j/*"},
                            "respond": [{"status": 200, "body": {"state": state}} for state in states]}]}
 
-    path = write_journey(tmp_path, POLL, "poll")
+    path = write_journey(tmp_path, POLL_STATES, "poll")
     slow = runner.start(path, {}, mocks=mocks("RUNNING", "RUNNING", "DONE"))["journeyId"]
     quick = runner.start(path, {}, mocks=mocks("RUNNING", "DONE"))["journeyId"]
     runner.advance(timedelta(seconds=30))  # both poll again, each answered from its own rules and counts

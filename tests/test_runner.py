@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from jctl.engine.errors import InvalidPayload, NotCancellable, StepConflict, UnknownInstance
-from conftest import jsonata, write_journey
+from conftest import POLL_STATES, jsonata, write_journey
 from jctl.engine.runner import Runner
 from jctl.store import Store
 
@@ -100,14 +100,6 @@ def test_step_timeout_fires_only_when_the_clock_moves(store: Store, tmp_path: Pa
     assert outcome["phase"] == "FAILED" and outcome["error"]["code"] == "APPROVAL_TIMEOUT"
 
 
-POLL_STATES = {
-    "poll": {"type": "task", "task": {"kind": "httpCall:v1", "method": "GET", "url": "https://jobs.example.com/j/1",
-                                      "resultVar": "job"}, "next": "route"},
-    "route": {"type": "choice", "choices": [{"when": {"predicate": jsonata('context.job.body.state = "DONE"')},
-                                             "next": "done"}], "default": "pause"},
-    "pause": {"type": "timer", "timer": {"duration": "PT30S"}, "next": "poll"},
-    "done": {"type": "succeed", "outputVar": "job"},
-}
 POLL_MOCKS = {"mocks": [{"match": {"method": "GET", "url": "https://jobs.example.com/j/*"},
                          "respond": [{"status": 200, "body": {"state": "RUNNING"}},
                                      {"status": 200, "body": {"state": "RUNNING"}},
