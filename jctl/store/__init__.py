@@ -17,6 +17,7 @@ from jctl.store.basics import (
     InstanceSummary,
     StoreError,
     UnknownInstance,
+    lazy_names,
     new_instance_id,
 )
 from jctl.store.db import Store, default_db_path, new_lease_owner
@@ -24,15 +25,8 @@ from jctl.store.db import Store, default_db_path, new_lease_owner
 if TYPE_CHECKING:
     from jctl.store.models import DueWork, Event, Instance, KeyRecord, NewDueWork, NewEvent
 else:
-    def __getattr__(name: str) -> Any:
-        if name in _RECORDS:
-            from jctl.store import models
-
-            globals()[name] = record = getattr(models, name)
-            return record
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-_RECORDS = frozenset({"DueWork", "Event", "Instance", "KeyRecord", "NewDueWork", "NewEvent"})
+    __getattr__ = lazy_names("jctl.store.models", frozenset(
+        {"DueWork", "Event", "Instance", "KeyRecord", "NewDueWork", "NewEvent"}), globals())
 
 __all__ = [
     "DUE_KINDS",

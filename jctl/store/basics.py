@@ -11,6 +11,7 @@ StoreError
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 PHASES = ("RUNNING", "SUCCEEDED", "FAILED")
@@ -84,3 +85,18 @@ class DrivePosition(NamedTuple):
     now_ms: int = 0
     keys_pending: bool = True
     lease_free: bool = True  # for the owner that asked
+
+
+def lazy_names(module: str, names: frozenset[str], namespace: dict[str, Any]) -> Callable[[str], Any]:
+    """A module `__getattr__` importing `module` when one of `names` is first asked for (its classes cost time a
+    listing or `status` does not need to spend) and keeping what it found in the asking module's `namespace`."""
+
+    def attribute(name: str) -> Any:
+        if name not in names:
+            raise AttributeError(f"module {namespace['__name__']!r} has no attribute {name!r}")
+        import importlib
+
+        found = namespace[name] = getattr(importlib.import_module(module), name)
+        return found
+
+    return attribute

@@ -24,6 +24,7 @@ from jctl.store.basics import (  # named here too, as every caller imports them
     StoreError as StoreError,
     SummaryFields as SummaryFields,
     UnknownInstance as UnknownInstance,
+    lazy_names,
     new_instance_id as new_instance_id,
 )
 
@@ -43,17 +44,9 @@ if TYPE_CHECKING:
         StoreWrite as StoreWrite,
     )
 else:
-    def __getattr__(name: str) -> Any:
-        if name in _RECORDS:
-            from jctl.store import records
-
-            globals()[name] = record = getattr(records, name)
-            return record
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-_RECORDS = frozenset({"CachePut", "DueWork", "KeyRecord", "NewDueWork", "NewEvent", "OutboxEntry", "OutboxRecord",
-                      "PreparedCreate",
-                      "ScheduleBinding", "ScheduleWrite", "StepWrite", "StoreWrite"})
+    __getattr__ = lazy_names("jctl.store.records", frozenset(
+        {"CachePut", "DueWork", "KeyRecord", "NewDueWork", "NewEvent", "OutboxEntry", "OutboxRecord", "PreparedCreate",
+         "ScheduleBinding", "ScheduleWrite", "StepWrite", "StoreWrite"}), globals())
 
 
 @dataclass
