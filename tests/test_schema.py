@@ -16,7 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jctl.checks import SpecFile, Workspace
-from jctl.checks.schema import check_schema, load_schema, schema_validator
+from jctl.checks.dsl_schema import load_schema, schema_validator
+from jctl.checks.schema import check_schema
 from jctl.diagnostics import Finding
 from jctl.spec.loader import LoadedDocument, load_document, parse_document
 

@@ -47,7 +47,7 @@ def analysed(document: LoadedDocument) -> tuple[list[ValidationError], list[Misp
     """The document's raw schema errors and misplaced keys, computed once for the schema and placement checks."""
     global _last
     if _last is None or _last[0] is not document:
-        from jctl.checks.schema import schema_validator
+        from jctl.checks.dsl_schema import schema_validator
 
         errors = list(schema_validator().iter_errors(document.data))
         small = len(document.source_map.positions) <= WHOLE_DOCUMENT_TRIALS
@@ -61,7 +61,7 @@ def error_keys(error: ValidationError, prefix: DocPath = ()) -> set[ErrorKey]:
     fields out resolves exactly its own."""
     where = prefix + tuple(error.absolute_path)
     if error.validator == "additionalProperties":
-        from jctl.checks.schema import unexpected_keys
+        from jctl.checks.dsl_schema import unexpected_keys
 
         return {(where, f"additionalProperties:{key}", ()) for key in unexpected_keys(error)}
     detail = (str(error.message),) if error.validator in _STABLE_MESSAGES else ()
@@ -70,7 +70,7 @@ def error_keys(error: ValidationError, prefix: DocPath = ()) -> set[ErrorKey]:
 
 @cache
 def state_types() -> frozenset[str]:
-    from jctl.checks.schema import load_schema
+    from jctl.checks.dsl_schema import load_schema
 
     return frozenset(load_schema()["$defs"]["state"]["properties"]["type"]["enum"])
 
@@ -78,7 +78,7 @@ def state_types() -> frozenset[str]:
 @cache
 def _state_validator() -> Any:
     """The journey schema's state definition on its own: a trial move is checked by validating one state."""
-    from jctl.checks.schema import load_schema, schema_validator
+    from jctl.checks.dsl_schema import load_schema, schema_validator
 
     return type(schema_validator())({"$ref": "#/$defs/state", "$defs": load_schema()["$defs"]})
 
@@ -86,7 +86,7 @@ def _state_validator() -> Any:
 def find_misplacements(data: Any, errors: list[ValidationError], whole_document: bool = True
                        ) -> Iterator[Misplacement]:
     """Each unknown key that one move (into a sibling block, or up a level, within its state) makes welcome."""
-    from jctl.checks.schema import schema_validator
+    from jctl.checks.dsl_schema import schema_validator
 
     units: dict[DocPath, set[ErrorKey]] = {}
     for parent, key in _unknown_keys(data, errors):
@@ -130,7 +130,7 @@ def _enclosing_state(path: DocPath) -> DocPath | None:
 
 
 def _unknown_keys(data: Any, errors: list[ValidationError]) -> Iterator[tuple[DocPath, str]]:
-    from jctl.checks.schema import closest, most_specific, unexpected_keys
+    from jctl.checks.dsl_schema import closest, most_specific, unexpected_keys
 
     seen: set[tuple[DocPath, str]] = set()
     for error in (most_specific(error) for error in errors):
@@ -236,6 +236,6 @@ def check_misplaced_states(spec: SpecFile) -> Iterator[Finding]:
 
 
 def _misplacements(spec: SpecFile) -> list[Misplacement]:
-    from jctl.checks.schema import is_journey_document
+    from jctl.checks.dsl_schema import is_journey_document
 
     return analysed(spec.document)[1] if is_journey_document(spec.data) else []

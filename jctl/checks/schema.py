@@ -3,27 +3,19 @@ jsonschema error into one human message at the most specific node, with "did you
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
-from collections.abc import Iterable, Iterator
-from functools import cache
-from importlib import resources
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from jctl.checks import SpecFile, check
-from jctl.checks.linked import best_branch
+from jctl.checks.dsl_schema import closest, is_journey_document, most_specific, unexpected_keys
 from jctl.diagnostics import Anchor, DocPath, Finding
 from jctl.spec.model import json_type
 
 if TYPE_CHECKING:
-    from jsonschema import Draft202012Validator
     from jsonschema.exceptions import ValidationError
 
-SCHEMA_FILE = "journey-dsl-v1.schema.json"
-# Documents that share the .journey.yaml naming habit but are not journey specs.
-OTHER_DOCUMENT_KEYS = ("openapi", "arazzo", "asyncapi", "swagger")
-OTHER_KINDS = ("MetadataLimits",)
 # Validators whose failure is best explained by the schema's own `errorMessage` annotation.
 CUSTOM_MESSAGE_VALIDATORS = frozenset({"anyOf", "oneOf", "not", "pattern", "required"})
 TYPE_NAMES = {
@@ -32,64 +24,11 @@ TYPE_NAMES = {
 }
 
 
-@cache
-def load_schema() -> dict[str, Any]:
-    text = resources.files("jctl").joinpath("data", SCHEMA_FILE).read_text(encoding="utf-8")
-    schema: dict[str, Any] = json.loads(text)
-    return schema
-
-
-@cache
-def schema_validator() -> Draft202012Validator:
-    """A 2020-12 validator whose `if` decides `{properties: {f: {const: v}}, required: [f]}` tests directly.
-
-    The schema dispatches every state on `type` and every task on `kind` through such tests; evaluating them
-    without descending (jsonschema builds a validator per descent) makes validation several times faster while
-    giving exactly the same results as the plain 2020-12 semantics.
-    """
-    from jsonschema import Draft202012Validator, validators
-
-    fast_validator = validators.extend(Draft202012Validator, {"if": _fast_if})
-    return fast_validator(load_schema())
-
-
-def _fast_if(validator: Any, if_schema: Any, instance: Any, schema: dict[str, Any]) -> Iterator[Any]:
-    test = _const_test(if_schema)
-    if test is None:
-        matched = validator.evolve(schema=if_schema).is_valid(instance)
-    else:
-        field, value = test
-        matched = isinstance(instance, dict) and field in instance and _same_json(instance[field], value)
-    if matched:
-        if "then" in schema:
-            yield from validator.descend(instance, schema["then"], schema_path="then")
-    elif "else" in schema:
-        yield from validator.descend(instance, schema["else"], schema_path="else")
-
-
-def _const_test(if_schema: Any) -> tuple[str, Any] | None:
-    """(field, value) when `if_schema` is exactly `{properties: {field: {const: value}}, required: [field]}`."""
-    if not isinstance(if_schema, dict) or set(if_schema) != {"properties", "required"}:
-        return None
-    properties, required = if_schema["properties"], if_schema["required"]
-    if not isinstance(properties, dict) or len(properties) != 1 or required != list(properties):
-        return None
-    (field, condition), = properties.items()
-    if not isinstance(condition, dict) or set(condition) != {"const"}:
-        return None
-    return field, condition["const"]
-
-
-def _same_json(left: Any, right: Any) -> bool:
-    """JSON equality as `const` defines it: 1 equals 1.0, but true is not 1."""
-    return isinstance(left, bool) == isinstance(right, bool) and left == right
-
-
 @check("schema", "error", "The document does not match the journey DSL schema (fields, types, allowed values).")
 def check_schema(spec: SpecFile) -> Iterator[Finding]:
     if not is_journey_document(spec.data):
         return
-    from jctl.checks.placement import analysed, error_keys
+    from jctl.checks.placement import analysed, error_keys  # imported here: its rules register after this one
 
     raw, misplaced = analysed(spec.document)
     resolved = {key for misplacement in misplaced for key in misplacement.resolved}
@@ -111,15 +50,6 @@ def check_schema(spec: SpecFile) -> Iterator[Finding]:
                 yield finding
 
 
-def is_journey_document(data: Any) -> bool:
-    """False for documents that are plainly something else (OpenAPI, Arazzo, engine configuration)."""
-    if not isinstance(data, dict):
-        return True  # the schema reports "must be a mapping"
-    if any(key in data for key in OTHER_DOCUMENT_KEYS):
-        return False
-    return data.get("kind") not in OTHER_KINDS
-
-
 def findings_for(error: ValidationError) -> Iterator[Finding]:
     path: DocPath = tuple(error.absolute_path)
     schema = error.schema if isinstance(error.schema, dict) else {}
@@ -134,38 +64,6 @@ def findings_for(error: ValidationError) -> Iterator[Finding]:
         yield missing_field(error, path, schema)
     else:
         yield Finding(path, value_message(error, path), hint=value_hint(error), at=value_at(error))
-
-
-def most_specific(error: ValidationError) -> ValidationError:
-    """Descend through anyOf/oneOf failures into the one alternative whose shape the value actually has."""
-    from jsonschema.exceptions import best_match
-
-    while error.validator in ("anyOf", "oneOf") and error.context:
-        by_alternative: dict[Any, list[ValidationError]] = {}
-        for sub in error.context:
-            by_alternative.setdefault(sub.relative_schema_path[0], []).append(sub)
-        viable = [subs for subs in by_alternative.values() if not any(_rejects_outright(sub) for sub in subs)]
-        branch = viable[0] if len(viable) == 1 else best_branch(error)
-        if branch is None:
-            break
-        chosen = best_match(branch)
-        if chosen is None:
-            break
-        error = chosen
-    return error
-
-
-def _rejects_outright(error: ValidationError) -> bool:
-    """An alternative fails on the value itself (wrong type, excluded shape): it was not the intended one."""
-    return not error.relative_path and error.validator in ("type", "not", "const", "enum")
-
-
-def unexpected_keys(error: ValidationError) -> list[str]:
-    schema = error.schema if isinstance(error.schema, dict) else {}
-    allowed = schema.get("properties", {})
-    patterns = list(schema.get("patternProperties", {}))
-    instance = error.instance if isinstance(error.instance, dict) else {}
-    return [key for key in instance if key not in allowed and not any(re.search(p, key) for p in patterns)]
 
 
 def misspelt_fields(errors: list[ValidationError]) -> set[tuple[DocPath, str]]:
@@ -213,8 +111,6 @@ def missing_field(error: ValidationError, path: DocPath, schema: dict[str, Any])
 
 
 def _reads_as_number(text: str) -> bool:
-    import re
-
     return re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+", text.strip()) is not None
 
 
@@ -286,12 +182,6 @@ def describe(path: DocPath) -> str:
         else:
             parts.append(str(part))
     return f"`{'.'.join(parts)}`"
-
-
-def closest(word: str, candidates: Iterable[str]) -> str | None:
-    by_lower = {candidate.lower(): candidate for candidate in candidates}
-    matches = difflib.get_close_matches(word.lower(), list(by_lower), n=1, cutoff=0.75)
-    return by_lower[matches[0]] if matches else None
 
 
 def show(value: Any) -> str:

@@ -42,7 +42,7 @@ PRELOADED = (  # what the hot commands and validate import, a spec's first lint 
 )
 PRELOADED_PACKAGES = ("jctl.checks", "jctl.engine", "jctl.spec", "jctl.store", "jctl.tasks")  # every module
 # caches each process fills once from the jctl files alone (which the server's key covers): filled before forking
-WARMED = ("jctl.lint_cache:_linter_fingerprint", "jctl.checks.schema:schema_validator",
+WARMED = ("jctl.lint_cache:_linter_fingerprint", "jctl.checks.dsl_schema:schema_validator",
           "jctl.checks.placement:state_types", "jctl.checks.placement:_state_validator")
 
 
