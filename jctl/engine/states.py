@@ -14,7 +14,7 @@ from jctl.engine.cookies import CURSOR_KEY, CookieJar, jar_config
 from jctl.engine.parallel import ParallelState
 from jctl.engine.retries import plan_retry, without_retry
 from jctl.engine.support import unsupported_in
-from jctl.engine.transitions import Snapshot, StateError, Transition, http_records, timer_next
+from jctl.engine.transitions import Snapshot, StateError, Transition, timer_next
 from jctl.store.models import NewDueWork, NewEvent, StoreWrite
 
 if TYPE_CHECKING:

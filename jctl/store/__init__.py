@@ -6,7 +6,7 @@ dataclass records (jctl.store.models) load when first named: a listing never nee
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from jctl.store.basics import (
     DUE_KINDS,
