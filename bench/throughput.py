@@ -68,10 +68,10 @@ def serial(db: Path, journeys: int) -> tuple[float, float]:
 
 def workers_cpu_s() -> float:
     """CPU seconds used so far by this process's expression worker processes (Linux; 0 elsewhere)."""
-    from jctl.expr import worker
+    from jctl.expr import pools
 
     total = 0.0
-    for pool in worker._POOLS.values():
+    for pool in pools._POOLS.values():
         for each in (getattr(pool, "_active", None), getattr(pool, "_spare", None)):
             try:
                 fields = Path(f"/proc/{each.process.pid}/stat").read_text().rsplit(")", 1)[1].split()

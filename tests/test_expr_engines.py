@@ -158,9 +158,9 @@ def test_unknown_language() -> None:
 
 
 def test_a_result_that_is_not_json_is_a_runtime_error_not_a_dead_worker() -> None:
-    from jctl.expr import worker
+    from jctl.expr import pools
 
-    jsonata_pool = worker.pool("python", options().memory_mb)
+    jsonata_pool = pools.pool("python", options().memory_mb)
     respawns = jsonata_pool.respawns
     with pytest.raises(ExpressionError) as raised:
         evaluate("jsonata", "function($x) { $x }", bindings(), options())

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from jctl.expr import EvalOptions, ExpressionError, compile_check, dataweave, evaluate, worker
+from jctl.expr import EvalOptions, ExpressionError, compile_check, dataweave, evaluate, pools, worker
 
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
 SECRET = "s3cr3t-token-do-not-leak"
@@ -61,7 +61,7 @@ def test_each_forbidden_form_is_refused_at_compile_check_and_evaluate(secret_fil
 def _raw_guarded_run(expr: str) -> dict[str, object]:
     """Bypass the static check: only the guard module and the worker stand between the expression and the host."""
     request, _ = dataweave.request_for(expr, {"context": {}}, [], NOW, None, None)
-    return worker.pool("dataweave", 512).request(request, 10)
+    return pools.pool("dataweave", 512).request(request, 10)
 
 
 @pytest.mark.parametrize(
@@ -150,7 +150,7 @@ def test_memory_bomb_is_capped(lang: str, expr: str) -> None:
 def test_worker_has_an_empty_environment_and_a_private_cwd() -> None:
     assert evaluate("jq", ".context", {"context": 1}, EvalOptions(now=NOW)) == 1
     for kind in ("python", "dataweave"):
-        active = worker.pool(kind, 512)._active
+        active = pools.pool(kind, 512)._active
         assert active is not None
         pid = active.process.pid
         assert Path(f"/proc/{pid}/environ").read_bytes() == b""
@@ -162,7 +162,7 @@ def test_shutdown_stops_the_workers() -> None:
     from jctl.expr import shutdown
 
     evaluate("jq", ".", {"context": 1}, EvalOptions(now=NOW))
-    process = worker.pool("python", 512)._active.process  # type: ignore[union-attr]
+    process = pools.pool("python", 512)._active.process  # type: ignore[union-attr]
     shutdown()
     assert process.poll() is not None
 
@@ -176,9 +176,9 @@ def test_workers_die_with_their_parent() -> None:
     script = (
         "import sys, time\n"
         "from datetime import datetime, timezone\n"
-        "from jctl.expr import EvalOptions, evaluate, worker\n"
+        "from jctl.expr import EvalOptions, evaluate, pools\n"
         "evaluate('jq', '.', {'context': 1}, EvalOptions(now=datetime.now(timezone.utc)))\n"
-        "pool = worker.pool('python', 512)\n"
+        "pool = pools.pool('python', 512)\n"
         "print(pool._active.process.pid, pool._spare.process.pid, flush=True)\n"
         "time.sleep(60)\n"
     )

@@ -33,8 +33,9 @@ STOPPING = {signal.SIGINT, signal.SIGTERM}  # the server leaves cleanly on eithe
 REQUEST_PATIENCE_S = 2.0  # a client sends its request at once; one that does not is dropped
 PRELOADED = (  # what the hot commands and validate import, a spec's first lint included, and the full Typer app
     "jctl.cli.app", "jctl.cli.commands", "jctl.cli.drive", "jctl.cli.views", "jctl.cli.output", "jctl.lint",
-    "jctl.lint_cache", "jctl.secrets", "jctl.limits", "jctl.expr.worker", "jctl.expr.daemon", "jctl.expr.bindings",
-    "jctl.expr.dw_dialect", "jctl.expr.dw_guard", "jctl.expr.memo", "jctl.expr.jsonata", "jctl.expr.jq",
+    "jctl.lint_cache", "jctl.secrets", "jctl.limits", "jctl.expr.worker", "jctl.expr.pools", "jctl.expr.daemon",
+    "jctl.expr.bindings", "jctl.expr.dw_dialect", "jctl.expr.dw_guard", "jctl.expr.memo", "jctl.expr.jsonata",
+    "jctl.expr.jq",
     "jctl.expr.jolt", "jctl.expr.dataweave", "jctl.cli.validate_run", "jctl.render", "yaml", "jsonschema",
     "jsonschema_rs", "jsonata", "jq", "isodate", "tomllib", "sqlite3", "sqlite_utils", "rich.console", "rich.table",
     "rich.text", "rich.progress", "rich._emoji_codes", "typer._click.decorators", "importlib.metadata",

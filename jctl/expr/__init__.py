@@ -122,7 +122,7 @@ def _evaluate(lang: str, expr: str, bindings: dict[str, Any], options: EvalOptio
     if lang in ("jsonata", "jq", "jolt"):
         import json
 
-        from jctl.expr import memo, worker
+        from jctl.expr import memo, pools, worker
 
         remembered = False
         if lang == "jsonata":  # the other two read their document in ways the narrowing does not follow
@@ -142,7 +142,7 @@ def _evaluate(lang: str, expr: str, bindings: dict[str, Any], options: EvalOptio
             "timeout_ms": int(options.timeout_s * 1000),
         }
         try:
-            response = worker.pool("python", options.memory_mb).request(request, options.timeout_s + 0.5)
+            response = pools.pool("python", options.memory_mb).request(request, options.timeout_s + 0.5)
         except worker.WorkerDied as died:
             raise worker_failure(died, lang, options.timeout_s) from None
         if response.get("ok"):
@@ -154,6 +154,6 @@ def _evaluate(lang: str, expr: str, bindings: dict[str, Any], options: EvalOptio
 
 def shutdown() -> None:
     """Stop the worker processes (also registered with atexit)."""
-    from jctl.expr import worker
+    from jctl.expr import pools
 
-    worker.shutdown()
+    pools.shutdown()

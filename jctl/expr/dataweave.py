@@ -171,7 +171,7 @@ _NULL_BINDINGS = ("context", "payload", "platform", "error", "branches", "outcom
 
 
 def compile_check(expr: str) -> list[ExpressionError]:
-    from jctl.expr import worker
+    from jctl.expr import pools, worker
 
     form, forbidden = _host_form_checked(expr)
     if forbidden:
@@ -181,7 +181,7 @@ def compile_check(expr: str) -> list[ExpressionError]:
         request, header_lines = request_for(form.text, dict.fromkeys(_NULL_BINDINGS), aliases, None, None, None,
                                             True)
         try:
-            response = worker.pool("dataweave", 512).request(request, COMPILE_TIMEOUT_S)
+            response = pools.pool("dataweave", 512).request(request, COMPILE_TIMEOUT_S)
         except worker.WorkerDied as died:
             return [ExpressionError(f"the DataWeave engine could not compile this expression ({died})", kind="timeout")]
         if response.get("ok"):
@@ -228,7 +228,7 @@ def _host_form_checked(expr: str) -> tuple[HostForm, tuple[tuple[str, int, int],
 
 def evaluate(expr: str, bindings: dict[str, Any], options: EvalOptions, uuid_value: str | None,
              random_value: float | None) -> Any:
-    from jctl.expr import worker
+    from jctl.expr import pools, worker
     from jctl.expr.bindings import context_aliases
 
     form, forbidden = _host_form_checked(expr)
@@ -253,7 +253,7 @@ def evaluate(expr: str, bindings: dict[str, Any], options: EvalOptions, uuid_val
         return json.loads(known)
     script, header_lines = script_for(form.text, aliases, options.now, uuid_value, random_value)
     try:
-        response = worker.pool("dataweave", options.memory_mb).request({"script": script, "inputs": inputs},
+        response = pools.pool("dataweave", options.memory_mb).request({"script": script, "inputs": inputs},
                                                                        options.timeout_s)
     except worker.WorkerDied as died:
         raise worker_failure(died, "DataWeave", options.timeout_s) from None

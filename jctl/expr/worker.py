@@ -1,4 +1,5 @@
-"""Isolated evaluation: long-lived worker processes that run expression engines, and the pool that drives them.
+"""Isolated evaluation: long-lived worker processes that run expression engines (jctl.expr.worker_process), and
+the pool that drives them (jctl.expr.pools keeps one per engine kind).
 
 The parent talks length-prefixed JSON over pipes and enforces a wall-clock deadline by killing the worker (a native
 call cannot be interrupted); a warm spare takes over so the next evaluation does not pay the start-up.
@@ -6,7 +7,6 @@ call cannot be interrupted); a warm spare takes over so the next evaluation does
 
 from __future__ import annotations
 
-import atexit
 import functools
 import json
 import os
@@ -22,14 +22,14 @@ if TYPE_CHECKING:
     import subprocess
     from concurrent.futures import ThreadPoolExecutor
 
-    from jctl.expr import ExpressionError
-    from jctl.expr.daemon import DaemonPool
 
 _HEADER = struct.Struct(">I")
 MAX_MESSAGE = 256 * 1024 * 1024
 STARTUP_TIMEOUT_S = 60.0
 KINDS = ("dataweave", "python")
 TMP_PREFIX = "jctl-expr-"  # then the pid of the jctl process that owns the worker
+WORKER_MAIN = (f"import sys; sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r}); "
+               "from jctl.expr.worker_process import main; main(sys.argv[1:])")
 
 
 class WorkerDied(Exception):
@@ -94,9 +94,8 @@ class _Worker:
         import tempfile
 
         self.tmpdir = tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{os.getpid()}-")
-        repo_root = str(Path(__file__).resolve().parents[2])
         self.process = _start_process(
-            [sys.executable, "-I", "-B", str(Path(__file__).resolve()), kind, repo_root, str(memory_mb), self.tmpdir],
+            [sys.executable, "-I", "-B", "-c", WORKER_MAIN, kind, str(memory_mb), self.tmpdir],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             env={}, cwd=self.tmpdir, close_fds=True,
         )
@@ -201,10 +200,6 @@ class WorkerPool:
             self._active = self._spare = None
 
 
-_POOLS: dict[tuple[str, int], WorkerPool | DaemonPool] = {}
-_POOLS_LOCK = threading.Lock()
-
-
 def remove_orphaned_tmpdirs(root: Path | None = None) -> list[Path]:
     """Worker folders whose jctl process is gone (it was killed before its atexit ran): removed."""
     import tempfile
@@ -220,130 +215,3 @@ def remove_orphaned_tmpdirs(root: Path | None = None) -> list[Path]:
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder)
     return removed
-
-
-def pool(kind: str, memory_mb: int) -> WorkerPool | DaemonPool:
-    """The pool this process evaluates with: its own workers, or with JCTL_EXPR_DAEMON=1 (what the command line
-    sets) the shared warm service of `jctl.expr.daemon`."""
-    with _POOLS_LOCK:
-        key = (kind, memory_mb)
-        if key not in _POOLS:
-            if os.environ.get("JCTL_EXPR_DAEMON") == "1":
-                from jctl.expr.daemon import DaemonPool
-
-                _POOLS[key] = DaemonPool(kind, memory_mb)  # the daemon keeps the workers, and sweeps at its start
-            else:
-                if not _POOLS:
-                    remove_orphaned_tmpdirs()
-                _POOLS[key] = WorkerPool(kind, memory_mb)
-        return _POOLS[key]
-
-
-def shutdown() -> None:
-    with _POOLS_LOCK:
-        pools = list(_POOLS.values())
-        _POOLS.clear()
-    for each in pools:
-        each.close()
-
-
-atexit.register(shutdown)
-
-
-# ---- the worker process itself -------------------------------------------------------------------------------
-
-
-def _harden(kind: str, memory_mb: int) -> None:
-    import ctypes
-    import resource
-    import signal
-
-    try:  # die with the parent (Linux): PR_SET_PDEATHSIG = 1
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
-    if os.getppid() == 1:
-        sys.exit(0)
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    # DataWeave spools results through its tmpdir: a file may be as large as the largest reply we accept, so any
-    # result within the context limit comes back, while a runaway writer still cannot fill the disk.
-    resource.setrlimit(resource.RLIMIT_FSIZE, (MAX_MESSAGE, MAX_MESSAGE))
-    if kind == "python":
-        # The Python engines have no heap option; the address-space cap makes a runaway allocation a MemoryError.
-        limit = (memory_mb + 256) * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-
-
-def _serve(kind: str, memory_mb: int, tmpdir: str) -> None:
-    proto_in, proto_out = os.dup(0), os.dup(1)
-    devnull = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1):  # engines must not read our requests or write into our replies
-        os.dup2(devnull, fd)
-    if kind == "dataweave":
-        from jctl.expr import dataweave
-
-        handler = dataweave.WorkerEngine(memory_mb, tmpdir).handle
-    else:
-        handler = _python_engine_reply
-
-    _write_message(proto_out, {"ready": True})
-    while True:
-        try:
-            request = _read_message(proto_in, None)
-        except EOFError:
-            return
-        try:
-            response = handler(request)
-        except MemoryError:
-            response = {"ok": False, "kind": "memory", "message": "the expression ran out of memory", "restart": True}
-        try:
-            _write_message(proto_out, response)
-        except MemoryError:
-            _write_message(proto_out, {"ok": False, "kind": "memory", "message": "result too large", "restart": True})
-
-
-def _python_engine_reply(request: dict[str, Any]) -> dict[str, Any]:
-    """Refuse what does not pass the compile check (forbidden forms included), else evaluate and answer JSON."""
-    from jctl.expr import ExpressionError
-
-    engine = _python_engine(request["lang"])
-    problems = _compile_problems(request["lang"], request["expr"])
-    if problems:
-        refusal: dict[str, Any] = problems[0].as_response()
-        return refusal
-    try:
-        value = engine.evaluate_request(request)
-    except ExpressionError as error:
-        return error.as_response()
-    try:
-        return {"ok": True, "json": json.dumps(value)}
-    except (TypeError, ValueError) as error:  # a JSONata function value, say: not data, and not the worker's death
-        return ExpressionError(f"the expression's result is not a JSON value ({error})").as_response()
-
-
-def _python_engine(lang: str) -> Any:
-    from jctl.expr import jolt as jolt_engine
-    from jctl.expr import jq as jq_engine
-    from jctl.expr import jsonata as jsonata_engine
-
-    return {"jsonata": jsonata_engine, "jolt": jolt_engine}.get(lang, jq_engine)
-
-
-@functools.lru_cache(maxsize=1024)
-def _compile_problems(lang: str, expr: str) -> tuple[ExpressionError, ...]:
-    """The compile check of an expression, once per worker: it is a function of the text alone, and parsing costs
-    more than evaluating (a JSONata mapper: 0.46 ms against 0.19 ms)."""
-    return tuple(_python_engine(lang).compile_check(expr))
-
-
-def main(argv: list[str]) -> None:
-    kind, repo_root, memory_mb, tmpdir = argv[0], argv[1], int(argv[2]), argv[3]
-    sys.dont_write_bytecode = True
-    _harden(kind, memory_mb)
-    sys.path.insert(0, repo_root)
-    _serve(kind, memory_mb, tmpdir)
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])
