@@ -13,7 +13,7 @@ from jctl.errors import EXIT_FINDINGS, EXIT_OK
 from jctl.limits import Limits
 
 if TYPE_CHECKING:
-    from jctl.tasks.inbound import InboundRequest
+    from jctl.tasks.request import InboundRequest
 
 
 class StartArguments(NamedTuple):

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from jctl.limits import Limits
     from jctl.store import Instance, Store
     from jctl.store.basics import SummaryFields
-    from jctl.tasks.inbound import InboundRequest
+    from jctl.tasks.request import InboundRequest
 
 T = TypeVar("T")
 
@@ -61,7 +61,7 @@ def inbound_request(headers: list[str] | None, client_cert: Path | None) -> Inbo
     """The request `--header K=V` (repeatable) and `--client-cert FILE` describe, or None without either."""
     if not headers and client_cert is None:
         return None
-    from jctl.tasks.inbound import InboundRequest
+    from jctl.tasks.request import InboundRequest
 
     parsed: dict[str, str] = {}
     for item in headers or []:

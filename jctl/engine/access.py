@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from jctl.engine.runner import Runner
     from jctl.store.models import Instance
-    from jctl.tasks.inbound import InboundRequest
+    from jctl.tasks.request import InboundRequest
 
 
 def guard_ref(instance: Instance) -> str | None:

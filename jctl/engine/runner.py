@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from jctl.secrets import Secrets
     from jctl.store.db import Store
     from jctl.store.models import PreparedCreate, StepWrite
-    from jctl.tasks.inbound import InboundRequest
+    from jctl.tasks.request import InboundRequest
     from jctl.tasks.outbound_auth import OutboundAuth
 
 Drive = Callable[[Interpreter, Snapshot], Iterator[Transition]]

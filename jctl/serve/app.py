@@ -18,7 +18,7 @@ from starlette.routing import Route
 from jctl.serve.catalog import Catalog, load_catalog
 from jctl.serve.engine import EngineThread, ServeSettings
 from jctl.serve.problems import HttpProblem, from_engine_error, problem_response
-from jctl.tasks.inbound import InboundRequest
+from jctl.tasks.request import InboundRequest
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send

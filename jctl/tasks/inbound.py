@@ -1,36 +1,15 @@
-"""What inbound auth plugins (dsl.md 18) share: the inbound request of the command that drives the instance
-(`--header K=V`, `--client-cert FILE` on run and signal; never stored, so credentials stay out of the store),
-their profiles from the plugin config file, and the Problem Details they write under `context.<authVar>`."""
+"""What inbound auth plugins (dsl.md 18) share: reading a credential from the inbound request of the command that
+drives the instance (jctl.tasks.request), their profiles from the plugin config file, and the Problem Details they
+write under `context.<authVar>`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from jctl.tasks.plugins import PluginError, TaskCall
 
 PROBLEM_BASE = "https://journeyforge.dev/problem/plugins"
-
-
-@dataclass
-class InboundRequest:
-    """The caller's request as the local runner knows it: headers (names matched case-insensitively), query
-    parameters and the client certificate chain (PEM)."""
-
-    headers: dict[str, str] = field(default_factory=dict)
-    query: dict[str, str] = field(default_factory=dict)
-    client_cert: bytes | None = None
-
-    def header(self, name: str) -> str | None:
-        return next((v for k, v in self.headers.items() if k.lower() == name.lower()), None)
-
-    def cookie(self, name: str) -> str | None:
-        from http.cookies import SimpleCookie
-
-        jar: SimpleCookie = SimpleCookie()
-        jar.load(self.header("Cookie") or "")
-        return jar[name].value if name in jar else None
 
 
 def profile(call: TaskCall, plugin: str, prefix: str) -> dict[str, Any]:

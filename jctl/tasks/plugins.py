@@ -15,7 +15,7 @@ from jctl.secrets import Secrets
 from jctl.store.models import CachePut, ScheduleWrite, StoreWrite
 
 if TYPE_CHECKING:
-    from jctl.tasks.inbound import InboundRequest
+    from jctl.tasks.request import InboundRequest
 
 IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"
 
