@@ -8,11 +8,11 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
-from jctl.engine.transitions import StateError, Transition
+from jctl.engine.transitions import Effects, StateError, Transition
 from jctl.store.models import NewEvent
 
 if TYPE_CHECKING:
-    from jctl.engine.interpreter import Interpreter
+    from jctl.engine.roles import Machine
 
 ENGINE_ERRORS = {"INTERNAL_ERROR", "TRANSITION_LIMIT", "EXPRESSION_ERROR", "INVALID_SPEC", "INVALID_STATE",
                  "NOT_SUPPORTED", "TASK_ERROR", "INVALID_TIMER", "INVALID_TIMEOUT"}
@@ -28,7 +28,7 @@ def termination_kind(transition: Transition) -> str:
     return "RuntimeError" if code in ENGINE_ERRORS else "Fail"
 
 
-def outcome_binding(interp: Interpreter, transition: Transition) -> dict[str, Any]:
+def outcome_binding(interp: Machine, transition: Transition) -> dict[str, Any]:
     snap = transition.snapshot
     error = snap.error or {}
     run = interp.seams.platform.get("run") or {}
@@ -38,7 +38,7 @@ def outcome_binding(interp: Interpreter, transition: Transition) -> dict[str, An
             "terminatedAtState": snap.current_state, "journeyId": run.get("id"), "journeyName": journey.get("name")}
 
 
-def compensates(interp: Interpreter, transition: Transition, block: dict[str, Any]) -> bool:
+def compensates(interp: Machine, transition: Transition, block: dict[str, Any]) -> bool:
     """Every non-success end compensates; a success only when an `alsoFor` rule matches."""
     snap = transition.snapshot
     if snap.phase != "SUCCEEDED":
@@ -53,7 +53,7 @@ def compensates(interp: Interpreter, transition: Transition, block: dict[str, An
     return False
 
 
-def compensate(interp: Interpreter, transition: Transition) -> dict[str, Any] | None:
+def compensate(interp: Machine, transition: Transition) -> dict[str, Any] | None:
     """Run or request compensation for a terminal transition; the summary kept in the cursor, or None."""
     block = interp.spec.get("compensation")
     if not isinstance(block, dict) or not block.get("states"):
@@ -79,9 +79,9 @@ def compensate(interp: Interpreter, transition: Transition) -> dict[str, Any] | 
     return {"mode": "sync", **{k: v for k, v in summary.items() if k != "http"}}
 
 
-def run_sync(interp: Interpreter, block: dict[str, Any], outcome: dict[str, Any],
+def run_sync(interp: Machine, block: dict[str, Any], outcome: dict[str, Any],
              context: dict[str, Any]) -> dict[str, Any]:
-    from jctl.engine.parallel import Effects, _record
+    from jctl.engine.parallel import _record
 
     record = _record("compensation", block.get("start"), context)
     effects = Effects()
@@ -100,7 +100,7 @@ def run_sync(interp: Interpreter, block: dict[str, Any], outcome: dict[str, Any]
             "writes": effects.writes}
 
 
-def compensation_definition(interp: Interpreter, block: dict[str, Any], outcome: dict[str, Any],
+def compensation_definition(interp: Machine, block: dict[str, Any], outcome: dict[str, Any],
                             context: dict[str, Any]) -> dict[str, Any]:
     """What the runner needs to start the linked compensation instance."""
     spec = {key: interp.spec[key] for key in SHARED_SPEC_KEYS if key in interp.spec}

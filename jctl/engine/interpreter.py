@@ -3,19 +3,17 @@ transitions up to the next pause or the end. Effects go only through the injecte
 
 from __future__ import annotations
 
-import functools
-
 import copy
+import functools
 import json
-import random as _random
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
-from datetime import datetime
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from jctl.engine.cursor import FRAME_KINDS, INPUT_STATES, paused_input_steps, unpaused_cursor
 from jctl.engine.errors import InvalidPayload, StepConflict
+from jctl.engine.seams import Seams as Seams  # what every driver builds an interpreter with
 from jctl.engine.states import StateExecutor
 from jctl.engine.transitions import (
     PURE_STATE_TYPES,
@@ -28,15 +26,8 @@ from jctl.engine.transitions import (
 )
 from jctl.store.models import NewEvent
 
-if TYPE_CHECKING:
-    from jctl.tasks.http import HttpClient
-    from jctl.tasks.outbound_auth import OutboundAuth
-    from jctl.tasks.plugins import PluginEnvironment
-
 DEFAULT_MAX_TRANSITIONS = 100_000
 DEFAULT_MAX_INLINE_TIMERS = 100  # already-due timers fired within one trigger before the rest waits for a tick
-
-Evaluate = Callable[[str, str, dict[str, Any]], Any]
 
 
 @dataclass
@@ -47,23 +38,6 @@ class SignalTarget:
     state: dict[str, Any]
     kind: str  # wait | webhook
     branch: str | None  # the path of the parallel branch or subjourney record holding the step, if any
-
-
-@dataclass
-class Seams:
-    """Every effect the interpreter has: expressions, HTTP, the clock, and the `platform` binding."""
-
-    evaluate: Evaluate
-    http_client: HttpClient  # bound to the real or the mock transport
-    now: Callable[[], datetime]
-    platform: dict[str, Any] = field(default_factory=dict)
-    bindings: dict[str, Any] = field(default_factory=dict)  # extra read-only bindings, e.g. a compensation's outcome
-    random: Callable[[str], float] = field(default=lambda key: _random.random())  # [0, 1) for a key; --seed fixes it
-    cache_get: Callable[[str], tuple[bool, Any]] = lambda key: (False, None)  # cache:v1 reads (store-backed)
-    # schedule:v1 onExisting: ids of the ACTIVE bindings with an identity (journey, version, subject, start)
-    active_schedules: Callable[[str, str, str | None, str], list[str]] = lambda *identity: []
-    http_auth: OutboundAuth | None = None  # auth.policyRef of HTTP tasks (dsl.md 19), with the local secrets
-    plugin_env: PluginEnvironment | None = None  # inbound request, plugin config and secrets for task plugins
 
 
 class Interpreter:

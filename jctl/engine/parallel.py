@@ -11,69 +11,29 @@ ref), resumes it, and each enclosing frame is re-decided on the way back up."""
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from jctl.engine.cursor import FRAME_KINDS, LEAF_PAUSES, unpaused_cursor
 from jctl.engine.transitions import (
     TERMINAL_PHASES,
+    Effects,
     Snapshot,
     StateError,
     Transition,
-    http_records,
     input_next,
     timeout_next,
     timer_next,
 )
-from jctl.store.models import NewDueWork, NewEvent, StoreWrite
+from jctl.store.models import NewDueWork, NewEvent
 
 if TYPE_CHECKING:
-    from jctl.engine.states import StateExecutor
+    from jctl.engine.roles import Executor
 
 DUE_OF_TRIGGER = {"timer": "timer", "step-timeout": "step-timeout", "signal": "step-timeout", "retry": "retry"}
 PAUSE_OF_TRIGGER = {"timer": ("timer",), "step-timeout": ("wait", "webhook"), "signal": ("wait", "webhook"),
                     "retry": ("retry",)}
 Result = tuple[str, Any]  # ("next", context) or ("fail", error)
-
-
-@dataclass
-class Effects:
-    """What the steps of nested records did, carried by the owner's transition: their history events (each naming
-    its record's path under `branch`), their HTTP call records and their task plugins' store writes (committed
-    with that transition, so exactly once)."""
-
-    events: list[NewEvent] = field(default_factory=list)
-    calls: list[Any] = field(default_factory=list)
-    writes: list[StoreWrite] = field(default_factory=list)
-    trigger_next: str | None = None  # where the record a trigger resumed went on from the triggered state
-
-    def add(self, transition: Transition) -> None:
-        self.events += transition.events
-        self.calls += http_records(transition)
-        self.writes += transition.writes
-
-    def __iadd__(self, other: Effects) -> Effects:
-        self.events += other.events
-        self.calls += other.calls
-        self.writes += other.writes
-        self.trigger_next = self.trigger_next or other.trigger_next
-        return self
-
-    def under(self, name: str) -> Effects:
-        """These effects as seen from the frame holding record `name`: event paths gain it as their first part."""
-        return Effects([_in_record(event, name) for event in self.events], self.calls, self.writes,
-                       self.trigger_next)
-
-
-BRANCH_END_EVENTS = {"journey.succeeded": "branch.succeeded", "journey.failed": "branch.failed"}
-
-
-def _in_record(event: NewEvent, name: str) -> NewEvent:
-    """A step's event inside record `name`: `branch` names the record path, and a record's end is not the
-    journey's."""
-    inner = event.data.get("branch")
-    path = f"{name}/{inner}" if isinstance(inner, str) else name
-    return NewEvent(BRANCH_END_EVENTS.get(event.type, event.type), event.state, {**event.data, "branch": path})
 
 
 def _record(name: str, start: Any, context: dict[str, Any]) -> dict[str, Any]:
@@ -84,7 +44,7 @@ def _record(name: str, start: Any, context: dict[str, Any]) -> dict[str, Any]:
 class ParallelState:
     """Enters parallel and subjourney states, resumes a paused record by path, and joins decided frames."""
 
-    def __init__(self, executor: StateExecutor):
+    def __init__(self, executor: Executor):
         self.executor = executor
 
     # -- entering -------------------------------------------------------------------------------------------

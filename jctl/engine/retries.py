@@ -13,7 +13,7 @@ from jctl.engine.transitions import Snapshot, Transition
 from jctl.store.models import NewDueWork, NewEvent
 
 if TYPE_CHECKING:
-    from jctl.engine.states import StateExecutor
+    from jctl.engine.seams import Seams
 
 DEFAULT_RETRY_ON = ("NETWORK_ERROR", "TIMEOUT", "HTTP_5XX")
 DEFAULT_BASE_DELAY_MS = 100
@@ -76,11 +76,11 @@ def attempt_of(snap: Snapshot, state_id: str) -> int:
     return int(retry.get("attempt", 1)) if retry.get("state") == state_id else 1
 
 
-def plan_retry(executor: StateExecutor, state_id: str, task: dict[str, Any], snap: Snapshot,
+def plan_retry(spec: dict[str, Any], seams: Seams, state_id: str, task: dict[str, Any], snap: Snapshot,
                result: dict[str, Any], record: dict[str, Any]) -> Transition | None:
     """A pause until the next attempt when the task's policy retries this result; None to go on with it.
     Numbers the attempt in its HTTP record either way."""
-    policy = resolve_policy(task, executor.spec)
+    policy = resolve_policy(task, spec)
     if policy is None:
         return None
     attempt = attempt_of(snap, state_id)
@@ -89,8 +89,8 @@ def plan_retry(executor: StateExecutor, state_id: str, task: dict[str, Any], sna
         return None
     from jctl.clock import format_rfc3339, later
 
-    delay = backoff_ms(policy, attempt, lambda: executor.seams.random(f"{state_id}:{attempt}"))
-    due = later(executor.seams.now(), timedelta(milliseconds=delay))
+    delay = backoff_ms(policy, attempt, lambda: seams.random(f"{state_id}:{attempt}"))
+    due = later(seams.now(), timedelta(milliseconds=delay))
     cursor = {**snap.cursor, "paused": "retry", "retry": {"state": state_id, "attempt": attempt + 1}}
     event = NewEvent("task.retrying", state_id, {"http": record, "attempt": attempt, "policy": policy["id"],
                                                   "condition": condition_of(result), "delayMs": delay,

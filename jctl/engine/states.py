@@ -18,7 +18,7 @@ from jctl.engine.transitions import Snapshot, StateError, Transition, timer_next
 from jctl.store.models import NewDueWork, NewEvent, StoreWrite
 
 if TYPE_CHECKING:
-    from jctl.engine.interpreter import Interpreter
+    from jctl.engine.roles import Machine
 
 Handler = Callable[[str, dict[str, Any], Snapshot], Transition]
 
@@ -27,7 +27,7 @@ class StateExecutor:
     """Runs one state of a graph: dispatches on `type` to the `_<type>` handler and turns failures into a failed
     transition (top level) or a StateError for the enclosing branch or subjourney."""
 
-    def __init__(self, interpreter: Interpreter):
+    def __init__(self, interpreter: Machine):
         self.interp = interpreter
         self.spec = interpreter.spec
         self.seams = interpreter.seams
@@ -161,7 +161,7 @@ class StateExecutor:
         cookies = {**attached, **self._keep_cookies(call, outcome)}
         if cookies:
             outcome.record["cookies"] = cookies
-        retry = plan_retry(self, state_id, task, snap, outcome.result, outcome.record)
+        retry = plan_retry(self.spec, self.seams, state_id, task, snap, outcome.result, outcome.record)
         if retry is not None:
             return retry
         snap = without_retry(snap)

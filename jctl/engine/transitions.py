@@ -75,3 +75,43 @@ def timer_next(state: dict[str, Any]) -> str | None:
 def http_records(transition: Transition) -> list[Any]:
     """The HTTP call records of a transition's events (nested graphs report them on their parent state)."""
     return [event.data["http"] for event in transition.events if "http" in event.data]
+
+
+@dataclass
+class Effects:
+    """What the steps of nested records did, carried by the owner's transition: their history events (each naming
+    its record's path under `branch`), their HTTP call records and their task plugins' store writes (committed
+    with that transition, so exactly once)."""
+
+    events: list[NewEvent] = field(default_factory=list)
+    calls: list[Any] = field(default_factory=list)
+    writes: list[StoreWrite] = field(default_factory=list)
+    trigger_next: str | None = None  # where the record a trigger resumed went on from the triggered state
+
+    def add(self, transition: Transition) -> None:
+        self.events += transition.events
+        self.calls += http_records(transition)
+        self.writes += transition.writes
+
+    def __iadd__(self, other: Effects) -> Effects:
+        self.events += other.events
+        self.calls += other.calls
+        self.writes += other.writes
+        self.trigger_next = self.trigger_next or other.trigger_next
+        return self
+
+    def under(self, name: str) -> Effects:
+        """These effects as seen from the frame holding record `name`: event paths gain it as their first part."""
+        return Effects([_in_record(event, name) for event in self.events], self.calls, self.writes,
+                       self.trigger_next)
+
+
+BRANCH_END_EVENTS = {"journey.succeeded": "branch.succeeded", "journey.failed": "branch.failed"}
+
+
+def _in_record(event: NewEvent, name: str) -> NewEvent:
+    """A step's event inside record `name`: `branch` names the record path, and a record's end is not the
+    journey's."""
+    inner = event.data.get("branch")
+    path = f"{name}/{inner}" if isinstance(inner, str) else name
+    return NewEvent(BRANCH_END_EVENTS.get(event.type, event.type), event.state, {**event.data, "branch": path})
