@@ -355,9 +355,13 @@ class Runner:
     def _run_due(self, work: DueWork) -> str | None:
         """Run one due item; None when its instance is leased by another runner (left for later)."""
         if work.kind == "schedule-run":  # keyed by schedule binding, not by instance
-            from jctl.engine.scheduled import fire_scheduled_run
+            from jctl.engine.scheduled import create_scheduled_run
 
-            return fire_scheduled_run(self, work)
+            run = create_scheduled_run(self.store, work)
+            if isinstance(run, str):
+                return run
+            after, _ = self._drive(run.instance.id, lambda interp, snap: interp.run(snap), run_pending=True)
+            return run.started(after)
         try:
             instance = self.store.get_instance(work.instance_id)
         except StoreUnknownInstance:

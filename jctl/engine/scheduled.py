@@ -5,18 +5,35 @@ instance of the scheduling journey starts at the binding's `start` state with th
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from jctl.clock import format_rfc3339, later, parse_duration
 from jctl.store.models import DueWork, Instance, NewDueWork, NewEvent, UnknownInstance, new_instance_id
 
 if TYPE_CHECKING:
-    from jctl.engine.runner import Runner
+    from jctl.store.db import Store
+    from jctl.store.models import ScheduleBinding
 
 
-def fire_scheduled_run(runner: Runner, work: DueWork) -> str:
-    """Start the run `work` (a `schedule-run` due item keyed by binding id) stands for and drive it."""
-    store = runner.store
+@dataclass
+class ScheduledRun:
+    """A scheduled run's instance, created and due to run at its start state: the runner drives it next."""
+
+    instance: Instance
+    binding: ScheduleBinding
+    number: int
+
+    def started(self, after: Instance) -> str:
+        """What the tick prints once the run was driven to `after`."""
+        where = after.current_state if after.phase == "RUNNING" else after.phase
+        return (f"started scheduled run {self.number}/{self.binding.max_runs} of {self.binding.journey_name} "
+                f"({self.binding.id}) {self.instance.id[:8]} -> {where}")
+
+
+def create_scheduled_run(store: Store, work: DueWork) -> ScheduledRun | str:
+    """Create the instance of the run `work` (a `schedule-run` due item keyed by binding id) stands for, and its
+    binding's next run, in one commit; or say why there is nothing to run."""
     try:
         binding = store.schedule(work.instance_id)
         creator = store.get_instance(binding.creator)
@@ -43,7 +60,4 @@ def fire_scheduled_run(runner: Runner, work: DueWork) -> str:
                                   [NewDueWork("run", now, binding.start_state)], next_run)
     if created is None:
         return f"discarded stale schedule run of binding {binding.id}"
-    after, _ = runner._drive(created.id, lambda interp, snap: interp.run(snap), run_pending=True)
-    where = after.current_state if after.phase == "RUNNING" else after.phase
-    return (f"started scheduled run {run_number}/{binding.max_runs} of {binding.journey_name} "
-            f"({binding.id}) {created.id[:8]} -> {where}")
+    return ScheduledRun(created, binding, run_number)
