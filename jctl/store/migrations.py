@@ -223,3 +223,11 @@ def one_start_key_table(db: sqlite_utils.Database) -> None:
                      "VALUES (?, ?, ?, ?, 0)",
                      (instance_id, START_KEY_PREFIX + runner_key, response, format_rfc3339(from_epoch_ms(at_ms))))
     conn.execute("DROP TABLE start_idempotency")
+
+
+@migration(10)
+def applied_effects(db: sqlite_utils.Database) -> None:
+    # The Temporal worker applies a trigger's plugin writes (outbox, cache) to its store under a key naming the
+    # trigger (workflow, run, position); a retried activity finds its key and applies nothing twice.
+    db.conn.execute("CREATE TABLE applied_effects (key TEXT PRIMARY KEY, instance_id TEXT NOT NULL, "
+                    "at_ms INTEGER NOT NULL)")
