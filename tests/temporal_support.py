@@ -112,9 +112,10 @@ def worker_thread(address: str, task_queue: str, environment: Any = None) -> Ite
         thread.join(60)
 
 
-def worker_process(address: str, task_queue: str) -> subprocess.Popen[str]:
-    """`jctl worker --backend temporal` as a subprocess (for the kill test and the bench)."""
+def worker_process(address: str, task_queue: str, db: Path) -> subprocess.Popen[str]:
+    """`jctl worker --backend temporal` as a subprocess (for the kill test and the bench); `db`: its store of plugin
+    effects."""
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]), NO_COLOR="1")
     return subprocess.Popen([sys.executable, "-m", "jctl", "worker", "--backend", "temporal", "--address", address,
-                             "--task-queue", task_queue], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
+                             "--task-queue", task_queue, "--db", str(db)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)

@@ -532,7 +532,7 @@ def test_worker_killed_mid_journey_resumes_without_applying_a_step_twice(tempora
         "done": {"type": "succeed"}}, "record", name="shipping")
     queue = "jctl-kill-test"
     target = TemporalTarget(temporal_address, task_queue=queue, activity_timeout_s=3)
-    first = temporal_support.worker_process(temporal_address, queue)
+    first = temporal_support.worker_process(temporal_address, queue, tmp_path / "worker.db")
     try:
         jid = target.start(path, {}, detach=True)["journeyId"]
         _wait_for(lambda: target.status(jid).get("currentState") == "approve")
@@ -548,7 +548,7 @@ def test_worker_killed_mid_journey_resumes_without_applying_a_step_twice(tempora
         if first.poll() is None:
             first.kill()
             first.wait()
-    second = temporal_support.worker_process(temporal_address, queue)
+    second = temporal_support.worker_process(temporal_address, queue, tmp_path / "worker.db")
     try:
         signaller.join(120)
         assert answer.get("phase") == "SUCCEEDED"
