@@ -93,7 +93,8 @@ def run_trigger(instance_doc: dict[str, Any], trigger: dict[str, Any], now: date
     env = environment or WorkerEnvironment()
     secrets = env.secrets
     try:
-        return secrets.scrubbed(_run(instance_doc, trigger, now, env, effects_key))  # type: ignore[no-any-return]
+        result: dict[str, Any] = secrets.scrubbed(_run(instance_doc, trigger, now, env, effects_key))
+        return result
     except ApplicationError as exc:
         raise _scrubbed_error(exc, secrets) from None
     except Exception as exc:  # a store or worker failure: retried by Temporal, its message recorded in the history
