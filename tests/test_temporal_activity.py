@@ -161,3 +161,5 @@ def test_worker_and_target_flags_are_checked_before_connecting(tmp_path: Path) -
     header = run_jctl("run", str(path), "--header", "Authorization=Bearer x", "--target",
                       "temporal://127.0.0.1:9/default")
     assert header.returncode == 2 and "--header" in header.stderr
+    step = run_jctl("signal", "abc", "-p", "{}", "--client-cert", str(path), "--target", "temporal://127.0.0.1:9/default")
+    assert step.returncode == 2 and "--client-cert" in step.stderr
