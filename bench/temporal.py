@@ -10,6 +10,7 @@ Usage: python bench/temporal.py [--journeys 40] [--workers 1 4]
 from __future__ import annotations
 
 import argparse
+import shutil
 import signal
 import statistics
 import sys
@@ -82,7 +83,8 @@ def temporal(address: str, workers: int, journeys: int) -> tuple[float, list[flo
     from jctl.temporal.client import TemporalTarget
 
     queue = f"bench-{workers}"
-    processes = [worker_process(address, queue) for _ in range(workers)]
+    folder = tempfile.mkdtemp()  # the workers' store of plugin effects (these journeys make none)
+    processes = [worker_process(address, queue, Path(folder) / "jctl.db") for _ in range(workers)]
     targets = [TemporalTarget(address, task_queue=queue) for _ in range(workers)]
     try:
         for process in processes:  # each prints a line once it polls
@@ -94,6 +96,7 @@ def temporal(address: str, workers: int, journeys: int) -> tuple[float, list[flo
             process.send_signal(signal.SIGINT)
         for process in processes:
             process.wait(30)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def report(label: str, wall: float, latencies: list[float]) -> None:

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 
 def free_port() -> int:
@@ -80,8 +81,9 @@ def _wait_for_namespace(address: str) -> None:
 
 
 @contextmanager
-def worker_thread(address: str, task_queue: str) -> Iterator[None]:
-    """An in-process journey worker on its own event loop (a background thread)."""
+def worker_thread(address: str, task_queue: str, environment: Any = None) -> Iterator[None]:
+    """An in-process journey worker on its own event loop (a background thread); `environment`: the
+    WorkerEnvironment (store of plugin effects, secrets) its activities get."""
     from temporalio.client import Client
 
     from jctl.temporal.worker import ACTIVITY_THREADS, build_worker
@@ -95,7 +97,7 @@ def worker_thread(address: str, task_queue: str) -> Iterator[None]:
         stop = asyncio.Event()
         client = await Client.connect(address)
         with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS) as pool:
-            async with build_worker(client, task_queue, pool):
+            async with build_worker(client, task_queue, pool, environment):
                 ready.set()
                 await stop.wait()
 
@@ -110,9 +112,10 @@ def worker_thread(address: str, task_queue: str) -> Iterator[None]:
         thread.join(60)
 
 
-def worker_process(address: str, task_queue: str) -> subprocess.Popen[str]:
-    """`jctl worker --backend temporal` as a subprocess (for the kill test and the bench)."""
+def worker_process(address: str, task_queue: str, db: Path) -> subprocess.Popen[str]:
+    """`jctl worker --backend temporal` as a subprocess (for the kill test and the bench); `db`: its store of plugin
+    effects."""
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]), NO_COLOR="1")
     return subprocess.Popen([sys.executable, "-m", "jctl", "worker", "--backend", "temporal", "--address", address,
-                             "--task-queue", task_queue], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
+                             "--task-queue", task_queue, "--db", str(db)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)

@@ -697,6 +697,12 @@ def test_worker_interval_out_of_range_is_a_usage_error(own: Store):
         assert "--interval" in own("worker", "--interval", interval, code=2).stderr, interval
 
 
+def test_worker_reads_its_secrets_and_plugin_config_files_before_it_starts(own: Store):
+    missing = str(own.cwd / "absent.yaml")
+    assert "absent.yaml" in own("worker", "--secrets", missing, code=2).stderr
+    assert "plugin config" in own("worker", "--plugin-config", missing, code=2).stderr
+
+
 def test_an_sqlite_database_of_another_program_is_refused_and_left_untouched(tmp_path: Path):
     import sqlite3
 

@@ -26,6 +26,7 @@ from conftest import run_jctl, write_journey
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "specs" / "examples"
 TASK_QUEUE = "jctl-tests"
+WORKER_SECRET = "tok-worker-s3cr3t"
 
 
 def example(name: str) -> tuple[Path, dict[str, Any]]:
@@ -44,9 +45,21 @@ def temporal_address() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def temporal_worker(temporal_address: str) -> Iterator[str]:
-    with temporal_support.worker_thread(temporal_address, TASK_QUEUE):
+def worker_environment(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The session worker's store of plugin effects and its local secrets (what `--db` and `--secrets` give it)."""
+    pytest.importorskip("temporalio")
+    from jctl.secrets import Secrets
+    from jctl.temporal.activities import WorkerEnvironment
+
+    return WorkerEnvironment(tmp_path_factory.mktemp("temporal-worker") / "effects.db",
+                             Secrets({"secret://tokens/backend": WORKER_SECRET}))
+
+
+@pytest.fixture(scope="session")
+def temporal_worker(temporal_address: str, worker_environment: Any) -> Iterator[str]:
+    with temporal_support.worker_thread(temporal_address, TASK_QUEUE, worker_environment):
         yield temporal_address
+    worker_environment.close()
 
 
 class LocalBackend:
@@ -318,6 +331,56 @@ def test_cancel_during_an_activity_keeps_what_it_did(temporal_worker: str, tmp_p
     assert steps.index(("state.completed", "call")) < steps.index(("journey.cancelled", "hold"))
 
 
+def test_plugin_effects_and_secrets_come_from_the_worker(temporal_worker: str, worker_environment: Any,
+                                                         tmp_path: Path, httpserver: Any) -> None:
+    """The worker's secrets reach outbound auth and never the history; cache:v1 and kafkaPublish:v1 use its store."""
+    from werkzeug import Request, Response
+
+    from conftest import jsonata
+
+    seen: list[str] = []
+
+    def echo(request: Request) -> Response:  # a server that echoes the token back under an innocent name
+        seen.append(request.headers.get("Authorization", ""))
+        return Response(json.dumps({"echo": seen[-1]}), content_type="application/json")
+
+    httpserver.expect_request("/vault").respond_with_handler(echo)
+    key = {"mapper": jsonata('"vault:" & id')}
+    policies = {"httpClientAuth": {"definitions": {"static": {"kind": "bearerStatic",
+                                                               "tokenRef": "secret://tokens/backend"}}}}
+    writer = write_journey(tmp_path, {
+        "call": {"type": "task", "task": {"kind": "httpCall:v1", "method": "GET", "url": httpserver.url_for("/vault"),
+                                          "auth": {"policyRef": "static"}, "resultVar": "answer"}, "next": "keep"},
+        "keep": {"type": "task", "task": {"kind": "cache:v1", "operation": "put", "key": key, "ttlSeconds": 600,
+                                          "value": {"mapper": jsonata("answer.body")}}, "next": "announce"},
+        "announce": {"type": "task", "task": {"kind": "kafkaPublish:v1", "topic": "vault.events",
+                                              "value": {"mapper": jsonata('{"id": id}')}}, "next": "done"},
+        "done": {"type": "succeed", "outputVar": "answer"}}, "call", name="vault", policies=policies)
+    reader = write_journey(tmp_path, {
+        "recall": {"type": "task", "task": {"kind": "cache:v1", "operation": "get", "key": key,
+                                            "resultVar": "cached"}, "next": "done"},
+        "done": {"type": "succeed", "outputVar": "cached"}}, "recall", name="vault-reader")
+    remote = TemporalBackend(temporal_worker)
+    assert remote.start(reader, {"id": "v1"}, None)["output"] is None  # a miss
+    written = remote.start(writer, {"id": "v1"}, None)
+    jid = written["journeyId"]
+    assert written["phase"] == "SUCCEEDED" and seen == [f"Bearer {WORKER_SECRET}"]
+    hit = remote.start(reader, {"id": "v1"}, None)
+    assert hit["output"] == {"echo": "Bearer ***"}  # the hit, as the history recorded it: blanked
+    outbox = worker_environment.store().outbox(topic="vault.events")
+    assert [(entry.instance_id, entry.value) for entry in outbox] == [(jid, {"id": "v1"})]
+
+    async def raw_history(client: Any) -> str:
+        """Every event of the workflow history as recorded, payloads included (JSON bytes inside the protobuf)."""
+        history = await client.get_workflow_handle(jid).fetch_history()
+        return b"".join(event.SerializeToString() for event in history.events).decode("utf-8", "replace")
+
+    shown = [json.dumps(written), json.dumps(remote.status(jid)), json.dumps(hit), remote.target._run(raw_history),
+             json.dumps([event.data for event in remote.target.history(jid)])]
+    assert "Bearer ***" in shown[3] and '"echo"' in shown[3]  # the activity result is in there, blanked
+    assert all(WORKER_SECRET not in text for text in shown)
+
+
 def test_a_long_journey_continues_as_new_without_losing_history(temporal_worker: str, tmp_path: Path) -> None:
     """The session's dev server suggests continue-as-new after 200 history events; 60 loop turns go far past it."""
     from temporalio.client import Client
@@ -469,7 +532,7 @@ def test_worker_killed_mid_journey_resumes_without_applying_a_step_twice(tempora
         "done": {"type": "succeed"}}, "record", name="shipping")
     queue = "jctl-kill-test"
     target = TemporalTarget(temporal_address, task_queue=queue, activity_timeout_s=3)
-    first = temporal_support.worker_process(temporal_address, queue)
+    first = temporal_support.worker_process(temporal_address, queue, tmp_path / "worker.db")
     try:
         jid = target.start(path, {}, detach=True)["journeyId"]
         _wait_for(lambda: target.status(jid).get("currentState") == "approve")
@@ -485,7 +548,7 @@ def test_worker_killed_mid_journey_resumes_without_applying_a_step_twice(tempora
         if first.poll() is None:
             first.kill()
             first.wait()
-    second = temporal_support.worker_process(temporal_address, queue)
+    second = temporal_support.worker_process(temporal_address, queue, tmp_path / "worker.db")
     try:
         signaller.join(120)
         assert answer.get("phase") == "SUCCEEDED"

@@ -65,10 +65,13 @@ def run(
     if target:
         from jctl.cli import temporal_target
 
-        if seed:
-            from jctl.errors import UsageError
+        from jctl.errors import UsageError
 
+        if seed:
             raise UsageError("--seed works on the local store only", hint="leave out --seed or --target")
+        if header or client_cert:  # inbound credentials would be recorded in the workflow history in clear
+            raise UsageError("--header and --client-cert work on the local store only: a Temporal journey records "
+                             "its input in the workflow history", hint="leave them out, or leave out --target")
         _finish(temporal_target.start(target, file, start.input_document, mocks=start.mocks_document, detach=detach,
                                       auto_advance=auto_advance, platform_config=start.platform_config),
                 output_format)
@@ -93,6 +96,11 @@ def signal(
     """Deliver a step submission to a paused wait/webhook state and continue the journey."""
     document = drive.read_signal(instance_id, payload, step=step, idempotency_key=idempotency_key)
     if target:
+        if is_temporal(target) and (header or client_cert):
+            from jctl.errors import UsageError
+
+            raise UsageError("--header and --client-cert work on the local store only: a Temporal journey records "
+                             "its step submissions in the workflow history", hint="leave them out, or --target")
         _finish(_on_target(target, lambda t: t.signal(instance_id, document.document, step=step,
                                                       idempotency_key=idempotency_key)), output_format)
     raise typer.Exit(drive.signal_locally(instance_id, document, step=step, idempotency_key=idempotency_key,

@@ -59,8 +59,12 @@ def history(url: str, instance_id: str, *, as_json: bool) -> None:
         views.print_history(events)
 
 
-def worker(backend: str, address: str | None, namespace: str | None, task_queue: str | None) -> bool:
-    """Run a Temporal worker when asked for (True), else leave the local worker to run (False)."""
+def worker(backend: str, address: str | None, namespace: str | None, task_queue: str | None, *,
+           db: Path | None = None, secrets: Path | None = None, plugin_config: Path | None = None) -> bool:
+    """Run a Temporal worker when asked for (True), else leave the local worker to run (False). Its activities get
+    the store at `db` (the local commands' default otherwise) for plugin effects, and the local secrets and plugin
+    config, each checked before it connects (a bad file is a usage error, a store it cannot open a failed
+    operation)."""
     if backend == "local":
         if address or namespace or task_queue:
             raise UsageError("--address, --namespace and --task-queue belong to --backend temporal")
@@ -74,14 +78,20 @@ def worker(backend: str, address: str | None, namespace: str | None, task_queue:
     require()
     import asyncio
 
+    from jctl.secrets import load_secrets
+    from jctl.tasks.plugins import load_plugin_config
+    from jctl.temporal.activities import WorkerEnvironment
     from jctl.temporal.worker import serve
 
+    environment = WorkerEnvironment(db, load_secrets(secrets), load_plugin_config(plugin_config))
+    store = views.guarded(environment.store)  # opened now: a store that cannot be used stops the worker here
     out = console()
     queue = task_queue or DEFAULT_TASK_QUEUE
     space = namespace or DEFAULT_NAMESPACE
-    asyncio.run(serve(address, space, queue,
-                      ready=lambda: out.print(f"worker polling task queue {queue} on {address} ({space}); "
-                                              f"Ctrl-C stops it", markup=False, highlight=False)))
+    asyncio.run(serve(address, space, queue, environment=environment,
+                      ready=lambda: out.print(f"worker polling task queue {queue} on {address} ({space}); plugin "
+                                              f"effects go to {store.path}; Ctrl-C stops it", markup=False,
+                                              highlight=False)))
     out.print("worker stopped")
     _exit_now()
     return True

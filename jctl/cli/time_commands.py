@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from jctl.cli import views
-from jctl.cli.instances import DB_OPTION, FORMAT_OPTION, Format
+from jctl.cli.instances import DB_OPTION, FORMAT_OPTION, PLUGIN_CONFIG_OPTION, SECRETS_OPTION, Format
 from jctl.cli.output import console, print_json
 
 if TYPE_CHECKING:
@@ -81,13 +81,16 @@ def worker(
     address: str = typer.Option(None, "--address", metavar="HOST:PORT", help="Temporal frontend (--backend temporal)."),
     namespace: str = typer.Option(None, "--namespace", metavar="NAME", help="Temporal namespace (default: default)."),
     task_queue: str = typer.Option(None, "--task-queue", metavar="QUEUE", help="Temporal task queue (default: jctl-journeys)."),
+    secrets: Path = SECRETS_OPTION,
+    plugin_config: Path = PLUGIN_CONFIG_OPTION,
 ) -> None:
     """Real-time loop: the clock follows wall time and due work runs as it falls due. Ctrl-C stops it cleanly.
-    With --backend temporal, a Temporal worker for journeys instead."""
+    With --backend temporal, a Temporal worker for journeys instead (--db: the store of plugin effects)."""
     from jctl.cli import temporal_target
     from jctl.clock import wall_now
 
-    if temporal_target.worker(backend, address, namespace, task_queue):
+    if temporal_target.worker(backend, address, namespace, task_queue, db=db, secrets=secrets,
+                              plugin_config=plugin_config):
         return
 
     if not 0.01 <= interval <= 3600:  # also refuses nan; a negative interval would spin, inf cannot be waited on
@@ -97,7 +100,8 @@ def worker(
     out = console()
     out.print("worker started; Ctrl-C stops it after the transition in progress")
     with _StopRequest() as stop:
-        runner = views.open_runner(db, should_stop=lambda: stop.requested)
+        runner = views.open_runner(db, should_stop=lambda: stop.requested, secrets=secrets,
+                                   plugin_config=plugin_config)
         try:
             while not stop.requested:
                 for line in runner.catch_up(wall_now()):

@@ -13,7 +13,7 @@ from typing import Any
 
 from jctl.engine.cursor import FRAME_KINDS, INPUT_STATES, paused_input_steps, unpaused_cursor
 from jctl.engine.errors import InvalidPayload, StepConflict
-from jctl.engine.seams import Seams as Seams  # what every driver builds an interpreter with
+from jctl.engine.seams import Seams
 from jctl.engine.states import StateExecutor
 from jctl.engine.transitions import (
     PURE_STATE_TYPES,

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec
 from jctl.clock import from_epoch_ms
 from jctl.engine import envelopes
 from jctl.engine.errors import InstanceBusy, KeyReused, NotCancellable, UnknownInstance
-from jctl.engine.interpreter import DEFAULT_MAX_INLINE_TIMERS, DEFAULT_MAX_TRANSITIONS, Interpreter, Seams
+from jctl.engine.interpreter import DEFAULT_MAX_INLINE_TIMERS, DEFAULT_MAX_TRANSITIONS, Interpreter
+from jctl.engine.seams import Seams
 from jctl.engine.start import plan_start
 from jctl.engine.transitions import Snapshot, StateError, Transition
 from jctl.limits import WARN_FRACTION, Limits, json_size, over_message, warning_message
@@ -40,8 +41,8 @@ if TYPE_CHECKING:
     from jctl.secrets import Secrets
     from jctl.store.db import Store
     from jctl.store.models import PreparedCreate, StepWrite
+    from jctl.tasks.outbound_auth import OutboundAuth, TokenCache
     from jctl.tasks.request import InboundRequest
-    from jctl.tasks.outbound_auth import OutboundAuth
 
 Drive = Callable[[Interpreter, Snapshot], Iterator[Transition]]
 P = ParamSpec("P")
@@ -621,12 +622,8 @@ class Runner:
                            max_inline_timers=self._limit("maxInlineTimers"))
 
     def _http_auth(self, instance: Instance) -> OutboundAuth:
-        from jctl.tasks.outbound_auth import OutboundAuth, mtls_client_factory
-
-        mtls = None if instance.mocks is not None or self.http_transport is not None else \
-            mtls_client_factory(self.data_limits.http_body)
-        return OutboundAuth(instance.definition.get("spec") or {}, self.secrets, self._now, self.token_cache,
-                            mtls)
+        return outbound_auth(instance, self.secrets, self._now, self.token_cache, self.data_limits.http_body,
+                             real_network=self.http_transport is None)
 
     def _http_client(self, instance: Instance, counters: dict[str, int]) -> LazyClient:
         """Mocked instances get the runner's mock client, bound to their rules and to this drive's counters; the
@@ -790,6 +787,16 @@ def snapshot_of(instance: Instance) -> Snapshot:
     """The part of an instance the interpreter works on (cursor and attributes copied, so it cannot alias)."""
     return Snapshot(instance.phase, instance.current_state, instance.context, dict(instance.cursor),
                     instance.output, instance.error, dict(instance.attributes))
+
+
+def outbound_auth(instance: Instance, secrets: Secrets, now: Callable[[], datetime], tokens: TokenCache,
+                  max_body: int | None, *, real_network: bool = True) -> OutboundAuth:
+    """The `auth.policyRef` seam of an instance's HTTP tasks (every driver's): the local secrets, OAuth2 tokens
+    reused across instances, and real clients presenting a certificate unless the calls are mocked."""
+    from jctl.tasks.outbound_auth import OutboundAuth, mtls_client_factory
+
+    mtls = mtls_client_factory(max_body) if real_network and instance.mocks is None else None
+    return OutboundAuth(instance.definition.get("spec") or {}, secrets, now, tokens, mtls)
 
 
 def platform_binding(instance: Instance) -> dict[str, Any]:

@@ -654,11 +654,30 @@ class Store:
         return [OutboxEntry(seq, owner, state, from_epoch_ms(at_ms), name, key, json.loads(headers), json.loads(value))
                 for seq, owner, state, at_ms, name, key, headers, value in self._query(sql, params)]
 
-    def cache_get(self, key: str) -> tuple[bool, Any]:
-        """(found, value) for a cache key; an entry past its expiry on the simulated clock is not found."""
-        found = self._query("SELECT value FROM cache WHERE key = ? AND expires_ms > (SELECT now_ms FROM clock)",
-                            (key,))
+    def cache_get(self, key: str, now: datetime | None = None) -> tuple[bool, Any]:
+        """(found, value) for a cache key; an entry past its expiry on the simulated clock (or at `now`, the reading
+        journey's own clock on Temporal) is not found."""
+        if now is None:
+            found = self._query("SELECT value FROM cache WHERE key = ? AND expires_ms > (SELECT now_ms FROM clock)",
+                                (key,))
+        else:
+            found = self._query("SELECT value FROM cache WHERE key = ? AND expires_ms > ?", (key, to_epoch_ms(now)))
         return (True, json.loads(found[0][0])) if found else (False, None)
+
+    def apply_effects(self, key: str, instance_id: str, writes: Sequence[StoreWrite], now: datetime) -> bool:
+        """Apply plugin writes made outside this store's instances (a Temporal journey's trigger) at `now`, in one
+        transaction with `key`, the trigger's name: False, and nothing written, when that key was applied before
+        (a retried activity)."""
+        at_ms = to_epoch_ms(now)
+
+        def apply(conn: sqlite3.Connection) -> bool:
+            if conn.execute("INSERT OR IGNORE INTO applied_effects (key, instance_id, at_ms) VALUES (?, ?, ?)",
+                            (key, instance_id, at_ms)).rowcount == 0:
+                return False
+            rows.apply_writes(conn, instance_id, writes, at_ms)
+            return True
+
+        return self._write(apply)
 
     def schedules(self) -> list[ScheduleBinding]:
         """Every schedule binding, oldest first."""

@@ -36,11 +36,15 @@ def latest_version() -> int:
 
 def applied_version(conn: sqlite3.Connection) -> int:
     """The highest migration applied to this store (0 for a new file)."""
+    return max(_applied(conn), default=0)
+
+
+def _applied(conn: sqlite3.Connection) -> set[int]:
+    """The migrations this store has applied (none for a new file)."""
     exists = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'migrations'").fetchone()
     if not exists:
-        return 0
-    row = conn.execute("SELECT MAX(version) FROM migrations").fetchone()
-    return row[0] or 0
+        return set()
+    return {row[0] for row in conn.execute("SELECT version FROM migrations")}
 
 
 def migrate(conn: sqlite3.Connection) -> int:
@@ -76,13 +80,16 @@ def migrate(conn: sqlite3.Connection) -> int:
 
 
 def _is_current(conn: sqlite3.Connection) -> bool:
-    version = applied_version(conn)
+    """Every migration applied: numbers are assigned per change and land in any order, so a store may hold a higher
+    one than a migration it still lacks."""
+    applied = _applied(conn)
+    version = max(applied, default=0)
     if version > latest_version():
         raise StoreError(
             f"the store {conn.execute('PRAGMA database_list').fetchone()[2]} has schema version {version}, "
             f"newer than this jctl understands ({latest_version()}); upgrade jctl or point JCTL_DB at another file"
         )
-    return version == latest_version()
+    return applied.issuperset(MIGRATIONS)
 
 
 @migration(1)
@@ -223,3 +230,11 @@ def one_start_key_table(db: sqlite_utils.Database) -> None:
                      "VALUES (?, ?, ?, ?, 0)",
                      (instance_id, START_KEY_PREFIX + runner_key, response, format_rfc3339(from_epoch_ms(at_ms))))
     conn.execute("DROP TABLE start_idempotency")
+
+
+@migration(10)
+def applied_effects(db: sqlite_utils.Database) -> None:
+    # The Temporal worker applies a trigger's plugin writes (outbox, cache) to its store under a key naming the
+    # trigger (workflow, run, position); a retried activity finds its key and applies nothing twice.
+    db.conn.execute("CREATE TABLE applied_effects (key TEXT PRIMARY KEY, instance_id TEXT NOT NULL, "
+                    "at_ms INTEGER NOT NULL)")

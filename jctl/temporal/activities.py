@@ -1,52 +1,168 @@
 """The one activity of a journey: advance an instance's snapshot by one trigger up to its next pause, with every
 effect (HTTP and plugin tasks, expression engines) happening here, on a worker, never in workflow code. Its result
-(the transitions) is recorded in the workflow history, so a replay reuses it instead of calling anything again."""
+(the transitions) is recorded in the workflow history, so a replay reuses it instead of calling anything again.
+
+The worker's environment gives it what the local runner gives its drives: a store for the plugins' effects (cache
+reads and puts, the kafkaPublish outbox), the local secrets and the plugin config. The store writes of a trigger are
+applied once, before the result is returned; secret values are blanked out of everything returned or raised, since
+Temporal records it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from jctl.engine.interpreter import Interpreter, Seams
+from jctl.engine.interpreter import Interpreter
+from jctl.engine.seams import Seams
 from jctl.engine.transitions import Snapshot, StateError, Transition
+from jctl.secrets import Secrets
 from jctl.temporal.codec import instance_of, snapshot_of_doc, transition_doc
 
+if TYPE_CHECKING:
+    from jctl.store.db import Store
+    from jctl.store.models import StoreWrite
+    from jctl.tasks.outbound_auth import TokenCache
+
 EXPRESSION_TIMEOUT_S = 5.0
+# task plugins whose effect needs a local driver: schedule:v1 bindings are started by the local `tick`/worker from
+# the store that holds their creating instance, which a Temporal journey never is (refused at start)
+UNSUPPORTED_TASKS = {"schedule:v1": "its bindings are started by the local `tick`/`worker` from the local store, "
+                                    "which holds no Temporal journey to start them from"}
 
 
-@activity.defn(name="jctl.advance")
-def advance(request: dict[str, Any]) -> dict[str, Any]:
-    """`request`: {instance, trigger: {kind, state?, branch?, payload?, step?}, now}; returns the transitions the
-    trigger causes and the mock counters after them."""
-    return run_trigger(request["instance"], request["trigger"], datetime.fromisoformat(request["now"]))
+def _token_cache() -> TokenCache:
+    from jctl.tasks.outbound_auth import TokenCache
+
+    return TokenCache()
 
 
-def run_trigger(instance_doc: dict[str, Any], trigger: dict[str, Any], now: datetime) -> dict[str, Any]:
+@dataclass
+class WorkerEnvironment:
+    """What a worker gives each activity: the store plugin effects go to (`db`, default `$JCTL_DB` or
+    .jctl/jctl.db, opened on first use), the local secrets and the plugin config (`--secrets`, `--plugin-config`)."""
+
+    db: Path | None = None
+    secrets: Secrets = field(default_factory=Secrets)
+    plugin_config: tuple[dict[str, Any], Path | None] = field(default_factory=lambda: ({}, None))
+    tokens: TokenCache = field(default_factory=_token_cache)  # OAuth2 tokens, reused across the worker's activities
+    _store: Store | None = field(default=None, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    def store(self) -> Store:
+        with self._lock:
+            if self._store is None:
+                from jctl.store.db import Store, default_db_path
+
+                self._store = Store.open(self.db or default_db_path())
+            return self._store
+
+    def close(self) -> None:
+        with self._lock:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+
+
+class JourneyActivities:
+    """The activities of a worker, bound to its environment."""
+
+    def __init__(self, environment: WorkerEnvironment | None = None):
+        self.environment = environment or WorkerEnvironment()
+
+    @activity.defn(name="jctl.advance")
+    def advance(self, request: dict[str, Any]) -> dict[str, Any]:
+        """`request`: {instance, trigger: {kind, state?, branch?, payload?, step?}, now}; returns the transitions the
+        trigger causes and the mock counters after them. The trigger's store writes are keyed by workflow, run and
+        the instance version it starts from (a retry of this activity starts from the same one)."""
+        info = activity.info()
+        key = f"{info.workflow_id}/{info.workflow_run_id}/{request['instance']['version']}"
+        return run_trigger(request["instance"], request["trigger"], datetime.fromisoformat(request["now"]),
+                           self.environment, effects_key=key)
+
+
+def run_trigger(instance_doc: dict[str, Any], trigger: dict[str, Any], now: datetime,
+                environment: WorkerEnvironment | None = None, *, effects_key: str | None = None) -> dict[str, Any]:
+    """Run one trigger and apply its store writes (once per `effects_key`, default: the instance id and version);
+    the result, and any error raised, with the secret values blanked out."""
+    env = environment or WorkerEnvironment()
+    secrets = env.secrets
+    try:
+        result: dict[str, Any] = secrets.scrubbed(_run(instance_doc, trigger, now, env, effects_key))
+        return result
+    except ApplicationError as exc:
+        raise _scrubbed_error(exc, secrets) from None
+    except Exception as exc:  # a store or worker failure: retried by Temporal, its message recorded in the history
+        raise ApplicationError(secrets.scrub(f"{type(exc).__name__}: {exc}"), type=type(exc).__name__) from None
+
+
+def _run(instance_doc: dict[str, Any], trigger: dict[str, Any], now: datetime, env: WorkerEnvironment,
+         effects_key: str | None) -> dict[str, Any]:
     from jctl.engine.errors import InvalidPayload, StepConflict
-    from jctl.engine.runner import platform_binding
+    from jctl.engine.runner import outbound_auth, platform_binding
     from jctl.tasks.http import LazyClient
+    from jctl.tasks.plugins import PluginEnvironment
 
     instance = instance_of(instance_doc)
     counters: dict[str, int] = dict(instance.cursor.get("mockCounters") or {})
     client = LazyClient(_transport(instance.mocks, counters))
     spec_path = instance.cursor.get("specPath")
-    seams = Seams(evaluate=_evaluator(now), http_client=client, now=lambda: now,
-                  platform={**platform_binding(instance), "environment": "temporal"})
+    clock = lambda: now  # noqa: E731
+    seams = Seams(evaluate=_evaluator(now), http_client=client, now=clock,
+                  platform={**platform_binding(instance), "environment": "temporal"},
+                  cache_get=lambda key: env.store().cache_get(key, now),
+                  active_schedules=lambda *identity: env.store().active_schedules(*identity),
+                  http_auth=outbound_auth(instance, env.secrets, clock, env.tokens, None),
+                  plugin_env=PluginEnvironment(None, *env.plugin_config, env.secrets))
     interp = Interpreter(instance.definition, seams, spec_path=Path(spec_path) if spec_path else None)
     snap = snapshot_of_doc(instance_doc)
     try:
-        transitions = [transition_doc(t) for t in _drive(interp, snap, trigger)]
+        made = list(_drive(interp, snap, trigger))
     except (InvalidPayload, StepConflict) as exc:  # the instance moved on between validation and delivery
         raise ApplicationError(exc.message, {"details": exc.details, "hint": exc.hint},
                                type=type(exc).__name__, non_retryable=True) from None
     finally:
         client.close()
-    return {"transitions": transitions, "mockCounters": counters}
+    writes = [write for transition in made for write in transition.writes]
+    if writes:
+        apply_effects(env, effects_key or f"{instance.id}/{instance.version}", instance.id, writes, now)
+    return {"transitions": [transition_doc(t) for t in made], "mockCounters": counters}
+
+
+def apply_effects(env: WorkerEnvironment, key: str, instance_id: str, writes: Sequence[StoreWrite],
+                  now: datetime) -> bool:
+    """Apply a trigger's plugin writes to the worker's store in one transaction, once per `key` (False: applied
+    before). A write no Temporal journey can honour fails the activity for good rather than being dropped."""
+    from jctl.store.models import ScheduleWrite
+
+    if any(isinstance(write, ScheduleWrite) for write in writes):
+        raise ApplicationError(f"schedule:v1 cannot run on Temporal: {UNSUPPORTED_TASKS['schedule:v1']}",
+                               type="UnsupportedTask", non_retryable=True)
+    return env.store().apply_effects(key, instance_id, writes, now)
+
+
+def unsupported_tasks(definition: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(state id, task kind, why) of each task state a Temporal worker cannot honour, nested states included."""
+    from jctl.spec.model import iter_states
+
+    found = []
+    for ref in iter_states(definition):
+        task = ref.state.get("task")
+        kind = task.get("kind") if ref.type == "task" and isinstance(task, dict) else None
+        if isinstance(kind, str) and kind in UNSUPPORTED_TASKS:
+            found.append((ref.state_id, kind, UNSUPPORTED_TASKS[kind]))
+    return found
+
+
+def _scrubbed_error(exc: ApplicationError, secrets: Secrets) -> ApplicationError:
+    details = [secrets.scrubbed(detail) for detail in exc.details]
+    return ApplicationError(secrets.scrub(exc.message), *details, type=exc.type, non_retryable=exc.non_retryable)
 
 
 def _drive(interp: Interpreter, snap: Snapshot, trigger: dict[str, Any]) -> Iterator[Transition]:

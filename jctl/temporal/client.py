@@ -108,6 +108,7 @@ class TemporalTarget:
         plan = plan_start(Path(definition_path), input, mocks=mocks, supplied_config=platform_config or {},
                           now=now, detach=detach)
         instance = plan.instance
+        _refuse_unsupported(instance, definition_path)
         instance.created_at = instance.updated_at = now
         start = {"instance": instance_doc(instance), "events": [event_doc(e) for e in plan.events],
                  "due": [due_doc(w) for w in plan.due],
@@ -249,6 +250,17 @@ def _summary(workflow_id: str, memo: Mapping[str, Any]) -> Instance:
                     phase=str(memo.get("phase", "RUNNING")), current_state=memo.get("currentState"), cursor={},
                     context={}, error=memo.get("error"), created_at=moment("createdAt"),
                     updated_at=moment("updatedAt"))
+
+
+def _refuse_unsupported(instance: Instance, path: Path) -> None:
+    """A journey using a task plugin whose effect a Temporal worker cannot honour is refused before it starts."""
+    from jctl.temporal.activities import unsupported_tasks
+
+    refused = unsupported_tasks(instance.definition)
+    if refused:
+        state, kind, why = refused[0]
+        raise UsageError(f"{path}: state {state!r} uses {kind}, which cannot run on Temporal: {why}",
+                         hint="run this journey on the local store (leave out --target)")
 
 
 def _engine_error(cause: BaseException | None) -> Exception:

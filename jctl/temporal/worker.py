@@ -12,7 +12,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from jctl.temporal.activities import advance
+from jctl.temporal.activities import JourneyActivities, WorkerEnvironment
 from jctl.temporal.workflow import JourneyWorkflow
 
 # jctl's engine modules (and what they import) are deterministic code shared with the activity: imported once,
@@ -22,13 +22,18 @@ PASSTHROUGH = ("jctl", "jsonschema", "jsonschema_rs", "jsonschema_specifications
 ACTIVITY_THREADS = 8
 
 
-def build_worker(client: Client, task_queue: str, pool: ThreadPoolExecutor) -> Worker:
+def build_worker(client: Client, task_queue: str, pool: ThreadPoolExecutor,
+                 environment: WorkerEnvironment | None = None) -> Worker:
+    """`environment`: the store, secrets and plugin config its activities use (default: the default store, opened
+    when a plugin first needs it, and no secrets)."""
     runner = SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH))
-    return Worker(client, task_queue=task_queue, workflows=[JourneyWorkflow], activities=[advance],
+    activities = JourneyActivities(environment)
+    return Worker(client, task_queue=task_queue, workflows=[JourneyWorkflow], activities=[activities.advance],
                   activity_executor=pool, workflow_runner=runner, max_concurrent_activities=ACTIVITY_THREADS)
 
 
-async def serve(address: str, namespace: str, task_queue: str, ready: Callable[[], None] | None = None) -> None:
+async def serve(address: str, namespace: str, task_queue: str, ready: Callable[[], None] | None = None,
+                environment: WorkerEnvironment | None = None) -> None:
     """Poll `task_queue` until SIGINT or SIGTERM."""
     from jctl.temporal.client import connect
 
@@ -37,8 +42,12 @@ async def serve(address: str, namespace: str, task_queue: str, ready: Callable[[
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS) as pool:
-        async with build_worker(client, task_queue, pool):
-            if ready:
-                ready()
-            await stop.wait()
+    try:
+        with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS) as pool:
+            async with build_worker(client, task_queue, pool, environment):
+                if ready:
+                    ready()
+                await stop.wait()
+    finally:
+        if environment is not None:
+            environment.close()

@@ -20,7 +20,8 @@ with workflow.unsafe.imports_passed_through():
     from jctl.engine import envelopes
     from jctl.masking import definition_paths, masked_event_data
     from jctl.engine.errors import InvalidPayload, StepConflict
-    from jctl.engine.interpreter import Interpreter, Seams, SignalTarget
+    from jctl.engine.interpreter import Interpreter, SignalTarget
+    from jctl.engine.seams import Seams
     from jctl.store.models import Instance
     from jctl.temporal.codec import JourneyState, instance_of, snapshot_of_doc
 
