@@ -1,7 +1,9 @@
 """Journeys completed per second through the Python API, and the cost of one poll round.
 
 - expense-approval (start -> manager step -> outcome, with its mocks) through `Runner`: serial in this process, then
-  1 and 4 processes sharing one SQLite store (goals: >= 180/s serial; 4 processes >= 2x one).
+  1, 2 and 4 processes sharing one SQLite store (goals: >= 180/s serial; 4 processes >= 2x one), and 4 processes
+  each on its own store: what the machine allows without any sharing, so the store's part of the 4-process figure
+  is the difference between the two.
 - one poll round of report-export (timer fires -> HTTP GET (mocked) -> DataWeave choice -> count -> next timer),
   driven by `Runner.advance`, against `python -c "import typer, rich"` (goal: <= 0.075x).
 
@@ -94,14 +96,15 @@ def child(db: str, journeys: int, offset: int, ready: Any, go: Any, spent: Any) 
     runner.close()
 
 
-def processes(db: Path, count: int, journeys: int) -> tuple[float, float]:
-    """Journeys per second with `count` processes on one store, each running journeys/count of them, timed from
-    the moment all are warm until the last finishes; and the CPU milliseconds a journey took in them (with their
-    expression workers)."""
+def processes(db: Path, count: int, journeys: int, *, own_stores: bool = False) -> tuple[float, float]:
+    """Journeys per second with `count` processes on one store (with `own_stores`, each on a store of its own),
+    each running journeys/count of them, timed from the moment all are warm until the last finishes; and the CPU
+    milliseconds a journey took in them (with their expression workers)."""
     context = multiprocessing.get_context("spawn")
     ready, go, spent = context.Semaphore(0), context.Event(), context.Queue()
     share = journeys // count
-    workers = [context.Process(target=child, args=(str(db), share, 1_000_000 * (i + 1), ready, go, spent))
+    stores = [db.with_stem(f"{db.stem}-{i}") if own_stores else db for i in range(count)]
+    workers = [context.Process(target=child, args=(str(stores[i]), share, 1_000_000 * (i + 1), ready, go, spent))
                for i in range(count)]
     for worker in workers:
         worker.start()
@@ -166,7 +169,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         rate_serial, cpu_ms = serial(Path(folder) / "serial.db", args.journeys)
         rate_one, cpu_one = processes(Path(folder) / "one.db", 1, args.journeys)
+        rate_two, _ = processes(Path(folder) / "two.db", 2, args.journeys)
         rate_four, cpu_four = processes(Path(folder) / "four.db", 4, args.journeys)
+        rate_apart, cpu_apart = processes(Path(folder) / "apart.db", 4, args.journeys, own_stores=True)
         rounds, round_cpu_ms = poll_rounds(Path(folder) / "poll.db", args.rounds)
     base = baseline_ms(args.runs)
     round_ms = statistics.median(rounds)
@@ -176,12 +181,15 @@ def main() -> None:
           f"{verdict(rate_serial >= 180)}")
     print(f"{'  CPU ms a journey (+ its workers)':<40} {cpu_ms:>12.2f}")
     print(f"{'journeys/s, 1 process':<40} {rate_one:>12.1f}")
+    print(f"{'journeys/s, 2 processes, one store':<40} {rate_two:>12.1f} {'':>16}  ({rate_two / rate_one:.2f}x)")
     print(f"{'journeys/s, 4 processes, one store':<40} {rate_four:>12.1f} {'>= 2x one':>16}  "
           f"{verdict(rate_four >= 2 * rate_one)} ({rate_four / rate_one:.2f}x)")
+    print(f"{'journeys/s, 4 processes, 4 stores':<40} {rate_apart:>12.1f} {'':>16}  ({rate_apart / rate_one:.2f}x: "
+          f"no sharing; one store reaches {rate_four / rate_apart:.2f}x of it)")
     # what the cores allow: one process already keeps `busy` cores busy (itself and its workers, in turn)
     busy = rate_one * cpu_one / 1000
     cores = os.cpu_count() or 1
-    print(f"{'  CPU ms a journey, 1 / 4 processes':<40} {f'{cpu_one:.2f} / {cpu_four:.2f}':>12}")
+    print(f"{'  CPU ms a journey, 1 / 4 / 4 apart':<40} {f'{cpu_one:.2f} / {cpu_four:.2f} / {cpu_apart:.2f}':>12}")
     print(f"{'  cores 1 process keeps busy':<40} {busy:>12.2f}  (4 processes on {cores} cores: at most "
           f"{min(4 * busy, cores) / busy:.2f}x one at 1 process's CPU a journey)")
     print(f"{'poll round, median ms':<40} {round_ms:>12.2f}")
