@@ -34,7 +34,7 @@ SLOW_FIRST: dict[str, float] = {
     "tests/test_temporal.py::": 30.0,
     "tests/test_typing.py::": 14.0,  # a cold mypy cache (a fresh clone); 3 s once seeded
     "tests/test_serve_load.py::": 12.0,
-    "tests/test_expr_sandbox.py::test_jolt_memory_bomb_is_capped": 10.0,
+    "tests/test_expr_sandbox.py::test_jolt_memory_bomb_is_capped": 3.0,
     "tests/test_fuzz.py::test_random_journey_shaped_documents": 9.0,
     "tests/test_cli_runner.py::test_sigkill_after_signal_received": 8.0,
     "tests/test_cli_runner.py::test_sigint_to_a_busy_worker": 3.5,
