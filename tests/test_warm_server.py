@@ -468,3 +468,17 @@ def test_the_client_path_stays_tiny() -> None:
     assert "jctl.cli.warm_client" in modules  # the output really is the import log
     assert modules.isdisjoint({"pathlib", "typing", "socket", "signal", "json", "hashlib", "re", "enum"})
 
+
+
+def test_files_named_like_loaded_modules_but_not_importable_leave_the_folder_served(runtime: Runtime,
+                                                                                    tmp_path: Path) -> None:
+    """`jctl.db` or `signal.json` cannot be imported as `jctl` or `signal`: a folder holding them is served."""
+    (tmp_path / "signal.json").write_text("{}")
+    first = runtime.jctl("run", str(APPROVAL), "-i", '{"orderId": "o-1"}', "--db", "jctl.db", cwd=tmp_path,
+                         served=False)
+    assert first.returncode == 0 and (tmp_path / "jctl.db").is_file(), first.stderr
+    server = runtime.started(tmp_path)
+    client = blocked_client(runtime, tmp_path)
+    command_process(runtime, server)  # the command runs in the server, not in its client
+    stdout, stderr = client.communicate(b'{"orderId": "o-2"}', timeout=PATIENCE_S)
+    assert (client.returncode, stderr) == (0, b"") and b"RUNNING" in stdout

@@ -12,6 +12,7 @@ import atexit
 import errno
 import fcntl
 import gc
+import importlib.machinery
 import io
 import marshal
 import os
@@ -287,7 +288,7 @@ def _shadows_preloaded(request: Request) -> bool:
     if not request.path or request.path[0] != request.cwd:
         return False
     try:
-        names = {entry.partition(".")[0] for entry in os.listdir(request.cwd)}
+        names = {_importable_as(entry) for entry in os.listdir(request.cwd)}
     except OSError:
         return False
     for name in names & {module.partition(".")[0] for module in sys.modules}:
@@ -295,6 +296,16 @@ def _shadows_preloaded(request: Request) -> bool:
         if not location.startswith(os.path.join(request.cwd, name)):
             return True
     return False
+
+
+def _importable_as(entry: str) -> str:
+    """The module name a folder entry could be imported as: a package folder keeps its name, a module file loses the
+    suffix an import looks for (`typer.py`, `yaml.cpython-311-x86_64-linux-gnu.so`); any other file (`jctl.db`,
+    `signal.json`) is imported as nothing."""
+    for suffix in importlib.machinery.all_suffixes():
+        if entry.endswith(suffix):
+            return entry[:-len(suffix)]
+    return "" if "." in entry else entry
 
 
 def _send(connection: socket.socket, message: bytes) -> None:

@@ -6,7 +6,7 @@ current value) and output paths with `[]` (append) — the subset specs use; oth
 
 from __future__ import annotations
 
-import copy
+import gc
 import re
 from pathlib import Path
 from typing import Any
@@ -60,16 +60,32 @@ def evaluate(expr: str, document: Any) -> Any:
         steps = parse_spec(expr)
     except ValueError as error:
         raise ExpressionError(str(error), kind="syntax") from None
-    value = copy.deepcopy(document)
-    for step in steps:
-        if step["operation"] == "shift":
-            output: dict[str, Any] = {}
-            _shift(step["spec"], value, [], output)
-            value = output.get("root")
-        elif step["operation"] == "default":
-            value = _default(step["spec"], value)
-        else:
-            value = _remove(step["spec"], value)
+    collecting = gc.isenabled()
+    gc.disable()  # the values are trees, with no cycles to find: passes over a growing document cost more than copying it
+    try:
+        value = _copy(document)
+        for step in steps:
+            if step["operation"] == "shift":
+                output: dict[str, Any] = {}
+                _shift(step["spec"], value, [], output)
+                value = output.get("root")
+            elif step["operation"] == "default":
+                value = _default(step["spec"], value)
+            else:
+                value = _remove(step["spec"], value)
+        return value
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _copy(value: Any) -> Any:
+    """A copy of a JSON value (objects and arrays new, the immutable scalars shared): copy.deepcopy's result for
+    JSON, without the memo it keeps of every object it copied."""
+    if isinstance(value, dict):
+        return {key: _copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copy(item) for item in value]
     return value
 
 
@@ -104,7 +120,7 @@ def _shift(spec: dict[str, Any], value: Any, keys: list[str], output: dict[str, 
 def _emit(target: Any, value: Any, keys: list[str], output: dict[str, Any]) -> None:
     for path in target if isinstance(target, list) else [target]:
         if isinstance(path, str):
-            _put(output, ["root", *_resolve(path, keys)], copy.deepcopy(value))
+            _put(output, ["root", *_resolve(path, keys)], _copy(value))
 
 
 def _resolve(path: str, keys: list[str]) -> list[str]:
@@ -148,7 +164,7 @@ def _default(spec: dict[str, Any], value: Any) -> Any:
             if isinstance(default, dict):
                 value[name] = _default(default, value.get(name))
             elif name not in value or value[name] is None:
-                value[name] = copy.deepcopy(default)
+                value[name] = _copy(default)
     return value
 
 

@@ -7,6 +7,7 @@ import asyncio
 import signal
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -20,6 +21,10 @@ from jctl.temporal.workflow import JourneyWorkflow
 PASSTHROUGH = ("jctl", "jsonschema", "jsonschema_rs", "jsonschema_specifications", "referencing", "rpds", "attrs", "yaml",
                "isodate", "httpx", "httpcore", "rich", "typer", "click")
 ACTIVITY_THREADS = 8
+# how long a workflow task waits on the queue of the worker that ran the workflow last before any worker may take it
+# (the SDK's default is 10 s): a live worker takes its own tasks at once, so this only moves a journey off a worker
+# that was killed or crashed sooner (the worker that takes it replays its history)
+STICKY_PATIENCE = timedelta(seconds=3)
 
 
 def build_worker(client: Client, task_queue: str, pool: ThreadPoolExecutor,
@@ -29,7 +34,8 @@ def build_worker(client: Client, task_queue: str, pool: ThreadPoolExecutor,
     runner = SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH))
     activities = JourneyActivities(environment)
     return Worker(client, task_queue=task_queue, workflows=[JourneyWorkflow], activities=[activities.advance],
-                  activity_executor=pool, workflow_runner=runner, max_concurrent_activities=ACTIVITY_THREADS)
+                  activity_executor=pool, workflow_runner=runner, max_concurrent_activities=ACTIVITY_THREADS,
+                  sticky_queue_schedule_to_start_timeout=STICKY_PATIENCE)
 
 
 async def serve(address: str, namespace: str, task_queue: str, ready: Callable[[], None] | None = None,
