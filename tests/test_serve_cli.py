@@ -74,9 +74,10 @@ def test_gc_purges_only_instances_finished_before_the_retention(tmp_path: Path) 
                               "-f", "json"))["journeyId"]
     run("cancel", finished)
     running = json.loads(run("run", str(EXPENSE), "-i", '{"claimId": "b", "amount": 1}', "-f", "json"))["journeyId"]
-    assert json.loads(run("gc", "--older-than", "PT1H", "-f", "json")) == {"purged": []}  # still inside retention
+    # still inside retention
+    assert json.loads(run("gc", "--older-than", "PT1H", "-f", "json")) == {"purged": [], "appliedEffectKeys": 0}
     run("clock", "advance", "PT2H")
-    assert json.loads(run("gc", "--older-than", "PT1H", "-f", "json")) == {"purged": [finished]}
+    assert json.loads(run("gc", "--older-than", "PT1H", "-f", "json")) == {"purged": [finished], "appliedEffectKeys": 0}
     listed = [row["journeyId"] for row in json.loads(run("list", "-f", "json"))]
     assert running in listed and finished not in listed
     # the start key went with its instance: the key starts afresh instead of pointing at nothing

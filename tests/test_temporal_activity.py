@@ -92,6 +92,30 @@ def test_a_retried_trigger_applies_its_store_writes_once(tmp_path: Path) -> None
     env.close()
 
 
+def test_gc_forgets_applied_effect_keys_past_the_retention_by_wall_time(tmp_path: Path) -> None:
+    """The once-only keys are kept while a retry is possible; `jctl gc` forgets them by when they were applied
+    (wall time), whatever the journey's own clock said."""
+    db = tmp_path / "effects.db"
+    env = WorkerEnvironment(db)
+    doc = started(publisher(tmp_path), {"id": "o-1"})
+    run_trigger(doc, RUN, NOW - timedelta(days=400), env, effects_key="wf/run/0")  # a journey clock long past
+    env.close()
+
+    def gc(older_than: str) -> Any:
+        done = run_jctl("gc", "--older-than", older_than, "-f", "json", "--db", str(db))
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    assert gc("P1D") == {"purged": [], "appliedEffectKeys": 0}  # applied a moment ago: a retry may still come
+    human = run_jctl("gc", "--older-than", "PT0S", "--db", str(db))
+    assert human.returncode == 0 and "forgot 1 applied-effect key(s)" in human.stdout, human.stderr
+    assert gc("PT0S") == {"purged": [], "appliedEffectKeys": 0}  # nothing left to forget
+    env = WorkerEnvironment(db)
+    run_trigger(doc, RUN, NOW, env, effects_key="wf/run/0")  # a forgotten key applies again
+    assert len(env.store().outbox()) == 4
+    env.close()
+
+
 def test_secret_values_are_blanked_out_of_what_the_activity_returns(tmp_path: Path, httpserver: Any) -> None:
     """The result is recorded in the workflow history: a server echoing the token back must not put it there."""
     from werkzeug import Request, Response

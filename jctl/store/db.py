@@ -671,13 +671,20 @@ class Store:
         at_ms = to_epoch_ms(now)
 
         def apply(conn: sqlite3.Connection) -> bool:
-            if conn.execute("INSERT OR IGNORE INTO applied_effects (key, instance_id, at_ms) VALUES (?, ?, ?)",
-                            (key, instance_id, at_ms)).rowcount == 0:
+            if conn.execute("INSERT OR IGNORE INTO applied_effects (key, instance_id, applied_ms) VALUES (?, ?, ?)",
+                            (key, instance_id, to_epoch_ms(wall_now()))).rowcount == 0:
                 return False
             rows.apply_writes(conn, instance_id, writes, at_ms)
             return True
 
         return self._write(apply)
+
+    def purge_applied_effects(self, older_than: datetime) -> int:
+        """Forget the keys of effects applied before `older_than` (wall time), long after any retry of their
+        trigger; returns how many."""
+        cutoff_ms = to_epoch_ms(older_than)
+        return self._write(lambda conn: conn.execute("DELETE FROM applied_effects WHERE applied_ms < ?",
+                                                     (cutoff_ms,)).rowcount)
 
     def schedules(self) -> list[ScheduleBinding]:
         """Every schedule binding, oldest first."""

@@ -235,6 +235,7 @@ def one_start_key_table(db: sqlite_utils.Database) -> None:
 @migration(10)
 def applied_effects(db: sqlite_utils.Database) -> None:
     # The Temporal worker applies a trigger's plugin writes (outbox, cache) to its store under a key naming the
-    # trigger (workflow, run, position); a retried activity finds its key and applies nothing twice.
+    # trigger (workflow, run, position); a retried activity finds its key and applies nothing twice. `applied_ms` is
+    # the wall time it was applied (the journey's own clock may be anywhere): `jctl gc` purges keys by it.
     db.conn.execute("CREATE TABLE applied_effects (key TEXT PRIMARY KEY, instance_id TEXT NOT NULL, "
-                    "at_ms INTEGER NOT NULL)")
+                    "applied_ms INTEGER NOT NULL)")
