@@ -20,6 +20,7 @@ from conftest import jsonata, run_jctl, write_journey  # noqa: E402
 from jctl.engine.start import plan_start  # noqa: E402
 from jctl.secrets import Secrets  # noqa: E402
 from jctl.store import Store  # noqa: E402
+from jctl.store.models import CachePut  # noqa: E402
 from jctl.temporal.activities import WorkerEnvironment, run_trigger  # noqa: E402
 from jctl.temporal.codec import instance_doc  # noqa: E402
 
@@ -64,6 +65,56 @@ def test_cache_puts_reach_the_worker_store_and_expire_on_the_journey_clock(tmp_p
     run_trigger(started(writer, {"userId": "u1", "profile": {"name": "Ada"}}), RUN, NOW, env)
     assert read(NOW + timedelta(seconds=599)) == {"name": "Ada"}
     assert read(NOW + timedelta(seconds=600)) is None  # the TTL runs on the reading journey's clock
+    env.close()
+
+
+def test_a_later_step_of_the_same_trigger_reads_the_cache_put_before_it(tmp_path: Path) -> None:
+    """A trigger's writes reach the store at its end; its own later steps read them first (as the local runner's
+    commit after each step lets them)."""
+    env = WorkerEnvironment(tmp_path / "effects.db")
+    key = {"mapper": jsonata('"user:" & userId')}
+    path = write_journey(tmp_path, {
+        "remember": {"type": "task", "task": {"kind": "cache:v1", "operation": "put", "key": key,
+                                              "value": {"mapper": jsonata("profile")}, "ttlSeconds": 600},
+                     "next": "recall"},
+        "recall": {"type": "task", "task": {"kind": "cache:v1", "operation": "get", "key": key,
+                                            "resultVar": "cached"}, "next": "done"},
+        "done": {"type": "succeed", "outputVar": "cached"}}, "remember", name="roundtrip")
+    with Store.open(tmp_path / "effects.db") as store:  # an older entry in the store must not be what it reads
+        store.apply_effects("earlier", "someone", [CachePut("user:u1", {"name": "Old"}, 3600)],
+                            NOW, "{}")
+    result = run_trigger(started(path, {"userId": "u1", "profile": {"name": "Ada"}}), RUN, NOW, env)
+    assert outcome(result)["output"] == {"name": "Ada"}
+    assert env.store().cache_get("user:u1", NOW) == (True, {"name": "Ada"})
+    env.close()
+
+
+def test_a_retried_trigger_answers_as_the_attempt_whose_writes_were_applied(tmp_path: Path,
+                                                                              httpserver: Any) -> None:
+    """The attempt that applied the writes is the one recorded, even when its worker died before reporting it: a
+    retry runs again (calls are at least once) but answers what the store's writes came from, here a different
+    HTTP answer than its own."""
+    from werkzeug import Request, Response
+
+    calls: list[int] = []
+
+    def count(request: Request) -> Response:
+        calls.append(len(calls) + 1)
+        return Response(json.dumps({"call": calls[-1]}), content_type="application/json")
+
+    httpserver.expect_request("/next").respond_with_handler(count)
+    path = write_journey(tmp_path, {
+        "fetch": {"type": "task", "task": {"kind": "httpCall:v1", "method": "GET", "url": httpserver.url_for("/next"),
+                                           "resultVar": "answer"}, "next": "announce"},
+        "announce": {"type": "task", "task": {"kind": "kafkaPublish:v1", "topic": "calls",
+                                              "value": {"mapper": jsonata("answer.body")}}, "next": "done"},
+        "done": {"type": "succeed", "outputVar": "answer"}}, "fetch", name="counter")
+    env = WorkerEnvironment(tmp_path / "effects.db")
+    doc = started(path, {})
+    first = run_trigger(doc, RUN, NOW, env, effects_key="wf/run/0")
+    again = run_trigger(doc, RUN, NOW, env, effects_key="wf/run/0")
+    assert calls == [1, 2] and again == first and outcome(first)["output"]["body"] == {"call": 1}
+    assert [entry.value for entry in env.store().outbox()] == [{"call": 1}]
     env.close()
 
 

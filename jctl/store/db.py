@@ -664,18 +664,21 @@ class Store:
             found = self._query("SELECT value FROM cache WHERE key = ? AND expires_ms > ?", (key, to_epoch_ms(now)))
         return (True, json.loads(found[0][0])) if found else (False, None)
 
-    def apply_effects(self, key: str, instance_id: str, writes: Sequence[StoreWrite], now: datetime) -> bool:
+    def apply_effects(self, key: str, instance_id: str, writes: Sequence[StoreWrite], now: datetime,
+                      answer: str) -> str | None:
         """Apply plugin writes made outside this store's instances (a Temporal journey's trigger) at `now`, in one
-        transaction with `key`, the trigger's name: False, and nothing written, when that key was applied before
-        (a retried activity)."""
+        transaction with `key`, the trigger's name, and `answer`, what its activity answers. None when applied; when
+        `key` was applied before (an attempt beside this one), nothing is written and the answer that stands is
+        returned."""
         at_ms = to_epoch_ms(now)
 
-        def apply(conn: sqlite3.Connection) -> bool:
-            if conn.execute("INSERT OR IGNORE INTO applied_effects (key, instance_id, applied_ms) VALUES (?, ?, ?)",
-                            (key, instance_id, to_epoch_ms(wall_now()))).rowcount == 0:
-                return False
+        def apply(conn: sqlite3.Connection) -> str | None:
+            if conn.execute("INSERT OR IGNORE INTO applied_effects (key, instance_id, applied_ms, answer) "
+                            "VALUES (?, ?, ?, ?)", (key, instance_id, to_epoch_ms(wall_now()), answer)).rowcount == 0:
+                (stood,), = conn.execute("SELECT answer FROM applied_effects WHERE key = ?", (key,)).fetchall()
+                return str(stood)
             rows.apply_writes(conn, instance_id, writes, at_ms)
-            return True
+            return None
 
         return self._write(apply)
 

@@ -63,7 +63,7 @@ def migrate(conn: sqlite3.Connection) -> int:
             "CREATE TABLE IF NOT EXISTS migrations "
             "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
         )
-        done = {row[0] for row in conn.execute("SELECT version FROM migrations")}
+        done = _applied(conn)
         pending = [number for number in sorted(MIGRATIONS) if number not in done]
         for number in pending:
             MIGRATIONS[number](db)
@@ -235,7 +235,8 @@ def one_start_key_table(db: sqlite_utils.Database) -> None:
 @migration(10)
 def applied_effects(db: sqlite_utils.Database) -> None:
     # The Temporal worker applies a trigger's plugin writes (outbox, cache) to its store under a key naming the
-    # trigger (workflow, run, position); a retried activity finds its key and applies nothing twice. `applied_ms` is
-    # the wall time it was applied (the journey's own clock may be anywhere): `jctl gc` purges keys by it.
+    # trigger (workflow, run, position), with the answer the activity gave: a retried activity finds its key and
+    # answers the same, applying nothing twice. `applied_ms` is the wall time it was applied (the journey's own clock
+    # may be anywhere): `jctl gc` purges keys by it.
     db.conn.execute("CREATE TABLE applied_effects (key TEXT PRIMARY KEY, instance_id TEXT NOT NULL, "
-                    "applied_ms INTEGER NOT NULL)")
+                    "applied_ms INTEGER NOT NULL, answer TEXT NOT NULL)")

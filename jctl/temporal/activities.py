@@ -9,8 +9,9 @@ Temporal records it."""
 
 from __future__ import annotations
 
+import json
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -88,14 +89,14 @@ class JourneyActivities:
 
 
 def run_trigger(instance_doc: dict[str, Any], trigger: dict[str, Any], now: datetime,
-                environment: WorkerEnvironment | None = None, *, effects_key: str | None = None) -> dict[str, Any]:
-    """Run one trigger and apply its store writes (once per `effects_key`, default: the instance id and version);
-    the result, and any error raised, with the secret values blanked out."""
-    env = environment or WorkerEnvironment()
-    secrets = env.secrets
+                environment: WorkerEnvironment, *, effects_key: str | None = None) -> dict[str, Any]:
+    """Run one trigger and apply its store writes with its answer, once per `effects_key` (default: the instance id
+    and version): a retried trigger whose writes an earlier attempt applied answers what that attempt answered (its
+    calls are made again: at least once, as locally). The answer, and any error raised, with the secret values
+    blanked out."""
+    secrets = environment.secrets
     try:
-        result: dict[str, Any] = secrets.scrubbed(_run(instance_doc, trigger, now, env, effects_key))
-        return result
+        return _run(instance_doc, trigger, now, environment, effects_key)
     except ApplicationError as exc:
         raise _scrubbed_error(exc, secrets) from None
     except Exception as exc:  # a store or worker failure: retried by Temporal, its message recorded in the history
@@ -104,47 +105,56 @@ def run_trigger(instance_doc: dict[str, Any], trigger: dict[str, Any], now: date
 
 def _run(instance_doc: dict[str, Any], trigger: dict[str, Any], now: datetime, env: WorkerEnvironment,
          effects_key: str | None) -> dict[str, Any]:
+    from jctl.clock import wall_now
     from jctl.engine.errors import InvalidPayload, StepConflict
     from jctl.engine.runner import outbound_auth, platform_binding
     from jctl.tasks.http import LazyClient
-    from jctl.tasks.plugins import PluginEnvironment
+    from jctl.tasks.plugins import PluginEnvironment, with_unsaved
 
     instance = instance_of(instance_doc)
+    _refuse_unsupported(instance.definition)
     counters: dict[str, int] = dict(instance.cursor.get("mockCounters") or {})
     client = LazyClient(_transport(instance.mocks, counters))
     spec_path = instance.cursor.get("specPath")
-    clock = lambda: now  # noqa: E731
-    seams = Seams(evaluate=_evaluator(now), http_client=client, now=clock,
-                  platform={**platform_binding(instance), "environment": "temporal"},
-                  cache_get=lambda key: env.store().cache_get(key, now),
-                  active_schedules=lambda *identity: env.store().active_schedules(*identity),
-                  http_auth=outbound_auth(instance, env.secrets, clock, env.tokens, None),
+    # the writes of the trigger's earlier steps, applied only at its end: its later steps read them first
+    pending: list[StoreWrite] = []
+    cache_get, _ = with_unsaved(pending, lambda name: env.store().cache_get(name, now), lambda *identity: [])
+    seams = Seams(evaluate=_evaluator(now), http_client=client, now=lambda: now,
+                  platform={**platform_binding(instance), "environment": "temporal"}, cache_get=cache_get,
+                  # tokens are shared by the worker's journeys, whose clocks differ: their lifetime is wall time
+                  http_auth=outbound_auth(instance, env.secrets, wall_now, env.tokens, None),
                   plugin_env=PluginEnvironment(None, *env.plugin_config, env.secrets))
     interp = Interpreter(instance.definition, seams, spec_path=Path(spec_path) if spec_path else None)
-    snap = snapshot_of_doc(instance_doc)
+    made: list[Transition] = []
     try:
-        made = list(_drive(interp, snap, trigger))
+        for transition in _drive(interp, snapshot_of_doc(instance_doc), trigger):
+            made.append(transition)
+            pending.extend(transition.writes)
     except (InvalidPayload, StepConflict) as exc:  # the instance moved on between validation and delivery
         raise ApplicationError(exc.message, {"details": exc.details, "hint": exc.hint},
                                type=type(exc).__name__, non_retryable=True) from None
     finally:
         client.close()
-    writes = [write for transition in made for write in transition.writes]
-    if writes:
-        apply_effects(env, effects_key or f"{instance.id}/{instance.version}", instance.id, writes, now)
-    return {"transitions": [transition_doc(t) for t in made], "mockCounters": counters}
+    result: dict[str, Any] = env.secrets.scrubbed({"transitions": [transition_doc(t) for t in made],
+                                                    "mockCounters": counters})
+    if pending:
+        key = effects_key or f"{instance.id}/{instance.version}"
+        stood = env.store().apply_effects(key, instance.id, pending, now, json.dumps(result, separators=(",", ":")))
+        if stood is not None:  # an earlier attempt applied its writes (its worker died before it reported): its
+            # answer is the one the store's writes came from
+            kept: dict[str, Any] = json.loads(stood)
+            return kept
+    return result
 
 
-def apply_effects(env: WorkerEnvironment, key: str, instance_id: str, writes: Sequence[StoreWrite],
-                  now: datetime) -> bool:
-    """Apply a trigger's plugin writes to the worker's store in one transaction, once per `key` (False: applied
-    before). A write no Temporal journey can honour fails the activity for good rather than being dropped."""
-    from jctl.store.models import ScheduleWrite
-
-    if any(isinstance(write, ScheduleWrite) for write in writes):
-        raise ApplicationError(f"schedule:v1 cannot run on Temporal: {UNSUPPORTED_TASKS['schedule:v1']}",
+def _refuse_unsupported(definition: dict[str, Any]) -> None:
+    """A journey with a task no Temporal worker can honour (started by a client that did not check) fails for good
+    before any of its steps runs, rather than dropping the task's effect."""
+    refused = unsupported_tasks(definition)
+    if refused:
+        state, kind, why = refused[0]
+        raise ApplicationError(f"state {state!r} uses {kind}, which cannot run on Temporal: {why}",
                                type="UnsupportedTask", non_retryable=True)
-    return env.store().apply_effects(key, instance_id, writes, now)
 
 
 def unsupported_tasks(definition: dict[str, Any]) -> list[tuple[str, str, str]]:
