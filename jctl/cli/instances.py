@@ -64,14 +64,11 @@ def run(
                                                              idempotency_key=idempotency_key)), output_format)
     if target:
         from jctl.cli import temporal_target
-
         from jctl.errors import UsageError
 
         if seed:
             raise UsageError("--seed works on the local store only", hint="leave out --seed or --target")
-        if header or client_cert:  # inbound credentials would be recorded in the workflow history in clear
-            raise UsageError("--header and --client-cert work on the local store only: a Temporal journey records "
-                             "its input in the workflow history", hint="leave them out, or leave out --target")
+        _refuse_inbound_request(header, client_cert, "its input")
         _finish(temporal_target.start(target, file, start.input_document, mocks=start.mocks_document, detach=detach,
                                       auto_advance=auto_advance, platform_config=start.platform_config),
                 output_format)
@@ -96,16 +93,23 @@ def signal(
     """Deliver a step submission to a paused wait/webhook state and continue the journey."""
     document = drive.read_signal(instance_id, payload, step=step, idempotency_key=idempotency_key)
     if target:
-        if is_temporal(target) and (header or client_cert):
-            from jctl.errors import UsageError
-
-            raise UsageError("--header and --client-cert work on the local store only: a Temporal journey records "
-                             "its step submissions in the workflow history", hint="leave them out, or --target")
+        if is_temporal(target):
+            _refuse_inbound_request(header, client_cert, "its step submissions")
         _finish(_on_target(target, lambda t: t.signal(instance_id, document.document, step=step,
                                                       idempotency_key=idempotency_key)), output_format)
     raise typer.Exit(drive.signal_locally(instance_id, document, step=step, idempotency_key=idempotency_key,
                                           headers=header, client_cert=client_cert, secrets=secrets,
                                           plugin_config=plugin_config, output_format=output_format.value, db=db))
+
+
+def _refuse_inbound_request(header: list[str], client_cert: Path | None, recorded: str) -> None:
+    """--header/--client-cert with a Temporal target: the inbound credentials would be recorded in clear in the
+    workflow history, with `recorded`."""
+    if header or client_cert:
+        from jctl.errors import UsageError
+
+        raise UsageError(f"--header and --client-cert work on the local store only: a Temporal journey records "
+                         f"{recorded} in the workflow history", hint="leave them out, or leave out --target")
 
 
 def status(
