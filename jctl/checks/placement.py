@@ -10,6 +10,14 @@ from functools import cache
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from jctl.checks import SpecFile, check
+from jctl.checks.dsl_schema import (
+    closest,
+    is_journey_document,
+    load_schema,
+    most_specific,
+    schema_validator,
+    unexpected_keys,
+)
 from jctl.diagnostics import DocPath, Finding, path_text
 from jctl.spec.loader import LoadedDocument
 
@@ -47,8 +55,6 @@ def analysed(document: LoadedDocument) -> tuple[list[ValidationError], list[Misp
     """The document's raw schema errors and misplaced keys, computed once for the schema and placement checks."""
     global _last
     if _last is None or _last[0] is not document:
-        from jctl.checks.dsl_schema import schema_validator
-
         errors = list(schema_validator().iter_errors(document.data))
         small = len(document.source_map.positions) <= WHOLE_DOCUMENT_TRIALS
         _last = (document, errors, list(find_misplacements(document.data, errors, small)) if errors else [])
@@ -61,8 +67,6 @@ def error_keys(error: ValidationError, prefix: DocPath = ()) -> set[ErrorKey]:
     fields out resolves exactly its own."""
     where = prefix + tuple(error.absolute_path)
     if error.validator == "additionalProperties":
-        from jctl.checks.dsl_schema import unexpected_keys
-
         return {(where, f"additionalProperties:{key}", ()) for key in unexpected_keys(error)}
     detail = (str(error.message),) if error.validator in _STABLE_MESSAGES else ()
     return {(where, str(error.validator), detail)}
@@ -70,24 +74,18 @@ def error_keys(error: ValidationError, prefix: DocPath = ()) -> set[ErrorKey]:
 
 @cache
 def state_types() -> frozenset[str]:
-    from jctl.checks.dsl_schema import load_schema
-
     return frozenset(load_schema()["$defs"]["state"]["properties"]["type"]["enum"])
 
 
 @cache
 def _state_validator() -> Any:
     """The journey schema's state definition on its own: a trial move is checked by validating one state."""
-    from jctl.checks.dsl_schema import load_schema, schema_validator
-
     return type(schema_validator())({"$ref": "#/$defs/state", "$defs": load_schema()["$defs"]})
 
 
 def find_misplacements(data: Any, errors: list[ValidationError], whole_document: bool = True
                        ) -> Iterator[Misplacement]:
     """Each unknown key that one move (into a sibling block, or up a level, within its state) makes welcome."""
-    from jctl.checks.dsl_schema import schema_validator
-
     units: dict[DocPath, set[ErrorKey]] = {}
     for parent, key in _unknown_keys(data, errors):
         holder = _node(data, parent)
@@ -130,8 +128,6 @@ def _enclosing_state(path: DocPath) -> DocPath | None:
 
 
 def _unknown_keys(data: Any, errors: list[ValidationError]) -> Iterator[tuple[DocPath, str]]:
-    from jctl.checks.dsl_schema import closest, most_specific, unexpected_keys
-
     seen: set[tuple[DocPath, str]] = set()
     for error in (most_specific(error) for error in errors):
         if error.validator != "additionalProperties" or not isinstance(error.schema, dict):
@@ -236,6 +232,4 @@ def check_misplaced_states(spec: SpecFile) -> Iterator[Finding]:
 
 
 def _misplacements(spec: SpecFile) -> list[Misplacement]:
-    from jctl.checks.dsl_schema import is_journey_document
-
     return analysed(spec.document)[1] if is_journey_document(spec.data) else []

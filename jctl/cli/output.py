@@ -127,20 +127,15 @@ def print_json_batches(batches: Iterable[Sequence[T]], render: Callable[[Sequenc
     """`print_json` of the rows of every batch as one list, written a batch at a time as the rows come: a listing
     of the whole store starts at once and never holds every row (`render`: a batch as its members indented one level
     down, joined by `,\\n  `)."""
-    import gc
+    from jctl.gc_pause import collector_paused
 
     write = sys.stdout.write
     opening = "[\n  "
-    collecting = gc.isenabled()
-    gc.disable()  # batches of short-lived rows hold no cycles: collecting as they come was most of a listing's time
-    try:
+    with collector_paused():  # batches of short-lived rows: collecting as they come was most of a listing's time
         for batch in batches:
             if batch:
                 write(opening + render(batch))
                 opening = ",\n  "
-    finally:
-        if collecting:
-            gc.enable()
     write("[]\n" if opening == "[\n  " else "\n]\n")
 
 

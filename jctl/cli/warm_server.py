@@ -32,6 +32,7 @@ MAX_REQUEST = 4 * 1024 * 1024  # argv and environment of one command
 EXIT_GAVE_UP = 3  # a child whose client stopped waiting before it began: it ran nothing
 STOPPING = {signal.SIGINT, signal.SIGTERM}  # the server leaves cleanly on either; a client forwards both
 REQUEST_PATIENCE_S = 2.0  # a client sends its request at once; one that does not is dropped
+IMPORT_SUFFIXES = tuple(importlib.machinery.all_suffixes())  # what a module file's name may end with
 PRELOADED = (  # what the hot commands and validate import, a spec's first lint included, and the full Typer app
     "jctl.cli.app", "jctl.cli.commands", "jctl.cli.drive", "jctl.cli.views", "jctl.cli.output", "jctl.lint",
     "jctl.lint_cache", "jctl.secrets", "jctl.limits", "jctl.expr.worker", "jctl.expr.pools", "jctl.expr.daemon",
@@ -302,7 +303,7 @@ def _importable_as(entry: str) -> str:
     """The module name a folder entry could be imported as: a package folder keeps its name, a module file loses the
     suffix an import looks for (`typer.py`, `yaml.cpython-311-x86_64-linux-gnu.so`); any other file (`jctl.db`,
     `signal.json`) is imported as nothing."""
-    for suffix in importlib.machinery.all_suffixes():
+    for suffix in IMPORT_SUFFIXES:
         if entry.endswith(suffix):
             return entry[:-len(suffix)]
     return "" if "." in entry else entry

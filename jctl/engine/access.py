@@ -29,10 +29,10 @@ def read_allowed(runner: Runner, instance: Instance, request: InboundRequest | N
     graph: Any = ((instance.definition.get("spec") or {}).get("subjourneys") or {}).get(ref)
     if not isinstance(graph, dict):
         return False  # validation rejects an unknown guardRef; a stored one that no longer resolves denies
-    from jctl.engine.parallel import _record
+    from jctl.engine.parallel import new_record
     from jctl.engine.transitions import StateError
 
-    record = _record("guard", graph.get("start"), copy.deepcopy(instance.context))
+    record = new_record("guard", graph.get("start"), copy.deepcopy(instance.context))
     runner.request = request
     try:
         interp = runner._interpreter(instance, runner._http_client(instance, {}))

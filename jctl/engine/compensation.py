@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
+from jctl.engine.parallel import new_record
 from jctl.engine.transitions import Effects, StateError, Transition
 from jctl.store.models import NewEvent
 
@@ -81,9 +82,7 @@ def compensate(interp: Machine, transition: Transition) -> dict[str, Any] | None
 
 def run_sync(interp: Machine, block: dict[str, Any], outcome: dict[str, Any],
              context: dict[str, Any]) -> dict[str, Any]:
-    from jctl.engine.parallel import _record
-
-    record = _record("compensation", block.get("start"), context)
+    record = new_record("compensation", block.get("start"), context)
     effects = Effects()
     executor = interp.executor
     saved, executor.bindings = executor.bindings, {**executor.bindings, "outcome": outcome}

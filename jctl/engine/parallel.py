@@ -36,7 +36,8 @@ PAUSE_OF_TRIGGER = {"timer": ("timer",), "step-timeout": ("wait", "webhook"), "s
 Result = tuple[str, Any]  # ("next", context) or ("fail", error)
 
 
-def _record(name: str, start: Any, context: dict[str, Any]) -> dict[str, Any]:
+def new_record(name: str, start: Any, context: dict[str, Any]) -> dict[str, Any]:
+    """A nested graph's record at its start state (a branch, a subjourney, a guard or a compensation graph)."""
     return {"name": name, "current": start, "context": context, "paused": None, "phase": "RUNNING",
             "output": None, "error": None, "due": []}
 
@@ -52,7 +53,7 @@ class ParallelState:
         block = state.get("parallel") or {}
         frame: dict[str, Any] = {"kind": "parallel", "state": state_id, "branches": []}
         branches = [b for b in block.get("branches") or [] if isinstance(b, dict)]
-        frame["branches"] = [_record(str(b.get("name")), b.get("start"), copy.deepcopy(snap.context))
+        frame["branches"] = [new_record(str(b.get("name")), b.get("start"), copy.deepcopy(snap.context))
                              for b in branches]
         effects = Effects()
         for record, branch in zip(frame["branches"], branches):
@@ -70,7 +71,7 @@ class ParallelState:
             else {}
         if not isinstance(initial, dict):
             raise StateError("EXPRESSION_ERROR", "subjourney input mapper must return an object")
-        record = _record(str(block.get("ref")), graph.get("start"), initial)
+        record = new_record(str(block.get("ref")), graph.get("start"), initial)
         effects = self.advance(record, graph.get("states") or {})
         frame = {"kind": "subjourney", "state": state_id, "branches": [record]}
         return self._settle(snap, frame, state, effects, entering=True)

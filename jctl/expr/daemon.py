@@ -28,6 +28,7 @@ from jctl.expr.worker import (
     WorkerPool,
     _read_message,
     _write_message,
+    isolated_main,
     remove_orphaned_tmpdirs,
 )
 from jctl.runtime_dir import MAX_SOCKET_PATH, private_dir, runtime_folder
@@ -152,10 +153,8 @@ def _connect(path: Path) -> socket.socket | None:
 def _start_daemon(path: Path) -> None:
     import subprocess
 
-    repo_root = str(Path(__file__).resolve().parents[2])
-    script = f"import sys; sys.path.insert(0, {repo_root!r}); from jctl.expr.daemon import main; main(sys.argv[1:])"
     subprocess.Popen(
-        [sys.executable, "-I", "-B", "-c", script, str(path), os.environ.get("JCTL_EXPR_DAEMON_IDLE_S", str(DEFAULT_IDLE_S))],
+        [*isolated_main("jctl.expr.daemon"), str(path), os.environ.get("JCTL_EXPR_DAEMON_IDLE_S", str(DEFAULT_IDLE_S))],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=str(path.parent),
         env={}, start_new_session=True, close_fds=True,
     )

@@ -6,12 +6,12 @@ current value) and output paths with `[]` (append) — the subset specs use; oth
 
 from __future__ import annotations
 
-import gc
 import re
 from pathlib import Path
 from typing import Any
 
 from jctl.expr import ExpressionError
+from jctl.gc_pause import collector_paused
 
 SUPPORTED = ("shift", "default", "remove")
 _REFERENCE = re.compile(r"&(\d+)|&\((\d+),(\d+)\)|&")
@@ -60,9 +60,7 @@ def evaluate(expr: str, document: Any) -> Any:
         steps = parse_spec(expr)
     except ValueError as error:
         raise ExpressionError(str(error), kind="syntax") from None
-    collecting = gc.isenabled()
-    gc.disable()  # the values are trees, with no cycles to find: passes over a growing document cost more than copying it
-    try:
+    with collector_paused():  # the values are trees: passes over a growing document cost more than copying it
         value = _copy(document)
         for step in steps:
             if step["operation"] == "shift":
@@ -74,9 +72,6 @@ def evaluate(expr: str, document: Any) -> Any:
             else:
                 value = _remove(step["spec"], value)
         return value
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def _copy(value: Any) -> Any:

@@ -28,8 +28,14 @@ MAX_MESSAGE = 256 * 1024 * 1024
 STARTUP_TIMEOUT_S = 60.0
 KINDS = ("dataweave", "python")
 TMP_PREFIX = "jctl-expr-"  # then the pid of the jctl process that owns the worker
-WORKER_MAIN = (f"import sys; sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r}); "
-               "from jctl.expr.worker_process import main; main(sys.argv[1:])")
+
+
+def isolated_main(module: str) -> list[str]:
+    """The command running `module`'s `main(argv)` in an isolated interpreter (-I: no environment variables, user
+    site or script folder on the module path; -B: no bytecode written), with jctl's checkout on the module path."""
+    root = str(Path(__file__).resolve().parents[2])
+    script = f"import sys; sys.path.insert(0, {root!r}); from {module} import main; main(sys.argv[1:])"
+    return [sys.executable, "-I", "-B", "-c", script]
 
 
 class WorkerDied(Exception):
@@ -95,7 +101,7 @@ class _Worker:
 
         self.tmpdir = tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{os.getpid()}-")
         self.process = _start_process(
-            [sys.executable, "-I", "-B", "-c", WORKER_MAIN, kind, str(memory_mb), self.tmpdir],
+            [*isolated_main("jctl.expr.worker_process"), kind, str(memory_mb), self.tmpdir],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             env={}, cwd=self.tmpdir, close_fds=True,
         )
