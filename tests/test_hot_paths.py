@@ -13,7 +13,7 @@ from conftest import POLL_STATES, jsonata, write_journey
 
 from jctl.engine import start
 from jctl.engine.errors import InvalidInput, InvalidPayload
-from jctl.engine.interpreter import _compiled, schema_violations
+from jctl.payload_schema import _compiled, schema_violations
 from jctl.engine.runner import Runner
 from jctl.store import Store
 from jctl.store import rows

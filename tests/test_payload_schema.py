@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from jctl.engine.interpreter import _conforms, schema_violations
+from jctl.payload_schema import _conforms, schema_violations
 
 SCHEMAS: list[dict[str, Any]] = [
     {"type": "object", "required": ["decision"], "properties": {"decision": {"enum": ["approve", "reject"]},

@@ -52,9 +52,10 @@ def test(
 
         typer.echo(junit_xml(results))
     else:
+        from jctl.cli.output import console
         from jctl.scenarios.report import print_summary
 
-        print_summary(results, coverage, min_coverage)
+        print_summary(console(), results, coverage, min_coverage)
     raise typer.Exit(1 if below or not all(r.passed for r in results) or not results else 0)
 
 

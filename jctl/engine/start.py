@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from jctl.clock import later
 from jctl.engine.errors import InvalidInput, InvalidSpec
 from jctl.fs import descriptor_path
-from jctl.engine.interpreter import schema_violations
+from jctl.payload_schema import schema_violations
 from jctl.store.models import Instance, NewDueWork, NewEvent, new_instance_id
 
 if TYPE_CHECKING:

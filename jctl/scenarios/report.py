@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
-def print_summary(results: Sequence[Any], coverage: Sequence[Any], min_coverage: float) -> None:
+def print_summary(out: Console, results: Sequence[Any], coverage: Sequence[Any], min_coverage: float) -> None:
     from rich.text import Text
 
-    from jctl.cli.output import console
-
-    out = console()
     for result in results:
         mark = Text("PASS ", style="green") if result.passed else Text("FAIL ", style="bold red")
         out.print(mark + Text(f"{result.title}  ({result.seconds:.2f}s)"))

@@ -30,7 +30,7 @@ class KafkaPublish:
                 yield (name,), f"{ref} is not a valid JSON Schema: {exc.message}", "fix the schema file"
 
     def run(self, call: TaskCall) -> TaskOutcome:
-        from jctl.engine.interpreter import schema_violations
+        from jctl.payload_schema import schema_violations
         from jctl.tasks.http import TaskError, interpolate
 
         task = call.task
