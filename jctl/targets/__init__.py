@@ -1,4 +1,4 @@
-"""Where instance commands act: the local store, or a remote Journeys API (`--target URL` / JCTL_TARGET).
+"""Where instance commands act when given `--target URL` (JCTL_TARGET): a remote Journeys API.
 
 Every target answers with the envelopes and rows the CLI already renders, so output, exit codes and JSON are the
 same whichever target a command uses. `open_target` is the one place that maps a URL scheme to an implementation.
@@ -29,14 +29,11 @@ class Target(Protocol):
     def close(self) -> None: ...
 
 
-def open_target(url: str | None, *, db: Path | None = None) -> Target:
-    """The target for `url`: none -> the local store (`db`), http(s):// -> the Journeys API at that base URL."""
+def open_target(url: str) -> Target:
+    """The target for `url`: http(s):// -> the Journeys API at that base URL (commands without --target act on the
+    local store directly; temporal:// has its own driver, jctl.cli.temporal_target)."""
     from jctl.errors import UsageError
 
-    if not url:
-        from jctl.targets.local import LocalTarget
-
-        return LocalTarget(db)
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
     if scheme in ("http", "https"):
         from jctl.targets.remote import HttpTarget
