@@ -452,9 +452,11 @@ class Runner:
             transitions = drive(interp, snap)
             first = True
             while True:
-                if (batch.create is not None or batch.claim) and not (first and pure_trigger) \
+                if (batch.steps or batch.create is not None or batch.claim) and not (first and pure_trigger) \
                         and not interp.pure_next(snap):
-                    self._flush(batch)  # stored and leased before a step that may make an effect runs
+                    # stored (and leased) before a step that may make an effect runs: a call retried after a crash
+                    # carries what the steps before it computed (an unseeded uuid() among them), not a new value
+                    self._flush(batch)
                 first = False
                 try:
                     transition = next(transitions, None)
