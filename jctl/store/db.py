@@ -682,6 +682,11 @@ class Store:
 
         return self._write(apply)
 
+    def applied_answer(self, key: str) -> str | None:
+        """The answer recorded with the effects applied under `key`, if any."""
+        found = self._query("SELECT answer FROM applied_effects WHERE key = ?", (key,))
+        return str(found[0][0]) if found else None
+
     def purge_applied_effects(self, older_than: datetime) -> int:
         """Forget the keys of effects applied before `older_than` (wall time), long after any retry of their
         trigger; returns how many."""

@@ -91,9 +91,8 @@ class JourneyActivities:
 def run_trigger(instance_doc: dict[str, Any], trigger: dict[str, Any], now: datetime,
                 environment: WorkerEnvironment, *, effects_key: str | None = None) -> dict[str, Any]:
     """Run one trigger and apply its store writes with its answer, once per `effects_key` (default: the instance id
-    and version): a retried trigger whose writes an earlier attempt applied answers what that attempt answered (its
-    calls are made again: at least once, as locally). The answer, and any error raised, with the secret values
-    blanked out."""
+    and version): a retried trigger whose writes an earlier attempt applied answers what that attempt answered,
+    without running again. The answer, and any error raised, with the secret values blanked out."""
     secrets = environment.secrets
     try:
         return _run(instance_doc, trigger, now, environment, effects_key)
@@ -112,7 +111,16 @@ def _run(instance_doc: dict[str, Any], trigger: dict[str, Any], now: datetime, e
     from jctl.tasks.plugins import PluginEnvironment, with_unsaved
 
     instance = instance_of(instance_doc)
-    _refuse_unsupported(instance.definition)
+    tasks = _task_kinds(instance.definition)
+    refused = unsupported(tasks)
+    if refused:  # started by a client that did not check: fails for good before a step runs, dropping nothing
+        raise ApplicationError(refused, type="UnsupportedTask", non_retryable=True)
+    key = effects_key or f"{instance.id}/{instance.version}"
+    if any(kind != "httpCall:v1" for kind in tasks.values()):  # task plugins: effects in the store, with answers
+        earlier = env.store().applied_answer(key)
+        if earlier is not None:  # an attempt before this one applied its writes and died before reporting
+            answer: dict[str, Any] = json.loads(earlier)
+            return answer
     counters: dict[str, int] = dict(instance.cursor.get("mockCounters") or {})
     client = LazyClient(_transport(instance.mocks, counters))
     spec_path = instance.cursor.get("specPath")
@@ -138,36 +146,38 @@ def _run(instance_doc: dict[str, Any], trigger: dict[str, Any], now: datetime, e
     result: dict[str, Any] = env.secrets.scrubbed({"transitions": [transition_doc(t) for t in made],
                                                     "mockCounters": counters})
     if pending:
-        key = effects_key or f"{instance.id}/{instance.version}"
         stood = env.store().apply_effects(key, instance.id, pending, now, json.dumps(result, separators=(",", ":")))
-        if stood is not None:  # an earlier attempt applied its writes (its worker died before it reported): its
-            # answer is the one the store's writes came from
+        if stood is not None:  # an attempt running beside this one applied first: its answer stands
             kept: dict[str, Any] = json.loads(stood)
             return kept
     return result
 
 
-def _refuse_unsupported(definition: dict[str, Any]) -> None:
-    """A journey with a task no Temporal worker can honour (started by a client that did not check) fails for good
-    before any of its steps runs, rather than dropping the task's effect."""
-    refused = unsupported_tasks(definition)
-    if refused:
-        state, kind, why = refused[0]
-        raise ApplicationError(f"state {state!r} uses {kind}, which cannot run on Temporal: {why}",
-                               type="UnsupportedTask", non_retryable=True)
+def unsupported(tasks: dict[str, str]) -> str | None:
+    """Why a Temporal worker cannot run a journey with these task states (`_task_kinds`): the first whose kind it
+    cannot honour; None when it can run them all."""
+    for state, kind in tasks.items():
+        if kind in UNSUPPORTED_TASKS:
+            return f"state {state!r} uses {kind}, which cannot run on Temporal: {UNSUPPORTED_TASKS[kind]}"
+    return None
 
 
-def unsupported_tasks(definition: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """(state id, task kind, why) of each task state a Temporal worker cannot honour, nested states included."""
+def _task_kinds(definition: dict[str, Any]) -> dict[str, str]:
+    """The kind of each task state of a definition, nested states included, by state id."""
     from jctl.spec.model import iter_states
 
-    found = []
+    found = {}
     for ref in iter_states(definition):
         task = ref.state.get("task")
         kind = task.get("kind") if ref.type == "task" and isinstance(task, dict) else None
-        if isinstance(kind, str) and kind in UNSUPPORTED_TASKS:
-            found.append((ref.state_id, kind, UNSUPPORTED_TASKS[kind]))
+        if isinstance(kind, str):
+            found[ref.state_id] = kind
     return found
+
+
+def refusal(definition: dict[str, Any]) -> str | None:
+    """`unsupported` for a whole definition (what `run --target temporal://` checks before it starts one)."""
+    return unsupported(_task_kinds(definition))
 
 
 def _scrubbed_error(exc: ApplicationError, secrets: Secrets) -> ApplicationError:

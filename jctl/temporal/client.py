@@ -254,13 +254,11 @@ def _summary(workflow_id: str, memo: Mapping[str, Any]) -> Instance:
 
 def _refuse_unsupported(instance: Instance, path: Path) -> None:
     """A journey using a task plugin whose effect a Temporal worker cannot honour is refused before it starts."""
-    from jctl.temporal.activities import unsupported_tasks
+    from jctl.temporal.activities import refusal
 
-    refused = unsupported_tasks(instance.definition)
-    if refused:
-        state, kind, why = refused[0]
-        raise UsageError(f"{path}: state {state!r} uses {kind}, which cannot run on Temporal: {why}",
-                         hint="run this journey on the local store (leave out --target)")
+    why = refusal(instance.definition)
+    if why:
+        raise UsageError(f"{path}: {why}", hint="run this journey on the local store (leave out --target)")
 
 
 def _engine_error(cause: BaseException | None) -> Exception:
