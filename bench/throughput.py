@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import queue
 import statistics
 import subprocess
 import sys
@@ -112,7 +113,10 @@ def processes(db: Path, count: int, journeys: int, *, own_stores: bool = False) 
         ready.acquire()
     began = time.perf_counter()
     go.set()
-    cpu_s = sum(spent.get() for _ in workers)
+    try:  # timed until the last one reports; one that died instead never will
+        cpu_s = sum(spent.get(timeout=600) for _ in workers)
+    except queue.Empty:
+        raise SystemExit(f"a bench process failed (exits {[w.exitcode for w in workers]})") from None
     for worker in workers:
         worker.join()
         if worker.exitcode != 0:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
@@ -291,3 +292,37 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     elapsed = time.monotonic() - session.config._jctl_started  # type: ignore[attr-defined]
     if elapsed > float(budget):
         session.config._jctl_over_budget = (elapsed, float(budget))  # type: ignore[attr-defined]
+
+
+def cache_journeys(tmp_path: Path) -> tuple[Path, Path]:
+    """A cache:v1 writer journey (puts `profile` under user:<userId> for 600 s) and a reader (its output)."""
+    put = write_journey(tmp_path, {
+        "remember": {"type": "task", "task": {"kind": "cache:v1", "operation": "put",
+                                              "key": {"mapper": jsonata('"user:" & userId')},
+                                              "value": {"mapper": jsonata("profile")}, "ttlSeconds": 600},
+                     "next": "done"},
+        "done": {"type": "succeed"}}, "remember", name="writer")
+    get = write_journey(tmp_path, {
+        "recall": {"type": "task", "task": {"kind": "cache:v1", "operation": "get",
+                                            "key": {"mapper": jsonata('"user:" & userId')}, "resultVar": "cached"},
+                   "next": "done"},
+        "done": {"type": "succeed", "outputVar": "cached"}}, "recall", name="reader")
+    return put, get
+
+
+class _EveryName(frozenset[str]):
+    """A name set that holds every name: what an evaluation sent before its bindings were pruned."""
+
+    def __contains__(self, _: object) -> bool:
+        return True
+
+
+@contextlib.contextmanager
+def whole_bindings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Evaluations inside send every binding and alias and remember nothing: the baseline pruning must match."""
+    from jctl.expr import memo
+
+    with monkeypatch.context() as patched:
+        patched.setattr(memo, "names", lambda text: _EveryName())
+        patched.setattr(memo, "narrowed", lambda lang, text, given: (given, False))
+        yield

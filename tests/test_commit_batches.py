@@ -15,12 +15,11 @@ from typing import Any
 
 import pytest
 
-from conftest import jsonata, write_journey
+from conftest import REPO, jsonata, write_journey
 from jctl.engine.errors import InstanceBusy
 from jctl.engine.runner import BATCH_LIMIT, Runner
 from jctl.store import Store
 
-REPO = Path(__file__).resolve().parents[1]
 
 CHAIN_STATES = {
     "first": {"type": "transform", "transform": {"mapper": jsonata('{"n": 1}'), "target": {"kind": "var"},

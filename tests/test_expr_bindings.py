@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from jsonata import Jsonata  # at import: the engine raises the recursion limit when first imported
 from jsonata.jexception import JException
 
+from conftest import whole_bindings
 from jctl.expr import EvalOptions, ExpressionError, evaluate, jsonata, memo, worker
 from jctl.expr.bindings import build_bindings
 
@@ -61,13 +62,6 @@ VALUES = st.recursive(
 CONTEXTS = st.dictionaries(st.sampled_from(KEYS), VALUES, max_size=6)
 
 
-class _Everything(frozenset[str]):
-    """A name set that holds every name: what the evaluation sent before pruning."""
-
-    def __contains__(self, _: object) -> bool:
-        return True
-
-
 def outcome(lang: str, expr: str, context: dict[str, Any], seed: str | None = None) -> tuple[str, Any]:
     bindings = build_bindings(context, payload={"decision": "APPROVE"}, platform={"environment": "dev"})
     try:
@@ -78,9 +72,7 @@ def outcome(lang: str, expr: str, context: dict[str, Any], seed: str | None = No
 
 def whole(lang: str, expr: str, context: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
           seed: str | None = None) -> tuple[str, Any]:
-    with monkeypatch.context() as patched:
-        patched.setattr(memo, "names", lambda text: _Everything())
-        patched.setattr(memo, "narrowed", lambda lang, text, given: (given, False))
+    with whole_bindings(monkeypatch):
         return outcome(lang, expr, context, seed)
 
 

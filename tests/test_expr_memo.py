@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from conftest import whole_bindings
 from jctl.expr import EvalOptions, ExpressionError, evaluate, memo
 from jctl.expr.bindings import build_bindings
 
@@ -58,8 +59,7 @@ def outcome(lang: str, expr: str, now: datetime = NOW) -> tuple[str, Any]:
 @pytest.mark.parametrize(("lang", "expr"), CASES)
 def test_narrowed_and_remembered_answers_are_the_engines_own(lang: str, expr: str,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    with monkeypatch.context() as patched:
-        patched.setattr(memo, "narrowed", lambda lang, text, given: (given, False))  # every binding, never kept
+    with whole_bindings(monkeypatch):  # every binding, never kept
         whole = outcome(lang, expr)
     assert outcome(lang, expr) == whole  # narrowed (and perhaps remembered)
     assert outcome(lang, expr) == whole  # asked again

@@ -213,9 +213,12 @@ def test_mocked_drives_of_interleaved_instances_keep_their_own_rules_and_counter
 def test_durations_parse_once_per_text_and_errors_are_raised_every_time() -> None:
     from datetime import timedelta
 
-    from jctl.clock import parse_duration
+    from jctl.clock import _parsed_duration, parse_duration
 
-    assert parse_duration("PT90S") == parse_duration("PT90S") == timedelta(seconds=90)
+    first = parse_duration("PT90S")
+    hits = _parsed_duration.cache_info().hits
+    assert parse_duration("PT90S") is first and first == timedelta(seconds=90)
+    assert _parsed_duration.cache_info().hits == hits + 1  # the second text was not parsed again
     assert parse_duration("PT1M") == timedelta(minutes=1)
     for _ in range(2):
         with pytest.raises(ValueError, match="months or years"):

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from conftest import jsonata, run_jctl, write_journey
+from conftest import cache_journeys, run_jctl
 
 
 def jctl(tmp_path: Path, *args: str, code: int = 0) -> Any:
@@ -14,21 +14,6 @@ def jctl(tmp_path: Path, *args: str, code: int = 0) -> Any:
     assert "Traceback" not in result.stdout + result.stderr
     assert result.returncode == code, result.stdout + result.stderr
     return result
-
-
-def cache_journeys(tmp_path: Path) -> tuple[Path, Path]:
-    put = write_journey(tmp_path, {
-        "remember": {"type": "task", "task": {"kind": "cache:v1", "operation": "put",
-                                              "key": {"mapper": jsonata('"user:" & userId')},
-                                              "value": {"mapper": jsonata("profile")}, "ttlSeconds": 600},
-                     "next": "done"},
-        "done": {"type": "succeed"}}, "remember", name="writer")
-    get = write_journey(tmp_path, {
-        "recall": {"type": "task", "task": {"kind": "cache:v1", "operation": "get",
-                                            "key": {"mapper": jsonata('"user:" & userId')}, "resultVar": "cached"},
-                   "next": "done"},
-        "done": {"type": "succeed", "outputVar": "cached"}}, "recall", name="reader")
-    return put, get
 
 
 def read(tmp_path: Path, reader: Path, user: str) -> Any:

@@ -16,7 +16,7 @@ pytest.importorskip("temporalio")
 
 from temporalio.exceptions import ApplicationError  # noqa: E402
 
-from conftest import jsonata, run_jctl, write_journey  # noqa: E402
+from conftest import cache_journeys, jsonata, run_jctl, write_journey  # noqa: E402
 from jctl.engine.start import plan_start  # noqa: E402
 from jctl.secrets import Secrets  # noqa: E402
 from jctl.store import Store  # noqa: E402
@@ -38,20 +38,6 @@ def started(path: Path, input: Any, now: datetime = NOW) -> dict[str, Any]:
 
 def outcome(result: dict[str, Any]) -> dict[str, Any]:
     return dict(result["transitions"][-1]["snapshot"])
-
-
-def cache_journeys(tmp_path: Path) -> tuple[Path, Path]:
-    key = {"mapper": jsonata('"user:" & userId')}
-    writer = write_journey(tmp_path, {
-        "remember": {"type": "task", "task": {"kind": "cache:v1", "operation": "put", "key": key,
-                                              "value": {"mapper": jsonata("profile")}, "ttlSeconds": 600},
-                     "next": "done"},
-        "done": {"type": "succeed"}}, "remember", name="writer")
-    reader = write_journey(tmp_path, {
-        "recall": {"type": "task", "task": {"kind": "cache:v1", "operation": "get", "key": key,
-                                            "resultVar": "cached"}, "next": "done"},
-        "done": {"type": "succeed", "outputVar": "cached"}}, "recall", name="reader")
-    return writer, reader
 
 
 def test_cache_puts_reach_the_worker_store_and_expire_on_the_journey_clock(tmp_path: Path) -> None:

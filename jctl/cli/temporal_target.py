@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from jctl.cli import views
 from jctl.cli.output import console, print_json
@@ -94,10 +94,9 @@ def worker(backend: str, address: str | None, namespace: str | None, task_queue:
                                               highlight=False)))
     out.print("worker stopped")
     _exit_now()
-    return True
 
 
-def _exit_now() -> None:
+def _exit_now() -> NoReturn:
     """Leave without the interpreter's teardown (exit handlers still run): the Temporal client's Rust threads can
     outlive the event loop, and finalizing the interpreter under them aborts the process (SIGABRT) now and then,
     after a clean stop."""

@@ -16,7 +16,6 @@ from jctl.clock import format_rfc3339
 from jctl.expr import EvalOptions, ExpressionError, dw_guard, memo, worker_failure
 from jctl.expr.dw_dialect import OUTPUT_NAME, HostForm, host_form
 
-_NOW = re.compile(r"\bnow\b")
 _LOCATION = re.compile(r"\(line: ?(\d+), column: ?(\d+)\)")
 _UNRESOLVED = re.compile(r"Unable to resolve reference of: `([A-Za-z_][A-Za-z0-9_]*)`")
 _TIMEOUT_HINT = "(1 to N) reduce and deep recursion are the usual suspects; keep expressions small"
@@ -60,8 +59,8 @@ def script_for(
     """The script around an expression, and how many lines precede it."""
     # `now` is read only through its name (`dw::Core::now` is refused): an expression that never names it is not
     # given the clock, so its script is the same on every evaluation and compiles faster (0.8 -> 0.7 ms)
-    clock = dw_datetime(now) if now and _NOW.search(expr) else None
     named = memo.names(expr)  # likewise the seeded uuid() and random(): declared only where the text can call them
+    clock = dw_datetime(now) if now and "now" in named else None
     uuid_value = uuid_value if "uuid" in named else None
     random_value = random_value if "random" in named or "randomInt" in named else None
     return dw_guard.build_script(expr, aliases, clock, uuid_value, random_value, compile_only)
