@@ -262,3 +262,28 @@ def test_a_signal_takes_the_lease_before_its_chain_reaches_an_http_step(tmp_path
     # signal.received and record were committed, with the lease taken, before the call went out
     assert seen == [(3, runner.owner)]
     assert store.lease_holder(waiting) is None
+
+
+def test_a_drive_that_fails_before_its_first_step_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """An engine failure before a signal's first transition (the signal's own check passed) commits nothing: the
+    instance stays as it was and no lease is kept."""
+    from jctl.engine.interpreter import Interpreter
+
+    store = Store.open(tmp_path / "jctl.db")
+    runner = Runner(store)
+    waiting = runner.start(write_journey(tmp_path, CHAIN_STATES, "first"), {})["journeyId"]
+    before = store.get_instance(waiting)
+
+    def broken(self: Interpreter, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("the engine broke")
+        yield  # a generator, as the interpreter's drives are
+
+    monkeypatch.setattr(Interpreter, "signal", broken)
+    commits = Commits(store)
+    with pytest.raises(RuntimeError, match="the engine broke"):
+        runner.signal(waiting, {"answer": 1})
+    assert commits.sizes == []  # not even an empty one
+    after = store.get_instance(waiting)
+    assert (after.version, after.updated_at, after.current_state) == (before.version, before.updated_at,
+                                                                       before.current_state)
+    assert store.lease_holder(waiting) is None

@@ -461,8 +461,9 @@ class Runner:
                 try:
                     transition = next(transitions, None)
                 except Exception:
-                    with contextlib.suppress(Exception):  # the steps before stand; the failure is the caller's
-                        self._flush(batch)
+                    if batch.steps:  # the steps before stand (a lease or instance with no step is not kept)
+                        with contextlib.suppress(Exception):  # the failure is the caller's
+                            self._flush(batch)
                     raise
                 if transition is None:
                     break
