@@ -124,18 +124,13 @@ def _spec_key(path: Path) -> tuple[str, bytes] | None:
         status = os.fstat(descriptor)
         if not stat.S_ISREG(status.st_mode):
             return None
-        return descriptor_path(descriptor) or os.path.realpath(path), _read_all(descriptor, status.st_size)
+        with open(descriptor, "rb", closefd=False) as file:  # the descriptor is closed below
+            content = file.read()
+        return descriptor_path(descriptor) or os.path.realpath(path), content
     except OSError:
         return os.path.realpath(path), b""
     finally:
         os.close(descriptor)
-
-
-def _read_all(descriptor: int, size: int) -> bytes:
-    chunks = []
-    while chunk := os.read(descriptor, max(size, 0) + 1):  # one read for a file that keeps its size
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _refuse_errors(path: Path, workspace: Workspace) -> None:
